@@ -1,0 +1,1 @@
+"""okectl: configuration as code for OKE."""

@@ -1,0 +1,3 @@
+from okectl.cli import run
+
+run()

@@ -1,0 +1,106 @@
+"""The command line: a thin edge over the core. Commands live in one module per area.
+
+Commands are imported only when used, so `okectl validate` does not pay for the HTTP
+client, the sandbox server or the policy engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from okectl.errors import EXIT_ERROR, EXIT_INTERRUPTED, OkectlError
+
+# name → "module:attribute"; an area whose module is not installed simply has no command.
+COMMANDS: dict[str, str] = {
+    "validate": "okectl.cli.validate:validate",
+    "schema": "okectl.cli.validate:schema",
+    "fleet": "okectl.cli.validate:fleet",
+    "sandbox": "okectl.cli.sandbox:sandbox",
+    "plan": "okectl.cli.plan:plan",
+    "apply": "okectl.cli.plan:apply",
+    "import": "okectl.cli.plan:import_",
+    "policy": "okectl.cli.policy:policy",
+    "releases": "okectl.cli.gitops:releases",
+    "bump": "okectl.cli.gitops:bump",
+    "diff": "okectl.cli.gitops:diff",
+    "report": "okectl.cli.gitops:report",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name].split(":")[0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None or not self._available(cmd_name):
+            return None
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="okectl")
+def cli() -> None:
+    """Configuration as code for OKE: validate, policy-check, plan and apply.
+
+    Exit codes: 0 success or no changes, 1 error, 2 changes present
+    (plan --detailed-exitcode), 3 policy violations of severity error.
+    """
+
+
+def _crash_log(exc: BaseException) -> str:
+    fd, path = tempfile.mkstemp(prefix="okectl-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        result: Any = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="okectl", standalone_mode=False
+        )
+    except OkectlError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        # Usage errors exit 1, not click's 2: 2 means "changes present" here.
+        exc.show()
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:
+        path = _crash_log(exc)
+        click.echo(f"internal error: {type(exc).__name__}; details written to {path}", err=True)
+        return EXIT_ERROR
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

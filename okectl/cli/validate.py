@@ -1,0 +1,68 @@
+"""`okectl validate`, `okectl schema` and `okectl fleet`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from okectl.cli.options import repo_option
+from okectl.config.repository import SCHEMA_KINDS
+from okectl.errors import EXIT_OK
+
+
+@click.command()
+@repo_option
+def validate(repo: Path) -> int:
+    """Check every YAML file and cross-reference; print a summary or every problem."""
+    from okectl.config.validate import validate_repository
+
+    result = validate_repository(repo)
+    click.echo(result.summary())
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--kind", type=click.Choice(sorted(SCHEMA_KINDS)), help="Only this kind of file.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one <kind>.schema.json per kind into this folder.",
+)
+def schema(kind: str | None, out_dir: Path | None) -> int:
+    """Print the JSON Schema of the configuration files (for editors and CI)."""
+    from okectl.config import schema as schemas
+
+    if out_dir is not None:
+        for path in schemas.write_all(out_dir):
+            click.echo(f"wrote {path}")
+    elif kind is not None:
+        click.echo(schemas.render(kind), nl=False)
+    else:
+        click.echo(json.dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--schools", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--suppliers", type=click.IntRange(4, 1_000), default=30, show_default=True)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="Suppliers each school connects to.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+def fleet(out_dir: Path, schools: int, suppliers: int, connections: int, seed: int) -> int:
+    """Write a generated, valid repository of the given size (for benchmarks and tests)."""
+    from okectl.fleet import generate_fleet
+
+    stats = generate_fleet(out_dir, schools=schools, suppliers=suppliers, connections=connections, seed=seed)
+    click.echo(
+        f"wrote {stats.files} files to {out_dir}: {stats.schools} schools, {stats.suppliers} suppliers"
+    )
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Loading the desired state: YAML with source positions, models, profile resolution."""

@@ -1,0 +1,275 @@
+"""The desired-state model: what may be written in schools/, suppliers/, environments/, policies/.
+
+Models are strict (a number is not silently a version) and forbid unknown fields, so a
+typo is an error at its own line instead of a setting that quietly does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+FunctionalRole = Literal["sis", "tpl", "ta"]
+EnvironmentType = Literal["production", "acceptance", "test", "pilot", "chain-test"]
+SsoMode = Literal["required", "optional", "off"]
+Federation = Literal["surfconext", "entree"]
+EnvironmentStatus = Literal["live", "planned", "retiring"]
+
+Flow = Annotated[int, Field(ge=0, le=6, description="OKE flow number, 0 to 6")]
+Version = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d+\.\d+(\.\d+)?$"),
+    Field(description='A version written as a quoted string, e.g. "1.0.1"'),
+]
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    Field(description="Lower-case letters, digits and dashes"),
+]
+SchoolCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{2}[A-Z]{2}$"),
+    Field(description="Institution code (BRIN): two digits and two capitals, e.g. 25BE"),
+]
+Domain = Annotated[
+    str,
+    StringConstraints(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+    Field(description="A domain name in lower case, e.g. school.nl"),
+]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+OKE_SCOPES: dict[str, frozenset[int]] = {
+    "nl-test-admin-flow-0": frozenset({0}),
+    "nl-test-admin-flow-1-5": frozenset({1, 5}),
+    "nl-test-admin-flow-2-3-4": frozenset({2, 3, 4}),
+    "nl-test-admin-flow-6": frozenset({6}),
+}
+
+
+def _iso_date(value: Any) -> Any:
+    # YAML reads an unquoted date as a date; a quoted one is still a date to a reader.
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_format", "expected a date written as YYYY-MM-DD") from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SecretRef(Model):
+    """Where a secret lives. The value itself never appears in the repository."""
+
+    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_literal(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise PydanticCustomError(
+                "literal_secret",
+                "a secret must not be written in the repository; "
+                "use a reference: {env: VARIABLE} or {file: PATH}",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise PydanticCustomError(
+                "secret_ref", "give exactly one of env or file, e.g. {env: DELTA_SECRET}"
+            )
+        return self
+
+    def describe(self) -> str:
+        return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
+
+
+# --- suppliers -------------------------------------------------------------------------
+
+
+class ApiLimits(Model):
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 8
+    requests_per_second: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+
+
+class ApiAuth(Model):
+    token_url: str
+    client_id: str
+    client_secret: SecretRef
+
+
+class SupplierApi(Model):
+    provider: Slug = Field(
+        default="sandbox",
+        description="`sandbox` (the embedded reference supplier), `http`, or a registered adapter",
+    )
+    url: str | None = None
+    auth: ApiAuth | None = None
+    limits: ApiLimits = ApiLimits()
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+class Dpia(Model):
+    status: Literal["approved", "pending", "rejected", "none"]
+    date: IsoDate | None = None
+    covers_flow_6: bool = Field(
+        default=False, description="Whether the DPIA covers flow 6 (analysis of enrolments)"
+    )
+
+
+class Privacy(Model):
+    processing_agreement: str | None = Field(
+        default=None, description="e.g. model-4.0 (Model Verwerkersovereenkomst 4.0)"
+    )
+    dpia: Dpia | None = None
+
+
+class Certification(Model):
+    oke: Version
+    status: Literal["certified", "in-progress", "expired"]
+    date: IsoDate | None = None
+
+
+class Support(Model):
+    email: Email | None = None
+    url: str | None = None
+    phone: str | None = None
+
+
+class Safety(Model):
+    max_delete_fraction: Annotated[float, Field(ge=0, le=1)] = 0.25
+    min_environments: Annotated[int, Field(ge=0)] = 8
+
+
+class Supplier(Model):
+    id: Slug
+    name: str
+    roles: Annotated[list[FunctionalRole], Field(min_length=1)]
+    flows: Annotated[list[Flow], Field(min_length=1)]
+    oke_versions: list[Version] = Field(
+        default_factory=list, description="OKE versions the supplier's product supports"
+    )
+    api: SupplierApi = SupplierApi()
+    role_names: dict[str, str] = Field(
+        default_factory=dict, description="Canonical role → the supplier's name for it"
+    )
+    privacy: Privacy = Privacy()
+    certification: list[Certification] = Field(default_factory=list)
+    support: Support = Support()
+    safety: Safety = Safety()
+
+
+# --- environment profiles --------------------------------------------------------------
+
+
+class ProfileEnvironment(Model):
+    type: EnvironmentType
+    sso: SsoMode = "required"
+    status: EnvironmentStatus = "live"
+    protect: bool | None = Field(
+        default=None, description="Refuse to delete it; defaults to true for production"
+    )
+
+
+class Profile(Model):
+    id: Slug
+    name: str | None = None
+    description: str | None = None
+    environments: Annotated[dict[Slug, ProfileEnvironment], Field(min_length=1)]
+
+
+# --- schools ---------------------------------------------------------------------------
+
+
+class Client(Model):
+    scopes: Annotated[list[str], Field(min_length=1)]
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    secret: SecretRef | None = None
+
+
+class EnvironmentOverride(Model):
+    type: EnvironmentType | None = Field(
+        default=None, description="Required for an environment that is not in the profile"
+    )
+    oke_version: Version | None = None
+    flows: list[Flow] | None = None
+    sso: SsoMode | None = None
+    status: EnvironmentStatus | None = None
+    protect: bool | None = None
+
+
+class Connection(Model):
+    profile: Slug | None = None
+    function: FunctionalRole | None = Field(
+        default=None,
+        description="Which functional role the supplier plays here; needed when it plays several",
+    )
+    oke_version: Version
+    flows: Annotated[list[Flow], Field(min_length=1)]
+    clients: dict[str, Client] = Field(default_factory=dict)
+    environments: dict[Slug, EnvironmentOverride] = Field(default_factory=dict)
+
+
+class School(Model):
+    code: SchoolCode
+    name: str
+    federation: Federation
+    schac_home: Domain
+    systems: dict[FunctionalRole, Slug] = Field(
+        default_factory=dict, description="Functional role → the supplier whose product plays it"
+    )
+    connections: dict[Slug, Connection] = Field(default_factory=dict)
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict, description="Canonical role → the school's groups that hold it"
+    )
+
+
+# --- policies --------------------------------------------------------------------------
+
+
+class CatalogueRole(Model):
+    description: str
+    oke_role: Literal["student", "coordinator", "invigilator", "assessor", "guest"] | None = None
+    required_for: list[FunctionalRole] = Field(
+        default_factory=list,
+        description="Suppliers playing these functional roles must map this role",
+    )
+
+
+class SeparationOfDuties(Model):
+    roles: Annotated[list[str], Field(min_length=2, max_length=2)]
+    reason: str
+
+
+class RoleCatalogue(Model):
+    roles: Annotated[dict[Slug, CatalogueRole], Field(min_length=1)]
+    separation_of_duties: list[SeparationOfDuties] = Field(default_factory=list)
+
+
+class OkeVersion(Model):
+    ooapi: Version
+    status: Literal["final", "concept", "draft", "outdated"]
+    released: IsoDate | None = None
+    end_of_support: IsoDate | None = None
+
+
+class VersionCatalogue(Model):
+    oke_versions: Annotated[dict[Version, OkeVersion], Field(min_length=1)]

@@ -1,0 +1,196 @@
+"""Checks that span files: references between schools, suppliers, profiles and catalogues."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+
+from okectl.config.models import OKE_SCOPES, Connection, School
+from okectl.config.repository import DesiredState
+from okectl.errors import Problem
+
+
+def _hint(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _flows(flows: Iterable[int]) -> str:
+    return ", ".join(str(f) for f in sorted(flows))
+
+
+def connection_function(state: DesiredState, supplier_id: str, conn: Connection) -> str | None:
+    """The functional role a supplier plays in a connection, when it can be known."""
+    if conn.function is not None:
+        return conn.function
+    supplier = state.suppliers.get(supplier_id)
+    if supplier is not None and len(supplier.roles) == 1:
+        return supplier.roles[0]
+    return None
+
+
+def check_references(state: DesiredState) -> list[Problem]:
+    problems: list[Problem] = []
+    versions = state.versions.oke_versions if state.versions else None
+    catalogue = state.roles.roles if state.roles else None
+
+    def version_known(kind: str, ident: str, loc: tuple[object, ...], version: str) -> None:
+        if versions is not None and version not in versions:
+            problems.append(
+                state.problem(
+                    kind,
+                    ident,
+                    loc,
+                    f"OKE version {version!r} is not in the version catalogue "
+                    f"(policies/versions.yaml: {', '.join(versions)}){_hint(version, versions)}",
+                )
+            )
+
+    for sid, supplier in state.suppliers.items():
+        for i, v in enumerate(supplier.oke_versions):
+            version_known("supplier", sid, ("oke_versions", i), v)
+        for i, cert in enumerate(supplier.certification):
+            version_known("supplier", sid, ("certification", i, "oke"), cert.oke)
+        if catalogue is not None:
+            for role in supplier.role_names:
+                if role not in catalogue:
+                    problems.append(
+                        state.problem(
+                            "supplier",
+                            sid,
+                            ("role_names", role),
+                            f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
+                            f"{_hint(role, catalogue)}",
+                            key=True,
+                        )
+                    )
+
+    if state.roles is not None:
+        for i, pair in enumerate(state.roles.separation_of_duties):
+            for j, role in enumerate(pair.roles):
+                if role not in state.roles.roles:
+                    problems.append(
+                        state.problem(
+                            "policy",
+                            "roles",
+                            ("separation_of_duties", i, "roles", j),
+                            f"role {role!r} is not in the catalogue{_hint(role, state.roles.roles)}",
+                        )
+                    )
+
+    for code, school in state.schools.items():
+        problems.extend(_check_school(state, code, school, version_known))
+    return problems
+
+
+VersionCheck = Callable[[str, str, tuple[object, ...], str], None]
+
+
+def _check_school(
+    state: DesiredState, code: str, school: School, version_known: VersionCheck
+) -> list[Problem]:
+    out: list[Problem] = []
+    catalogue = state.roles.roles if state.roles else None
+
+    def add(loc: tuple[object, ...], message: str, *, key: bool = False) -> None:
+        out.append(state.problem("school", code, loc, message, key=key))
+
+    for function, system in school.systems.items():
+        supplier = state.suppliers.get(system)
+        if supplier is None:
+            add(("systems", function), f"unknown supplier {system!r}{_hint(system, state.suppliers)}")
+        elif function not in supplier.roles:
+            add(
+                ("systems", function),
+                f"supplier {system!r} does not play the {function} role "
+                f"(it plays {', '.join(supplier.roles)}); pick a supplier that does",
+            )
+
+    if catalogue is not None:
+        for role in school.roles:
+            if role not in catalogue:
+                add(
+                    ("roles", role),
+                    f"role {role!r} is not in the role catalogue{_hint(role, catalogue)}",
+                    key=True,
+                )
+
+    systems = set(school.systems.values())
+    for sid, conn in school.connections.items():
+        base = ("connections", sid)
+        supplier = state.suppliers.get(sid)
+        if supplier is None:
+            add(base, f"unknown supplier {sid!r}{_hint(sid, state.suppliers)}", key=True)
+            continue
+        if conn.function is not None and conn.function not in supplier.roles:
+            add(
+                (*base, "function"),
+                f"supplier {sid!r} does not play the {conn.function} role "
+                f"(it plays {', '.join(supplier.roles)})",
+            )
+        elif conn.function is None and len(supplier.roles) > 1:
+            add(
+                base,
+                f"supplier {sid!r} plays several roles ({', '.join(supplier.roles)}); "
+                "say which one this connection is for with function: <role>",
+                key=True,
+            )
+        profile = None
+        if conn.profile is not None:
+            profile = state.profiles.get(conn.profile)
+            if profile is None:
+                add(
+                    (*base, "profile"),
+                    f"unknown profile {conn.profile!r}{_hint(conn.profile, state.profiles)}",
+                )
+        version_known("school", code, (*base, "oke_version"), conn.oke_version)
+        unsupported = sorted(set(conn.flows) - set(supplier.flows))
+        if unsupported:
+            add(
+                (*base, "flows"),
+                f"supplier {sid!r} does not implement flow(s) {_flows(unsupported)} "
+                f"(it implements {_flows(supplier.flows)})",
+            )
+        for system, client in conn.clients.items():
+            cloc = (*base, "clients", system)
+            if system not in systems:
+                add(
+                    cloc,
+                    f"unknown system {system!r}: not among this school's systems "
+                    f"({', '.join(sorted(systems)) or 'none'}){_hint(system, systems)}",
+                    key=True,
+                )
+            for i, scope in enumerate(client.scopes):
+                covered = OKE_SCOPES.get(scope)
+                if covered is None:
+                    add(
+                        (*cloc, "scopes", i),
+                        f"unknown scope {scope!r}; OKE scopes are {', '.join(OKE_SCOPES)}"
+                        f"{_hint(scope, OKE_SCOPES)}",
+                    )
+                elif not covered & set(conn.flows):
+                    add(
+                        (*cloc, "scopes", i),
+                        f"scope {scope!r} is for flow(s) {_flows(covered)}, none of which this "
+                        f"connection uses (flows: {_flows(conn.flows)}); remove the scope or add the flow",
+                    )
+        for env, override in conn.environments.items():
+            eloc = (*base, "environments", env)
+            if override.oke_version is not None:
+                version_known("school", code, (*eloc, "oke_version"), override.oke_version)
+            if override.flows is not None:
+                extra = sorted(set(override.flows) - set(supplier.flows))
+                if extra:
+                    add((*eloc, "flows"), f"supplier {sid!r} does not implement flow(s) {_flows(extra)}")
+            in_profile = profile is not None and env in profile.environments
+            if not in_profile and override.type is None:
+                where = f"profile {conn.profile!r}" if profile is not None else "no profile"
+                hint = _hint(env, profile.environments) if profile is not None else ""
+                add(
+                    eloc,
+                    f"environment {env!r} is not in {where}{hint}; give it a type to add it",
+                    key=True,
+                )
+        if conn.profile is None and not conn.environments:
+            add(base, "connection has neither a profile nor environments; add profile: <id>", key=True)
+    return out

@@ -1,0 +1,362 @@
+"""Reading a configuration repository into validated models, collecting every problem."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from okectl.config.models import (
+    Profile,
+    RoleCatalogue,
+    School,
+    Supplier,
+    VersionCatalogue,
+)
+from okectl.config.yamlsource import YamlError, load_file, locate, raw_text
+from okectl.errors import Problem, RepositoryError, ValidationFailed
+from okectl.policy.model import RuleSet, WaiverSet
+
+# Folder → (kind, model, the field that must equal the file name).
+FOLDERS: dict[str, tuple[str, type[BaseModel], str]] = {
+    "schools": ("school", School, "code"),
+    "suppliers": ("supplier", Supplier, "id"),
+    "environments": ("profile", Profile, "id"),
+}
+POLICY_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "roles.yaml": ("roles", RoleCatalogue),
+    "versions.yaml": ("versions", VersionCatalogue),
+    "rules.yaml": ("rules", RuleSet),
+    "waivers.yaml": ("waivers", WaiverSet),
+}
+SCHEMA_KINDS: dict[str, type[BaseModel]] = {
+    "school": School,
+    "supplier": Supplier,
+    "profile": Profile,
+    "roles": RoleCatalogue,
+    "versions": VersionCatalogue,
+    "rules": RuleSet,
+    "waivers": WaiverSet,
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(slots=True)
+class Source:
+    path: str
+    data: Any
+
+
+@dataclass
+class DesiredState:
+    """The validated desired state of one repository, with where each part came from."""
+
+    root: Path
+    schools: dict[str, School] = field(default_factory=dict)
+    suppliers: dict[str, Supplier] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    roles: RoleCatalogue | None = None
+    versions: VersionCatalogue | None = None
+    rules: RuleSet | None = None
+    waivers: WaiverSet | None = None
+    sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+
+    def source(self, kind: str, ident: str) -> Source | None:
+        return self.sources.get((kind, ident))
+
+    def problem(
+        self, kind: str, ident: str, loc: tuple[Any, ...], message: str, *, key: bool = False
+    ) -> Problem:
+        """A problem located at ``loc`` inside the file that defines (kind, ident)."""
+        src = self.sources.get((kind, ident))
+        if src is None:
+            return Problem(f"<{kind} {ident}>", 1, 1, message)
+        line, col = locate(src.data, loc, key=key)
+        return Problem(src.path, line, col, message)
+
+    def position(self, kind: str, ident: str, loc: tuple[Any, ...]) -> tuple[str, int, int]:
+        src = self.sources.get((kind, ident))
+        if src is None:
+            return (f"<{kind} {ident}>", 1, 1)
+        return (src.path, *locate(src.data, loc))
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    return [Path(e.path) for e in entries if e.name.endswith(YAML_SUFFIXES) and e.is_file()]
+
+
+def load_state(root: Path) -> DesiredState:
+    """Load and validate every file; raises ValidationFailed listing all problems."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise RepositoryError(f"{root}: not a directory; pass the repository with --repo DIR")
+    if not any((root / name).is_dir() for name in (*FOLDERS, "policies")):
+        raise RepositoryError(
+            f"{root}: no schools/, suppliers/, environments/ or policies/ folder here; "
+            "pass the configuration repository with --repo DIR"
+        )
+    state = DesiredState(root=root)
+    problems: list[Problem] = []
+
+    for folder, (kind, model, id_field) in FOLDERS.items():
+        target: dict[str, Any] = getattr(state, f"{kind}s")
+        for file in _yaml_files(root / folder):
+            display = file.relative_to(root).as_posix()
+            parsed = _parse(file, display, model, problems)
+            if parsed is None:
+                continue
+            obj, data = parsed
+            ident = getattr(obj, id_field)
+            stem = file.name.rsplit(".", 1)[0]
+            if stem != ident:
+                line, col = locate(data, (id_field,))
+                problems.append(
+                    Problem(
+                        display,
+                        line,
+                        col,
+                        f"{id_field} {ident!r} does not match the file name; "
+                        f"rename the file to {ident}{file.suffix} or set {id_field}: {stem}",
+                    )
+                )
+                continue
+            if ident in target:
+                problems.append(Problem(display, 1, 1, f"{kind} {ident!r} is defined twice; keep one file"))
+                continue
+            target[ident] = obj
+            state.sources[(kind, ident)] = Source(display, data)
+
+    policy_dir = root / "policies"
+    for file in _yaml_files(policy_dir):
+        display = file.relative_to(root).as_posix()
+        name = file.name if file.suffix == ".yaml" else file.stem + ".yaml"
+        if name not in POLICY_FILES:
+            hint = difflib.get_close_matches(name, POLICY_FILES, n=1)
+            problems.append(
+                Problem(
+                    display,
+                    1,
+                    1,
+                    f"unknown policy file; expected one of {', '.join(POLICY_FILES)}"
+                    + (f" (did you mean {hint[0]}?)" if hint else ""),
+                )
+            )
+            continue
+        attr, model = POLICY_FILES[name]
+        parsed = _parse(file, display, model, problems)
+        if parsed is not None:
+            setattr(state, attr, parsed[0])
+            state.sources[("policy", attr)] = Source(display, parsed[1])
+
+    if problems:
+        raise ValidationFailed(problems)
+    return state
+
+
+def _parse(
+    file: Path, display: str, model: type[BaseModel], problems: list[Problem]
+) -> tuple[Any, Any] | None:
+    try:
+        data = load_file(file, display)
+    except YamlError as exc:
+        problems.append(exc.problem)
+        return None
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(display, 1, 1, f"expected a mapping of fields at the top level, got {_kind(data)}")
+        )
+        return None
+    try:
+        return model.model_validate(data), data
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, display, data, model))
+        return None
+
+
+# --- turning pydantic errors into messages a user can act on ------------------------
+
+_TYPE_NAMES = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "date_type": "a date (YYYY-MM-DD)",
+    "int_from_float": "a whole number",
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return type(value).__name__
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        else:
+            return tp
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that the mapping at ``loc`` is validated against."""
+    tp: Any = model
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = tp.model_fields.get(str(part))
+            if info is None:
+                return None
+            tp = info.annotation
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        elif typing.get_origin(tp) is list:
+            tp = typing.get_args(tp)[0]
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _field_description(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    if not loc:
+        return None
+    parent = _model_at(model, loc[:-1])
+    if parent is None:
+        return None
+    info = parent.model_fields.get(str(loc[-1]))
+    if info is None:
+        return None
+    if info.description:
+        return info.description
+    for meta in info.metadata:
+        desc = getattr(meta, "description", None)
+        if desc:
+            return str(desc)
+    ann = info.annotation
+    for arg in typing.get_args(ann):
+        for meta in getattr(arg, "__metadata__", ()):
+            desc = getattr(meta, "description", None)
+            if desc:
+                return str(desc)
+    return None
+
+
+def _quote_hint(raw: str | None, value: Any) -> str:
+    text = raw if raw is not None else str(value)
+    return f'quote it: "{text}"'
+
+
+def problems_from_validation(
+    exc: ValidationError, display: str, data: Any, model: type[BaseModel]
+) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[tuple[int, int, str]] = set()
+    for err in exc.errors(include_url=False, include_input=True):
+        loc = tuple(err["loc"])
+        etype = err["type"]
+        value = err.get("input")
+        is_key = bool(loc) and loc[-1] == "[key]"
+        if is_key:
+            loc = loc[:-1]
+        name = str(loc[-1]) if loc else "file"
+        where = _dotted(loc) if loc else "file"
+        if etype == "extra_forbidden":
+            line, col = locate(data, loc, key=True)
+            parent = _model_at(model, loc[:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+            if close:
+                msg = f"unknown field {name!r}; did you mean {close[0]!r}?"
+            else:
+                msg = f"unknown field {name!r}; allowed here: {', '.join(allowed)}"
+        elif etype == "missing":
+            line, col = locate(data, loc[:-1])
+            msg = f"missing required field {name!r}"
+        elif etype == "literal_secret" or etype == "secret_ref":
+            line, col = locate(data, loc)
+            msg = f"{where}: {err['msg']}"
+        elif is_key:
+            line, col = locate(data, loc, key=True)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                msg = f'key {value} is read by YAML as a number; write it as a quoted string, e.g. "{value}"'
+            else:
+                msg = f"key {value!r} is not valid here: {_lower(err['msg'])}"
+        elif etype in ("string_type",) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            line, col = locate(data, loc)
+            raw = raw_text(data, loc)
+            if "version" in name or name == "oke" or name == "ooapi":
+                msg = (
+                    f"{where}: version written as a number ({raw or value}); "
+                    f"versions must be quoted strings, {_quote_hint(raw, value)}"
+                )
+            else:
+                msg = f"{where}: expected text, got {_kind(value)}; {_quote_hint(raw, value)}"
+        elif etype in _TYPE_NAMES:
+            line, col = locate(data, loc)
+            msg = f"{where}: expected {_TYPE_NAMES[etype]}, got {_kind(value)}"
+        elif etype == "literal_error":
+            line, col = locate(data, loc)
+            expected = err.get("ctx", {}).get("expected", "")
+            options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
+            close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+            msg = f"{where}: {value!r} is not one of {', '.join(o for o in options if o)}"
+            if close:
+                msg += f"; did you mean {close[0]!r}?"
+        elif etype == "string_pattern_mismatch":
+            line, col = locate(data, loc)
+            desc = _field_description(model, loc)
+            if desc is None and isinstance(loc[-1], int):
+                desc = _field_description(model, loc[:-1])
+            msg = f"{where}: {value!r} is not valid" + (f"; expected {_lower(desc)}" if desc else "")
+        else:
+            line, col = locate(data, loc)
+            msg = f"{where}: {_lower(err['msg'])}"
+        marker = (line, col, msg)
+        if marker in seen:
+            continue
+        seen.add(marker)
+        out.append(Problem(display, line, col, msg))
+    return out
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text

@@ -1,0 +1,107 @@
+"""Profile resolution: a school's connections, their profiles and overrides → desired resources."""
+
+from __future__ import annotations
+
+from okectl.config.models import Connection, Profile, School, Supplier
+from okectl.config.references import connection_function
+from okectl.config.repository import DesiredState
+from okectl.resources import Address, Resource
+
+
+def client_id_for(school: School, system: str) -> str:
+    # One client id per tenant (school) per system, as OKE implementers agreed.
+    return f"{system}-{school.code.lower()}"
+
+
+def resolve_connection(
+    state: DesiredState, school: School, supplier: Supplier, conn: Connection
+) -> list[Resource]:
+    profile: Profile | None = state.profiles.get(conn.profile) if conn.profile else None
+    versions = state.versions.oke_versions if state.versions else {}
+    out: list[Resource] = []
+    envs: dict[str, tuple[str, str, str, bool | None]] = {}
+    if profile is not None:
+        for name, penv in profile.environments.items():
+            envs[name] = (penv.type, penv.sso, penv.status, penv.protect)
+    base_loc = ("connections", supplier.id)
+    function = connection_function(state, supplier.id, conn)
+    for name, given in conn.environments.items():
+        etype, sso, status, protect = envs.get(name, (given.type or "test", "required", "live", None))
+        envs[name] = (
+            given.type or etype,
+            given.sso or sso,
+            given.status or status,
+            given.protect if given.protect is not None else protect,
+        )
+    for name, (etype, sso, status, protect) in envs.items():
+        override = conn.environments.get(name)
+        oke = (override.oke_version if override and override.oke_version else None) or conn.oke_version
+        flows = (override.flows if override and override.flows is not None else None) or conn.flows
+        catalogue_entry = versions.get(oke)
+        env_addr = Address(supplier.id, school.code, name)
+        loc = (*base_loc, "environments", name) if override is not None else base_loc
+        out.append(
+            Resource(
+                address=env_addr,
+                spec={
+                    "type": etype,
+                    "status": status,
+                    "function": function,
+                    "oke_version": oke,
+                    "ooapi_version": catalogue_entry.ooapi if catalogue_entry else None,
+                    "flows": sorted(set(flows)),
+                    "sso": {
+                        "mode": sso,
+                        "federation": school.federation if sso != "off" else None,
+                        "schac_home": school.schac_home,
+                    },
+                },
+                origin=("school", school.code, loc),
+                protected=protect if protect is not None else etype == "production",
+            )
+        )
+        for system, client in conn.clients.items():
+            out.append(
+                Resource(
+                    address=Address(supplier.id, school.code, name, "client", system),
+                    spec={
+                        "client_id": client.client_id or client_id_for(school, system),
+                        "scopes": sorted(set(client.scopes)),
+                        "secret": client.secret.describe() if client.secret else None,
+                    },
+                    origin=("school", school.code, (*base_loc, "clients", system)),
+                )
+            )
+        for role, groups in school.roles.items():
+            supplier_name = supplier.role_names.get(role)
+            if supplier_name is None:
+                continue
+            out.append(
+                Resource(
+                    address=Address(supplier.id, school.code, name, "role", role),
+                    spec={"name": supplier_name, "groups": sorted(set(groups))},
+                    origin=("school", school.code, ("roles", role)),
+                )
+            )
+    return out
+
+
+def desired_resources(
+    state: DesiredState,
+    *,
+    schools: set[str] | None = None,
+    suppliers: set[str] | None = None,
+) -> list[Resource]:
+    """Every desired resource, optionally only for some schools or suppliers."""
+    out: list[Resource] = []
+    for code, school in state.schools.items():
+        if schools is not None and code not in schools:
+            continue
+        for sid, conn in school.connections.items():
+            if suppliers is not None and sid not in suppliers:
+                continue
+            supplier = state.suppliers.get(sid)
+            if supplier is None:
+                continue
+            out.extend(resolve_connection(state, school, supplier, conn))
+    return out

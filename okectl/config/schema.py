@@ -1,0 +1,33 @@
+"""JSON Schema for each kind of file, generated from the models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from okectl.config.repository import SCHEMA_KINDS
+
+SCHEMA_DIR = "schema"
+
+
+def schema_for(kind: str) -> dict[str, Any]:
+    model = SCHEMA_KINDS[kind]
+    schema = model.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://okectl.example/schema/{kind}.schema.json"
+    return schema
+
+
+def render(kind: str) -> str:
+    return json.dumps(schema_for(kind), indent=2, sort_keys=True) + "\n"
+
+
+def write_all(out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in SCHEMA_KINDS:
+        path = out_dir / f"{kind}.schema.json"
+        path.write_text(render(kind), encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,36 @@
+"""`okectl validate`: load, check references, resolve; one summary or every problem."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from okectl.config.references import check_references
+from okectl.config.repository import DesiredState, load_state
+from okectl.config.resolve import desired_resources
+from okectl.errors import ValidationFailed
+from okectl.resources import Resource
+
+
+@dataclass(frozen=True)
+class Validated:
+    state: DesiredState
+    resources: list[Resource]
+
+    def summary(self) -> str:
+        kinds = Counter(r.kind for r in self.resources)
+        return (
+            f"valid: {len(self.state.schools)} schools, {len(self.state.suppliers)} suppliers, "
+            f"{len(self.state.profiles)} profiles; {len(self.resources)} resources "
+            f"({kinds['environment']} environments, {kinds['client']} clients, {kinds['role']} roles)"
+        )
+
+
+def validate_repository(root: Path) -> Validated:
+    """The desired state and its resources, or ValidationFailed with every problem."""
+    state = load_state(root)
+    problems = check_references(state)
+    if problems:
+        raise ValidationFailed(problems)
+    return Validated(state, desired_resources(state))

@@ -1,0 +1,325 @@
+"""Fast, hostile-input-safe YAML loading that remembers where every value came from.
+
+The C composer builds the node graph; a small walker (instead of ``yaml.load``'s
+constructor) turns it into plain dicts and lists that also record the line and column
+(1-based) of every key and value, rejects duplicate keys, and bounds alias expansion.
+Round-trip ruamel.yaml is kept for editing files, where it is worth its cost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml import events as ev
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from okectl.errors import Problem
+
+_Parser: Any = getattr(yaml, "CParser", None)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+# Counts values after alias expansion, so a "billion laughs" file fails fast instead of
+# making every later walk over the data exponential.
+MAX_VALUES = 500_000
+
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# (line, col) of the key, (line, col) of the value, and the value's source text when it
+# was a plain scalar that YAML turned into something else (so "1.10" can be quoted back).
+Mark = tuple[int, int, int, int, str | None]
+
+
+class YMap(dict[Any, Any]):
+    """A mapping that knows the position of itself and of each key and value."""
+
+    __slots__ = ("col", "line", "marks")
+
+    def __init__(self, line: int, col: int) -> None:
+        super().__init__()
+        self.line = line
+        self.col = col
+        self.marks: dict[Any, Mark] = {}
+
+
+class YList(list[Any]):
+    """A sequence that knows the position of itself and of each item."""
+
+    __slots__ = ("col", "line", "marks")
+
+    def __init__(self, line: int, col: int) -> None:
+        super().__init__()
+        self.line = line
+        self.col = col
+        self.marks: list[tuple[int, int, str | None]] = []
+
+
+class YamlError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _construct(tag: str, value: str) -> Any:
+    node = ScalarNode(tag, value)
+    method = _constructor.yaml_constructors.get(tag)
+    if method is None:
+        raise ValueError(f"unsupported YAML tag {tag}")
+    return method(_constructor, node)
+
+
+def decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlError(Problem(path, line, col, "file is not UTF-8 text; save it as UTF-8")) from None
+
+
+def _max_depth_exceeded(text: str) -> tuple[int, int] | None:
+    """Position of the first collection nested deeper than MAX_DEPTH, if any.
+
+    Only run on texts that could nest deeply: libyaml's composer recurses in C and
+    crashes the interpreter somewhere past 20,000 levels, so such input must be refused
+    before it gets there. Walking events is slower, but ordinary files never need it.
+    """
+    depth = 0
+    parser = _Parser(text) if _Parser is not None else yaml.SafeLoader(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, ev.StreamEndEvent):
+                return None
+            if isinstance(event, (ev.MappingStartEvent, ev.SequenceStartEvent)):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_DEPTH and mark is not None:
+                    return mark.line + 1, mark.column + 1
+            elif isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        if hasattr(parser, "dispose"):
+            parser.dispose()
+
+
+def _could_nest_deeply(text: str) -> bool:
+    # Each level of nesting needs one of these characters (or indentation, which a
+    # size-limited file cannot spend on thousands of levels).
+    return text.count("[") + text.count("{") + text.count("-") + text.count("?") > 2_000
+
+
+def load_text(text: str, path: str) -> Any:
+    """Parse one YAML document into YMap/YList/scalars; raises YamlError with a location."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise YamlError(Problem(path, 1, 1, "file is empty; remove it or add its content"))
+    try:
+        if _could_nest_deeply(text):
+            where = _max_depth_exceeded(text)
+            if where is not None:
+                raise YamlError(
+                    Problem(path, *where, f"nested more than {MAX_DEPTH} levels deep; flatten the file")
+                )
+        root = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        what = exc.problem or exc.context or "malformed YAML"
+        if "single document" in (exc.context or ""):
+            what = "more than one YAML document in the file; keep one per file"
+        else:
+            what = f"malformed YAML: {what}"
+        raise YamlError(Problem(path, line, col, what)) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(Problem(path, 1, 1, f"malformed YAML: {exc}")) from None
+    if root is None:
+        raise YamlError(Problem(path, 1, 1, "file is empty; remove it or add its content"))
+    return _Walker(path).walk(root)
+
+
+def load_file(file: Path, display: str) -> Any:
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlError(
+                Problem(
+                    display,
+                    1,
+                    1,
+                    f"file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}; split it up",
+                )
+            )
+        with file.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise YamlError(Problem(display, 1, 1, f"cannot read file: {exc.strerror}")) from None
+    return load_text(decode(data, display), display)
+
+
+_KNOWN_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_scalar_cache: dict[tuple[str, str], Any] = {}
+
+
+class _Walker:
+    """Turns a composed node graph into YMap/YList trees.
+
+    Aliased nodes are built once and shared, but their expanded size still counts
+    against MAX_VALUES, which keeps any later walk over the data bounded.
+    """
+
+    __slots__ = ("memo", "path", "values")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.values = 0
+        self.memo: dict[int, tuple[Any, int]] = {}
+
+    def _fail(self, node: Node, message: str) -> YamlError:
+        mark = node.start_mark
+        return YamlError(Problem(self.path, mark.line + 1, mark.column + 1, message))
+
+    def _scalar(self, node: Node) -> tuple[Any, str | None]:
+        tag = node.tag
+        if tag == STR_TAG:
+            return node.value, None
+        key = (tag, node.value)
+        try:
+            return _scalar_cache[key], node.value
+        except KeyError:
+            pass
+        try:
+            value = _construct(tag, node.value)
+        except Exception:
+            raise self._fail(node, f"unsupported or invalid YAML tag {tag}; remove the tag") from None
+        if len(_scalar_cache) < 100_000:
+            _scalar_cache[key] = value
+        return value, node.value
+
+    def walk(self, node: Node, depth: int = 0) -> Any:
+        cls = type(node)
+        if cls is ScalarNode:
+            self.values += 1
+            return self._scalar(node)[0]
+        seen = self.memo.get(id(node))
+        if seen is not None:
+            self.values += seen[1]
+            if self.values > MAX_VALUES:
+                raise self._fail(
+                    node,
+                    f"file expands to more than {MAX_VALUES:,} values (aliases used as a YAML bomb?);"
+                    " remove the aliases",
+                )
+            return seen[0]
+        if depth >= MAX_DEPTH:
+            raise self._fail(node, f"nested more than {MAX_DEPTH} levels deep; flatten the file")
+        if node.tag not in _KNOWN_COLLECTION_TAGS:
+            raise self._fail(node, f"unsupported YAML tag {node.tag}; remove the tag")
+        start = self.values
+        mark = node.start_mark
+        result: YMap | YList
+        if cls is MappingNode:
+            result = self._mapping(node, YMap(mark.line + 1, mark.column + 1), depth)
+        else:
+            result = YList(mark.line + 1, mark.column + 1)
+            marks = result.marks
+            for item in node.value:
+                im = item.start_mark
+                if type(item) is ScalarNode:
+                    self.values += 1
+                    value, raw = self._scalar(item)
+                else:
+                    value, raw = self.walk(item, depth + 1), None
+                result.append(value)
+                marks.append((im.line + 1, im.column + 1, raw))
+        self.values += 1
+        self.memo[id(node)] = (result, self.values - start)
+        return result
+
+    def _mapping(self, node: Node, result: YMap, depth: int) -> YMap:
+        marks = result.marks
+        merges: list[tuple[Node, Any]] = []
+        for knode, vnode in node.value:
+            if type(knode) is not ScalarNode:
+                raise self._fail(knode, "a mapping key must be a plain value, not a collection")
+            if knode.tag == MERGE_TAG:
+                merges.append((vnode, self.walk(vnode, depth + 1)))
+                continue
+            key = self._scalar(knode)[0]
+            if key in marks:
+                km = knode.start_mark
+                raise YamlError(
+                    Problem(
+                        self.path,
+                        km.line + 1,
+                        km.column + 1,
+                        f"duplicate key {key!r} (first defined at line {marks[key][0]}); keep only one",
+                    )
+                )
+            if type(vnode) is ScalarNode:
+                self.values += 1
+                value, raw = self._scalar(vnode)
+            else:
+                value, raw = self.walk(vnode, depth + 1), None
+            km, vm = knode.start_mark, vnode.start_mark
+            result[key] = value
+            marks[key] = (km.line + 1, km.column + 1, vm.line + 1, vm.column + 1, raw)
+        # Keys written in the mapping itself win over merged ones, as YAML specifies.
+        for vnode, merged in merges:
+            for source in merged if isinstance(merged, list) else [merged]:
+                if not isinstance(source, YMap):
+                    raise self._fail(vnode, "'<<' merges only mappings")
+                for k, v in source.items():
+                    if k not in result:
+                        result[k] = v
+                        marks[k] = source.marks[k]
+        return result
+
+
+def locate(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, int]:
+    """Line and column of the value at ``loc`` in a loaded tree (of its key when ``key``).
+
+    Walks as far as the path exists, so an error about a missing field points at the
+    mapping that should hold it.
+    """
+    node = data
+    line, col = getattr(data, "line", 1), getattr(data, "col", 1)
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, YMap) and part in node.marks:
+            kl, kc, vl, vc, _ = node.marks[part]
+            line, col = (kl, kc) if (key and last) else (vl, vc)
+            node = node[part]
+        elif isinstance(node, YList) and isinstance(part, int) and 0 <= part < len(node):
+            line, col, _ = node.marks[part]
+            node = node[part]
+        else:
+            break
+    return line, col
+
+
+def raw_text(data: Any, loc: tuple[Any, ...]) -> str | None:
+    """The source text of the scalar at ``loc`` when YAML read it as a non-string."""
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, YMap) and part in node.marks:
+            if last:
+                return node.marks[part][4]
+            node = node[part]
+        elif isinstance(node, YList) and isinstance(part, int) and 0 <= part < len(node):
+            if last:
+                return node.marks[part][2]
+            node = node[part]
+        else:
+            return None
+    return None

@@ -1,0 +1,159 @@
+"""A generator of large, valid configuration repositories, for benchmarks and tests.
+
+The same seed always writes the same files, so figures measured on a fleet can be
+compared between runs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES_YAML = """\
+roles:
+  exam-committee: {description: Examencommissie; determines results and sets them final}
+  exam-office: {description: Examenbureau, required_for: [sis, tpl]}
+  examiner: {description: Examinator}
+  assessor: {description: Beoordelaar, oke_role: assessor, required_for: [ta]}
+  invigilator: {description: Surveillant, oke_role: invigilator, required_for: [ta]}
+  coordinator: {description: Afnameleider, oke_role: coordinator, required_for: [ta]}
+  test-coordinator: {description: Toetscoordinator, required_for: [tpl]}
+  application-admin: {description: Applicatiebeheerder, required_for: [sis, tpl, ta]}
+  board: {description: College van bestuur}
+  student: {description: Student, oke_role: student}
+separation_of_duties:
+  - {roles: [exam-committee, assessor], reason: the committee does not assess the results it determines}
+  - {roles: [application-admin, exam-committee], reason: technical admins cannot set results final}
+  - {roles: [board, exam-committee], reason: board members are not in the exam committee}
+  - {roles: [student, assessor], reason: a student never holds a staff role}
+  - {roles: [student, invigilator], reason: a student never holds a staff role}
+"""
+
+VERSIONS_YAML = """\
+oke_versions:
+  "0.9.4": {ooapi: "5.0", status: outdated, released: 2024-03-01, end_of_support: 2025-06-30}
+  "1.0": {ooapi: "5.0", status: final, released: 2024-09-18, end_of_support: 2027-12-31}
+  "1.0.1": {ooapi: "5.0", status: final, released: 2026-05-27}
+  "1.1": {ooapi: "5.0", status: concept}
+"""
+
+PROFILES = {
+    "standard": "id: standard\nenvironments:\n"
+    "  production: {type: production, sso: required}\n"
+    "  acceptance: {type: acceptance, sso: required}\n",
+    "minimal": "id: minimal\nenvironments:\n  production: {type: production, sso: required}\n",
+    "extended": "id: extended\nenvironments:\n"
+    "  production: {type: production, sso: required}\n"
+    "  acceptance: {type: acceptance, sso: required}\n"
+    "  test: {type: test, sso: optional}\n",
+}
+
+TA_FLOWS = "[0, 2, 3, 4]"
+ROLE_NAMES = {
+    "ta": ["assessor", "invigilator", "coordinator", "application-admin"],
+    "tpl": ["exam-office", "test-coordinator", "application-admin"],
+    "sis": ["exam-office", "exam-committee", "application-admin"],
+}
+
+
+@dataclass(frozen=True)
+class FleetStats:
+    files: int
+    schools: int
+    suppliers: int
+
+
+def _school_code(i: int) -> str:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return f"{i % 100:02d}{letters[(i // 100) % 26]}{letters[(i // 2600) % 26]}"
+
+
+def generate_fleet(
+    out: Path, *, schools: int = 100, suppliers: int = 30, connections: int = 8, seed: int = 1
+) -> FleetStats:
+    """Write a repository with that many schools and suppliers; each school connects to
+    about ``connections`` suppliers (one planning supplier and the rest test delivery)."""
+    if schools > 67_600:
+        raise ValueError("at most 67,600 distinct school codes")
+    rng = random.Random(seed)
+    for folder in ("schools", "suppliers", "environments", "policies"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    files = 0
+    (out / "policies" / "roles.yaml").write_text(ROLES_YAML)
+    (out / "policies" / "versions.yaml").write_text(VERSIONS_YAML)
+    files += 2
+    for pid, text in PROFILES.items():
+        (out / "environments" / f"{pid}.yaml").write_text(text)
+        files += 1
+
+    n_tpl = max(2, suppliers // 10)
+    tpl_ids = [f"plan-{i:03d}" for i in range(n_tpl)]
+    ta_ids = [f"toets-{i:03d}" for i in range(suppliers - n_tpl)]
+    for sid in tpl_ids:
+        roles = dict.fromkeys(ROLE_NAMES["sis"] + ROLE_NAMES["tpl"])
+        names = "\n".join(f"  {r}: {sid.title()} {r}" for r in roles)
+        (out / "suppliers" / f"{sid}.yaml").write_text(
+            f"id: {sid}\nname: {sid.title()} Studieplanning\nroles: [sis, tpl]\n"
+            'flows: [0, 1, 2, 3, 4, 5]\noke_versions: ["1.0", "1.0.1"]\n'
+            "api: {provider: sandbox, limits: {concurrency: 8, requests_per_second: 200}}\n"
+            f"role_names:\n{names}\n"
+            "privacy: {processing_agreement: model-4.0, dpia: {status: approved, date: 2025-01-15}}\n"
+            f'certification: [{{oke: "1.0", status: certified, date: 2025-02-01}}]\n'
+            f"support: {{email: support@{sid}.example}}\n"
+        )
+    for sid in ta_ids:
+        names = "\n".join(f"  {r}: {r.replace('-', ' ').title()}" for r in ROLE_NAMES["ta"])
+        (out / "suppliers" / f"{sid}.yaml").write_text(
+            f"id: {sid}\nname: {sid.title()} Toetsafname\nroles: [ta]\nflows: {TA_FLOWS}\n"
+            'oke_versions: ["1.0", "1.0.1"]\n'
+            "api: {provider: sandbox, limits: {concurrency: 8, requests_per_second: 200}}\n"
+            f"role_names:\n{names}\n"
+            "privacy: {processing_agreement: model-4.0, dpia: {status: approved, date: 2025-03-01}}\n"
+            'certification:\n  - {oke: "1.0", status: certified, date: 2025-04-01}\n'
+            '  - {oke: "1.0.1", status: certified, date: 2026-07-01}\n'
+            f"support: {{email: support@{sid}.example}}\n"
+        )
+    files += len(tpl_ids) + len(ta_ids)
+
+    for i in range(schools):
+        code = _school_code(i)
+        tpl = rng.choice(tpl_ids)
+        tas = rng.sample(ta_ids, min(len(ta_ids), max(0, connections - 1)))
+        oke = rng.choice(["1.0", "1.0.1", "1.0.1"])
+        federation = "surfconext" if rng.random() < 0.8 else "entree"
+        lines = [
+            f"code: {code}",
+            f"name: Fleet School {code}",
+            f"federation: {federation}",
+            f"schac_home: school-{code.lower()}.example",
+            f"systems: {{sis: {tpl}, tpl: {tpl}}}",
+            "connections:",
+            f"  {tpl}:",
+            "    profile: standard",
+            "    function: tpl",
+            f'    oke_version: "{oke}"',
+            "    flows: [0, 1, 2, 3, 4, 5]",
+            f"    clients: {{{tpl}: {{scopes: [nl-test-admin-flow-1-5]}}}}",
+        ]
+        for ta in tas:
+            profile = rng.choice(["extended"] * 8 + ["standard", "minimal"])
+            lines += [
+                f"  {ta}:",
+                f"    profile: {profile}",
+                f'    oke_version: "{oke}"',
+                f"    flows: {TA_FLOWS}",
+                f"    clients: {{{tpl}: {{scopes: [nl-test-admin-flow-0, nl-test-admin-flow-2-3-4]}}}}",
+            ]
+        lines += [
+            "roles:",
+            f"  exam-committee: [{code.lower()}-examencommissie]",
+            f"  exam-office: [{code.lower()}-examenbureau]",
+            f"  assessor: [{code.lower()}-docenten]",
+            f"  invigilator: [{code.lower()}-surveillanten]",
+            f"  coordinator: [{code.lower()}-afnameleiders]",
+            f"  test-coordinator: [{code.lower()}-toetscoordinatie]",
+        ]
+        (out / "schools" / f"{code}.yaml").write_text("\n".join(lines) + "\n")
+        files += 1
+    return FleetStats(files=files, schools=schools, suppliers=len(tpl_ids) + len(ta_ids))

@@ -1,0 +1,1 @@
+"""Harmonisation policies: rules, custom CEL rules, waivers and findings."""

@@ -1,0 +1,76 @@
+"""Resources okectl manages, their addresses, and the normal form they are compared in.
+
+Addresses: ``<supplier>/<school>/<environment>`` for an environment,
+``…/<environment>/client/<system>`` for an OAuth client registration and
+``…/<environment>/role/<role>`` for a role binding. Diffs, plans, findings and journals
+all speak in these addresses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["environment", "client", "role"]
+KINDS: tuple[Kind, ...] = ("environment", "client", "role")
+
+# Fields of a resource that the supplier owns: shown, never diffed or written.
+SUPPLIER_OWNED: dict[Kind, frozenset[str]] = {
+    "environment": frozenset({"base_url", "created_at", "updated_at", "id", "labels", "etag"}),
+    "client": frozenset({"secret_fingerprint", "created_at", "updated_at", "id", "labels", "etag"}),
+    "role": frozenset({"created_at", "updated_at", "id", "labels", "etag"}),
+}
+# Fields whose value is a secret reference or a secret: compared, never printed.
+SENSITIVE: dict[Kind, frozenset[str]] = {
+    "environment": frozenset(),
+    "client": frozenset({"secret"}),
+    "role": frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    supplier: str
+    school: str
+    environment: str
+    kind: Kind = "environment"
+    name: str = ""
+
+    def __str__(self) -> str:
+        base = f"{self.supplier}/{self.school}/{self.environment}"
+        return base if self.kind == "environment" else f"{base}/{self.kind}/{self.name}"
+
+    @property
+    def parent(self) -> Address | None:
+        if self.kind == "environment":
+            return None
+        return Address(self.supplier, self.school, self.environment)
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        parts = text.strip("/").split("/")
+        if len(parts) == 3:
+            return cls(parts[0], parts[1], parts[2])
+        if len(parts) == 5 and parts[3] in ("client", "role"):
+            kind: Kind = "client" if parts[3] == "client" else "role"
+            return cls(parts[0], parts[1], parts[2], kind, parts[4])
+        raise ValueError(
+            f"{text!r} is not a resource address; expected supplier/school/environment"
+            "[/client/<system>|/role/<role>]"
+        )
+
+
+@dataclass(slots=True)
+class Resource:
+    """One desired (or actual) resource: its address and the fields okectl manages."""
+
+    address: Address
+    spec: dict[str, Any]
+    # Where in the YAML the resource comes from: (kind, id, key path) for locating.
+    origin: tuple[str, str, tuple[Any, ...]] | None = None
+    protected: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Kind:
+        return self.address.kind
