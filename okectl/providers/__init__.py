@@ -1,0 +1,1 @@
+"""Providers: how okectl reads and writes a supplier's administration API."""
