@@ -64,4 +64,5 @@ def example_repo(tmp_path: Path) -> Iterator[Path]:
         src = PROJECT / part
         if src.is_dir():
             shutil.copytree(src, dest / part)
+    shutil.copy(PROJECT / "okectl.yaml", dest / "okectl.yaml")
     yield dest

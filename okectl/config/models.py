@@ -214,6 +214,10 @@ class EnvironmentOverride(Model):
     sso: SsoMode | None = None
     status: EnvironmentStatus | None = None
     protect: bool | None = None
+    absent: bool = Field(
+        default=False,
+        description="Remove this environment at the supplier; a protected one also needs protect: false",
+    )
 
 
 class Connection(Model):

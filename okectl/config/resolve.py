@@ -35,6 +35,8 @@ def resolve_connection(
         )
     for name, (etype, sso, status, protect) in envs.items():
         override = conn.environments.get(name)
+        if override is not None and override.absent:
+            continue
         oke = (override.oke_version if override and override.oke_version else None) or conn.oke_version
         flows = (override.flows if override and override.flows is not None else None) or conn.flows
         catalogue_entry = versions.get(oke)
@@ -83,6 +85,18 @@ def resolve_connection(
                     origin=("school", school.code, ("roles", role)),
                 )
             )
+    return out
+
+
+def removable_environments(state: DesiredState) -> set[Address]:
+    """Environments the configuration marks absent and unprotected: they may be deleted
+    even when they are production environments."""
+    out: set[Address] = set()
+    for code, school in state.schools.items():
+        for sid, conn in school.connections.items():
+            for name, override in conn.environments.items():
+                if override.absent and override.protect is False:
+                    out.add(Address(sid, code, name))
     return out
 
 

@@ -1,0 +1,260 @@
+"""Plans: what must change at the suppliers so reality matches the desired state.
+
+The comparison is keyed by address: equal normalised specs cost one dict comparison,
+and only resources that differ are compared field by field (DeepDiff), which keeps a
+10,000-resource fleet in sync cheap to plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deepdiff import DeepDiff
+
+from okectl.providers.base import ActualResource, fingerprint
+from okectl.resources import SENSITIVE, SUPPLIER_OWNED, Address, Resource
+
+Action = Literal["create", "update", "delete"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
+PLAN_FORMAT_VERSION = 1
+SENSITIVE_TEXT = "(sensitive)"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        if self.sensitive:
+            return {"path": self.path, "sensitive": True, "change": "(sensitive) changed"}
+        return {"path": self.path, "before": self.before, "after": self.after}
+
+
+@dataclass(slots=True)
+class Change:
+    address: Address
+    action: Action
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    diff: list[FieldChange] = field(default_factory=list)
+    etag: str | None = None
+    # An update that also takes ownership of a resource made by hand at the supplier.
+    adopt: bool = False
+    # Where the change comes from in the YAML: (path, line, col), when known.
+    source: tuple[str, int, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": str(self.address),
+            "kind": self.address.kind,
+            "action": self.action,
+            "adopt": self.adopt,
+            "before": redact(self.address, self.before),
+            "after": redact(self.address, self.after),
+            "diff": [d.to_json() for d in self.diff],
+            "etag": self.etag,
+            # Lets a saved plan notice a desired-state change, secret references included,
+            # without writing them out.
+            "after_digest": checksum(self.after) if self.after is not None else None,
+            "source": (
+                {"path": self.source[0], "line": self.source[1], "col": self.source[2]}
+                if self.source
+                else None
+            ),
+        }
+
+
+@dataclass(slots=True)
+class Unmanaged:
+    address: Address
+    reason: str
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unmanaged: list[Unmanaged] = field(default_factory=list)
+    in_sync: int = 0
+    warnings: list[str] = field(default_factory=list)
+    # Environments per (supplier, school) before and after applying: for reports.
+    env_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(ch.action for ch in self.changes)
+        return {a: c.get(a, 0) for a in ACTIONS}
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def summary(self) -> str:
+        c = self.counts()
+        if not self.changes:
+            return f"No changes. {self.in_sync} resources in sync."
+        return (
+            f"Plan: {c['create']} to create, {c['update']} to update, {c['delete']} to delete; "
+            f"{self.in_sync} in sync, {len(self.unmanaged)} unmanaged left alone."
+        )
+
+
+def redact(address: Address, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy fit for output: secret fields replaced by a marker, never their value."""
+    if spec is None:
+        return None
+    hidden = SENSITIVE[address.kind]
+    if not hidden and "secret_fingerprint" not in spec:
+        return spec
+    out = {}
+    for k, v in spec.items():
+        if k in hidden or k == "secret_fingerprint":
+            out[k] = SENSITIVE_TEXT if v is not None else None
+        else:
+            out[k] = v
+    return out
+
+
+def _norm(value: Any) -> Any:
+    """Normal form for comparison: list order and duplicates never make a diff."""
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_norm(v) for v in value]
+        try:
+            return sorted(set(items))
+        except TypeError:
+            return items
+    return value
+
+
+SecretResolver = Callable[[str], str | None]
+
+
+@dataclass(slots=True)
+class _Compared:
+    desired: dict[str, Any]
+    actual: dict[str, Any]
+    secret_changed: bool
+
+
+def _compare(res: Resource, act: ActualResource, resolve_secret: SecretResolver) -> _Compared:
+    owned_fields = SUPPLIER_OWNED[res.kind]
+    desired: dict[str, Any] = {}
+    actual: dict[str, Any] = {}
+    secret_changed = False
+    for key, want in res.spec.items():
+        if key in owned_fields:
+            continue
+        if key in SENSITIVE[res.kind]:
+            if want is None:
+                continue
+            value = resolve_secret(want)
+            # An unresolvable reference cannot be compared; apply reports it when it writes.
+            if value is not None and fingerprint(value) != act.spec.get("secret_fingerprint"):
+                secret_changed = True
+            continue
+        desired[key] = _norm(want)
+        actual[key] = _norm(act.spec.get(key))
+    return _Compared(desired, actual, secret_changed)
+
+
+def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+    """Field-level changes; a changed list is reported whole, as a reader thinks of it."""
+    dd = DeepDiff(before, after, verbose_level=2, view="tree")
+    paths: dict[str, tuple[Any, Any]] = {}
+    for items in dd.values():
+        for item in items:
+            parts = item.path(output_format="list")
+            cut: list[Any] = []
+            for p in parts:
+                if isinstance(p, int):
+                    break
+                cut.append(p)
+            key = ".".join(str(p) for p in cut)
+            b: Any = before
+            a: Any = after
+            for p in cut:
+                b = b.get(p) if isinstance(b, dict) else None
+                a = a.get(p) if isinstance(a, dict) else None
+            paths[key] = (b, a)
+    return [FieldChange(path, b, a) for path, (b, a) in sorted(paths.items())]
+
+
+def diff_resources(
+    desired: Iterable[Resource],
+    actual: Iterable[ActualResource],
+    *,
+    repository: str,
+    resolve_secret: SecretResolver,
+    locate: Callable[[Resource], tuple[str, int, int] | None] | None = None,
+) -> Plan:
+    """Compare desired with actual by address. Only owned resources are updated or deleted."""
+    plan = Plan()
+    actual_by_addr = {a.address: a for a in actual}
+    seen: set[Address] = set()
+    for res in desired:
+        addr = res.address
+        seen.add(addr)
+        act = actual_by_addr.get(addr)
+        src = locate(res) if locate is not None else None
+        if act is None:
+            plan.changes.append(Change(addr, "create", None, public_spec(res), source=src))
+            continue
+        owned = act.owned_by(repository)
+        cmp = _compare(res, act, resolve_secret)
+        if owned and not cmp.secret_changed and cmp.desired == cmp.actual:
+            plan.in_sync += 1
+            continue
+        if not owned and act.labels.get("managed-by") == "okectl":
+            plan.unmanaged.append(
+                Unmanaged(addr, f"managed by another repository ({act.labels.get('okectl/repository')})")
+            )
+            continue
+        changes = _field_changes(cmp.actual, cmp.desired) if cmp.desired != cmp.actual else []
+        if cmp.secret_changed:
+            changes.append(FieldChange("secret", None, None, sensitive=True))
+        plan.changes.append(
+            Change(
+                addr,
+                "update",
+                dict(act.spec),
+                public_spec(res),
+                changes,
+                etag=act.etag,
+                adopt=not owned,
+                source=src,
+            )
+        )
+    for addr, act in actual_by_addr.items():
+        if addr in seen:
+            continue
+        if act.owned_by(repository):
+            plan.changes.append(Change(addr, "delete", dict(act.spec), None, etag=act.etag))
+        else:
+            owner = act.labels.get("okectl/repository")
+            reason = (
+                f"managed by another repository ({owner})"
+                if act.labels.get("managed-by") == "okectl"
+                else "not in the configuration and not created by okectl"
+            )
+            plan.unmanaged.append(Unmanaged(addr, reason))
+    plan.changes.sort(key=lambda c: (c.address.supplier, c.address.school, c.address))
+    plan.unmanaged.sort(key=lambda u: u.address)
+    return plan
+
+
+def public_spec(res: Resource) -> dict[str, Any]:
+    """The desired spec as shown and saved: secret references stay references."""
+    return dict(res.spec)
+
+
+def checksum(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

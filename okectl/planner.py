@@ -1,0 +1,303 @@
+"""From a repository to a checked plan: validate, refresh, diff, guard, record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from okectl.config.repository import DesiredState
+from okectl.config.resolve import removable_environments
+from okectl.config.validate import Validated, validate_repository
+from okectl.errors import OkectlError
+from okectl.plan import PLAN_FORMAT_VERSION, Change, Plan, checksum, diff_resources
+from okectl.refresh import ProgressHook, refresh
+from okectl.resources import Address, Resource
+from okectl.settings import load_settings
+
+
+class UnsafePlan(OkectlError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(problems[0] if problems else "unsafe plan")
+
+    def lines(self) -> list[str]:
+        return self.problems
+
+
+@dataclass(frozen=True)
+class Scope:
+    schools: set[str] | None = None
+    suppliers: set[str] | None = None
+    reasons: tuple[str, ...] = ()
+
+    def describe(self) -> str | None:
+        parts = []
+        if self.schools is not None:
+            parts.append(f"schools {', '.join(sorted(self.schools)) or '(none)'}")
+        if self.suppliers is not None:
+            parts.append(f"suppliers {', '.join(sorted(self.suppliers)) or '(none)'}")
+        return "scoped to " + "; ".join(parts) if parts else None
+
+
+@dataclass
+class PlanRun:
+    plan: Plan
+    validated: Validated
+    repository: str
+    scope: Scope
+    commit: str | None
+    dirty: bool
+    created_at: str
+    policy: Any = None
+    safety: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> DesiredState:
+        return self.validated.state
+
+    def payload(self) -> dict[str, Any]:
+        """The saved-plan document (without its checksum)."""
+        counts = self.plan.counts()
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "created_at": self.created_at,
+            "repository": self.repository,
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "scope": {
+                "schools": sorted(self.scope.schools) if self.scope.schools is not None else None,
+                "suppliers": sorted(self.scope.suppliers) if self.scope.suppliers is not None else None,
+                "reasons": list(self.scope.reasons),
+            },
+            "summary": {**counts, "in_sync": self.plan.in_sync, "unmanaged": len(self.plan.unmanaged)},
+            "changes": [c.to_json() for c in self.plan.changes],
+            "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in self.plan.unmanaged],
+            "warnings": self.plan.warnings,
+            "safety": self.safety,
+            "findings": _findings_json(self.policy),
+        }
+
+    def document(self) -> dict[str, Any]:
+        body = self.payload()
+        return {**body, "checksum": checksum(body)}
+
+
+def _findings_json(report: Any) -> list[dict[str, Any]]:
+    if report is None:
+        return []
+    out = []
+    for f in getattr(report, "findings", []):
+        out.append(
+            {
+                "policy": f.policy,
+                "severity": f.severity,
+                "address": f.address,
+                "path": f.path,
+                "line": f.line,
+                "col": f.col,
+                "message": f.message,
+                "waived": f.waived_by is not None,
+            }
+        )
+    return out
+
+
+def secret_resolver(root: Path) -> Any:
+    def resolve(ref: str) -> str | None:
+        kind, _, name = ref.partition(":")
+        if kind == "env":
+            return os.environ.get(name)
+        if kind == "file":
+            path = (root / name) if not os.path.isabs(name) else Path(name)
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError:
+                return None
+        return None
+
+    return resolve
+
+
+def git_info(root: Path) -> tuple[str | None, bool]:
+    try:
+        from okectl.gitops import repo_state
+    except ImportError:
+        return None, False
+    try:
+        return repo_state(root)
+    except Exception:
+        # A configuration folder outside git is fine; the plan just records no commit.
+        return None, False
+
+
+def check_safety(plan: Plan, state: DesiredState, actual_envs: dict[str, int], *, force: bool) -> list[str]:
+    """Problems that stop the plan: protected deletions always, mass deletions unless forced."""
+    problems: list[str] = []
+    removable = removable_environments(state)
+    deletes_per_supplier: dict[str, int] = {}
+    for ch in plan.changes:
+        if ch.action != "delete" or ch.address.kind != "environment":
+            continue
+        deletes_per_supplier[ch.address.supplier] = deletes_per_supplier.get(ch.address.supplier, 0) + 1
+        before = ch.before or {}
+        if before.get("type") == "production" and ch.address not in removable:
+            a = ch.address
+            problems.append(
+                f"{a}: refusing to delete a production environment; it is protected. To delete it, "
+                f"keep it in schools/{a.school}.yaml under connections.{a.supplier}.environments."
+                f"{a.environment} with absent: true and protect: false"
+            )
+    for sid, deletes in sorted(deletes_per_supplier.items()):
+        supplier = state.suppliers.get(sid)
+        owned = actual_envs.get(sid, 0)
+        if supplier is None or owned < supplier.safety.min_environments:
+            continue
+        fraction = deletes / owned
+        if fraction > supplier.safety.max_delete_fraction and not force:
+            problems.append(
+                f"{sid}: the plan deletes {deletes} of its {owned} owned environments "
+                f"({fraction:.0%}, over the limit of {supplier.safety.max_delete_fraction:.0%}); "
+                "check the change, then run with --force (or raise safety.max_delete_fraction "
+                f"in suppliers/{sid}.yaml)"
+            )
+    return problems
+
+
+def locate_resource(state: DesiredState) -> Any:
+    def locate(res: Resource) -> tuple[str, int, int] | None:
+        if res.origin is None:
+            return None
+        kind, ident, loc = res.origin
+        return state.position(kind, ident, loc)
+
+    return locate
+
+
+def make_plan(
+    root: Path,
+    *,
+    scope: Scope | None = None,
+    force: bool = False,
+    progress: ProgressHook | None = None,
+    with_policy: bool = True,
+) -> PlanRun:
+    root = root.resolve()
+    scope = scope or Scope()
+    validated = validate_repository(root)
+    state = validated.state
+    settings = load_settings(root)
+    desired = [
+        r
+        for r in validated.resources
+        if (scope.schools is None or r.address.school in scope.schools)
+        and (scope.suppliers is None or r.address.supplier in scope.suppliers)
+    ]
+    refreshed = asyncio.run(
+        refresh(state, root, suppliers=scope.suppliers, schools=scope.schools, progress=progress)
+    )
+    actual = [a for a in refreshed.resources if scope.schools is None or a.address.school in scope.schools]
+    plan = diff_resources(
+        desired,
+        actual,
+        repository=settings.repository,
+        resolve_secret=secret_resolver(root),
+        locate=locate_resource(state),
+    )
+    owned_envs: dict[str, int] = {}
+    before_envs: dict[str, int] = {}
+    for a in actual:
+        if a.address.kind == "environment":
+            key = f"{a.address.supplier}/{a.address.school}"
+            before_envs[key] = before_envs.get(key, 0) + 1
+            if a.owned_by(settings.repository):
+                owned_envs[a.address.supplier] = owned_envs.get(a.address.supplier, 0) + 1
+    after_envs = dict(before_envs)
+    for ch in plan.changes:
+        if ch.address.kind == "environment" and ch.action in ("create", "delete"):
+            key = f"{ch.address.supplier}/{ch.address.school}"
+            after_envs[key] = after_envs.get(key, 0) + (1 if ch.action == "create" else -1)
+    plan.env_counts = {
+        k: (before_envs.get(k, 0), after_envs.get(k, 0)) for k in sorted(set(before_envs) | set(after_envs))
+    }
+    safety = check_safety(plan, state, owned_envs, force=force)
+    commit, dirty = git_info(root)
+    run = PlanRun(
+        plan=plan,
+        validated=validated,
+        repository=settings.repository,
+        scope=scope,
+        commit=commit,
+        dirty=dirty,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        safety=safety,
+    )
+    if with_policy:
+        run.policy = evaluate_policy(state)
+    if safety:
+        raise UnsafePlan(safety)
+    return run
+
+
+def evaluate_policy(state: DesiredState) -> Any:
+    try:
+        from okectl.policy.engine import evaluate
+    except ImportError:
+        return None
+    return evaluate(state)
+
+
+# --- saved plans ---------------------------------------------------------------------
+
+
+class PlanFileError(OkectlError):
+    pass
+
+
+def save_plan(run: PlanRun, path: Path) -> str:
+    doc = run.document()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return str(doc["checksum"])
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{path}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format_version") != PLAN_FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path}: not a plan file of format version {PLAN_FORMAT_VERSION}; "
+            "make one with okectl plan --out"
+        )
+    claimed = doc.pop("checksum", None)
+    if claimed != checksum(doc):
+        raise PlanFileError(f"{path}: the plan file's checksum does not match its content; re-plan")
+    doc["checksum"] = claimed
+    return doc
+
+
+def changes_from_document(doc: dict[str, Any]) -> list[Change]:
+    out = []
+    for c in doc.get("changes", []):
+        out.append(
+            Change(
+                address=Address.parse(c["address"]),
+                action=c["action"],
+                before=c.get("before"),
+                after=c.get("after"),
+                etag=c.get("etag"),
+                adopt=bool(c.get("adopt")),
+            )
+        )
+    return out

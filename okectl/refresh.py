@@ -1,0 +1,92 @@
+"""Reading what the suppliers actually have: all suppliers in parallel, each within its limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from okectl.config.repository import DesiredState
+from okectl.errors import OkectlError
+from okectl.providers.base import ActualResource, Provider, ProviderError
+
+ProgressHook = Callable[[str, str], None]
+
+
+@dataclass
+class Refreshed:
+    resources: list[ActualResource] = field(default_factory=list)
+    # Per supplier: the schools whose tenants were read, so deletions stay inside them.
+    tenants: dict[str, set[str]] = field(default_factory=dict)
+
+
+class RefreshFailed(OkectlError):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(f"could not read {len(errors)} supplier(s)")
+
+    def lines(self) -> list[str]:
+        return self.errors
+
+
+def _desired_schools(state: DesiredState, supplier: str) -> set[str]:
+    return {code for code, s in state.schools.items() if supplier in s.connections}
+
+
+async def _refresh_one(
+    provider: Provider, state: DesiredState, schools: set[str] | None
+) -> tuple[list[ActualResource], set[str]]:
+    sid = provider.supplier.id
+    visible = set(await provider.list_tenants())
+    wanted = visible | _desired_schools(state, sid)
+    if schools is not None:
+        wanted &= schools
+    # A school the supplier does not know yet has nothing to read: its resources are new.
+    to_read = sorted(wanted & visible)
+    resources = await provider.read_tenants(to_read) if to_read else []
+    return resources, wanted
+
+
+async def refresh(
+    state: DesiredState,
+    root: Path,
+    *,
+    suppliers: set[str] | None = None,
+    schools: set[str] | None = None,
+    progress: ProgressHook | None = None,
+) -> Refreshed:
+    from okectl.providers.registry import make_provider
+
+    ids = sorted(s for s in state.suppliers if suppliers is None or s in suppliers)
+    providers: dict[str, Provider] = {}
+    errors: list[str] = []
+    result = Refreshed()
+    try:
+        for sid in ids:
+            try:
+                providers[sid] = make_provider(state.suppliers[sid], repo_root=root)
+            except OkectlError as exc:
+                errors.extend(exc.lines())
+
+        async def one(sid: str, provider: Provider) -> None:
+            if progress:
+                progress(sid, "reading")
+            try:
+                resources, tenants = await _refresh_one(provider, state, schools)
+            except ProviderError as exc:
+                errors.append(str(exc))
+                if progress:
+                    progress(sid, "failed")
+                return
+            result.resources.extend(resources)
+            result.tenants[sid] = tenants
+            if progress:
+                progress(sid, "done")
+
+        await asyncio.gather(*(one(sid, p) for sid, p in providers.items()))
+    finally:
+        await asyncio.gather(*(p.aclose() for p in providers.values()), return_exceptions=True)
+    if errors:
+        raise RefreshFailed(sorted(errors))
+    return result

@@ -1,0 +1,1 @@
+"""Renderers: the same plan as text, JSON or Markdown."""

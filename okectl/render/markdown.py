@@ -1,0 +1,87 @@
+"""The plan as a pull-request comment: a summary table, details collapsed per supplier."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from okectl.plan import SENSITIVE_TEXT, Change
+from okectl.planner import PlanRun
+from okectl.render.values import show
+
+LIMIT = 60_000
+MARKER = "<!-- okectl-plan -->"
+CUT_NOTE = "\n\n_The plan is too long for one comment and was cut; the full plan is in the job's artifact._\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _change_md(ch: Change) -> list[str]:
+    sym = {"create": "+", "update": "~", "delete": "-"}[ch.action]
+    label = "adopt and update" if ch.adopt else ch.action
+    lines = [f"{sym} {ch.address}  ({label})"]
+    for d in ch.diff:
+        if d.sensitive:
+            lines.append(f"    {d.path}: {SENSITIVE_TEXT} changed")
+        else:
+            lines.append(f"    {d.path}: {show(d.before)} → {show(d.after)}")
+    return lines
+
+
+def render_markdown(run: PlanRun) -> str:
+    plan = run.plan
+    c = plan.counts()
+    head = [
+        MARKER,
+        "### okectl plan",
+        "",
+        f"Commit `{(run.commit or 'unknown')[:12]}`{' (dirty tree)' if run.dirty else ''}"
+        + (f" · {run.scope.describe()}" if run.scope.describe() else ""),
+        "",
+        "| create | update | delete | in sync | unmanaged |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {c['create']} | {c['update']} | {c['delete']} | {plan.in_sync} | {len(plan.unmanaged)} |",
+        "",
+    ]
+    if not plan.changes:
+        head.append("**No changes.** The suppliers match the configuration.")
+    body: list[str] = []
+    for supplier, changes in groupby(plan.changes, key=lambda ch: ch.address.supplier):
+        items = list(changes)
+        counts = {a: sum(1 for ch in items if ch.action == a) for a in ("create", "update", "delete")}
+        body.append(
+            f"<details><summary><b>{supplier}</b>: {counts['create']} create, "
+            f"{counts['update']} update, {counts['delete']} delete</summary>\n"
+        )
+        body.append("```diff")
+        for ch in items:
+            body.extend(_change_md(ch))
+        body.append("```\n</details>\n")
+    if run.policy is not None:
+        findings = [f for f in run.policy.findings if f.waived_by is None]
+        if findings:
+            body.append(f"#### Policy findings ({len(findings)})\n")
+            body.append("| severity | policy | address | where | message |")
+            body.append("|---|---|---|---|---|")
+            for f in findings:
+                body.append(
+                    f"| {f.severity} | `{f.policy}` | `{_cell(f.address)}` | "
+                    f"`{f.path}:{f.line}` | {_cell(f.message)} |"
+                )
+            body.append("")
+    if plan.unmanaged:
+        body.append(f"<details><summary>Unmanaged, left alone ({len(plan.unmanaged)})</summary>\n")
+        body.extend(f"- `{u.address}`: {u.reason}" for u in plan.unmanaged)
+        body.append("\n</details>")
+    text = "\n".join(head) + "\n" + "\n".join(body) + "\n"
+    if len(text) <= LIMIT:
+        return text
+    cut = text[: LIMIT - len(CUT_NOTE) - 16]
+    cut = cut[: cut.rfind("\n")]
+    # Close an open code block and details so the comment still renders.
+    if cut.count("```") % 2:
+        cut += "\n```"
+    if cut.count("<details>") > cut.count("</details>"):
+        cut += "\n</details>"
+    return cut + CUT_NOTE
