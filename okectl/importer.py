@@ -1,0 +1,199 @@
+"""`okectl import`: adopt what already exists at a supplier into the YAML.
+
+Edits go through ruamel.yaml's round-trip mode, so a school file keeps its comments,
+key order and quoting; only the imported parts are added. The result is validated
+before anything is written, and files are replaced whole, never half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import io
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from okectl.config.references import connection_function
+from okectl.config.resolve import client_id_for, desired_resources
+from okectl.config.validate import validate_repository
+from okectl.errors import OkectlError, ValidationFailed
+from okectl.providers.base import ActualResource
+from okectl.refresh import refresh
+
+
+@dataclass
+class ImportResult:
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (old, new)
+    imported: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    written: bool = False
+
+    def render(self) -> str:
+        out = io.StringIO()
+        if not self.files:
+            out.write("Nothing to import: the configuration already describes everything found.\n")
+        for path, (old, new) in sorted(self.files.items()):
+            out.writelines(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    fromfile=f"a/{path}" if old else "/dev/null",
+                    tofile=f"b/{path}",
+                )
+            )
+        for line in self.skipped:
+            out.write(f"skipped: {line}\n")
+        if self.files:
+            verb = "Wrote" if self.written else "Would write"
+            out.write(f"{verb} {len(self.files)} file(s), importing {len(self.imported)} resource(s).")
+            out.write("\n" if self.written else " Run again with --write to write them.\n")
+        return out.getvalue()
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def _flow(items: list[Any]) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _flow_map(data: dict[str, Any]) -> CommentedMap:
+    m = CommentedMap(data)
+    m.fa.set_flow_style()
+    return m
+
+
+def import_supplier(
+    root: Path, supplier_id: str, *, schools: set[str] | None = None, write: bool = False
+) -> ImportResult:
+    validated = validate_repository(root)
+    state = validated.state
+    supplier = state.suppliers.get(supplier_id)
+    if supplier is None:
+        raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
+    refreshed = asyncio.run(refresh(state, root, suppliers={supplier_id}, schools=schools))
+    desired = {r.address for r in desired_resources(state, suppliers={supplier_id})}
+    by_school: dict[str, list[ActualResource]] = {}
+    for act in refreshed.resources:
+        if act.address not in desired:
+            by_school.setdefault(act.address.school, []).append(act)
+
+    result = ImportResult()
+    yaml = _yaml()
+    for code, found in sorted(by_school.items()):
+        school = state.schools.get(code)
+        rel = f"schools/{code}.yaml"
+        path = root / rel
+        if school is None:
+            result.skipped.append(
+                f"{supplier_id}/{code}: no {rel}; add the school first (code, name, federation, "
+                "schac_home), then import again"
+            )
+            continue
+        old = path.read_text(encoding="utf-8")
+        doc = yaml.load(old)
+        connections = doc.setdefault("connections", CommentedMap())
+        envs = [a for a in found if a.address.kind == "environment"]
+        children = [a for a in found if a.address.kind != "environment"]
+        conn = connections.get(supplier_id)
+        if conn is None:
+            conn = _new_connection(supplier_id, envs, state.suppliers[supplier_id].roles)
+            connections[supplier_id] = conn
+        conn_model = school.connections.get(supplier_id)
+        conn_envs = conn.setdefault("environments", CommentedMap()) if envs else conn.get("environments")
+        default_oke = str(conn.get("oke_version", ""))
+        for env in envs:
+            name = env.address.environment
+            entry = CommentedMap()
+            entry["type"] = env.spec.get("type")
+            if env.spec.get("oke_version") and env.spec.get("oke_version") != default_oke:
+                entry["oke_version"] = env.spec["oke_version"]
+            sso = (env.spec.get("sso") or {}).get("mode")
+            if sso and sso != "required":
+                entry["sso"] = sso
+            assert conn_envs is not None
+            existing = conn_envs.get(name)
+            if existing is None:
+                conn_envs[name] = _flow_map(dict(entry))
+            result.imported.append(str(env.address))
+        clients = conn.setdefault("clients", CommentedMap())
+        for child in children:
+            addr = child.address
+            if addr.kind == "client" and addr.name not in clients:
+                body = CommentedMap()
+                body["scopes"] = _flow(sorted(child.spec.get("scopes") or []))
+                cid = child.spec.get("client_id")
+                if cid and cid != client_id_for(school, addr.name):
+                    body["client_id"] = cid
+                clients[addr.name] = body
+                result.imported.append(str(addr))
+            elif addr.kind == "role":
+                result.imported.append(str(addr))
+        if not clients:
+            del conn["clients"]
+        if conn_model is not None and connection_function(state, supplier_id, conn_model) is None:
+            result.skipped.append(f"{supplier_id}/{code}: say which function the connection is for")
+        buf = io.StringIO()
+        yaml.dump(doc, buf)
+        new = buf.getvalue()
+        if new != old:
+            result.files[rel] = (old, new)
+
+    if write and result.files:
+        _write_checked(root, result)
+    return result
+
+
+def _new_connection(supplier_id: str, envs: list[ActualResource], roles: list[str]) -> CommentedMap:
+    versions = Counter(str(e.spec.get("oke_version")) for e in envs if e.spec.get("oke_version"))
+    prod = [e for e in envs if e.spec.get("type") == "production"]
+    oke = (
+        str(prod[0].spec["oke_version"])
+        if prod and prod[0].spec.get("oke_version")
+        else (versions.most_common(1)[0][0] if versions else "1.0")
+    )
+    flows = sorted({int(f) for e in envs for f in (e.spec.get("flows") or [])})
+    conn = CommentedMap()
+    functions = {e.spec.get("function") for e in envs if e.spec.get("function")}
+    if len(roles) > 1 and len(functions) == 1:
+        conn["function"] = functions.pop()
+    conn["oke_version"] = oke
+    conn["flows"] = _flow(flows or [0])
+    return conn
+
+
+def _write_checked(root: Path, result: ImportResult) -> None:
+    """Validate the edited repository in a scratch copy, then replace the files."""
+    with tempfile.TemporaryDirectory(prefix="okectl-import-") as tmp:
+        scratch = Path(tmp) / "repo"
+        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
+        for rel, (_, new) in result.files.items():
+            (scratch / rel).write_text(new, encoding="utf-8")
+        try:
+            validate_repository(scratch)
+        except ValidationFailed as exc:
+            raise OkectlError(
+                "the imported configuration does not validate; nothing was written:\n  "
+                + "\n  ".join(exc.lines())
+            ) from None
+    for rel, (_, new) in result.files.items():
+        target = root / rel
+        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
+        tmp_file.write_text(new, encoding="utf-8")
+        os.replace(tmp_file, target)
+    result.written = True
