@@ -1,0 +1,68 @@
+"""Plan renderers: what a reviewer reads in a terminal and in a pull-request comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from okectl.config.validate import validate_repository
+from okectl.plan import Change, FieldChange, Plan
+from okectl.planner import PlanRun, Scope
+from okectl.render.markdown import LIMIT, MARKER, render_markdown
+from okectl.render.text import render_text
+from okectl.resources import Address
+
+
+def run_with(changes: list[Change], repo: Path) -> PlanRun:
+    return PlanRun(
+        plan=Plan(changes=changes, in_sync=3),
+        validated=validate_repository(repo),
+        repository="example",
+        scope=Scope(),
+        commit="0123456789abcdef",
+        dirty=False,
+        created_at="2026-11-28T12:00:00+00:00",
+    )
+
+
+def update(i: int) -> Change:
+    return Change(
+        Address("delta-toets", f"{i % 100:02d}AB", f"env-{i}"),
+        "update",
+        {},
+        {},
+        [FieldChange("oke_version", "1.0", "1.0.1"), FieldChange("secret", None, None, sensitive=True)],
+        etag="e",
+    )
+
+
+def test_text_groups_by_supplier_and_school_without_colour_off_a_terminal(example_repo: Path) -> None:
+    text = render_text(run_with([update(1)], example_repo), color=False)
+    assert "\x1b[" not in text
+    assert text.splitlines() == [
+        "delta-toets",
+        "  01AB",
+        "    ~ delta-toets/01AB/env-1  update",
+        "        oke_version: 1.0 → 1.0.1",
+        "        secret: (sensitive) changed",
+        "Plan: 0 to create, 1 to update, 0 to delete; 3 in sync, 0 unmanaged left alone.",
+    ]
+
+
+def test_text_uses_colour_on_a_terminal(example_repo: Path) -> None:
+    assert "\x1b[" in render_text(run_with([update(1)], example_repo), color=True)
+
+
+def test_markdown_has_a_marker_a_summary_table_and_collapsed_details(example_repo: Path) -> None:
+    md = render_markdown(run_with([update(1)], example_repo))
+    assert md.startswith(MARKER)
+    assert "| 0 | 1 | 0 | 3 | 0 |" in md
+    assert "<details><summary><b>delta-toets</b>: 0 create, 1 update, 0 delete</summary>" in md
+    assert "    secret: (sensitive) changed" in md
+
+
+def test_markdown_of_a_huge_plan_is_cut_under_the_limit_with_a_note(example_repo: Path) -> None:
+    md = render_markdown(run_with([update(i) for i in range(5000)], example_repo))
+    assert len(md) <= LIMIT
+    assert md.rstrip().endswith("the full plan is in the job's artifact._")
+    assert md.count("```") % 2 == 0
+    assert md.count("<details>") == md.count("</details>")
