@@ -82,7 +82,9 @@ class SecretRef(Model):
     @model_validator(mode="before")
     @classmethod
     def _not_literal(cls, value: Any) -> Any:
-        if isinstance(value, str):
+        # Anything but a mapping is a value typed in where a reference belongs (a number
+        # or a list too), and must not be echoed back in the error message.
+        if value is not None and not isinstance(value, dict):
             raise PydanticCustomError(
                 "literal_secret",
                 "a secret must not be written in the repository; "

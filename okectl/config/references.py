@@ -98,7 +98,11 @@ def _check_school(
     for function, system in school.systems.items():
         supplier = state.suppliers.get(system)
         if supplier is None:
-            add(("systems", function), f"unknown supplier {system!r}{_hint(system, state.suppliers)}")
+            add(
+                ("systems", function),
+                f"unknown supplier {system!r}: there is no suppliers/{system}.yaml"
+                f"{_hint(system, state.suppliers)}",
+            )
         elif function not in supplier.roles:
             add(
                 ("systems", function),
@@ -111,7 +115,8 @@ def _check_school(
             if role not in catalogue:
                 add(
                     ("roles", role),
-                    f"role {role!r} is not in the role catalogue{_hint(role, catalogue)}",
+                    f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
+                    f"{_hint(role, catalogue)}",
                     key=True,
                 )
 
@@ -120,13 +125,18 @@ def _check_school(
         base = ("connections", sid)
         supplier = state.suppliers.get(sid)
         if supplier is None:
-            add(base, f"unknown supplier {sid!r}{_hint(sid, state.suppliers)}", key=True)
+            add(
+                base,
+                f"unknown supplier {sid!r}: there is no suppliers/{sid}.yaml{_hint(sid, state.suppliers)}",
+                key=True,
+            )
             continue
         if conn.function is not None and conn.function not in supplier.roles:
             add(
                 (*base, "function"),
                 f"supplier {sid!r} does not play the {conn.function} role "
-                f"(it plays {', '.join(supplier.roles)})",
+                f"(it plays {', '.join(supplier.roles)}); set function to one of those, "
+                "or connect a supplier that plays it",
             )
         elif conn.function is None and len(supplier.roles) > 1:
             add(
@@ -141,7 +151,8 @@ def _check_school(
             if profile is None:
                 add(
                     (*base, "profile"),
-                    f"unknown profile {conn.profile!r}{_hint(conn.profile, state.profiles)}",
+                    f"unknown profile {conn.profile!r}: there is no environments/{conn.profile}.yaml"
+                    f"{_hint(conn.profile, state.profiles)}",
                 )
         version_known("school", code, (*base, "oke_version"), conn.oke_version)
         unsupported = sorted(set(conn.flows) - set(supplier.flows))
@@ -149,7 +160,7 @@ def _check_school(
             add(
                 (*base, "flows"),
                 f"supplier {sid!r} does not implement flow(s) {_flows(unsupported)} "
-                f"(it implements {_flows(supplier.flows)})",
+                f"(it implements {_flows(supplier.flows)}); remove them from flows",
             )
         for system, client in conn.clients.items():
             cloc = (*base, "clients", system)
@@ -181,7 +192,11 @@ def _check_school(
             if override.flows is not None:
                 extra = sorted(set(override.flows) - set(supplier.flows))
                 if extra:
-                    add((*eloc, "flows"), f"supplier {sid!r} does not implement flow(s) {_flows(extra)}")
+                    add(
+                        (*eloc, "flows"),
+                        f"supplier {sid!r} does not implement flow(s) {_flows(extra)} "
+                        f"(it implements {_flows(supplier.flows)}); remove them from flows",
+                    )
             in_profile = profile is not None and env in profile.environments
             if not in_profile and override.type is None:
                 where = f"profile {conn.profile!r}" if profile is not None else "no profile"

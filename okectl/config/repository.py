@@ -19,7 +19,7 @@ from okectl.config.models import (
     Supplier,
     VersionCatalogue,
 )
-from okectl.config.yamlsource import YamlError, load_file, locate, raw_text
+from okectl.config.yamlsource import YamlError, load_file, locate, raw_key, raw_text
 from okectl.errors import Problem, RepositoryError, ValidationFailed
 from okectl.policy.model import RuleSet, WaiverSet
 
@@ -278,12 +278,46 @@ def _quote_hint(raw: str | None, value: Any) -> str:
     return f'quote it: "{text}"'
 
 
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _is_version_field(name: str) -> bool:
+    return "version" in name or name in ("oke", "ooapi")
+
+
+def _misspelt_required(
+    errors: list[Any], model: type[BaseModel]
+) -> tuple[set[tuple[Any, ...]], dict[tuple[Any, ...], str]]:
+    """Required fields that are missing because an unknown field is a misspelling of them.
+
+    One typo then gives one message ("did you mean 'name'?") instead of two.
+    """
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    covered: set[tuple[Any, ...]] = set()
+    suggestion: dict[tuple[Any, ...], str] = {}
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
+        loc = tuple(err["loc"])
+        parent = _model_at(model, loc[:-1])
+        if parent is None:
+            continue
+        absent = [f for f in parent.model_fields if (*loc[:-1], f) in missing]
+        close = difflib.get_close_matches(str(loc[-1]), absent, n=1, cutoff=0.6)
+        if close:
+            covered.add((*loc[:-1], close[0]))
+            suggestion[loc] = close[0]
+    return covered, suggestion
+
+
 def problems_from_validation(
     exc: ValidationError, display: str, data: Any, model: type[BaseModel]
 ) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[int, int, str]] = set()
-    for err in exc.errors(include_url=False, include_input=True):
+    errors = exc.errors(include_url=False, include_input=True)
+    covered, suggestion = _misspelt_required(list(errors), model)
+    for err in errors:
         loc = tuple(err["loc"])
         etype = err["type"]
         value = err.get("input")
@@ -297,35 +331,65 @@ def problems_from_validation(
             parent = _model_at(model, loc[:-1])
             allowed = sorted(parent.model_fields) if parent else []
             close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-            if close:
+            if loc in suggestion:
+                msg = f"unknown field {name!r}; did you mean {suggestion[loc]!r}? (it is required)"
+            elif close:
                 msg = f"unknown field {name!r}; did you mean {close[0]!r}?"
             else:
                 msg = f"unknown field {name!r}; allowed here: {', '.join(allowed)}"
         elif etype == "missing":
+            if loc in covered:
+                continue
             line, col = locate(data, loc[:-1])
-            msg = f"missing required field {name!r}"
+            msg = f"missing required field {name!r}; add it"
+            if len(loc) > 1:
+                msg += f" to {_dotted(loc[:-1])}"
         elif etype == "literal_secret" or etype == "secret_ref":
             line, col = locate(data, loc)
             msg = f"{where}: {err['msg']}"
         elif is_key:
             line, col = locate(data, loc, key=True)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                msg = f'key {value} is read by YAML as a number; write it as a quoted string, e.g. "{value}"'
+            raw = raw_key(data, loc)
+            parent_where = _dotted(loc[:-1]) if len(loc) > 1 else "file"
+            if raw is not None:
+                msg = (
+                    f"{parent_where}: YAML reads the key {raw} as {_kind(value)}; "
+                    f'keys here are text, {_quote_hint(raw, value)}'
+                )
             else:
-                msg = f"key {value!r} is not valid here: {_lower(err['msg'])}"
-        elif etype in ("string_type",) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                msg = f"{parent_where}: key {value!r} is not valid here: {_lower(err['msg'])}"
+        elif etype == "string_type" and value is not None and raw_text(data, loc) is not None:
+            # A plain scalar YAML turned into a number, boolean or date: quoting keeps the text.
             line, col = locate(data, loc)
             raw = raw_text(data, loc)
-            if "version" in name or name == "oke" or name == "ooapi":
+            if _is_version_field(name) and isinstance(value, (int, float)) and not isinstance(value, bool):
                 msg = (
-                    f"{where}: version written as a number ({raw or value}); "
-                    f"versions must be quoted strings, {_quote_hint(raw, value)}"
+                    f"{where}: YAML reads {raw} as {_kind(value)}; "
+                    f"versions are text, {_quote_hint(raw, value)}"
                 )
             else:
                 msg = f"{where}: expected text, got {_kind(value)}; {_quote_hint(raw, value)}"
+        elif etype in _RANGE_ERRORS:
+            line, col = locate(data, loc)
+            desc = _field_description(model, loc)
+            if desc is None and isinstance(loc[-1], int):
+                desc = _field_description(model, loc[:-1])
+            msg = f"{where}: {value} is out of range; " + (
+                f"expected {_lower(desc)}" if desc else _lower(err["msg"])
+            )
+        elif etype in ("too_short", "too_long"):
+            line, col = locate(data, loc)
+            ctx = err.get("ctx", {})
+            has = ctx.get("actual_length")
+            if etype == "too_short":
+                msg = f"{where}: needs at least {_entries(ctx.get('min_length'))}, has {has}"
+            else:
+                msg = f"{where}: allows at most {_entries(ctx.get('max_length'))}, has {has}"
         elif etype in _TYPE_NAMES:
             line, col = locate(data, loc)
             msg = f"{where}: expected {_TYPE_NAMES[etype]}, got {_kind(value)}"
+            if value is None:
+                msg += "; fill in a value or remove the line"
         elif etype == "literal_error":
             line, col = locate(data, loc)
             expected = err.get("ctx", {}).get("expected", "")
@@ -351,12 +415,26 @@ def problems_from_validation(
     return out
 
 
+def _entries(n: Any) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+            continue
+        text = str(part)
+        # A key like "1.0" would read as two steps of the path.
+        if "." in text or " " in text:
+            text = f'"{text}"'
+        out += f".{text}" if out else text
     return out
 
 
 def _lower(text: str) -> str:
-    return text[:1].lower() + text[1:] if text else text
+    # Keep acronyms such as "OKE" as written.
+    if not text or text[1:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]

@@ -28,6 +28,7 @@ MAX_VALUES = 500_000
 
 STR_TAG = "tag:yaml.org,2002:str"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 # (line, col) of the key, (line, col) of the value, and the value's source text when it
 # was a plain scalar that YAML turned into something else (so "1.10" can be quoted back).
@@ -37,13 +38,16 @@ Mark = tuple[int, int, int, int, str | None]
 class YMap(dict[Any, Any]):
     """A mapping that knows the position of itself and of each key and value."""
 
-    __slots__ = ("col", "line", "marks")
+    __slots__ = ("col", "line", "marks", "raw_keys")
 
     def __init__(self, line: int, col: int) -> None:
         super().__init__()
         self.line = line
         self.col = col
         self.marks: dict[Any, Mark] = {}
+        # Source text of keys that YAML read as something other than text (1.10 → 1.1);
+        # rare, so only created when needed.
+        self.raw_keys: dict[Any, str] | None = None
 
 
 class YList(list[Any]):
@@ -117,6 +121,41 @@ def _could_nest_deeply(text: str) -> bool:
     return text.count("[") + text.count("{") + text.count("-") + text.count("?") > 2_000
 
 
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """libyaml's description of a syntax error, with what usually causes it and how to fix it."""
+    problem = exc.problem or "malformed YAML"
+    context = exc.context or ""
+    if "single document" in context:
+        return "more than one YAML document in the file; keep one per file"
+    cm = exc.context_mark
+    where = f"line {cm.line + 1}, column {cm.column + 1}" if cm is not None else ""
+    if "cannot start any token" in problem and exc.problem_mark is not None:
+        pm = exc.problem_mark
+        lines = text.splitlines()
+        char = lines[pm.line][pm.column : pm.column + 1] if pm.line < len(lines) else ""
+        if char == "\t":
+            return "malformed YAML: a tab character; YAML indents with spaces only, replace it with spaces"
+        return f"malformed YAML: a plain value cannot start with {char!r}; put the value in quotes"
+    if "flow sequence" in context or "flow mapping" in context:
+        opener = "[" if "sequence" in context else "{"
+        return (
+            f"malformed YAML: {problem}; the {opener} at {where} is not closed, "
+            "or its items are not separated by commas"
+        )
+    if "quoted scalar" in context:
+        return f"malformed YAML: the quoted text starting at {where} is never closed; add the closing quote"
+    if "mapping values are not allowed" in problem:
+        return (
+            f"malformed YAML: {problem}; put a value that contains ': ' in quotes, "
+            "or check the indentation of this line"
+        )
+    if "undefined alias" in problem:
+        return "malformed YAML: an alias (*name) refers to an anchor (&name) that is not defined above it"
+    if "block" in context:
+        return f"malformed YAML: {problem} ({context} at {where}); check the indentation of this line"
+    return f"malformed YAML: {problem}" + (f" ({context} at {where})" if context and where else "")
+
+
 def load_text(text: str, path: str) -> Any:
     """Parse one YAML document into YMap/YList/scalars; raises YamlError with a location."""
     if text.startswith("\ufeff"):
@@ -134,12 +173,7 @@ def load_text(text: str, path: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        what = exc.problem or exc.context or "malformed YAML"
-        if "single document" in (exc.context or ""):
-            what = "more than one YAML document in the file; keep one per file"
-        else:
-            what = f"malformed YAML: {what}"
-        raise YamlError(Problem(path, line, col, what)) from None
+        raise YamlError(Problem(path, line, col, _syntax_message(exc, text))) from None
     except yaml.YAMLError as exc:
         raise YamlError(Problem(path, 1, 1, f"malformed YAML: {exc}")) from None
     if root is None:
@@ -200,6 +234,11 @@ class _Walker:
         try:
             value = _construct(tag, node.value)
         except Exception:
+            if tag == TIMESTAMP_TAG:
+                # YAML recognised the shape of a date, but not a real one (2025-13-01).
+                raise self._fail(
+                    node, f"{node.value} is not a valid date; write a real date as YYYY-MM-DD"
+                ) from None
             raise self._fail(node, f"unsupported or invalid YAML tag {tag}; remove the tag") from None
         if len(_scalar_cache) < 100_000:
             _scalar_cache[key] = value
@@ -254,17 +293,22 @@ class _Walker:
             if knode.tag == MERGE_TAG:
                 merges.append((vnode, self.walk(vnode, depth + 1)))
                 continue
-            key = self._scalar(knode)[0]
+            key, raw_key = self._scalar(knode)
             if key in marks:
                 km = knode.start_mark
+                shown = repr(key) if raw_key is None else raw_key
                 raise YamlError(
                     Problem(
                         self.path,
                         km.line + 1,
                         km.column + 1,
-                        f"duplicate key {key!r} (first defined at line {marks[key][0]}); keep only one",
+                        f"duplicate key {shown} (first defined at line {marks[key][0]}); keep only one",
                     )
                 )
+            if raw_key is not None:
+                if result.raw_keys is None:
+                    result.raw_keys = {}
+                result.raw_keys[key] = raw_key
             if type(vnode) is ScalarNode:
                 self.values += 1
                 value, raw = self._scalar(vnode)
@@ -282,6 +326,10 @@ class _Walker:
                     if k not in result:
                         result[k] = v
                         marks[k] = source.marks[k]
+                        if source.raw_keys is not None and k in source.raw_keys:
+                            if result.raw_keys is None:
+                                result.raw_keys = {}
+                            result.raw_keys[k] = source.raw_keys[k]
         return result
 
 
@@ -295,6 +343,8 @@ def locate(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, 
     line, col = getattr(data, "line", 1), getattr(data, "col", 1)
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
+        if isinstance(node, YMap) and part not in node.marks:
+            part = _key_named(node, part)
         if isinstance(node, YMap) and part in node.marks:
             kl, kc, vl, vc, _ = node.marks[part]
             line, col = (kl, kc) if (key and last) else (vl, vc)
@@ -305,6 +355,33 @@ def locate(data: Any, loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, 
         else:
             break
     return line, col
+
+
+def raw_key(data: Any, loc: tuple[Any, ...]) -> str | None:
+    """The source text of the last key in ``loc`` when YAML read it as a non-string."""
+    node = data
+    for part in loc[:-1]:
+        if isinstance(node, YMap):
+            node = node.get(_key_named(node, part))
+        elif isinstance(node, YList):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        else:
+            return None
+    if isinstance(node, YMap) and node.raw_keys is not None and loc:
+        return node.raw_keys.get(_key_named(node, loc[-1]))
+    return None
+
+
+def _key_named(node: YMap, part: Any) -> Any:
+    # Validation errors name a non-text key by its str() (1.1 → "1.1"); find the real key.
+    if node.raw_keys is not None:
+        for key in node.raw_keys:
+            if str(key) == part:
+                return key
+    return part
 
 
 def raw_text(data: Any, loc: tuple[Any, ...]) -> str | None:
