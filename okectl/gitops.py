@@ -446,9 +446,10 @@ def diff_states(
     old = {r.address: r for r in before}
     new = {r.address: r for r in after}
     result = StateDiff(base=base, target=target)
-    result.added = [new[a] for a in sorted(new.keys() - old.keys())]
-    result.removed = [old[a] for a in sorted(old.keys() - new.keys())]
-    for address in sorted(old.keys() & new.keys()):
+    result.added = [new[a] for a in sorted(new.keys() - old.keys(), key=str)]
+    result.removed = [old[a] for a in sorted(old.keys() - new.keys(), key=str)]
+    # By address text, so an environment comes right before its clients and roles.
+    for address in sorted(old.keys() & new.keys(), key=str):
         fields = _field_diffs(old[address], new[address])
         if fields:
             result.changed.append((address, fields))

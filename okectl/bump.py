@@ -1,0 +1,361 @@
+"""`okectl bump`: move a supplier's connections to another OKE version, as a reviewable change.
+
+Edits go through ruamel.yaml's round-trip mode, so everything but the changed values
+stays byte for byte: comments, key order, quoting, flow or block style. The edited
+repository is validated and policy-checked in a scratch copy before a single file is
+written; with a branch name the files are committed on a new branch, ready for a pull
+request.
+
+Without an environment type the connection's ``oke_version`` moves, and per-environment
+overrides are tidied so the bump means "at least this version everywhere":
+an override pinning the new version or an older one is dropped (it would be redundant or
+would hold the environment back); an override pinning a newer version is kept (a pilot
+running ahead, e.g. a concept version in acceptance). With an environment type, only the
+environments of that type get an override; an override equal to the connection's own
+version is removed instead of written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+
+from okectl.config.repository import DesiredState
+from okectl.config.validate import validate_repository
+from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
+from okectl.resources import Address
+
+
+class BumpRefused(OkectlError):
+    def __init__(self, message: str, details: list[str], *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.details = details
+        self.exit_code = exit_code
+
+    def lines(self) -> list[str]:
+        return [*self.details, str(self)]
+
+
+@dataclass
+class BumpResult:
+    supplier: str
+    oke_version: str
+    environment: str | None
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (old, new)
+    # (address, old version, new version) for every environment whose version moves.
+    changes: list[tuple[Address, str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    written: bool = False
+    branch: str | None = None
+    commit: str | None = None
+
+    @property
+    def title(self) -> str:
+        where = f" {self.environment} environments" if self.environment else ""
+        return f"Bump {self.supplier}{where} to OKE {self.oke_version}"
+
+    def commit_message(self) -> str:
+        command = f"okectl bump --supplier {self.supplier} --oke-version {self.oke_version}"
+        if self.environment:
+            command += f" --environment {self.environment}"
+        lines = [self.title, "", f"Made with: {command}", "", "Changes:"]
+        lines += [f"- {address}: OKE {old} → {new}" for address, old, new in self.changes]
+        lines += ["", "Files:"]
+        lines += [f"- {path}" for path in sorted(self.files)]
+        return "\n".join(lines) + "\n"
+
+    def render(self) -> str:
+        if not self.changes:
+            return f"Nothing to bump: every affected environment already runs OKE {self.oke_version}.\n"
+        out = [f"{self.title}:"]
+        out += [f"  {address}: OKE {old} → {new}" for address, old, new in self.changes]
+        out += [f"skipped: {line}" for line in self.skipped]
+        out += [f"warning: {line}" for line in self.warnings]
+        verb = "Changed" if self.written else "Would change"
+        out.append(f"{verb} {len(self.changes)} environment(s) in {len(self.files)} file(s).")
+        if self.branch:
+            out.append(
+                f"Committed {self.commit[:7] if self.commit else ''} on branch {self.branch} "
+                f"(you are on it now); open a pull request with: git push -u origin {self.branch}"
+            )
+        return "\n".join(out) + "\n"
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def _same_style(old: Any, new: str) -> ScalarString:
+    # Keep the quote style the file already uses; versions must stay quoted strings.
+    if isinstance(old, ScalarString) and type(old) is not ScalarString:
+        value: ScalarString = type(old)(new)
+        return value
+    quoted: ScalarString = DoubleQuotedScalarString(new)
+    return quoted
+
+
+def _flow_map(data: dict[str, Any]) -> CommentedMap:
+    m = CommentedMap(data)
+    m.fa.set_flow_style()
+    return m
+
+
+def _env_types(state: DesiredState, code: str, supplier: str) -> dict[str, str]:
+    """Environment name → type for one connection, as profile resolution sees it."""
+    conn = state.schools[code].connections[supplier]
+    types: dict[str, str] = {}
+    profile = state.profiles.get(conn.profile) if conn.profile else None
+    if profile is not None:
+        types = {name: env.type for name, env in profile.environments.items()}
+    for name, override in conn.environments.items():
+        types[name] = override.type or types.get(name, "test")
+    return types
+
+
+def _edit_connection(
+    conn: CommentedMap, types: dict[str, str], version: str, environment: str | None
+) -> bool:
+    """Apply the bump to one connection mapping in place; True when it changed."""
+    before = repr(conn)
+    envs = conn.get("environments")
+    if environment is None:
+        conn["oke_version"] = _same_style(conn.get("oke_version"), version)
+        if isinstance(envs, CommentedMap):
+            for name in list(envs):
+                override = envs[name]
+                pinned = override.get("oke_version") if isinstance(override, dict) else None
+                if pinned is not None and version_key(str(pinned)) <= version_key(version):
+                    del override["oke_version"]
+                    if not override:
+                        del envs[name]
+            if not envs:
+                del conn["environments"]
+        return repr(conn) != before
+    base = str(conn.get("oke_version"))
+    for name, etype in types.items():
+        if etype != environment:
+            continue
+        if not isinstance(envs, CommentedMap):
+            envs = CommentedMap()
+            conn["environments"] = envs
+        override = envs.get(name)
+        if version == base:
+            if isinstance(override, dict) and "oke_version" in override:
+                del override["oke_version"]
+                if not override:
+                    del envs[name]
+        elif override is None:
+            envs[name] = _flow_map({"oke_version": DoubleQuotedScalarString(version)})
+        else:
+            override["oke_version"] = _same_style(override.get("oke_version"), version)
+    if isinstance(envs, CommentedMap) and not envs:
+        del conn["environments"]
+    return repr(conn) != before
+
+
+def _check_inputs(
+    state: DesiredState, supplier: str, version: str, environment: str | None, schools: list[str]
+) -> list[str]:
+    sup = state.suppliers.get(supplier)
+    if sup is None:
+        raise OkectlError(f"unknown supplier {supplier!r}; known: {', '.join(sorted(state.suppliers))}")
+    catalogue = state.versions.oke_versions if state.versions else {}
+    if version not in catalogue:
+        raise OkectlError(
+            f"unknown OKE version {version!r}; policies/versions.yaml lists: {', '.join(catalogue) or 'none'}"
+        )
+    if sup.oke_versions and version not in sup.oke_versions:
+        raise OkectlError(
+            f"{supplier} does not support OKE {version} (suppliers/{supplier}.yaml oke_versions: "
+            f"{', '.join(sup.oke_versions)}); add it there when the supplier does"
+        )
+    connected = sorted(code for code, s in state.schools.items() if supplier in s.connections)
+    for code in schools:
+        if code not in state.schools:
+            raise OkectlError(f"unknown school {code!r}; there is no schools/{code}.yaml")
+        if code not in connected:
+            raise OkectlError(f"school {code} has no connection to {supplier}")
+    if not connected:
+        raise OkectlError(f"no school is connected to {supplier}; nothing to bump")
+    if environment is not None:
+        pool = schools or connected
+        if not any(environment in _env_types(state, c, supplier).values() for c in pool):
+            raise OkectlError(
+                f"no {environment} environment in any {supplier} connection of the selected schools"
+            )
+    return schools or connected
+
+
+def _resolved_versions(root: Path) -> dict[Address, str]:
+    validated = validate_repository(root)
+    return {
+        r.address: str(r.spec.get("oke_version"))
+        for r in validated.resources
+        if r.address.kind == "environment"
+    }
+
+
+def _policy_errors(state: DesiredState) -> set[str] | None:
+    """Unwaived policy errors, as comparable lines; None when there is no policy engine."""
+    try:
+        engine: Any = importlib.import_module("okectl.policy.engine")
+    except ImportError:
+        return None
+    report = engine.evaluate(state)
+    return {
+        f"{f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}"
+        for f in report.errors
+    }
+
+
+def plan_bump(
+    root: Path,
+    *,
+    supplier: str,
+    oke_version: str,
+    environment: str | None = None,
+    schools: list[str] | None = None,
+) -> BumpResult:
+    """Compute the edited files and check the result; writes nothing."""
+    root = root.resolve()
+    validated = validate_repository(root)
+    state = validated.state
+    targets = _check_inputs(state, supplier, oke_version, environment, schools or [])
+    result = BumpResult(supplier=supplier, oke_version=oke_version, environment=environment)
+    yaml = _yaml()
+    for code in targets:
+        source = state.source("school", code)
+        assert source is not None
+        rel = source.path
+        types = _env_types(state, code, supplier)
+        if environment is not None and environment not in types.values():
+            result.skipped.append(f"{code}: its {supplier} connection has no {environment} environment")
+            continue
+        old = (root / rel).read_text(encoding="utf-8")
+        doc = yaml.load(old)
+        if not _edit_connection(doc["connections"][supplier], types, oke_version, environment):
+            continue
+        buf = io.StringIO()
+        yaml.dump(doc, buf)
+        if buf.getvalue() != old:
+            result.files[rel] = (old, buf.getvalue())
+    if not result.files:
+        return result
+    before_versions = {
+        r.address: str(r.spec.get("oke_version"))
+        for r in validated.resources
+        if r.address.kind == "environment"
+    }
+    before_policy = _policy_errors(state)
+    with tempfile.TemporaryDirectory(prefix="okectl-bump-") as tmp:
+        scratch = Path(tmp) / "repo"
+        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
+        for rel, (_, new) in result.files.items():
+            (scratch / rel).write_text(new, encoding="utf-8")
+        try:
+            after_validated = validate_repository(scratch)
+        except ValidationFailed as exc:
+            raise BumpRefused(
+                "the bumped configuration does not validate; nothing was written", exc.lines()
+            ) from None
+        after_policy = _policy_errors(after_validated.state)
+    after_versions = {
+        r.address: str(r.spec.get("oke_version"))
+        for r in after_validated.resources
+        if r.address.kind == "environment"
+    }
+    for address in sorted(after_versions):
+        old_v, new_v = before_versions.get(address), after_versions[address]
+        if old_v is not None and old_v != new_v:
+            result.changes.append((address, old_v, new_v))
+    if before_policy is None or after_policy is None:
+        result.warnings.append("no policy engine installed; the result was validated but not policy-checked")
+    else:
+        introduced = sorted(after_policy - before_policy)
+        if introduced:
+            raise BumpRefused(
+                f"the bump would introduce {len(introduced)} policy error(s); nothing was written",
+                introduced,
+                exit_code=EXIT_POLICY,
+            )
+    return result
+
+
+def write_files(root: Path, files: dict[str, tuple[str, str]]) -> None:
+    """Replace each file whole (write a sibling, then rename), never half-written."""
+    for rel, (_, new) in files.items():
+        target = root / rel
+        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
+        tmp_file.write_text(new, encoding="utf-8")
+        os.replace(tmp_file, target)
+
+
+def bump(
+    root: Path,
+    *,
+    supplier: str,
+    oke_version: str,
+    environment: str | None = None,
+    schools: list[str] | None = None,
+    branch: str | None = None,
+    write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
+) -> BumpResult:
+    """Bump, write the files and, with ``branch``, commit them on a new branch left checked out."""
+    from okectl import gitops
+
+    root = root.resolve()
+    in_git = gitops.repo_state(root)[0] is not None or _inside_git(root)
+    if in_git:
+        dirty = gitops.dirty_files(root)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise OkectlError(
+                f"refusing to bump: the working tree has uncommitted changes ({shown}); commit or stash them"
+            )
+    elif branch is not None:
+        raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
+    result = plan_bump(
+        root, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
+    )
+    if not result.files:
+        return result
+    if branch is not None:
+        result.branch = branch
+        result.commit = gitops.commit_on_branch(
+            root, branch, result.files, result.commit_message(), write=write
+        )
+    else:
+        write(root, result.files)
+    result.written = True
+    return result
+
+
+def _inside_git(root: Path) -> bool:
+    from okectl import gitops
+
+    try:
+        repo, _ = gitops.open_repo(root)
+    except gitops.GitError:
+        return False
+    repo.close()
+    return True

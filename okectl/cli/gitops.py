@@ -1,0 +1,109 @@
+"""`okectl diff`, `okectl bump`, `okectl releases` and `okectl report`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from okectl.cli.options import output_option, repo_option
+from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+
+ENVIRONMENT_TYPES = ("production", "acceptance", "test", "pilot", "chain-test")
+
+
+@click.command()
+@repo_option
+@output_option("text", "json")
+@click.argument("ref1")
+@click.argument("ref2", required=False)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are differences.")
+def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode: bool) -> int:
+    """Show how the desired state differs between two git refs, by resource address.
+
+    Without REF2, compares REF1 with the work tree. Reads files from git, never checks
+    anything out, never calls a supplier. Exits 0, also when there are differences
+    (it is a report, like git log), unless --detailed-exitcode asks for 2.
+    """
+    from okectl.gitops import diff_refs
+
+    result = diff_refs(repo, ref1, ref2)
+    if output == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(result.render_text(), nl=False)
+    return EXIT_CHANGES if detailed_exitcode and not result.empty else EXIT_OK
+
+
+@click.command()
+@repo_option
+@click.option("--supplier", required=True, help="The supplier whose connections move.")
+@click.option("--oke-version", required=True, help='The OKE version to move to, e.g. "1.0.1".')
+@click.option(
+    "--environment",
+    type=click.Choice(ENVIRONMENT_TYPES),
+    help="Only environments of this type (writes a per-environment override).",
+)
+@click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
+@click.option("--branch", help="Commit the change on this new branch and stay on it.")
+def bump(
+    repo: Path,
+    supplier: str,
+    oke_version: str,
+    environment: str | None,
+    schools: tuple[str, ...],
+    branch: str | None,
+) -> int:
+    """Move a supplier's connections to another OKE version, editing the school files in place."""
+    from okectl.bump import bump as run_bump
+
+    result = run_bump(
+        repo,
+        supplier=supplier,
+        oke_version=oke_version,
+        environment=environment,
+        schools=list(schools),
+        branch=branch,
+    )
+    click.echo(result.render(), nl=False)
+    return EXIT_OK
+
+
+@click.command()
+@repo_option
+@output_option("text", "json")
+def releases(repo: Path, output: str) -> int:
+    """Per supplier and school: environments behind the newest OKE version the supplier
+    supports (its release feed) and policy allows (the version catalogue)."""
+    from okectl.releases import collect_releases
+
+    report = collect_releases(repo)
+    if output == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(report.render_text(), nl=False)
+    for line in report.errors:
+        click.echo(line, err=True)
+    return EXIT_ERROR if report.errors else EXIT_OK
+
+
+@click.command()
+@repo_option
+@output_option("html")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write index.html into.",
+)
+@click.option("--no-plan", is_flag=True, help="Do not contact the suppliers; leave out the plan figures.")
+def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
+    """Write the static harmonisation report (one HTML file, works offline)."""
+    from okectl.report import build_report, write_report
+
+    data = build_report(repo, with_plan=not no_plan)
+    path = write_report(data, out_dir)
+    click.echo(f"Wrote {path}")
+    return EXIT_OK

@@ -1,0 +1,206 @@
+"""`okectl releases`: which environments run behind what their supplier could run.
+
+The target per supplier is the newest OKE version that both the supplier's release feed
+offers (a release not past its own end of support) and policy allows (the version
+catalogue: status final and not past its end of support). Environments below it are
+behind; above it (a concept version piloted in acceptance) they are ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from okectl.config.repository import DesiredState
+from okectl.config.validate import validate_repository
+from okectl.providers.base import Release
+from okectl.resources import Resource
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in version.split("."))
+    except ValueError:
+        return ()
+
+
+def allowed_versions(state: DesiredState, today: date) -> set[str]:
+    """OKE versions policy allows: final and not past their end of support."""
+    catalogue = state.versions.oke_versions if state.versions else {}
+    return {
+        v
+        for v, entry in catalogue.items()
+        if entry.status == "final" and (entry.end_of_support is None or entry.end_of_support >= today)
+    }
+
+
+def newest(versions: set[str]) -> str | None:
+    return max(versions, key=version_key) if versions else None
+
+
+def alignment(version: str | None, target: str | None, allowed: set[str]) -> str:
+    """current | behind | ahead | unknown, comparing an environment with its target."""
+    if version is None or target is None:
+        return "unknown"
+    if version == target:
+        return "current"
+    return "behind" if version_key(version) < version_key(target) else "ahead"
+
+
+@dataclass(frozen=True)
+class EnvironmentRow:
+    school: str
+    environment: str
+    type: str
+    oke_version: str
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "school": self.school,
+            "environment": self.environment,
+            "type": self.type,
+            "oke_version": self.oke_version,
+            "status": self.status,
+        }
+
+
+@dataclass
+class SupplierReleases:
+    supplier: str
+    feed: list[Release] = field(default_factory=list)
+    supported: set[str] = field(default_factory=set)
+    target: str | None = None
+    environments: list[EnvironmentRow] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def behind(self) -> list[EnvironmentRow]:
+        return [e for e in self.environments if e.status == "behind"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "supplier": self.supplier,
+            "error": self.error,
+            "releases": [
+                {
+                    "product_version": r.product_version,
+                    "oke_versions": list(r.oke_versions),
+                    "released": r.released,
+                    "end_of_support": r.end_of_support,
+                    "notes_url": r.notes_url,
+                }
+                for r in self.feed
+            ],
+            "supported": sorted(self.supported, key=version_key),
+            "target": self.target,
+            "environments": [e.to_json() for e in self.environments],
+        }
+
+
+@dataclass
+class ReleaseReport:
+    today: date
+    allowed: set[str]
+    suppliers: list[SupplierReleases]
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{s.supplier}: {s.error}" for s in self.suppliers if s.error]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "today": self.today,
+            "policy_allows": sorted(self.allowed, key=version_key),
+            "suppliers": [s.to_json() for s in self.suppliers],
+        }
+
+    def render_text(self) -> str:
+        allowed = ", ".join(sorted(self.allowed, key=version_key)) or "none"
+        lines = [f"Policy allows OKE {allowed} (final, within support on {self.today})."]
+        for s in self.suppliers:
+            if s.error:
+                lines.append(f"{s.supplier}: release feed unavailable")
+                continue
+            feed = ", ".join(sorted(s.supported, key=version_key)) or "none"
+            if s.target is None:
+                lines.append(f"{s.supplier}: no allowed OKE version in its feed (feed: {feed})")
+                continue
+            behind = s.behind
+            lines.append(
+                f"{s.supplier}: target OKE {s.target} (feed: {feed}); "
+                f"{len(behind)} of {len(s.environments)} environment(s) behind"
+            )
+            by_school: dict[str, list[EnvironmentRow]] = {}
+            for row in behind:
+                by_school.setdefault(row.school, []).append(row)
+            for school, rows in sorted(by_school.items()):
+                shown = ", ".join(f"{r.environment} {r.oke_version}" for r in rows)
+                lines.append(f"  {school}: {shown} → {s.target}")
+        return "\n".join(lines) + "\n"
+
+
+def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
+    return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
+
+
+async def _feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+    registry: Any = importlib.import_module("okectl.providers.registry")
+    out: dict[str, list[Release] | str] = {}
+
+    async def one(sid: str) -> None:
+        provider: Any = None
+        try:
+            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
+            out[sid] = list(await provider.releases())
+        except Exception as exc:
+            # One supplier's outage must not hide the others' answers.
+            out[sid] = f"cannot read the release feed: {exc}"
+        finally:
+            if provider is not None:
+                await provider.aclose()
+
+    await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
+    return out
+
+
+def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
+    """Read every supplier's release feed and compare it with the desired state."""
+    root = root.resolve()
+    today = today or date.today()
+    validated = validate_repository(root)
+    state = validated.state
+    allowed = allowed_versions(state, today)
+    feeds = asyncio.run(_feeds(state, root))
+    report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
+    for sid in sorted(state.suppliers):
+        entry = SupplierReleases(supplier=sid)
+        report.suppliers.append(entry)
+        feed = feeds.get(sid)
+        if isinstance(feed, str):
+            entry.error = feed
+            continue
+        entry.feed = feed or []
+        entry.supported = {
+            v
+            for r in entry.feed
+            if r.end_of_support is None or r.end_of_support >= today
+            for v in r.oke_versions
+        }
+        entry.target = newest(entry.supported & allowed)
+        for res in sorted(_environments(validated.resources, sid), key=lambda r: str(r.address)):
+            version = str(res.spec.get("oke_version"))
+            entry.environments.append(
+                EnvironmentRow(
+                    school=res.address.school,
+                    environment=res.address.environment,
+                    type=str(res.spec.get("type")),
+                    oke_version=version,
+                    status=alignment(version, entry.target, allowed),
+                )
+            )
+    return report

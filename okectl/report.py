@@ -1,0 +1,331 @@
+"""`okectl report`: a static harmonisation report for the adoption team.
+
+One self-contained HTML file (inline CSS and SVG, no scripts, no fonts or images from
+elsewhere), so it can be mailed, archived or opened from a file share offline. Colours
+come from the Okabe–Ito palette, and every colour has a symbol, word or pattern next to
+it, so nothing depends on telling colours apart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from okectl.config.repository import DesiredState
+from okectl.config.validate import validate_repository
+from okectl.errors import OkectlError
+from okectl.gitops import repo_state
+from okectl.releases import alignment, allowed_versions, newest, version_key
+from okectl.settings import load_settings
+
+TEMPLATES = Path(__file__).parent / "report_templates"
+
+# Okabe–Ito, with the cue that does not need colour.
+ALIGNMENT: dict[str, dict[str, str]] = {
+    "current": {"colour": "#009E73", "symbol": "✓", "label": "aligned with the target"},
+    "behind": {"colour": "#E69F00", "symbol": "↓", "label": "behind the target"},
+    "ahead": {"colour": "#56B4E9", "symbol": "↑", "label": "ahead (pilot)"},
+    "not-allowed": {"colour": "#D55E00", "symbol": "✕", "label": "not allowed by policy"},
+    "unknown": {"colour": "#BBBBBB", "symbol": "?", "label": "no target"},
+}
+# Environment types in the chart: colour plus a fill pattern each.
+ENV_TYPES: list[tuple[str, str, str]] = [
+    ("production", "#0072B2", "solid"),
+    ("acceptance", "#E69F00", "stripes"),
+    ("test", "#009E73", "dots"),
+    ("other", "#CC79A7", "cross"),
+]
+
+
+@dataclass
+class EnvCell:
+    name: str
+    type: str
+    oke_version: str
+    alignment: str
+
+
+@dataclass
+class MatrixCell:
+    supplier: str
+    environments: list[EnvCell]
+    target_count: int
+    now_count: int | None
+    errors: int
+    warnings: int
+
+    @property
+    def policy_status(self) -> str:
+        return "error" if self.errors else ("warning" if self.warnings else "ok")
+
+
+@dataclass
+class SchoolRow:
+    code: str
+    name: str
+    federation: str
+    cells: dict[str, MatrixCell]
+
+
+@dataclass
+class SupplierInfo:
+    id: str
+    name: str
+    roles: list[str]
+    flows: list[int]
+    oke_versions: list[str]
+    target: str | None
+    processing_agreement: str | None
+    dpia: str
+    dpia_date: date | None
+    certification: list[str]
+    support: list[str]
+    schools: int
+    now: int | None
+    after: int | None
+
+
+@dataclass
+class PolicyGroup:
+    policy: str
+    errors: int
+    warnings: int
+    waived: int
+    findings: list[dict[str, Any]]
+
+
+@dataclass
+class Bar:
+    school: str
+    segments: list[tuple[str, int]]
+    total: int
+    now: int | None
+
+
+@dataclass
+class ReportData:
+    repository: str
+    commit: str | None
+    dirty: bool
+    generated_at: str
+    today: date
+    version: str
+    allowed: list[str]
+    suppliers: list[SupplierInfo]
+    rows: list[SchoolRow]
+    plan_available: bool
+    plan_note: str
+    plan_counts: dict[str, int]
+    env_before: int | None
+    env_after: int
+    policy_available: bool
+    policy_groups: list[PolicyGroup]
+    bars: list[Bar]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("okectl")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _plan(root: Path) -> tuple[Any, str]:
+    """The current plan against the configured suppliers, or why there is none."""
+    try:
+        planner: Any = importlib.import_module("okectl.planner")
+        run = planner.make_plan(root, with_policy=False)
+    except ImportError:
+        return None, "plan unavailable: this okectl has no plan engine"
+    except OkectlError as exc:
+        return None, f"plan unavailable: {exc}"
+    return run, f"plan: {run.plan.summary()}"
+
+
+def _policy(state: DesiredState, today: date) -> Any:
+    try:
+        engine: Any = importlib.import_module("okectl.policy.engine")
+    except ImportError:
+        return None
+    return engine.evaluate(state, today=today)
+
+
+def _cell_alignment(version: str, target: str | None, allowed: set[str]) -> str:
+    state = alignment(version, target, allowed)
+    if state == "ahead":
+        return state
+    if version not in allowed:
+        return "not-allowed"
+    return state
+
+
+def build_report(root: Path, *, today: date | None = None, with_plan: bool = True) -> ReportData:
+    """Everything the report shows, computed from the repository (and the plan)."""
+    root = root.resolve()
+    today = today or date.today()
+    validated = validate_repository(root)
+    state = validated.state
+    allowed = allowed_versions(state, today)
+    commit, dirty = repo_state(root)
+
+    run, plan_note = _plan(root) if with_plan else (None, "plan unavailable: left out (--no-plan)")
+    counts: dict[str, tuple[int, int]] = dict(run.plan.env_counts) if run is not None else {}
+
+    policy = _policy(state, today)
+    per_connection: Counter[tuple[str, str, str]] = Counter()
+    groups: dict[str, PolicyGroup] = {}
+    if policy is not None:
+        for f in policy.findings:
+            group = groups.setdefault(f.policy, PolicyGroup(f.policy, 0, 0, 0, []))
+            waived = f.waived_by is not None
+            if waived:
+                group.waived += 1
+            elif f.severity == "error":
+                group.errors += 1
+            else:
+                group.warnings += 1
+            group.findings.append(
+                {
+                    "severity": f.severity,
+                    "address": str(f.address or ""),
+                    "where": f"{f.path}:{f.line}:{f.col}" if f.path else "",
+                    "message": f.message,
+                    "waived_by": f.waived_by,
+                }
+            )
+            parts = str(f.address or "").split("/")
+            if not waived and len(parts) >= 2:
+                per_connection[(parts[0], parts[1], "error" if f.severity == "error" else "warning")] += 1
+
+    targets = {
+        sid: newest(set(s.oke_versions) & allowed) if s.oke_versions else newest(allowed)
+        for sid, s in state.suppliers.items()
+    }
+    envs_by_connection: dict[tuple[str, str], list[EnvCell]] = {}
+    for res in sorted(validated.resources, key=lambda r: str(r.address)):
+        if res.address.kind != "environment":
+            continue
+        a = res.address
+        version = str(res.spec.get("oke_version"))
+        envs_by_connection.setdefault((a.supplier, a.school), []).append(
+            EnvCell(a.environment, str(res.spec.get("type")), version,
+                    _cell_alignment(version, targets.get(a.supplier), allowed))
+        )
+
+    connected = sorted({sid for s in state.schools.values() for sid in s.connections})
+    rows: list[SchoolRow] = []
+    bars: list[Bar] = []
+    for code, school in sorted(state.schools.items()):
+        cells: dict[str, MatrixCell] = {}
+        by_type: Counter[str] = Counter()
+        now_total: int | None = 0 if run is not None else None
+        for sid in school.connections:
+            envs = envs_by_connection.get((sid, code), [])
+            now = counts.get(f"{sid}/{code}", (0, 0))[0] if run is not None else None
+            cells[sid] = MatrixCell(
+                supplier=sid,
+                environments=envs,
+                target_count=len(envs),
+                now_count=now,
+                errors=per_connection[(sid, code, "error")],
+                warnings=per_connection[(sid, code, "warning")],
+            )
+            for env in envs:
+                by_type[env.type if env.type in ("production", "acceptance", "test") else "other"] += 1
+            if now_total is not None and now is not None:
+                now_total += now
+        rows.append(SchoolRow(code, school.name, school.federation, cells))
+        bars.append(
+            Bar(code, [(t, by_type[t]) for t, _, _ in ENV_TYPES], sum(by_type.values()), now_total)
+        )
+
+    suppliers: list[SupplierInfo] = []
+    for sid, s in sorted(state.suppliers.items()):
+        dpia = s.privacy.dpia
+        before = sum(v[0] for k, v in counts.items() if k.split("/")[0] == sid) if run is not None else None
+        after = sum(v[1] for k, v in counts.items() if k.split("/")[0] == sid) if run is not None else None
+        suppliers.append(
+            SupplierInfo(
+                id=sid,
+                name=s.name,
+                roles=list(s.roles),
+                flows=sorted(s.flows),
+                oke_versions=sorted(s.oke_versions, key=version_key),
+                target=targets.get(sid),
+                processing_agreement=s.privacy.processing_agreement,
+                dpia=dpia.status if dpia else "none",
+                dpia_date=dpia.date if dpia else None,
+                certification=[f"OKE {c.oke}: {c.status}" + (f" ({c.date})" if c.date else "")
+                               for c in s.certification],
+                support=[v for v in (s.support.email, s.support.url, s.support.phone) if v],
+                schools=sum(1 for school in state.schools.values() if sid in school.connections),
+                now=before,
+                after=after,
+            )
+        )
+
+    env_after = sum(len(v) for v in envs_by_connection.values())
+    return ReportData(
+        repository=load_settings(root).repository,
+        commit=commit,
+        dirty=dirty,
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        today=today,
+        version=_version(),
+        allowed=sorted(allowed, key=version_key),
+        # Suppliers without a single connection go last: they matter least for harmonising.
+        suppliers=sorted(suppliers, key=lambda s: s.id not in connected),
+        rows=rows,
+        plan_available=run is not None,
+        plan_note=plan_note,
+        plan_counts=run.plan.counts() if run is not None else {},
+        env_before=sum(v[0] for v in counts.values()) if run is not None else None,
+        env_after=sum(v[1] for v in counts.values()) if run is not None else env_after,
+        policy_available=policy is not None,
+        policy_groups=sorted(groups.values(), key=lambda g: (-g.errors, -g.warnings, g.policy)),
+        bars=bars,
+        totals={
+            "schools": len(state.schools),
+            "suppliers": len(state.suppliers),
+            "connections": sum(len(s.connections) for s in state.schools.values()),
+            "environments": env_after,
+        },
+    )
+
+
+def render_html(data: ReportData) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("report.html.j2")
+    matrix_suppliers = [s for s in data.suppliers if any(s.id in r.cells for r in data.rows)]
+    return template.render(
+        r=data,
+        matrix_suppliers=matrix_suppliers,
+        alignment=ALIGNMENT,
+        env_types=ENV_TYPES,
+        max_bar=max([b.total for b in data.bars] + [b.now or 0 for b in data.bars] + [1]),
+    )
+
+
+def write_report(data: ReportData, out_dir: Path) -> Path:
+    """Write ``index.html`` into ``out_dir`` (created when missing); returns its path."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OkectlError(f"{out_dir}: cannot create the report folder: {exc.strerror}") from None
+    path = out_dir / "index.html"
+    path.write_text(render_html(data), encoding="utf-8")
+    return path

@@ -1,0 +1,222 @@
+"""`okectl bump`: version moves as byte-exact edits, validated, committed on a branch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.conftest import run_cli
+
+from .conftest import GitRepo
+
+MakeRepo = Callable[..., GitRepo]
+
+# Only the value changes; the comment stays in its column.
+SCHOOL_11AA_BUMPED = """\
+# yaml-language-server: $schema=../schema/school.schema.json
+code: 11AA
+name: ROC Aa
+federation: surfconext
+schac_home: aa.example
+systems: {tpl: planwijs}
+connections:
+  delta:
+    profile: standard
+    oke_version: "1.0.1"    # the chain runs 1.0
+    flows: [0, 2, 3, 4]
+    clients:
+      planwijs:
+        scopes: [nl-test-admin-flow-0, nl-test-admin-flow-2-3-4]
+        secret: {env: DELTA_11AA}
+  planwijs:
+    profile: minimal
+    function: tpl
+    oke_version: '1.0'
+    flows: [0, 1, 2, 3, 4, 5]
+roles:
+  assessor: [aa-docenten]
+"""
+
+
+def test_bump_on_a_branch_edits_only_the_versions_and_commits_a_listing(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    untouched = repo.read("schools/33CC.yaml")
+
+    result = run_cli(
+        "bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "bump/delta-1.0.1",
+        "--repo", str(repo.root),
+    )
+
+    assert result.exit_code == 0, result.err
+    assert repo.read("schools/11AA.yaml") == SCHOOL_11AA_BUMPED
+    assert repo.read("schools/22BB.yaml") == (
+        "code: 22BB\n"
+        "name: ROC Bb\n"
+        "federation: entree\n"
+        "schac_home: bb.example\n"
+        "connections:\n"
+        "  delta:\n"
+        "    profile: minimal\n"
+        '    oke_version: "1.0.1"\n'
+        "    flows: [0, 2, 3, 4]\n"
+    )
+    assert repo.read("schools/33CC.yaml") == untouched
+    assert repo.branch == "bump/delta-1.0.1"
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.git("log", "-1", "--format=%B") == "\n".join([
+        "Bump delta to OKE 1.0.1",
+        "",
+        "Made with: okectl bump --supplier delta --oke-version 1.0.1",
+        "",
+        "Changes:",
+        "- delta/11AA/acceptance: OKE 1.0 → 1.0.1",
+        "- delta/11AA/production: OKE 1.0 → 1.0.1",
+        "- delta/22BB/production: OKE 1.0 → 1.0.1",
+        "",
+        "Files:",
+        "- schools/11AA.yaml",
+        "- schools/22BB.yaml",
+    ])
+    assert repo.git("diff", "--name-only", "main", "HEAD").splitlines() == [
+        "schools/11AA.yaml", "schools/22BB.yaml"
+    ]
+    assert "git push -u origin bump/delta-1.0.1" in result.out
+
+
+def test_bump_without_a_branch_writes_in_place_and_leaves_committing_to_the_user(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--school", "11AA",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert repo.read("schools/11AA.yaml") == SCHOOL_11AA_BUMPED
+    assert repo.git("status", "--porcelain") == "M schools/11AA.yaml"
+    assert repo.branch == "main"
+
+
+def test_an_environment_type_gets_an_override_in_the_files_own_style(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.1", "--environment", "acceptance",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert result.out.splitlines()[:2] == [
+        "Bump delta acceptance environments to OKE 1.1:",
+        "  delta/11AA/acceptance: OKE 1.0 → 1.1",
+    ]
+    assert "skipped: 22BB: its delta connection has no acceptance environment" in result.out
+    assert repo.read("schools/11AA.yaml") == SCHOOL_11AA_BUMPED.replace(
+        '"1.0.1"    # the chain runs 1.0', '"1.0"      # the chain runs 1.0'
+    ).replace(
+        "        secret: {env: DELTA_11AA}\n",
+        "        secret: {env: DELTA_11AA}\n    environments:\n      acceptance: {oke_version: \"1.1\"}\n",
+    )
+
+
+def test_a_bump_drops_overrides_it_makes_redundant_and_keeps_pilots_ahead(make_repo: MakeRepo) -> None:
+    school = """\
+        code: 44DD
+        name: ROC Dd
+        federation: surfconext
+        schac_home: dd.example
+        connections:
+          delta:
+            profile: standard
+            oke_version: "1.0"
+            flows: [0, 2, 3, 4]
+            environments:
+              production: {oke_version: "1.0"}   # held back until the exam period ends
+              acceptance: {oke_version: "1.1"}   # piloting 1.1
+              test: {type: test, oke_version: "1.0.1"}
+        """
+    repo = make_repo()
+    repo.commit("44DD", {"schools/44DD.yaml": school})
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--school", "44DD",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert repo.read("schools/44DD.yaml") == (
+        "code: 44DD\n"
+        "name: ROC Dd\n"
+        "federation: surfconext\n"
+        "schac_home: dd.example\n"
+        "connections:\n"
+        "  delta:\n"
+        "    profile: standard\n"
+        '    oke_version: "1.0.1"\n'
+        "    flows: [0, 2, 3, 4]\n"
+        "    environments:\n"
+        '      acceptance: {oke_version: "1.1"}   # piloting 1.1\n'
+        "      test: {type: test}\n"
+    )
+
+
+def test_bump_refuses_on_a_dirty_tree_and_writes_nothing(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    repo.write({"schools/33CC.yaml": repo.read("schools/33CC.yaml") + "# wip\n"})
+    before = repo.read("schools/11AA.yaml")
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "b",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err == (
+        "refusing to bump: the working tree has uncommitted changes (schools/33CC.yaml); "
+        "commit or stash them\n"
+    )
+    assert repo.read("schools/11AA.yaml") == before
+    assert repo.branch == "main"
+
+
+def test_an_unknown_version_is_one_line_and_exit_1(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "2.0", "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err == "unknown OKE version '2.0'; policies/versions.yaml lists: 1.0, 1.0.1, 1.1\n"
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_an_unknown_supplier_is_one_line_and_exit_1(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "gamma", "--oke-version", "1.0.1", "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err == "unknown supplier 'gamma'; known: delta, planwijs\n"
+
+
+def test_a_version_the_supplier_does_not_support_is_refused(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "planwijs", "--oke-version", "1.1", "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err.startswith("planwijs does not support OKE 1.1")
+
+
+def test_an_existing_branch_is_refused_before_anything_is_written(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+    repo.git("branch", "taken")
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "taken",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err == "branch 'taken' already exists; pick another name or delete it first\n"
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.branch == "main"
+
+
+def test_nothing_to_bump_creates_no_branch(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0", "--branch", "noop",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0
+    assert result.out == "Nothing to bump: every affected environment already runs OKE 1.0.\n"
+    assert "noop" not in repo.git("branch")
