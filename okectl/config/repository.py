@@ -395,9 +395,14 @@ def problems_from_validation(
             expected = err.get("ctx", {}).get("expected", "")
             options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
             close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
-            msg = f"{where}: {value!r} is not one of {', '.join(o for o in options if o)}"
-            if close:
-                msg += f"; did you mean {close[0]!r}?"
+            raw = raw_text(data, loc)
+            if raw is not None and raw in options:
+                # YAML 1.1 reads off/no/yes as booleans: the word was right, it needs quotes.
+                msg = f"{where}: YAML reads {raw} as {_kind(value)}; {_quote_hint(raw, value)}"
+            else:
+                msg = f"{where}: {value!r} is not one of {', '.join(o for o in options if o)}"
+                if close:
+                    msg += f"; did you mean {close[0]!r}?"
         elif etype == "string_pattern_mismatch":
             line, col = locate(data, loc)
             desc = _field_description(model, loc)
