@@ -143,8 +143,8 @@ def _plan(root: Path) -> tuple[Any, str]:
     try:
         planner: Any = importlib.import_module("okectl.planner")
         run = planner.make_plan(root, with_policy=False)
-    except ImportError:
-        return None, "plan unavailable: this okectl has no plan engine"
+    except ImportError as exc:
+        return None, f"plan unavailable: {exc.name or 'the plan engine'} is not installed"
     except OkectlError as exc:
         return None, f"plan unavailable: {exc}"
     return run, f"plan: {run.plan.summary()}"

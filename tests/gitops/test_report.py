@@ -1,0 +1,131 @@
+"""`okectl report`: one offline HTML file, checked in a real headless browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from okectl.report import ALIGNMENT, build_report, write_report
+from tests.conftest import run_cli
+
+from .conftest import GitRepo
+
+MakeRepo = Callable[..., GitRepo]
+EXAMPLE_SCHOOLS = 12
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    if found is None:
+        # Not a skip: the report is only checked when a browser really renders it.
+        pytest.fail(
+            "chromium is not installed; install Debian's chromium "
+            "(apt-get install chromium; .ci/run does this) to check the HTML report"
+        )
+    return found
+
+
+def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={profile}", *args, page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def report_page(example_repo: Path, tmp_path: Path) -> Path:
+    data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
+    return write_report(data, tmp_path / "report")
+
+
+def test_the_matrix_renders_in_a_headless_browser(report_page: Path, tmp_path: Path) -> None:
+    result = _browser(report_page, tmp_path / "profile", "--dump-dom")
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    rows = re.findall(r'<tr class="school-row" data-school="(\w+)">', dom)
+    assert len(rows) == EXAMPLE_SCHOOLS
+    assert rows[:3] == ["21RC", "23KM", "25LV"]
+    assert len(re.findall(r'<g class="bar" data-school=', dom)) == EXAMPLE_SCHOOLS
+    assert 'id="suppliers"' in dom
+
+
+def test_the_report_screenshot_is_a_real_picture(report_page: Path, tmp_path: Path) -> None:
+    png = tmp_path / "report.png"
+
+    result = _browser(report_page, tmp_path / "profile", f"--screenshot={png}", "--window-size=1400,1000")
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1400, 1000)
+    # A blank page compresses to a few kilobytes; a rendered table does not.
+    assert len(data) > 50_000
+
+
+def test_the_report_needs_nothing_from_the_network(report_page: Path) -> None:
+    html = report_page.read_text(encoding="utf-8")
+
+    assert "<script" not in html
+    assert "<link" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "url(http" not in html
+
+
+def test_every_coloured_version_also_carries_a_symbol(report_page: Path) -> None:
+    html = report_page.read_text(encoding="utf-8")
+    symbols = {a["symbol"] for a in ALIGNMENT.values()}
+
+    badges = re.findall(r'<span class="badge a-[\w-]+" title="[^"]*">(.)', html)
+    assert badges
+    assert set(badges) <= symbols
+
+
+def test_the_matrix_colours_versions_by_alignment(report_page: Path) -> None:
+    html = report_page.read_text(encoding="utf-8")
+
+    # 21RC pilots OKE 1.1 (a concept) in delta-toets acceptance: ahead of the target.
+    assert re.search(r'class="badge a-ahead" title="acceptance \(acceptance\): OKE 1.1, ahead', html)
+    assert 'class="badge a-behind" title="production (production): OKE 1.0, behind the target"' in html
+
+
+def test_the_report_records_the_commit_and_dirty_flag(make_repo: MakeRepo, tmp_path: Path) -> None:
+    repo = make_repo()
+    repo.write({"schools/22BB.yaml": repo.read("schools/22BB.yaml").replace("ROC Bb", "ROC B")})
+
+    page = write_report(build_report(repo.root, with_plan=False), tmp_path / "out")
+
+    html = page.read_text(encoding="utf-8")
+    assert f'<code id="commit">{repo.git("rev-parse", "HEAD")[:12]}</code>' in html
+    assert 'id="dirty"' in html
+
+
+def test_the_report_command_writes_index_html_with_the_plan_or_says_why_not(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+
+    result = run_cli("report", "--output", "html", "--out", str(out), "--repo", str(example_repo))
+
+    assert result.exit_code == 0, result.err
+    assert result.out == f"Wrote {out / 'index.html'}\n"
+    note = re.search(r'<p class="note" id="plan-note">([^<]*)</p>', (out / "index.html").read_text())
+    assert note is not None
+    assert note.group(1).startswith(("plan: ", "plan unavailable: "))
