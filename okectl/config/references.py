@@ -42,7 +42,8 @@ def check_references(state: DesiredState) -> list[Problem]:
                     ident,
                     loc,
                     f"OKE version {version!r} is not in the version catalogue "
-                    f"(policies/versions.yaml: {', '.join(versions)}){_hint(version, versions)}",
+                    f"(policies/versions.yaml: {', '.join(versions)})"
+                    + (_hint(version, versions) or "; use one of those, or add it to the catalogue"),
                 )
             )
 
@@ -60,7 +61,7 @@ def check_references(state: DesiredState) -> list[Problem]:
                             sid,
                             ("role_names", role),
                             f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
-                            f"{_hint(role, catalogue)}",
+                            + (_hint(role, catalogue) or "; add it there or fix the name"),
                             key=True,
                         )
                     )
@@ -74,7 +75,8 @@ def check_references(state: DesiredState) -> list[Problem]:
                             "policy",
                             "roles",
                             ("separation_of_duties", i, "roles", j),
-                            f"role {role!r} is not in the catalogue{_hint(role, state.roles.roles)}",
+                            f"role {role!r} is not in the catalogue"
+                            + (_hint(role, state.roles.roles) or "; add it under roles or fix the name"),
                         )
                     )
 
@@ -116,7 +118,7 @@ def _check_school(
                 add(
                     ("roles", role),
                     f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
-                    f"{_hint(role, catalogue)}",
+                    + (_hint(role, catalogue) or "; add it there or fix the name"),
                     key=True,
                 )
 
