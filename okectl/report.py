@@ -147,6 +147,10 @@ def _plan(root: Path) -> tuple[Any, str]:
         return None, f"plan unavailable: {exc.name or 'the plan engine'} is not installed"
     except OkectlError as exc:
         return None, f"plan unavailable: {exc}"
+    except Exception as exc:
+        # The report is still worth having without the plan figures; say what broke.
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return None, f"plan unavailable: {type(exc).__name__}" + (f": {first}" if first else "")
     return run, f"plan: {run.plan.summary()}"
 
 
