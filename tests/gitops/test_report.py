@@ -129,3 +129,16 @@ def test_the_report_command_writes_index_html_with_the_plan_or_says_why_not(
     note = re.search(r'<p class="note" id="plan-note">([^<]*)</p>', (out / "index.html").read_text())
     assert note is not None
     assert note.group(1).startswith(("plan: ", "plan unavailable: "))
+
+
+def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    # The example repository talks to the embedded sandbox, so the plan needs no network.
+    data = build_report(example_repo, today=date(2026, 9, 1))
+
+    assert data.plan_available, data.plan_note
+    assert data.env_after == data.totals["environments"], "after apply, reality matches the configuration"
+    html = write_report(data, tmp_path / "out").read_text(encoding="utf-8")
+    assert re.search(r'<table id="env-counts">.*<th scope="row">All suppliers</th>', html, re.S)
+    assert re.search(r"Changes in the plan: \d+ to create, \d+ to update, \d+ to delete\.", html)
