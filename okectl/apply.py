@@ -113,9 +113,7 @@ def write_body(res: Resource, resolve_secret: Any, *, creating: bool) -> dict[st
             secret = resolve_secret(value)
             if secret is None:
                 if creating:
-                    raise OkectlError(
-                        f"{res.address}: secret reference {value} is not set; set it and apply again"
-                    )
+                    raise OkectlError(f"secret reference {value} is not set; set it and apply again")
                 continue
             body[key] = secret
         else:

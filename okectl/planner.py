@@ -168,6 +168,20 @@ def check_safety(plan: Plan, state: DesiredState, actual_envs: dict[str, int], *
     return problems
 
 
+def _unset_secrets(plan: Plan, root: Path) -> list[str]:
+    """Secret references that a planned write needs but that are not set here."""
+    resolve = secret_resolver(root)
+    missing: dict[str, int] = {}
+    for ch in plan.changes:
+        ref = (ch.after or {}).get("secret") if ch.address.kind == "client" else None
+        if ch.action == "create" and isinstance(ref, str) and resolve(ref) is None:
+            missing[ref] = missing.get(ref, 0) + 1
+    return [
+        f"secret reference {ref} is not set; apply cannot create the {n} client(s) that need it"
+        for ref, n in sorted(missing.items())
+    ]
+
+
 def locate_resource(state: DesiredState) -> Any:
     def locate(res: Resource) -> tuple[str, int, int] | None:
         if res.origin is None:
@@ -208,6 +222,7 @@ def make_plan(
         resolve_secret=secret_resolver(root),
         locate=locate_resource(state),
     )
+    plan.warnings.extend(_unset_secrets(plan, root))
     owned_envs: dict[str, int] = {}
     before_envs: dict[str, int] = {}
     for a in actual:

@@ -1,0 +1,210 @@
+"""`okectl plan`, `okectl apply` and `okectl import`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from okectl.cli.options import output_option, repo_option
+from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, OkectlError
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A live line per supplier while refreshing, on an interactive terminal only."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def hook(supplier: str, status: str) -> None:
+            if supplier not in tasks:
+                tasks[supplier] = progress.add_task(f"reading {supplier}")
+            if status in ("done", "failed"):
+                progress.update(tasks[supplier], description=f"{supplier}: {status}")
+
+        yield hook
+
+
+def _scope(
+    repo: Path, schools: tuple[str, ...], suppliers: tuple[str, ...], changed_since: str | None
+) -> Any:
+    from okectl.planner import Scope
+
+    school_set = set(schools) if schools else None
+    supplier_set = set(suppliers) if suppliers else None
+    reasons: tuple[str, ...] = ()
+    if changed_since is not None:
+        from okectl.gitops import changed_scope
+
+        changed = changed_scope(repo, changed_since)
+        reasons = tuple(changed.reasons)
+        if changed.schools is not None:
+            school_set = changed.schools if school_set is None else school_set & changed.schools
+        if changed.suppliers is not None:
+            supplier_set = changed.suppliers if supplier_set is None else supplier_set & changed.suppliers
+    return Scope(schools=school_set, suppliers=supplier_set, reasons=reasons)
+
+
+def _render(run: Any, output: str) -> str:
+    if output == "json":
+        return json.dumps(run.document(), indent=2, sort_keys=True, default=str) + "\n"
+    if output == "markdown":
+        from okectl.render.markdown import render_markdown
+
+        return render_markdown(run)
+    from okectl.render.text import render_text
+
+    return render_text(run, color=sys.stdout.isatty())
+
+
+@click.command()
+@repo_option
+@output_option("text", "json", "markdown")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan (with a checksum and the observed ETags) for okectl apply FILE.",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
+@click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
+@click.option("--changed-since", metavar="REF", help="Only what a change since this git ref touches.")
+@click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
+def plan(
+    repo: Path,
+    output: str,
+    out_file: Path | None,
+    detailed_exitcode: bool,
+    schools: tuple[str, ...],
+    suppliers: tuple[str, ...],
+    changed_since: str | None,
+    force: bool,
+) -> int:
+    """Show what apply would change at the suppliers."""
+    from okectl.planner import make_plan, save_plan
+
+    scope = _scope(repo, schools, suppliers, changed_since)
+    with _progress(sys.stderr.isatty() and output == "text") as hook:
+        run = make_plan(repo, scope=scope, force=force, progress=hook)
+    if out_file is not None:
+        save_plan(run, out_file)
+    click.echo(_render(run, output), nl=False)
+    if out_file is not None and output == "text":
+        click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
+    if detailed_exitcode and run.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@click.command()
+@repo_option
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
+@click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
+def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -> int:
+    """Apply a saved plan, or plan now, show it, and apply after confirmation."""
+    from okectl.apply import Journal, apply_changes, stale_changes
+    from okectl.config.validate import validate_repository
+    from okectl.planner import (
+        changes_from_document,
+        evaluate_policy,
+        git_info,
+        load_plan,
+        make_plan,
+        secret_resolver,
+    )
+    from okectl.render.text import render_text
+    from okectl.settings import load_settings
+
+    root = repo.resolve()
+    if plan_file is not None:
+        doc = load_plan(plan_file)
+        validated = validate_repository(root)
+        state = validated.state
+        changes = changes_from_document(doc)
+        digests = {
+            c.address: c_doc.get("after_digest") for c, c_doc in zip(changes, doc["changes"], strict=True)
+        }
+        desired = {r.address: r for r in validated.resources}
+        refused = stale_changes(changes, desired, digests)
+        plan_checksum = str(doc["checksum"])
+        policy = evaluate_policy(state)
+    else:
+        run = make_plan(root, force=force)
+        state = run.state
+        changes = run.plan.changes
+        desired = {r.address: r for r in run.validated.resources}
+        refused = {}
+        plan_checksum = str(run.document()["checksum"])
+        policy = run.policy
+        click.echo(render_text(run, color=sys.stdout.isatty()), nl=False)
+    if policy is not None and policy.errors:
+        for f in policy.errors:
+            click.echo(f"{f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}", err=True)
+        click.echo(
+            f"refusing to apply: {len(policy.errors)} policy error(s) stand; fix them or add a waiver",
+            err=True,
+        )
+        return EXIT_POLICY
+    if not changes:
+        click.echo("Nothing to apply.")
+        return EXIT_OK
+    if not auto_approve and plan_file is None:
+        if not sys.stdin.isatty():
+            raise OkectlError("refusing to apply without confirmation; pass --auto-approve (for CI)")
+        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
+        if answer.strip() != "yes":
+            click.echo("Apply cancelled.")
+            return EXIT_OK
+    settings = load_settings(root)
+    commit, dirty = git_info(root)
+    journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
+    result = asyncio.run(
+        apply_changes(
+            state,
+            root,
+            changes,
+            desired,
+            repository=settings.repository,
+            commit=commit,
+            journal=journal,
+            resolve_secret=secret_resolver(root),
+            refused=refused,
+        )
+    )
+    journal.close(result)
+    for status in ("failed", "refused", "not-attempted"):
+        for o in result.by_status(status):
+            click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)
+    click.echo(result.summary())
+    click.echo(f"Journal: {result.journal}")
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+@click.command("import")
+@repo_option
+@click.option("--supplier", required=True, help="The supplier to import from.")
+@click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
+@click.option("--write", is_flag=True, help="Write the YAML; without it, print what would be written.")
+def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
+    """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
+    from okectl.importer import import_supplier
+
+    result = import_supplier(repo.resolve(), supplier, schools=set(schools) or None, write=write)
+    click.echo(result.render(), nl=False)
+    return EXIT_OK
