@@ -33,7 +33,7 @@ def fingerprint(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class ActualResource:
     address: Address
     spec: dict[str, Any]
@@ -41,6 +41,11 @@ class ActualResource:
     labels: dict[str, str] = field(default_factory=dict)
     # Fields the supplier owns (base_url, timestamps): shown, never compared.
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Short on purpose: Python 3.11's asyncio.run formats the main task's result when
+        # it restores the SIGINT handler, and a refresh result holds 10,000 of these.
+        return f"ActualResource({self.address}, etag={self.etag})"
 
     def owned_by(self, repository: str) -> bool:
         if self.labels.get(MANAGED_BY) != MANAGED_BY_VALUE:

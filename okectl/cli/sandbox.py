@@ -1,0 +1,122 @@
+"""`okectl sandbox serve|seed`: the reference supplier as a real server, and its state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from okectl.cli.options import repo_option
+from okectl.errors import OkectlError
+
+
+@click.group()
+def sandbox() -> None:
+    """The sandbox supplier: a reference implementation of the supplier admin API."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".okectl/sandbox.db"),
+    show_default=True,
+    help="SQLite database (created when missing).",
+)
+@click.option(
+    "--seed",
+    "seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seed file loaded when the database has never been seeded.",
+)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, help="Added to every API request.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0, help="Fraction answered 503.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0, help="Fraction answered 429.")
+@click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Seconds in Retry-After of injected 429s.")
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=0,
+              help="Requests per second per supplier before 429 (0: unlimited).")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0,
+              help="Fraction of connections dropped mid-response.")
+@click.option("--slow-rate", type=click.FloatRange(0, 1), default=0, help="Fraction of slow responses.")
+@click.option("--slow-ms", type=click.FloatRange(min=0), default=0, help="How slow a slow response is.")
+def serve(
+    host: str,
+    port: int,
+    db: Path,
+    seed: Path | None,
+    latency_ms: float,
+    fail_rate: float,
+    throttle_rate: float,
+    retry_after: int,
+    rate_limit: float,
+    drop_rate: float,
+    slow_rate: float,
+    slow_ms: float,
+) -> int:
+    """Serve the sandbox over HTTP until interrupted.
+
+    Each supplier's API is at /s/<supplier>/; faults can also be changed while it runs
+    with POST /_sandbox/faults (see docs/sandbox.md).
+    """
+    from okectl.sandbox.faults import Faults
+    from okectl.sandbox.server import serve as run
+
+    faults = Faults(
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        throttle_rate=throttle_rate,
+        retry_after=retry_after,
+        rate_limit=rate_limit,
+        drop_rate=drop_rate,
+        slow_rate=slow_rate,
+        slow_ms=slow_ms,
+    )
+    run(host=host, port=port, db_path=db, seed=seed, faults=faults)
+    return 0
+
+
+@sandbox.command()
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="SQLite database (created when missing).",
+)
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--in-sync",
+    is_flag=True,
+    help="Write the repository's desired resources as already applied and owned by it.",
+)
+@repo_option
+def seed(db: Path, file: Path | None, in_sync: bool, repo: Path) -> int:
+    """Load a seed FILE (default: <repo>/sandbox/seed.yaml) into the database."""
+    from okectl.sandbox.seed import seed_file, seed_in_sync
+    from okectl.sandbox.store import Store
+
+    if in_sync:
+        if file is not None:
+            raise OkectlError("give either a seed FILE or --in-sync, not both")
+        from okectl.config.validate import validate_repository
+        from okectl.settings import load_settings
+
+        validated = validate_repository(repo)
+        repository = load_settings(repo).repository
+        count = seed_in_sync(db, validated.resources, repository)
+        click.echo(f"{db}: {count} resources written in sync with {repo} (repository id {repository})")
+        return 0
+    path = file or repo / "sandbox" / "seed.yaml"
+    if not path.is_file():
+        raise OkectlError(f"{path}: no seed file; give one, or use --in-sync")
+    store = Store(db)
+    try:
+        count = seed_file(store, path)
+    finally:
+        store.close()
+    click.echo(f"{db}: {count} resources loaded from {path}")
+    return 0

@@ -1,0 +1,203 @@
+"""Putting a state into the sandbox: a seed file, or a repository's desired state as applied.
+
+Seed file format (YAML)::
+
+    dev_credential: true            # optional; false switches the built-in okectl-dev off
+    suppliers:
+      delta-toets:
+        contact_email: support@delta.example        # shown in OOAPI service documents
+        credentials:                                # besides okectl-dev (which sees every tenant)
+          - {client_id: school-21rc, client_secret: example-secret, tenants: [21RC]}
+          - {client_id: adoption-team, client_secret: other-secret, tenants: ["*"]}
+        releases:
+          - {product_version: "2025.2", oke_versions: ["1.0"], released: 2025-02-01,
+             end_of_support: 2026-08-01, notes_url: "https://delta.example/releases/2025.2"}
+        tenants:
+          21RC:                                     # school code
+            production:                             # environment name
+              type: production
+              oke_version: "1.0"
+              ...                                   # the environment fields of the API
+              labels: {managed-by: okectl, okectl/repository: example}
+              clients:
+                eduplan: {client_id: eduplan-21rc, scopes: [...], secret: a-value}
+              roles:
+                assessor: {name: Beoordelaar, groups: [21rc-docenten]}
+
+A client's ``secret`` is stored only as its fingerprint; ``secret_fingerprint`` may be given
+instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from okectl.errors import OkectlError
+from okectl.providers.base import LABEL_COMMIT, LABEL_REPOSITORY, MANAGED_BY, MANAGED_BY_VALUE
+from okectl.resources import Resource
+from okectl.sandbox.app import BODIES, NAME_RE, SCHOOL_RE, SUPPLIER_RE
+from okectl.sandbox.store import Key, Store, build_doc, bulk_insert, now_iso
+
+SEEDED = "seeded"
+
+
+class SeedError(OkectlError):
+    """The seed file cannot be loaded."""
+
+
+def _plain(value: Any) -> Any:
+    # YAML reads unquoted dates as dates; the API speaks ISO strings.
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SeedError(f"{where}: expected a mapping")
+    return value
+
+
+def read_seed(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SeedError(f"{path}: cannot read the seed: {exc}".splitlines()[0]) from None
+    return _mapping(_plain(data), str(path))
+
+
+def _checked(kind: str, fields: dict[str, Any], where: str) -> dict[str, Any]:
+    model = BODIES["environment" if kind == "environment" else "client" if kind == "client" else "role"]
+    fingerprint = fields.pop("secret_fingerprint", None) if kind == "client" else None
+    try:
+        body = model.model_validate(fields).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise SeedError(f"{where}.{loc}: {first['msg']}") from None
+    if fingerprint is not None:
+        body["secret_fingerprint"] = fingerprint
+    return body
+
+
+def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> int:
+    """Load a parsed seed into the store; returns the number of resources written."""
+    if "dev_credential" in data:
+        store.set_meta("dev_credential", "true" if data["dev_credential"] else "false")
+    unknown = set(data) - {"dev_credential", "suppliers"}
+    if unknown:
+        raise SeedError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; expected suppliers")
+    docs: list[tuple[Key, dict[str, Any]]] = []
+    stamp = now_iso()
+    for sid, sup in _mapping(data.get("suppliers"), f"{source}: suppliers").items():
+        where = f"{source}: suppliers.{sid}"
+        if not SUPPLIER_RE.match(sid):
+            raise SeedError(f"{where}: a supplier id is lower-case letters, digits and dashes")
+        sup = _mapping(sup, where)
+        extra = set(sup) - {"contact_email", "credentials", "releases", "tenants"}
+        if extra:
+            raise SeedError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+        store.set_supplier(sid, contact_email=sup.get("contact_email"))
+        for i, cred in enumerate(sup.get("credentials") or []):
+            try:
+                store.add_credential(sid, cred["client_id"], cred["client_secret"], cred["tenants"])
+            except (KeyError, TypeError):
+                raise SeedError(
+                    f"{where}.credentials[{i}]: needs client_id, client_secret and tenants"
+                ) from None
+        if "releases" in sup:
+            store.set_releases(sid, list(sup["releases"] or []))
+        for school, envs in _mapping(sup.get("tenants"), f"{where}.tenants").items():
+            if not SCHOOL_RE.match(school):
+                raise SeedError(f"{where}.tenants.{school}: a tenant is a school code such as 25BE")
+            store.add_tenant(sid, school)
+            for env_name, env in _mapping(envs, f"{where}.tenants.{school}").items():
+                ewhere = f"{where}.tenants.{school}.{env_name}"
+                if not NAME_RE.match(env_name):
+                    raise SeedError(f"{ewhere}: an environment name is lower-case letters, digits and dashes")
+                env = dict(_mapping(env, ewhere))
+                clients = _mapping(env.pop("clients", None), f"{ewhere}.clients")
+                roles = _mapping(env.pop("roles", None), f"{ewhere}.roles")
+                body = _checked("environment", env, ewhere)
+                labels = body.pop("labels")
+                docs.append(
+                    (
+                        Key(sid, school, env_name),
+                        build_doc(Key(sid, school, env_name), body, labels, None, timestamp=stamp),
+                    )
+                )
+                for system, client in clients.items():
+                    key = Key(sid, school, env_name, "client", system)
+                    body = _checked("client", dict(_mapping(client, f"{ewhere}.clients.{system}")), ewhere)
+                    labels = body.pop("labels")
+                    secret = body.pop("secret", None)
+                    fp = body.pop("secret_fingerprint", None)
+                    doc = build_doc(key, body, labels, None, secret=secret, timestamp=stamp)
+                    if fp is not None and secret is None:
+                        doc["secret_fingerprint"] = fp
+                    docs.append((key, doc))
+                for role, binding in roles.items():
+                    key = Key(sid, school, env_name, "role", role)
+                    body = _checked("role", dict(_mapping(binding, f"{ewhere}.roles.{role}")), ewhere)
+                    labels = body.pop("labels")
+                    docs.append((key, build_doc(key, body, labels, None, timestamp=stamp)))
+    bulk_insert(store, docs)
+    store.set_meta(SEEDED, stamp)
+    return len(docs)
+
+
+def seed_file(store: Store, path: Path) -> int:
+    return seed_data(store, read_seed(path), source=str(path))
+
+
+def open_store(db_path: Path | str, seed: Path | None = None) -> Store:
+    """The store at db_path, seeded from `seed` when it has never been seeded."""
+    store = Store(db_path)
+    if seed is not None and store.get_meta(SEEDED) is None:
+        seed_file(store, seed)
+    return store
+
+
+def owned_labels(repository_id: str, commit: str) -> dict[str, str]:
+    return {MANAGED_BY: MANAGED_BY_VALUE, LABEL_REPOSITORY: repository_id, LABEL_COMMIT: commit}
+
+
+def in_sync_docs(
+    resources: Iterable[Resource], repository_id: str, *, commit: str = "in-sync"
+) -> list[tuple[Key, dict[str, Any]]]:
+    labels = owned_labels(repository_id, commit)
+    stamp = now_iso()
+    out: list[tuple[Key, dict[str, Any]]] = []
+    for res in resources:
+        a = res.address
+        key = Key(a.supplier, a.school, a.environment, a.kind, a.name)
+        fields = {k: v for k, v in res.spec.items() if k != "secret"}
+        out.append((key, build_doc(key, fields, labels, None, timestamp=stamp)))
+    return out
+
+
+def seed_in_sync(
+    db_path: Path | str, resources: Iterable[Resource], repository_id: str, *, commit: str = "in-sync"
+) -> int:
+    """Write a repository's desired resources as already applied and owned by it, so the
+    next plan is empty (benchmarks and tests start from there)."""
+    store = Store(db_path)
+    try:
+        docs = in_sync_docs(resources, repository_id, commit=commit)
+        bulk_insert(store, docs)
+        store.set_meta(SEEDED, now_iso())
+        return len(docs)
+    finally:
+        store.close()

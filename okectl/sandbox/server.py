@@ -1,0 +1,94 @@
+"""Running the sandbox as a real HTTP server: in the foreground, or in a background thread
+on a free loopback port for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from okectl.sandbox.app import TOKEN_TTL_SECONDS, create_app
+from okectl.sandbox.faults import Faults
+from okectl.sandbox.seed import open_store
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    db_path: Path,
+    seed: Path | None = None,
+    faults: Faults | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted."""
+    store = open_store(db_path, seed)
+    try:
+        uvicorn.run(
+            create_app(store, faults=faults), host=host, port=port, log_level=log_level, access_log=False
+        )
+    finally:
+        store.close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_in_background(
+    db_path: Path | str,
+    *,
+    seed: Path | None = None,
+    faults: Faults | None = None,
+    token_ttl: float = TOKEN_TTL_SECONDS,
+    host: str = "127.0.0.1",
+) -> Iterator[str]:
+    """Start a real uvicorn server on a free loopback port in a thread; yield its URL
+    (``http://127.0.0.1:PORT``) and stop it on exit.
+
+    Faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
+    """
+    store = open_store(db_path, seed)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(store, faults=faults, token_ttl=token_ttl),
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        # Keep-alive long enough that a paused test does not see its pooled connection closed.
+        timeout_keep_alive=30,
+    )
+    server = uvicorn.Server(config)
+    # Dropped connections are raised on purpose by fault injection; not worth a log line.
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+
+    def run() -> None:
+        asyncio.run(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=run, name=f"okectl-sandbox-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox server did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        store.close()
