@@ -162,6 +162,11 @@ def _policy(state: DesiredState, today: date) -> Any:
     return engine.evaluate(state, today=today)
 
 
+def _describe(waiver: Any) -> str:
+    describe = getattr(waiver, "describe", None)
+    return str(describe()) if callable(describe) else str(waiver)
+
+
 def _cell_alignment(version: str, target: str | None, allowed: set[str]) -> str:
     state = alignment(version, target, allowed)
     if state == "ahead":
@@ -202,12 +207,14 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                     "address": str(f.address or ""),
                     "where": f"{f.path}:{f.line}:{f.col}" if f.path else "",
                     "message": f.message,
-                    "waived_by": f.waived_by,
+                    "waived_by": _describe(f.waived_by) if waived else None,
                 }
             )
             parts = str(f.address or "").split("/")
-            if not waived and len(parts) >= 2:
-                per_connection[(parts[0], parts[1], "error" if f.severity == "error" else "warning")] += 1
+            supplier = getattr(f, "supplier", None) or (parts[0] if len(parts) >= 2 else None)
+            school = getattr(f, "school", None) or (parts[1] if len(parts) >= 2 else None)
+            if not waived and supplier and school:
+                per_connection[(supplier, school, "error" if f.severity == "error" else "warning")] += 1
 
     targets = {
         sid: newest(set(s.oke_versions) & allowed) if s.oke_versions else newest(allowed)
