@@ -1,0 +1,118 @@
+"""How much a plan costs over validation, on a 100-school, 30-supplier fleet.
+
+Generates the fleet, seeds the embedded sandbox so everything is in sync, then times in the
+same run: `okectl validate` (the baseline), a no-op `okectl plan`, and a plan where 1% of
+the resources changed at the supplier. Whole commands, as a user runs them, median of
+several runs. Targets: no-op plan ≤ 2× validate; 1% changed ≤ 1.1× the no-op plan; peak
+memory ≤ 400 MB.
+
+    python benchmarks/plan.py [--schools 100] [--suppliers 30] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from okectl.config.validate import validate_repository
+from okectl.fleet import generate_fleet
+from okectl.sandbox.seed import seed_in_sync
+from okectl.settings import load_settings
+
+
+def timed(cmd: list[str], runs: int) -> tuple[float, int]:
+    """Median wall time and the largest peak RSS (bytes) of the command over `runs` runs."""
+    times = []
+    peak = 0
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in (0, 2):
+            sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
+    return statistics.median(times), peak * 1024
+
+
+def change_one_percent(db: Path) -> int:
+    """Change the OKE version of 1% of the environments directly in the sandbox's store."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        table = "resources" if "resources" in tables else tables[0]
+        cols = [r[1] for r in con.execute(f"pragma table_info({table})")]
+        rows = con.execute(f"select rowid, * from {table}").fetchall()
+        total = len(rows)
+        doc_col = next(c for c in ("doc", "body", "data", "json") if c in cols)
+        idx = cols.index(doc_col) + 1
+        changed = 0
+        for row in rows[::100]:
+            text = row[idx]
+            if '"1.0.1"' in text:
+                new = text.replace('"1.0.1"', '"1.0"', 1)
+            elif '"1.0"' in text:
+                new = text.replace('"1.0"', '"1.0.1"', 1)
+            else:
+                new = text.replace('"groups": [', '"groups": ["changed", ', 1)
+            con.execute(f"update {table} set {doc_col} = ? where rowid = ?", (new, row[0]))
+            changed += 1
+        con.commit()
+        return changed if total else 0
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schools", type=int, default=100)
+    parser.add_argument("--suppliers", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    okectl = shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
+
+    with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
+        repo = Path(tmp) / "fleet"
+        generate_fleet(repo, schools=args.schools, suppliers=args.suppliers, seed=1)
+        validated = validate_repository(repo)
+        db = repo / ".okectl" / "sandbox.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        n = seed_in_sync(db, validated.resources, load_settings(repo).repository)
+        print(
+            f"fleet: {len(validated.state.schools)} schools, {len(validated.state.suppliers)} suppliers, "
+            f"{n} resources in sync at the embedded sandbox"
+        )
+
+        t_validate, m_validate = timed([okectl, "validate", "--repo", str(repo)], args.runs)
+        t_noop, m_noop = timed([okectl, "plan", "--repo", str(repo), "--detailed-exitcode"], args.runs)
+        check = subprocess.run(
+            [okectl, "plan", "--repo", str(repo), "--detailed-exitcode"], capture_output=True, text=True
+        )
+        if check.returncode != 0:
+            sys.exit(f"the in-sync plan is not empty:\n{check.stdout[-2000:]}")
+        changed = change_one_percent(db)
+        t_changed, m_changed = timed([okectl, "plan", "--repo", str(repo), "--detailed-exitcode"], args.runs)
+        summary = subprocess.run([okectl, "plan", "--repo", str(repo)], capture_output=True, text=True)
+        last = summary.stdout.strip().splitlines()[-1] if summary.stdout.strip() else "?"
+
+    print(f"okectl validate:          {t_validate * 1000:8.0f} ms  (peak {m_validate / 2**20:.0f} MB)")
+    print(f"okectl plan, no-op:       {t_noop * 1000:8.0f} ms  (peak {m_noop / 2**20:.0f} MB)")
+    print(
+        f"okectl plan, 1% changed:  {t_changed * 1000:8.0f} ms  (peak {m_changed / 2**20:.0f} MB)"
+        f"  [{changed} resources changed; {last}]"
+    )
+    print(f"ratio no-op plan / validate:    {t_noop / t_validate:.2f}  (target <= 2.0)")
+    print(f"ratio 1% changed / no-op plan:  {t_changed / t_noop:.2f}  (target <= 1.1)")
+    print(f"peak memory of plan:            {max(m_noop, m_changed) / 2**20:.0f} MB  (target <= 400)")
+
+
+if __name__ == "__main__":
+    main()
