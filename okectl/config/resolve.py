@@ -33,6 +33,22 @@ def resolve_connection(
             given.status or status,
             given.protect if given.protect is not None else protect,
         )
+    # Clients and roles are the same in every environment of a connection: work them out
+    # once, and give each environment its own copy of the spec.
+    client_specs = [
+        (
+            system,
+            client.client_id or client_id_for(school, system),
+            sorted(set(client.scopes)),
+            client.secret.describe() if client.secret else None,
+        )
+        for system, client in conn.clients.items()
+    ]
+    role_specs = [
+        (role, supplier.role_names[role], sorted(set(groups)))
+        for role, groups in school.roles.items()
+        if role in supplier.role_names
+    ]
     for name, (etype, sso, status, protect) in envs.items():
         override = conn.environments.get(name)
         if override is not None and override.absent:
@@ -62,26 +78,19 @@ def resolve_connection(
                 protected=protect if protect is not None else etype == "production",
             )
         )
-        for system, client in conn.clients.items():
+        for system, client_id, scopes, secret in client_specs:
             out.append(
                 Resource(
                     address=Address(supplier.id, school.code, name, "client", system),
-                    spec={
-                        "client_id": client.client_id or client_id_for(school, system),
-                        "scopes": sorted(set(client.scopes)),
-                        "secret": client.secret.describe() if client.secret else None,
-                    },
+                    spec={"client_id": client_id, "scopes": list(scopes), "secret": secret},
                     origin=("school", school.code, (*base_loc, "clients", system)),
                 )
             )
-        for role, groups in school.roles.items():
-            supplier_name = supplier.role_names.get(role)
-            if supplier_name is None:
-                continue
+        for role, role_name, groups in role_specs:
             out.append(
                 Resource(
                     address=Address(supplier.id, school.code, name, "role", role),
-                    spec={"name": supplier_name, "groups": sorted(set(groups))},
+                    spec={"name": role_name, "groups": list(groups)},
                     origin=("school", school.code, ("roles", role)),
                 )
             )
