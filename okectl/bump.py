@@ -29,7 +29,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
@@ -132,6 +134,36 @@ def _env_types(state: DesiredState, code: str, supplier: str) -> dict[str, str]:
     return types
 
 
+def _last_holder(mapping: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
+    """The mapping and key whose comment slot holds what follows ``mapping[key]``.
+
+    ruamel.yaml attaches the comment lines and blank lines after a block to its deepest
+    last key, so that is where the text before the next entry lives."""
+    value = mapping[key]
+    while isinstance(value, CommentedMap) and len(value) and not value.fa.flow_style():
+        mapping, key = value, list(value)[-1]
+        value = mapping[key]
+    return mapping, key
+
+
+def _drop(mapping: CommentedMap, key: Any) -> None:
+    """Delete ``mapping[key]`` but keep the blank lines and comments that follow it
+    (they belong to the next entry), re-attached to the entry now before them."""
+    holder, hkey = _last_holder(mapping, key)
+    slot = holder.ca.items.get(hkey)
+    token = slot[2] if slot and len(slot) > 2 else None
+    rest = token.value.split("\n", 1)[1] if token is not None and "\n" in token.value else ""
+    del mapping[key]
+    if not rest or not mapping:
+        return
+    holder, hkey = _last_holder(mapping, list(mapping)[-1])
+    slot = holder.ca.items.setdefault(hkey, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = CommentToken("\n" + rest, CommentMark(0), None)
+    else:
+        slot[2].value += rest
+
+
 def _edit_connection(
     conn: CommentedMap, types: dict[str, str], version: str, environment: str | None
 ) -> bool:
@@ -141,15 +173,21 @@ def _edit_connection(
     if environment is None:
         conn["oke_version"] = _same_style(conn.get("oke_version"), version)
         if isinstance(envs, CommentedMap):
+            emptied = []
             for name in list(envs):
                 override = envs[name]
                 pinned = override.get("oke_version") if isinstance(override, dict) else None
                 if pinned is not None and version_key(str(pinned)) <= version_key(version):
                     del override["oke_version"]
                     if not override:
-                        del envs[name]
-            if not envs:
-                del conn["environments"]
+                        emptied.append(name)
+            # Drop the whole block at once when nothing is left, so the comments after it
+            # move up to the entry before it in one step.
+            if len(emptied) == len(envs):
+                _drop(conn, "environments")
+            else:
+                for name in emptied:
+                    _drop(envs, name)
         return repr(conn) != before
     base = str(conn.get("oke_version"))
     for name, etype in types.items():
@@ -163,13 +201,15 @@ def _edit_connection(
             if isinstance(override, dict) and "oke_version" in override:
                 del override["oke_version"]
                 if not override:
-                    del envs[name]
+                    if len(envs) == 1:
+                        _drop(conn, "environments")
+                        envs = None
+                    else:
+                        _drop(envs, name)
         elif override is None:
             envs[name] = _flow_map({"oke_version": DoubleQuotedScalarString(version)})
         else:
             override["oke_version"] = _same_style(override.get("oke_version"), version)
-    if isinstance(envs, CommentedMap) and not envs:
-        del conn["environments"]
     return repr(conn) != before
 
 

@@ -220,3 +220,49 @@ def test_nothing_to_bump_creates_no_branch(make_repo: MakeRepo) -> None:
     assert result.exit_code == 0
     assert result.out == "Nothing to bump: every affected environment already runs OKE 1.0.\n"
     assert "noop" not in repo.git("branch")
+
+
+def test_comments_after_a_dropped_override_block_stay_with_the_next_entry(make_repo: MakeRepo) -> None:
+    school = """\
+        code: 55EE
+        name: ROC Ee
+        federation: surfconext
+        schac_home: ee.example
+        connections:
+          delta:
+            profile: standard
+            oke_version: "1.0"
+            flows: [0, 2, 3, 4]
+            environments:
+              acceptance: {oke_version: "1.0.1"}   # first in line for 1.0.1
+
+          # the planning system follows delta's releases
+          planwijs:
+            profile: minimal
+            oke_version: "1.0"
+            flows: [1, 5]
+        """
+    repo = make_repo()
+    repo.commit("55EE", {"schools/55EE.yaml": school})
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--school", "55EE",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert repo.read("schools/55EE.yaml") == (
+        "code: 55EE\n"
+        "name: ROC Ee\n"
+        "federation: surfconext\n"
+        "schac_home: ee.example\n"
+        "connections:\n"
+        "  delta:\n"
+        "    profile: standard\n"
+        '    oke_version: "1.0.1"\n'
+        "    flows: [0, 2, 3, 4]\n"
+        "\n"
+        "  # the planning system follows delta's releases\n"
+        "  planwijs:\n"
+        "    profile: minimal\n"
+        '    oke_version: "1.0"\n'
+        "    flows: [1, 5]\n"
+    )
