@@ -226,7 +226,8 @@ def changed_files(root: Path, ref: str) -> tuple[str, list[tuple[str, str]]]:
                     out[rel] = status
         for path in repo.untracked_files:
             rel = _under(prefix, path)
-            if rel is not None and rel not in out:
+            # Untracked local state (.okectl/, editor files) is not part of any change.
+            if rel is not None and rel not in out and _is_config_path(rel):
                 out[rel] = "added"
         return base.hexsha, sorted((status, rel) for rel, status in out.items())
 

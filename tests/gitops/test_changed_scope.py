@@ -99,9 +99,16 @@ def test_uncommitted_and_untracked_changes_count(make_repo: MakeRepo) -> None:
     repo.write({"schools/44DD.yaml": repo.read("schools/22BB.yaml").replace("22BB", "44DD")})
     repo.write({"schools/11AA.yaml": repo.read("schools/11AA.yaml").replace("ROC Aa", "ROC A")})
 
+    (repo.root / ".okectl").mkdir()
+    (repo.root / ".okectl" / "sandbox.db").write_text("local state")
+
     scope = changed_scope(repo.root, "HEAD")
 
     assert scope.schools == {"11AA", "44DD"}
+    assert scope.reasons == [
+        "schools/11AA.yaml modified: school 11AA (that school)",
+        "schools/44DD.yaml added: school 44DD (that school)",
+    ]
 
 
 def test_other_files_do_not_change_the_desired_state(make_repo: MakeRepo) -> None:
