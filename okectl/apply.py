@@ -147,7 +147,7 @@ async def apply_changes(
     labels = {MANAGED_BY: MANAGED_BY_VALUE, LABEL_REPOSITORY: repository, LABEL_COMMIT: commit or "unknown"}
     providers: dict[str, Provider] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
-    blocked: set[Address] = set()
+    blocked: set[tuple[Address, str]] = set()
     try:
         for sid in sorted({c.address.supplier for c in changes}):
             supplier = state.suppliers.get(sid)
@@ -166,12 +166,12 @@ async def apply_changes(
                     "not-attempted",
                     f"supplier {addr.supplier!r} is no longer configured; cannot reach it",
                 )
-            elif _depends_on_blocked(change, blocked, changes):
+            elif _depends_on_blocked(change, blocked):
                 outcome = Outcome(addr, change.action, "not-attempted", "an environment it depends on failed")
             else:
                 outcome = await _one(providers[addr.supplier], change, desired, labels, resolve_secret)
             if outcome.status != "applied":
-                blocked.add(addr)
+                blocked.add((addr, change.action))
             result.outcomes.append(outcome)
             journal.write(
                 event="call",
@@ -190,13 +190,14 @@ async def apply_changes(
     return result
 
 
-def _depends_on_blocked(change: Change, blocked: set[Address], changes: list[Change]) -> bool:
+def _depends_on_blocked(change: Change, blocked: set[tuple[Address, str]]) -> bool:
     addr = change.address
     if addr.kind != "environment":
-        return addr.parent in blocked and change.action != "delete"
+        # A client or role cannot be made in an environment that could not be created.
+        return change.action == "create" and (addr.parent, "create") in blocked
     if change.action == "delete":
         # An environment is deleted only once all its children are gone.
-        return any(b.parent == addr for b in blocked)
+        return any(a.parent == addr and action == "delete" for a, action in blocked)
     return False
 
 

@@ -202,6 +202,12 @@ def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldC
     return [FieldChange(path, b, a) for path, (b, a) in sorted(paths.items())]
 
 
+def _reading_order(change: Change) -> tuple[str, str, str, bool, str, str]:
+    a = change.address
+    # An environment reads before its clients and roles.
+    return (a.supplier, a.school, a.environment, a.kind != "environment", a.kind, a.name)
+
+
 def diff_resources(
     desired: Iterable[Resource],
     actual: Iterable[ActualResource],
@@ -263,7 +269,7 @@ def diff_resources(
                 else "not in the configuration and not created by okectl"
             )
             plan.unmanaged.append(Unmanaged(addr, reason))
-    plan.changes.sort(key=lambda c: (c.address.supplier, c.address.school, c.address))
+    plan.changes.sort(key=_reading_order)
     plan.unmanaged.sort(key=lambda u: u.address)
     return plan
 

@@ -1,0 +1,253 @@
+"""plan and apply against the sandbox supplier running as a real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from okectl.config.repository import load_state
+from okectl.config.validate import validate_repository
+from okectl.providers.registry import make_provider
+from okectl.resources import Address
+from okectl.sandbox.server import serve_in_background
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The example's pre-harmonisation seed served over a real socket; every sandbox
+    supplier of the example repository talks to it."""
+    with serve_in_background(tmp_path / "sandbox.db", seed=example_repo / "sandbox" / "seed.yaml") as url:
+        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
+        yield url
+
+
+@pytest.fixture
+def secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A known, unique value for every secret reference in the example repository."""
+    values = {}
+    for res in validate_repository(example_repo).resources:
+        ref = res.spec.get("secret") if res.kind == "client" else None
+        if ref and ref.startswith("env:"):
+            name = ref[4:]
+            values[name] = f"S3CRET-{name}-VALUE"
+            monkeypatch.setenv(name, values[name])
+    assert values, "the example repository should reference secrets"
+    return values
+
+
+def faults(url: str, **settings: object) -> None:
+    if settings:
+        httpx.post(f"{url}/_sandbox/faults", json=settings).raise_for_status()
+    else:
+        httpx.delete(f"{url}/_sandbox/faults").raise_for_status()
+
+
+def plan_json(repo: Path, *extra: str) -> dict[str, object]:
+    result = run_cli("plan", "--repo", str(repo), "--output", "json", *extra)
+    assert result.exit_code == 0, result.err
+    doc: dict[str, object] = json.loads(result.out)
+    return doc
+
+
+def count_at_sandbox(repo: Path) -> int:
+    state = load_state(repo)
+
+    async def count() -> int:
+        total = 0
+        for supplier in state.suppliers.values():
+            provider = make_provider(supplier, repo_root=repo)
+            try:
+                total += len(await provider.read_tenants(await provider.list_tenants()))
+            finally:
+                await provider.aclose()
+        return total
+
+    return asyncio.run(count())
+
+
+def test_plan_apply_plan_converges_to_no_changes(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    first = run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode")
+    assert first.exit_code == 2, first.err
+    applied = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert applied.exit_code == 0, applied.err
+    again = run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode")
+    assert again.exit_code == 0, again.out
+    assert "No changes." in again.out
+
+
+def test_unmanaged_resources_are_listed_and_survive_apply(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    unmanaged = {u["address"] for u in plan_json(example_repo)["unmanaged"]}  # type: ignore[index]
+    assert unmanaged, "the seed has resources made by hand"
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    after = {u["address"] for u in plan_json(example_repo)["unmanaged"]}  # type: ignore[index]
+    assert unmanaged <= after
+
+
+def test_a_saved_plan_is_refused_for_a_resource_changed_at_the_supplier(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
+    address = Address.parse(target["address"])
+    state = load_state(example_repo)
+
+    async def change_directly() -> None:
+        provider = make_provider(state.suppliers[address.supplier], repo_root=example_repo)
+        try:
+            [current] = [a for a in await provider.read_tenants([address.school]) if a.address == address]
+            body = {**current.spec, "status": "retiring"}
+            await provider.update(address, body, current.labels, current.etag)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(change_directly())
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 1
+    assert (
+        f"refused: {address} (update): changed at the supplier since the plan was made (412); "
+        "run okectl plan again" in result.err
+    )
+    assert "0 failed, 1 refused, 0 not attempted" in result.out
+    # Everything else was applied, and the hand change was not overwritten.
+    remaining = plan_json(example_repo)
+    assert [c["address"] for c in remaining["changes"]] == [str(address)]  # type: ignore[index]
+
+
+def test_a_saved_plan_is_refused_for_a_change_in_the_configuration(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    school = example_repo / "schools" / "25LV.yaml"
+    school.write_text(school.read_text().replace('oke_version: "1.0.1"', 'oke_version: "1.0"', 1))
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 1
+    assert "the desired state changed since the plan was made; run okectl plan again" in result.err
+
+
+def test_a_tampered_plan_file_is_refused(example_repo: Path, sandbox: str, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    plan_file.write_text(plan_file.read_text().replace('"delete"', '"create"', 1))
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 1
+    assert result.err.strip() == f"{plan_file}: the plan file's checksum does not match its content; re-plan"
+
+
+def test_apply_under_503s_and_429s_converges_on_rerun_without_duplicates(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, fail_rate=0.15, throttle_rate=0.1, retry_after=0, seed=7)
+    runs = []
+    for _ in range(8):
+        runs.append(run_cli("apply", "--repo", str(example_repo), "--auto-approve"))
+        if runs[-1].exit_code == 0:
+            break
+    faults(sandbox)
+    assert runs[-1].exit_code == 0, runs[-1].err
+    assert len(runs) > 1 or "gave up" not in runs[0].err
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+    desired = len(validate_repository(example_repo).resources)
+    unmanaged = len(plan_json(example_repo)["unmanaged"])  # type: ignore[arg-type]
+    assert count_at_sandbox(example_repo) == desired + unmanaged
+
+
+def test_apply_killed_midway_converges_on_the_next_run(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=40)
+    env = {**os.environ, "OKECTL_SANDBOX_URL": sandbox}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "okectl", "apply", "--repo", str(example_repo), "--auto-approve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    journal_dir = example_repo / ".okectl" / "runs"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        journals = list(journal_dir.glob("*.jsonl")) if journal_dir.is_dir() else []
+        if journals and journals[0].read_text().count('"event": "call"') >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    faults(sandbox)
+    [journal] = journal_dir.glob("*.jsonl")
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert lines[0]["event"] == "start" and lines[-1]["event"] != "end", "the run was killed midway"
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_known_secret_values_appear_in_no_output_plan_file_or_journal(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    outputs = [
+        run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)),
+        run_cli("plan", "--repo", str(example_repo), "--output", "json"),
+        run_cli("plan", "--repo", str(example_repo), "--output", "markdown"),
+        run_cli("apply", "--repo", str(example_repo), str(plan_file)),
+    ]
+    # Rotate one secret: the next plan must show it, still without the value.
+    name = sorted(secrets)[0]
+    os.environ[name] = "ROTATED-" + secrets[name]
+    rotated = run_cli("plan", "--repo", str(example_repo))
+    outputs.append(rotated)
+    assert "secret: (sensitive) changed" in rotated.out
+    texts = [r.out + r.err for r in outputs] + [plan_file.read_text()]
+    texts += [p.read_text() for p in (example_repo / ".okectl" / "runs").glob("*.jsonl")]
+    for value in [*secrets.values(), os.environ[name]]:
+        assert not any(value in text for text in texts), value
+
+
+def test_the_mass_deletion_guard_trips_and_force_passes_it(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    # Every school moves delta-toets from its profile to a single acceptance-free setup.
+    for path in (example_repo / "schools").glob("*.yaml"):
+        text = path.read_text()
+        if "  delta-toets:\n    profile: standard" in text:
+            path.write_text(
+                text.replace("  delta-toets:\n    profile: standard", "  delta-toets:\n    profile: minimal")
+            )
+    result = run_cli("plan", "--repo", str(example_repo))
+    assert result.exit_code == 1
+    [line] = [ln for ln in result.err.splitlines() if ln.startswith("delta-toets:")]
+    assert "owned environments" in line and "run with --force" in line
+    assert run_cli("plan", "--repo", str(example_repo), "--force").exit_code == 0
+
+
+def test_deleting_a_production_environment_needs_protect_false(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    school = example_repo / "schools" / "42DE.yaml"
+    text = school.read_text()
+    start = text.index("  delta-toets:")
+    end = text.index("roles:")
+    school.write_text(text[:start] + text[end:])
+    result = run_cli("plan", "--repo", str(example_repo), "--force")
+    assert result.exit_code == 1
+    assert "delta-toets/42DE/production: refusing to delete a production environment" in result.err
