@@ -229,7 +229,7 @@ def changed_files(root: Path, ref: str) -> tuple[str, list[tuple[str, str]]]:
             # Untracked local state (.okectl/, editor files) is not part of any change.
             if rel is not None and rel not in out and _is_config_path(rel):
                 out[rel] = "added"
-        return base.hexsha, sorted((status, rel) for rel, status in out.items())
+        return base.hexsha, [(out[rel], rel) for rel in sorted(out)]
 
 
 def changed_scope(root: Path, ref: str) -> Scope:
