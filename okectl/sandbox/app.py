@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.applications import Starlette
@@ -49,7 +49,9 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Python's regular expressions, as the OpenAPI document's patterns are read by clients
+    # and test generators in Python too.
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
 
 
 class SsoBody(_Body):
@@ -64,7 +66,8 @@ class EnvironmentBody(_Body):
     function: Literal["sis", "tpl", "ta"] | None = None
     oke_version: VersionText
     ooapi_version: VersionText | None = None
-    flows: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(max_length=7)] = []
+    # Not strict: JSON Schema's integer includes 6.0, and so does this API.
+    flows: Annotated[list[Annotated[int, Field(ge=0, le=6, strict=False)]], Field(max_length=7)] = []
     sso: SsoBody = SsoBody()
     labels: Labels = {}
 
@@ -114,7 +117,7 @@ def problem_response(request: Request, problem: Problem) -> Response:
             "title": problem.title,
             "status": problem.status,
             "detail": problem.detail,
-            "instance": request.url.path,
+            "instance": quote(request.url.path, safe="/"),
         }
     ).encode()
     headers = {"ETag": _etag_of(body), **problem.headers}

@@ -92,6 +92,22 @@ def _checked(kind: str, fields: dict[str, Any], where: str) -> dict[str, Any]:
     return body
 
 
+def _release(value: Any, where: str) -> dict[str, Any]:
+    release = _mapping(value, where)
+    unknown = set(release) - {"product_version", "oke_versions", "released", "end_of_support", "notes_url"}
+    if unknown or "product_version" not in release:
+        raise SeedError(
+            f"{where}: a release has product_version, oke_versions, released, end_of_support, notes_url"
+        )
+    return {
+        "product_version": str(release["product_version"]),
+        "oke_versions": [str(v) for v in release.get("oke_versions") or []],
+        "released": release.get("released"),
+        "end_of_support": release.get("end_of_support"),
+        "notes_url": release.get("notes_url"),
+    }
+
+
 def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> int:
     """Load a parsed seed into the store; returns the number of resources written."""
     if "dev_credential" in data:
@@ -118,7 +134,8 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                     f"{where}.credentials[{i}]: needs client_id, client_secret and tenants"
                 ) from None
         if "releases" in sup:
-            store.set_releases(sid, list(sup["releases"] or []))
+            releases = sup["releases"] or []
+            store.set_releases(sid, [_release(r, f"{where}.releases[{i}]") for i, r in enumerate(releases)])
         for school, envs in _mapping(sup.get("tenants"), f"{where}.tenants").items():
             if not SCHOOL_RE.match(school):
                 raise SeedError(f"{where}.tenants.{school}: a tenant is a school code such as 25BE")
