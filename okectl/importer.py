@@ -20,6 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
@@ -64,6 +65,14 @@ def _yaml() -> YAML:
     y.width = 4096
     y.indent(mapping=2, sequence=4, offset=2)
     return y
+
+
+# Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.
+_BOOLEAN_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
+
+
+def _text(value: str) -> str:
+    return DoubleQuotedScalarString(value) if value.lower() in _BOOLEAN_WORDS else value
 
 
 def _flow(items: list[Any]) -> CommentedSeq:
@@ -122,10 +131,10 @@ def import_supplier(
             entry = CommentedMap()
             entry["type"] = env.spec.get("type")
             if env.spec.get("oke_version") and env.spec.get("oke_version") != default_oke:
-                entry["oke_version"] = env.spec["oke_version"]
+                entry["oke_version"] = DoubleQuotedScalarString(env.spec["oke_version"])
             sso = (env.spec.get("sso") or {}).get("mode")
             if sso and sso != "required":
-                entry["sso"] = sso
+                entry["sso"] = _text(sso)
             assert conn_envs is not None
             existing = conn_envs.get(name)
             if existing is None:
@@ -172,7 +181,7 @@ def _new_connection(supplier_id: str, envs: list[ActualResource], roles: list[st
     functions = {e.spec.get("function") for e in envs if e.spec.get("function")}
     if len(roles) > 1 and len(functions) == 1:
         conn["function"] = functions.pop()
-    conn["oke_version"] = oke
+    conn["oke_version"] = DoubleQuotedScalarString(oke)
     conn["flows"] = _flow(flows or [0])
     return conn
 

@@ -1,0 +1,44 @@
+"""okectl import: adopt what exists at a supplier, keeping the YAML as people wrote it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+
+def test_import_without_write_shows_a_diff_and_writes_nothing(example_repo: Path) -> None:
+    school = example_repo / "schools" / "44TW.yaml"
+    before = school.read_bytes()
+    result = run_cli("import", "--repo", str(example_repo), "--supplier", "praktijkproef", "--school", "44TW")
+    assert result.exit_code == 0, result.err
+    assert '+      chain-test: {type: chain-test, oke_version: "1.0", sso: "off"}' in result.out
+    assert "Would write 1 file(s)" in result.out
+    assert school.read_bytes() == before
+
+
+def test_import_write_keeps_comments_and_the_plan_then_adopts(example_repo: Path) -> None:
+    school = example_repo / "schools" / "44TW.yaml"
+    original = school.read_text()
+    assert "# a reference, never the secret itself" in original
+    result = run_cli(
+        "import", "--repo", str(example_repo), "--supplier", "praktijkproef", "--school", "44TW", "--write"
+    )
+    assert result.exit_code == 0, result.err
+    edited = school.read_text()
+    # Every line that was there is still there, comments and modeline included.
+    assert [ln for ln in original.splitlines() if ln not in edited.splitlines()] == []
+    assert '      chain-test: {type: chain-test, oke_version: "1.0", sso: "off"}' in edited.splitlines()
+    assert run_cli("validate", "--repo", str(example_repo)).exit_code == 0
+    plan = json.loads(run_cli("plan", "--repo", str(example_repo), "--output", "json").out)
+    adopted = [c for c in plan["changes"] if c["address"] == "praktijkproef/44TW/chain-test"]
+    assert [(c["action"], c["adopt"]) for c in adopted] == [("update", True)]
+    assert "praktijkproef/44TW/chain-test" not in {u["address"] for u in plan["unmanaged"]}
+
+
+def test_import_from_an_unknown_supplier_is_one_clear_line(example_repo: Path) -> None:
+    result = run_cli("import", "--repo", str(example_repo), "--supplier", "nope")
+    assert result.exit_code == 1
+    assert result.err.startswith("unknown supplier 'nope'; known: campusnet, delta-toets")
+    assert "Traceback" not in result.err
