@@ -1,0 +1,80 @@
+"""okectl plan on the example repository over the embedded sandbox: formats, scope, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from tests.conftest import PROJECT, run_cli
+
+PLAN_SCHEMA = json.loads((PROJECT / "okectl" / "render" / "plan.schema.json").read_text())
+
+
+def test_plan_json_follows_its_documented_schema(example_repo: Path) -> None:
+    result = run_cli("plan", "--repo", str(example_repo), "--output", "json")
+    assert result.exit_code == 0, result.err
+    doc = json.loads(result.out)
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(doc)
+    assert doc["format_version"] == 1
+    counts = {a: sum(1 for c in doc["changes"] if c["action"] == a) for a in ("create", "update", "delete")}
+    assert counts == {a: doc["summary"][a] for a in counts}
+    assert all(c["etag"] for c in doc["changes"] if c["action"] != "create")
+
+
+def test_plan_shows_the_harmonisation_the_seed_calls_for(example_repo: Path) -> None:
+    doc = json.loads(run_cli("plan", "--repo", str(example_repo), "--output", "json").out)
+    by_address = {c["address"]: c for c in doc["changes"]}
+    # Environments beyond the profile go; versions are aligned; hand-made things stay.
+    assert by_address["delta-toets/23KM/chain-test"]["action"] == "delete"
+    assert doc["summary"]["unmanaged"] >= 3
+    assert any(
+        d["path"] == "oke_version" for c in doc["changes"] for d in c["diff"] if not d.get("sensitive")
+    )
+
+
+def test_detailed_exitcode_is_2_with_changes_and_0_without(example_repo: Path) -> None:
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 2
+    assert run_cli("plan", "--repo", str(example_repo)).exit_code == 0
+
+
+def test_school_and_supplier_filters_scope_the_plan(example_repo: Path) -> None:
+    result = run_cli(
+        "plan",
+        "--repo",
+        str(example_repo),
+        "--output",
+        "json",
+        "--school",
+        "23KM",
+        "--supplier",
+        "delta-toets",
+    )
+    doc = json.loads(result.out)
+    assert doc["changes"], "the seed has changes for 23KM at delta-toets"
+    assert {c["address"].split("/")[:2] == ["delta-toets", "23KM"] for c in doc["changes"]} == {True}
+    assert doc["scope"]["schools"] == ["23KM"] and doc["scope"]["suppliers"] == ["delta-toets"]
+
+
+def test_markdown_output_is_a_pull_request_comment(example_repo: Path) -> None:
+    md = run_cli("plan", "--repo", str(example_repo), "--output", "markdown").out
+    assert md.startswith("<!-- okectl-plan -->\n### okectl plan")
+    assert "<details><summary><b>delta-toets</b>" in md
+
+
+def test_saved_plan_has_a_checksum_and_text_says_how_to_apply_it(example_repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    result = run_cli("plan", "--repo", str(example_repo), "--out", str(out))
+    assert f"Saved the plan to {out}; apply it with: okectl apply {out}" in result.out
+    doc = json.loads(out.read_text())
+    assert doc["checksum"].startswith("sha256:")
+
+
+def test_a_bad_configuration_stops_the_plan_with_located_problems(example_repo: Path) -> None:
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(school.read_text().replace("federation: surfconext", "federation: surfnet"))
+    result = run_cli("plan", "--repo", str(example_repo))
+    assert result.exit_code == 1
+    assert result.err.startswith("schools/21RC.yaml:")
+    assert "Traceback" not in result.err
