@@ -31,6 +31,12 @@ def validate_repository(root: Path) -> Validated:
     """The desired state and its resources, or ValidationFailed with every problem."""
     state = load_state(root)
     problems = check_references(state)
+    if state.rules is not None:
+        # Rule definitions are configuration too: a CEL expression that does not compile
+        # is reported at its own line with every other problem.
+        from okectl.policy.engine import check_rule_definitions
+
+        problems.extend(check_rule_definitions(state))
     if problems:
         raise ValidationFailed(problems)
     return Validated(state, desired_resources(state))
