@@ -407,10 +407,15 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
         assert sandbox.injector is not None
         if request.method == "DELETE":
             sandbox.injector.reset_stats()
-        counts = dict(sandbox.injector.requests)
-        return json_response(
-            dumps({"requests": sum(counts.values()), "by_supplier": counts, "resources": store.counts()})
-        )
+        injector = sandbox.injector
+        counts = dict(injector.requests)
+        stats = {
+            "requests": sum(counts.values()),
+            "by_supplier": counts,
+            "max_in_flight": injector.max_in_flight,
+            "resources": store.counts(),
+        }
+        return json_response(dumps(stats))
 
     async def admin_revoke(request: Request) -> Response:
         sandbox.tokens.clear()

@@ -84,6 +84,8 @@ class FaultInjector:
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
         self.requests: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._tat: dict[str, float] = {}
 
     def configure(self, faults: Faults) -> None:
@@ -95,6 +97,7 @@ class FaultInjector:
     def reset_stats(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.max_in_flight = self.in_flight
 
     def _decide(self, path: str) -> tuple[str | None, float]:
         """The fault for this request, if any, and the Retry-After to send with it."""
@@ -135,6 +138,14 @@ class FaultInjector:
         if scope["type"] != "http" or path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._handle(scope, receive, send, path)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         faults = self.faults
         fault, retry_after = self._decide(path)
         if faults.latency_ms > 0:
