@@ -17,7 +17,6 @@ version is removed instead of written.
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import shutil
@@ -193,10 +192,7 @@ def _edit_connection(
     for name, etype in types.items():
         if etype != environment:
             continue
-        if not isinstance(envs, CommentedMap):
-            envs = CommentedMap()
-            conn["environments"] = envs
-        override = envs.get(name)
+        override = envs.get(name) if isinstance(envs, CommentedMap) else None
         if version == base:
             if isinstance(override, dict) and "oke_version" in override:
                 del override["oke_version"]
@@ -207,6 +203,9 @@ def _edit_connection(
                     else:
                         _drop(envs, name)
         elif override is None:
+            if not isinstance(envs, CommentedMap):
+                envs = CommentedMap()
+                conn["environments"] = envs
             envs[name] = _flow_map({"oke_version": DoubleQuotedScalarString(version)})
         else:
             override["oke_version"] = _same_style(override.get("oke_version"), version)
@@ -255,15 +254,18 @@ def _resolved_versions(root: Path) -> dict[Address, str]:
     }
 
 
-def _policy_errors(state: DesiredState) -> set[str] | None:
-    """Unwaived policy errors, as comparable lines; None when there is no policy engine."""
-    try:
-        engine: Any = importlib.import_module("okectl.policy.engine")
-    except ImportError:
-        return None
-    report = engine.evaluate(state)
+def _policy_findings(state: DesiredState) -> tuple[set[str], set[str]]:
+    """Unwaived policy (errors, other findings), as comparable lines."""
+    from okectl.policy.engine import evaluate
+
+    report = evaluate(state)
     # Without line numbers: an edit moves lines, and a moved finding is not a new one.
-    return {f"[{f.policy}] {f.address}: {f.message}" for f in report.errors}
+    errors: set[str] = set()
+    others: set[str] = set()
+    for f in report.findings:
+        if f.waived_by is None:
+            (errors if f.severity == "error" else others).add(f"[{f.policy}] {f.address}: {f.message}")
+    return errors, others
 
 
 def plan_bump(
@@ -304,7 +306,7 @@ def plan_bump(
         for r in validated.resources
         if r.address.kind == "environment"
     }
-    before_policy = _policy_errors(state)
+    before_policy, before_other = _policy_findings(state)
     with tempfile.TemporaryDirectory(prefix="okectl-bump-") as tmp:
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
@@ -316,7 +318,7 @@ def plan_bump(
             raise BumpRefused(
                 "the bumped configuration does not validate; nothing was written", exc.lines()
             ) from None
-        after_policy = _policy_errors(after_validated.state)
+        after_policy, after_other = _policy_findings(after_validated.state)
     after_versions = {
         r.address: str(r.spec.get("oke_version"))
         for r in after_validated.resources
@@ -326,16 +328,18 @@ def plan_bump(
         old_v, new_v = before_versions.get(address), after_versions[address]
         if old_v is not None and old_v != new_v:
             result.changes.append((address, old_v, new_v))
-    if before_policy is None or after_policy is None:
-        result.warnings.append("no policy engine installed; the result was validated but not policy-checked")
-    else:
-        introduced = sorted(after_policy - before_policy)
-        if introduced:
-            raise BumpRefused(
-                f"the bump would introduce {len(introduced)} policy error(s); nothing was written",
-                introduced,
-                exit_code=EXIT_POLICY,
-            )
+    if not result.changes:
+        # Only tidying, no environment moves: not worth a change of its own.
+        result.files.clear()
+        return result
+    result.warnings.extend(sorted(after_other - before_other))
+    introduced = sorted(after_policy - before_policy)
+    if introduced:
+        raise BumpRefused(
+            f"the bump would introduce {len(introduced)} policy error(s); nothing was written",
+            introduced,
+            exit_code=EXIT_POLICY,
+        )
     return result
 
 

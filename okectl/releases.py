@@ -17,7 +17,7 @@ from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
-from okectl.providers.base import Release
+from okectl.providers.base import Provider, Release
 from okectl.resources import Resource
 
 
@@ -149,11 +149,12 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
 
 
 async def _feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+    # Looked up at call time, so tests and adapters can stand in for the registry.
     registry: Any = importlib.import_module("okectl.providers.registry")
     out: dict[str, list[Release] | str] = {}
 
     async def one(sid: str) -> None:
-        provider: Any = None
+        provider: Provider | None = None
         try:
             provider = registry.make_provider(state.suppliers[sid], repo_root=root)
             out[sid] = list(await provider.releases())

@@ -155,11 +155,9 @@ def _plan(root: Path) -> tuple[Any, str]:
 
 
 def _policy(state: DesiredState, today: date) -> Any:
-    try:
-        engine: Any = importlib.import_module("okectl.policy.engine")
-    except ImportError:
-        return None
-    return engine.evaluate(state, today=today)
+    from okectl.policy.engine import evaluate
+
+    return evaluate(state, today=today)
 
 
 def _describe(waiver: Any) -> str:

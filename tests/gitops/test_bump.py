@@ -266,3 +266,14 @@ def test_comments_after_a_dropped_override_block_stay_with_the_next_entry(make_r
         '    oke_version: "1.0"\n'
         "    flows: [1, 5]\n"
     )
+
+
+def test_an_environment_bump_to_the_connections_own_version_changes_no_file(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0", "--environment", "production",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert result.out == "Nothing to bump: every affected environment already runs OKE 1.0.\n"
+    assert repo.git("status", "--porcelain") == ""
