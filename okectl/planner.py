@@ -123,7 +123,14 @@ def secret_resolver(root: Path) -> Any:
     return resolve
 
 
+def _inside_git(root: Path) -> bool:
+    return any((p / ".git").exists() for p in (root, *root.parents))
+
+
 def git_info(root: Path) -> tuple[str | None, bool]:
+    if not _inside_git(root):
+        # Not worth importing GitPython to learn that there is no commit.
+        return None, False
     try:
         from okectl.gitops import repo_state
     except ImportError:
