@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,7 @@ def import_supplier(
     return result
 
 
-def _new_connection(supplier_id: str, envs: list[ActualResource], roles: list[str]) -> CommentedMap:
+def _new_connection(supplier_id: str, envs: list[ActualResource], roles: Sequence[str]) -> CommentedMap:
     versions = Counter(str(e.spec.get("oke_version")) for e in envs if e.spec.get("oke_version"))
     prod = [e for e in envs if e.spec.get("type") == "production"]
     oke = (
