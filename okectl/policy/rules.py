@@ -262,7 +262,7 @@ class VersionSpread(Check):
                     env,
                     env.at("oke_version"),
                     f"OKE {env.oke_version} is more than {limit} minor version(s) from OKE "
-                    f"{ref_env.oke_version}, which most of {env.code}'s connections run; "
+                    f"{ref_env.oke_version}, the version {env.code} mostly runs; "
                     "keep the school's chain aligned",
                 )
 
