@@ -112,8 +112,8 @@ class FaultInjector:
                 now = time.monotonic()
                 interval = 1.0 / f.rate_limit
                 tat = max(self._tat.get(supplier, now), now)
-                if tat - now > 1.0:
-                    return "throttle", max(1.0, tat - now - 1.0)
+                if tat + interval - now > 1.0:
+                    return "throttle", max(1.0, tat + interval - now - 1.0)
                 self._tat[supplier] = tat + interval
             if f.throttle_next > 0:
                 f.throttle_next -= 1

@@ -59,7 +59,9 @@ def serve_in_background(
     Faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
     """
     store = open_store(db_path, seed)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # protocol says TCP, and without it every keep-alive request waits ~40 ms for an ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = int(sock.getsockname()[1])

@@ -7,7 +7,7 @@ from datetime import date
 import httpx
 import pytest
 
-from okectl.providers.base import PreconditionFailed, ProviderError, Release, fingerprint
+from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
 from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
 
@@ -35,14 +35,14 @@ def test_list_tenants_shows_every_school_of_the_supplier(sandbox: Sandbox) -> No
 
 
 def test_read_tenants_returns_all_three_kinds_with_specs_labels_and_etags(sandbox: Sandbox) -> None:
-    async def scenario() -> dict[Address, object]:
+    async def scenario() -> dict[Address, ActualResource]:
         async with sandbox.provider() as p:
             return {r.address: r for r in await p.read_tenants(["21RC"])}
 
     found = run(scenario())
     assert set(found) == {ENV, CLIENT, ROLE}
     env = found[ENV]
-    assert env.spec == {  # type: ignore[attr-defined]
+    assert env.spec == {
         "type": "production",
         "status": "live",
         "function": "ta",
@@ -51,15 +51,15 @@ def test_read_tenants_returns_all_three_kinds_with_specs_labels_and_etags(sandbo
         "flows": [0, 2, 3, 4],
         "sso": {"mode": "required", "federation": "surfconext", "schac_home": "roc21.example"},
     }
-    assert env.labels == {"managed-by": "okectl", "okectl/repository": "example", "okectl/commit": "abc1234"}  # type: ignore[attr-defined]
-    assert env.extra["base_url"] == f"{sandbox.url}/ooapi/{SUPPLIER}/21RC/production"  # type: ignore[attr-defined]
-    assert found[CLIENT].spec == {  # type: ignore[attr-defined]
+    assert env.labels == {"managed-by": "okectl", "okectl/repository": "example", "okectl/commit": "abc1234"}
+    assert env.extra["base_url"] == f"{sandbox.url}/ooapi/{SUPPLIER}/21RC/production"
+    assert found[CLIENT].spec == {
         "client_id": "eduplan-21rc",
         "scopes": ["nl-test-admin-flow-0"],
         "secret_fingerprint": fingerprint("first-secret"),
     }
-    assert found[ROLE].spec == {"name": "Beoordelaar", "groups": ["21rc-docenten"]}  # type: ignore[attr-defined]
-    assert all(r.etag.startswith('"') for r in found.values())  # type: ignore[attr-defined]
+    assert found[ROLE].spec == {"name": "Beoordelaar", "groups": ["21rc-docenten"]}
+    assert all(r.etag.startswith('"') for r in found.values())
 
 
 def test_both_read_strategies_and_small_pages_see_the_same_resources(sandbox: Sandbox) -> None:

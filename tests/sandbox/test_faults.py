@@ -1,0 +1,180 @@
+"""Fault and latency injection, and how the HTTP provider copes with it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from okectl.providers.base import ProviderError
+from okectl.resources import Address
+from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
+
+
+def test_faults_are_off_by_default_and_settable_at_run_time(sandbox: Sandbox) -> None:
+    current = httpx.get(f"{sandbox.url}/_sandbox/faults").json()
+    assert current["latency_ms"] == 0 and current["fail_rate"] == 0 and current["rate_limit"] == 0
+    assert sandbox.faults(latency_ms=5, fail_rate=0.5)["fail_rate"] == 0.5
+    assert httpx.delete(f"{sandbox.url}/_sandbox/faults").json()["fail_rate"] == 0
+
+
+def test_unknown_or_invalid_fault_settings_are_refused(sandbox: Sandbox) -> None:
+    for settings in ({"latency": 5}, {"fail_rate": 2}, {"fail_next": -1}, {"retry_after": "soon"}):
+        resp = httpx.post(f"{sandbox.url}/_sandbox/faults", json=settings)
+        assert resp.status_code == 400, settings
+        assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_retry_after_is_honoured(sandbox: Sandbox) -> None:
+    sandbox.faults(throttle_next=1, retry_after=1, match="/tenants")
+
+    async def scenario() -> tuple[list[str], float, int]:
+        async with sandbox.provider() as p:
+            start = time.monotonic()
+            tenants = await p.list_tenants()
+            return tenants, time.monotonic() - start, p.requests
+
+    tenants, elapsed, requests = run(scenario())
+    assert tenants == ["21RC", "23KM"]
+    assert 1.0 <= elapsed < 2.5
+    assert requests == 3  # token, 429, retry
+
+
+def test_an_injected_429_carries_retry_after(sandbox: Sandbox) -> None:
+    sandbox.faults(throttle_next=1, retry_after=7)
+    resp = httpx.get(sandbox.api() + "/tenants")
+    assert resp.status_code == 429
+    assert resp.headers["retry-after"] == "7"
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_a_rate_limit_answers_429_and_the_provider_still_gets_through(sandbox: Sandbox) -> None:
+    sandbox.faults(rate_limit=20, retry_after=1)
+    with httpx.Client() as client:
+        statuses = [client.get(sandbox.api() + "/tenants").status_code for _ in range(40)]
+    assert 429 in statuses and 401 in statuses
+    sandbox.faults(rate_limit=50)
+
+    async def scenario() -> int:
+        async with sandbox.provider() as p:
+            results = await asyncio.gather(*(p.list_tenants() for _ in range(60)))
+            assert all(r == ["21RC", "23KM"] for r in results)
+            return p.requests
+
+    assert run(scenario()) >= 61
+
+
+def test_503s_are_retried_with_backoff(sandbox: Sandbox) -> None:
+    sandbox.faults(fail_next=2, retry_after=0, match="/resources")
+
+    async def scenario() -> tuple[int, int]:
+        async with sandbox.provider() as p:
+            found = await p.read_tenants(["21RC"])
+            return len(found), p.requests
+
+    assert run(scenario()) == (3, 4)  # token, 503, 503, 200
+
+
+def test_retries_give_up_cleanly_naming_supplier_address_and_support(sandbox: Sandbox) -> None:
+    sandbox.faults(fail_rate=1.0, retry_after=0, match="/environments/")
+    addr = Address(SUPPLIER, "21RC", "test")
+
+    async def scenario() -> ProviderError:
+        async with sandbox.provider(max_attempts=3) as p:
+            with pytest.raises(ProviderError) as info:
+                await p.create(addr, {"type": "test", "oke_version": "1.0"}, {})
+            assert p.requests == 4  # token and three attempts
+            return info.value
+
+    error = run(scenario())
+    assert str(error) == (
+        f"{addr}: supplier {SUPPLIER}: create failed: answered 503 Service Unavailable; "
+        f"gave up after 3 attempts; contact {SUPPORT}"
+    )
+    assert error.status == 503 and error.address == str(addr)
+    assert "Traceback" not in str(error)
+
+
+def test_a_retry_after_longer_than_allowed_is_reported_not_waited(sandbox: Sandbox) -> None:
+    sandbox.faults(throttle_next=1, retry_after=3600)
+
+    async def scenario() -> str:
+        async with sandbox.provider(max_retry_after_seconds=30) as p:
+            start = time.monotonic()
+            with pytest.raises(ProviderError) as info:
+                await p.list_tenants()
+            assert time.monotonic() - start < 1
+            return str(info.value)
+
+    message = run(scenario())
+    assert "asks to wait 3600 s" in message and SUPPORT in message
+
+
+def test_dropped_connections_are_retried(sandbox: Sandbox) -> None:
+    sandbox.faults(drop_next=1, match="/resources")
+
+    async def scenario() -> tuple[int, int]:
+        async with sandbox.provider() as p:
+            found = await p.read_tenants(["21RC"])
+            return len(found), p.requests
+
+    assert run(scenario()) == (3, 3)
+
+
+def test_dropped_connections_everywhere_end_in_a_clear_error(sandbox: Sandbox) -> None:
+    sandbox.faults(drop_rate=1.0, match="/tenants")
+
+    async def scenario() -> str:
+        async with sandbox.provider(max_attempts=2) as p:
+            with pytest.raises(ProviderError) as info:
+                await p.list_tenants()
+            return str(info.value)
+
+    message = run(scenario())
+    assert message.startswith(f"supplier {SUPPLIER}: listing tenants failed: connection failed (")
+    assert message.endswith(f"gave up after 2 attempts; contact {SUPPORT}")
+
+
+def test_latency_is_added_to_every_api_request(sandbox: Sandbox) -> None:
+    sandbox.faults(latency_ms=60)
+    start = time.monotonic()
+    httpx.get(sandbox.api() + "/tenants")
+    assert time.monotonic() - start >= 0.06
+
+
+def test_slow_responses_run_into_the_timeout(sandbox: Sandbox) -> None:
+    sandbox.faults(slow_rate=1.0, slow_ms=2000, match="/tenants")
+
+    async def scenario() -> str:
+        async with sandbox.provider(timeout=0.2, max_attempts=2) as p:
+            with pytest.raises(ProviderError) as info:
+                await p.list_tenants()
+            return str(info.value)
+
+    assert "timed out after 0.2 s; gave up after 2 attempts" in run(scenario())
+
+
+def test_a_slow_response_within_the_timeout_arrives_whole(sandbox: Sandbox) -> None:
+    sandbox.faults(slow_rate=1.0, slow_ms=100, match="/resources")
+
+    async def scenario() -> int:
+        async with sandbox.provider() as p:
+            return len(await p.read_tenants(["21RC", "23KM"]))
+
+    assert run(scenario()) == 4
+
+
+def test_the_provider_keeps_to_the_suppliers_concurrency(sandbox: Sandbox) -> None:
+    sandbox.faults(latency_ms=30)
+    httpx.delete(f"{sandbox.url}/_sandbox/stats")
+
+    async def scenario() -> None:
+        async with sandbox.provider() as p:  # concurrency 4
+            await asyncio.gather(*(p.read_tenants(["21RC", "23KM"]) for _ in range(6)))
+
+    run(scenario())
+    stats = httpx.get(f"{sandbox.url}/_sandbox/stats").json()
+    assert stats["max_in_flight"] == 4
+    assert stats["requests"] == 13  # token and 12 tenant reads
