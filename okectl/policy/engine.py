@@ -324,7 +324,9 @@ def evaluate(
 
         resources = desired_resources(state)
     _walk(state, resources, checks)
-    report = PolicyReport(today=day, rules=[p.rule for p in prepared], findings=run.findings)
+    # Errors first, then in file order: the same order in every output format.
+    findings = sorted(run.findings, key=lambda f: (f.severity != "error", f.path, f.line, f.col, f.address))
+    report = PolicyReport(today=day, rules=[p.rule for p in prepared], findings=findings)
     _apply_waivers(state, report)
     return report
 

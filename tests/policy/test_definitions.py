@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,7 +205,7 @@ def test_evaluate_refuses_broken_rules(repo: Repo) -> None:
     ]
 
 
-def test_policy_check_reports_broken_rules_with_exit_1(repo: Repo, cli: Callable[..., object]) -> None:
+def test_policy_check_reports_broken_rules_with_exit_1(repo: Repo, cli: Callable[..., Any]) -> None:
     root = repo(
         """
         - id: c
@@ -213,7 +214,5 @@ def test_policy_check_reports_broken_rules_with_exit_1(repo: Repo, cli: Callable
         """
     )
     result = cli("policy", "check", "--repo", str(root))
-    assert result.exit_code == 1  # type: ignore[attr-defined]
-    assert result.err == (  # type: ignore[attr-defined]
-        f"policies/rules.yaml:4:17: unknown variable 'envv'; {USE}\n"
-    )
+    assert result.exit_code == 1
+    assert result.err == (f"policies/rules.yaml:4:17: unknown variable 'envv'; {USE}\n")
