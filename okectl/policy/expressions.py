@@ -153,6 +153,11 @@ def template_issues(template: str) -> list[ExprIssue]:
     return issues
 
 
+def placeholders(template: str) -> list[str]:
+    """The CEL expressions between braces in a message template."""
+    return [m.group(1) for m in _PLACEHOLDER.finditer(template) if m.group(1) is not None]
+
+
 def template_programs(template: str) -> list[Any]:
     """The compiled placeholders of a template that has no issues, in order."""
     return [
@@ -402,6 +407,20 @@ class Bindings:
             self.context.update({"catalogue": self._project("catalogue", cache.catalogue())})
         self._keys: dict[str, Any] = {}
         self._env: EnvView | None = None
+        self._per_env = "env" in usage
+        self._by_school = "school" in usage or "connection" in usage
+        self._by_supplier = "supplier" in usage or "connection" in usage
+
+    def key(self, env: EnvView) -> tuple[str, ...] | None:
+        """What the result for ``env`` depends on; None when that is the environment itself."""
+        if self._per_env:
+            return None
+        key: tuple[str, ...] = ()
+        if self._by_school:
+            key += (env.code,)
+        if self._by_supplier:
+            key += (env.supplier.id,)
+        return key
 
     def _project(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
         fields = self.usage.get(name)
@@ -442,32 +461,44 @@ class CelCheck(Check):
         self.bindings = bindings
         self.template = rule.message or f"expression is false: {rule.expression}"
         self.placeholders = template_programs(rule.message) if rule.message else []
+        self.outcomes: dict[tuple[str, ...], str | None] = {}
 
     def environment(self, env: EnvView) -> None:
+        key = self.bindings.key(env)
+        if key is None:
+            outcome = self._evaluate(env)
+        else:
+            # The result depends only on what the expression reads: an expression over the
+            # supplier alone is worked out once per supplier, not once per environment.
+            if key in self.outcomes:
+                outcome = self.outcomes[key]
+            else:
+                outcome = self.outcomes[key] = self._evaluate(env)
+        if outcome is not None:
+            self.env_finding(env, env.at(self.params.at), outcome)
+
+    def _evaluate(self, env: EnvView) -> str | None:
+        """None when the expression holds, else the finding's message."""
         bindings = self.bindings
         bindings.bind(env)
         try:
             result = self.program.execute(bindings.context)
         except KeyError as exc:
-            self._fail(env, f"no such field {exc.args[0]!r}; guard it with has(...)")
-            return
+            return self._failure(f"no such field {exc.args[0]!r}; guard it with has(...)")
         except (RuntimeError, TypeError, ValueError) as exc:
-            self._fail(env, str(exc).split(". ")[0])
-            return
+            return self._failure(str(exc).split(". ")[0])
         if result is True:
-            return
+            return None
         if result is not False:
-            self._fail(env, f"expression gave {result!r}, not true or false")
-            return
+            return self._failure(f"expression gave {result!r}, not true or false")
         message = (
             render_message(self.template, self.placeholders, bindings.context)
             if self.placeholders
             else self.template
         )
-        self.env_finding(env, env.at(self.params.at), " ".join(message.split()))
+        return " ".join(message.split())
 
-    def _fail(self, env: EnvView, why: str) -> None:
+    @staticmethod
+    def _failure(why: str) -> str:
         # An expression that cannot be evaluated must not pass silently.
-        self.env_finding(
-            env, env.at(self.params.at), f"cannot evaluate the expression for {env.address}: {why}"
-        )
+        return f"cannot evaluate the expression: {why}"

@@ -9,9 +9,6 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-
 from okectl.policy.model import Rule
 from okectl.policy.report import Finding, PolicyReport, StaleWaiver
 
@@ -47,22 +44,27 @@ class _Out:
     fleet has thousands of lines, and markup parsing would cost more than the check."""
 
     def __init__(self, color: bool) -> None:
-        self.color = color
         self.lines: list[str] = []
         self.buf = io.StringIO()
-        self.console = (
-            Console(file=self.buf, force_terminal=True, highlight=False, width=200, soft_wrap=True)
-            if color
-            else None
-        )
+        self.console: Any = None
+        if color:
+            from rich.console import Console
+
+            self.console = Console(
+                file=self.buf, force_terminal=True, highlight=False, width=200, soft_wrap=True
+            )
 
     def add(self, text: str, style: str | None = None) -> str:
         if self.console is None or style is None:
             return text
-        return f"[{style}]{escape(text)}[/{style}]"
+        return f"[{style}]{self.plain(text)}[/{style}]"
 
     def plain(self, text: str) -> str:
-        return escape(text) if self.console is not None else text
+        if self.console is None:
+            return text
+        from rich.markup import escape
+
+        return escape(text)
 
     def line(self, *parts: str) -> None:
         text = "".join(parts)

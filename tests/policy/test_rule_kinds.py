@@ -369,6 +369,6 @@ def test_cel_rule_that_cannot_be_evaluated_is_a_finding(findings: Findings) -> N
           expression: supplier.privacy.dpia.date > '2025-01-01'
         """
     assert findings(rules) == [
-        "schools/10AA.yaml:13:3: error[dpia-date] toets/10AA/production: cannot evaluate the expression for "
-        "toets/10AA/production: No such overload: the operation is not defined for the given operand types"
+        "schools/10AA.yaml:13:3: error[dpia-date] toets/10AA/production: cannot evaluate the expression: "
+        "No such overload: the operation is not defined for the given operand types"
     ]
