@@ -26,7 +26,12 @@ def policy() -> None:
     hidden=True,
     help="Evaluate as of this date (YYYY-MM-DD): waiver expiry, end of support.",
 )
-def check(repo: Path, output: str, today: datetime | None) -> int:
+@click.option(
+    "--release-feeds",
+    is_flag=True,
+    help="Also read each supplier's release feed (its admin API) for the supplier-supports-version rule.",
+)
+def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) -> int:
     """Check the desired state against the rules; exit 3 while an error finding is not waived.
 
     Each finding names the rule, its severity, the resource address and the file:line:col
@@ -37,9 +42,17 @@ def check(repo: Path, output: str, today: datetime | None) -> int:
     from okectl.policy.render import render_json, render_sarif, render_text
 
     validated = validate_repository(repo)
+    releases = None
+    if release_feeds:
+        from okectl.policy.feeds import read_release_feeds
+
+        releases, failures = read_release_feeds(validated.state, validated.state.root)
+        for line in failures:
+            click.echo(f"warning: {line}", err=True)
     report = evaluate(
         validated.state,
         today=today.date() if today is not None else None,
+        releases=releases,
         resources=validated.resources,
     )
     if output == "json":

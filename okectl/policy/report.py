@@ -24,6 +24,22 @@ class WaiverRef:
     def policy(self) -> str:
         return self.waiver.policy
 
+    @property
+    def reason(self) -> str:
+        return " ".join(self.waiver.reason.split())
+
+    @property
+    def owner(self) -> str:
+        return self.waiver.owner
+
+    @property
+    def expires(self) -> date:
+        return self.waiver.expires
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
     def describe(self) -> str:
         target = self.waiver.target if self.waiver.target is not None else "selector"
         return f"waiver #{self.index + 1} ({self.waiver.policy} for {target}, owner {self.waiver.owner})"
@@ -64,6 +80,22 @@ class StaleWaiver:
 
     ref: WaiverRef
     reason: Literal["expired", "unused"]
+
+    @property
+    def waiver(self) -> Waiver:
+        return self.ref.waiver
+
+    @property
+    def path(self) -> str:
+        return self.ref.path
+
+    @property
+    def line(self) -> int:
+        return self.ref.line
+
+    @property
+    def col(self) -> int:
+        return self.ref.col
 
     @property
     def message(self) -> str:

@@ -372,3 +372,23 @@ def test_cel_rule_that_cannot_be_evaluated_is_a_finding(findings: Findings) -> N
         "schools/10AA.yaml:13:3: error[dpia-date] toets/10AA/production: cannot evaluate the expression: "
         "No such overload: the operation is not defined for the given operand types"
     ]
+
+
+def test_cel_rule_with_dates_and_today(findings: Findings) -> None:
+    rules = """
+        - id: dpia-renewed
+          kind: cel
+          select: {suppliers: [toets], environment_types: [production]}
+          expression: >-
+            timestamp(today + 'T00:00:00Z') - timestamp(supplier.privacy.dpia.date + 'T00:00:00Z')
+            < duration('26280h')
+          message: "{supplier.id}'s DPIA dates from {supplier.privacy.dpia.date}"
+        """
+    dated = {
+        "suppliers/toets.yaml": [("dpia: {status: approved}", "dpia: {status: approved, date: 2023-11-01}")]
+    }
+    assert findings(rules, edit=dated, today=date(2026, 10, 1)) == []
+    assert findings(rules, edit=dated) == [
+        "schools/10AA.yaml:13:3: error[dpia-renewed] toets/10AA/production: "
+        "toets's DPIA dates from 2023-11-01"
+    ]
