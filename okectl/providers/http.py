@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import random
+import ssl
 import time
 from collections.abc import Callable
 from datetime import date
@@ -40,8 +42,14 @@ PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~30 ms; a fleet has dozens of suppliers, so load it once.
+    return httpx.create_ssl_context()
+
+
 class RateLimiter:
-    """Requests per second with a burst of ``burst`` (generic cell rate algorithm)."""
+    """Requests per second, allowing ``burst`` at once (generic cell rate algorithm)."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
@@ -130,13 +138,16 @@ class HttpProvider:
         self._sleep = sleep or asyncio.sleep
         self._concurrency = limits.concurrency if apply_limits else 64
         self._semaphore = asyncio.Semaphore(self._concurrency)
-        self._limiter = RateLimiter(limits.requests_per_second if apply_limits else 0, self._concurrency)
+        # At most `requests_per_second` in any one second: a second's worth may go at once.
+        rps = limits.requests_per_second if apply_limits else 0
+        self._limiter = RateLimiter(rps, max(self._concurrency, int(rps)))
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self.requests = 0  # every HTTP request sent, retries included
         self._client = httpx.AsyncClient(
             transport=transport,
+            verify=_tls(),
             timeout=httpx.Timeout(supplier.api.timeout_seconds),
             limits=httpx.Limits(
                 max_connections=self._concurrency, max_keepalive_connections=self._concurrency
