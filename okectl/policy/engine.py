@@ -39,11 +39,6 @@ from okectl.resources import Resource
 KINDS: dict[str, type[Check]] = {**BUILTIN, CelCheck.kind: CelCheck}
 
 
-def rule_kinds() -> dict[str, str]:
-    """Every rule kind and what it demands, for help texts."""
-    return {kind: cls.summary for kind, cls in sorted(KINDS.items())}
-
-
 # --- checking the rule definitions -----------------------------------------------------
 
 
@@ -112,12 +107,8 @@ class _Definitions:
         cls = KINDS.get(rule.kind)
         self.selector("rules", (*loc, "select"), rule.select)
         if cls is None:
-            self.problem(
-                "rules",
-                (*loc, "kind"),
-                f"unknown rule kind {rule.kind!r}{_hint(rule.kind, list(KINDS))}; "
-                f"kinds: {', '.join(sorted(KINDS))}",
-            )
+            hint = _hint(rule.kind, list(KINDS)) or f"; one of {', '.join(sorted(KINDS))}"
+            self.problem("rules", (*loc, "kind"), f"unknown rule kind {rule.kind!r}{hint}")
             return
         try:
             params = cls.params_model.model_validate(rule.params)
@@ -207,7 +198,7 @@ class _Run(Emitter):
         self.today = today
         self.releases = releases
         self.findings: list[Finding] = []
-        self._seen: set[tuple[str, str, str, int, int]] = set()
+        self._seen: set[tuple[str, str, str, int, int, str]] = set()
 
     def emit(
         self,
@@ -222,8 +213,8 @@ class _Run(Emitter):
     ) -> None:
         kind, ident, path, key = loc
         problem = self.state.problem(kind, ident, path, message, key=key)
-        # One value can break a rule for several reasons only once per resource.
-        dedup = (rule.id, address, problem.path, problem.line, problem.col)
+        # A rule that reaches the same value twice (say through two hooks) reports it once.
+        dedup = (rule.id, address, problem.path, problem.line, problem.col, message)
         if dedup in self._seen:
             return
         self._seen.add(dedup)

@@ -1,8 +1,10 @@
 """Custom rules in CEL (Common Expression Language).
 
 A rule of kind ``cel`` holds an expression that must be true for every environment it
-selects, and a message template. The expression sees these variables (dates are
-``YYYY-MM-DD`` strings, so they compare with ``<`` and ``>``; absent values are ``null``):
+selects, and a message template whose ``{...}`` placeholders are CEL expressions too. Both
+see the variables in ``VARIABLES`` (``okectl policy kinds`` prints them). Dates are
+``YYYY-MM-DD`` strings, so they compare with ``<`` and ``>`` and turn into timestamps with
+``timestamp(d + 'T00:00:00Z')``; absent values are ``null``.
 """
 
 from __future__ import annotations
@@ -39,9 +41,8 @@ VARIABLES: dict[str, str] = {
     "sso {mode, federation}",
     "catalogue": "the policies: roles {role: {description, oke_role, required_for}}, "
     "versions {version: {ooapi, status, released, end_of_support}}, separation_of_duties [{roles, reason}]",
-    "today": "the date of the check",
+    "today": "the date of the check, YYYY-MM-DD",
 }
-__doc__ = (__doc__ or "") + "".join(f"\n- ``{k}``: {v}" for k, v in VARIABLES.items()) + "\n"
 
 # What the CEL implementation provides; anything else fails only when evaluated, so it is
 # refused up front instead.
@@ -57,7 +58,6 @@ _MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Z
 _STRING = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
 _CEL_ERROR = re.compile(r"<input>:(\d+):(\d+): (.*)")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_][\w-]*)*$")
 
 
 @cache

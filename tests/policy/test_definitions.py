@@ -33,9 +33,15 @@ def test_valid_rules_have_no_problems(repo: Repo) -> None:
 
 
 def test_unknown_kind_with_a_hint(repo: Repo) -> None:
-    assert problems(repo("- {id: envs, kind: max-enviroments}"))[0].startswith(
-        "policies/rules.yaml:2:22: unknown rule kind 'max-enviroments'; "
-        "did you mean 'max-environments'?; kinds: "
+    assert problems(repo("- {id: envs, kind: max-enviroments}")) == [
+        "policies/rules.yaml:2:22: unknown rule kind 'max-enviroments'; did you mean 'max-environments'?"
+    ]
+
+
+def test_unknown_kind_lists_the_kinds(repo: Repo) -> None:
+    (problem,) = problems(repo("- {id: envs, kind: opa}"))
+    assert problem.startswith(
+        "policies/rules.yaml:2:22: unknown rule kind 'opa'; one of acceptance-not-behind, cel, certification,"
     )
 
 
