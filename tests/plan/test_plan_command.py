@@ -78,3 +78,24 @@ def test_a_bad_configuration_stops_the_plan_with_located_problems(example_repo: 
     assert result.exit_code == 1
     assert result.err.startswith("schools/21RC.yaml:")
     assert "Traceback" not in result.err
+
+
+def test_policy_errors_show_in_the_plan_and_stop_apply(example_repo: Path) -> None:
+    school = example_repo / "schools" / "27NH.yaml"
+    text = school.read_text()
+    school.write_text(
+        text.replace(
+            "    profile: standard\n",
+            '    profile: standard\n    environments:\n      production: {sso: "off"}\n',
+            1,
+        )
+    )
+    plan = run_cli("plan", "--repo", str(example_repo))
+    assert plan.exit_code == 0
+    assert "[sso-never-off-in-production]" in plan.out
+    result = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert result.exit_code == 3
+    assert "refusing to apply: 2 policy error(s) stand; fix them or add a waiver" in result.err
+    assert "[sso-federation] roosterwijs/27NH/production" in result.err
+    assert "schools/27NH.yaml:" in result.err
+    assert not (example_repo / ".okectl" / "runs").exists()
