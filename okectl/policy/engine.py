@@ -283,8 +283,9 @@ def _build_checks(state: DesiredState, prepared: list[_Prepared], run: _Run) -> 
         cls = KINDS[p.rule.kind]
         if cls is CelCheck:
             cache = cache or DataCache(state)
-            sources = [p.rule.expression or "", *placeholders(p.rule.message or "")]
-            bindings = Bindings(cache, run.today, field_usage(sources))
+            expression = p.rule.expression or ""
+            usage = field_usage([expression, *placeholders(p.rule.message or "")])
+            bindings = Bindings(cache, run.today, usage, frozenset(field_usage([expression])))
             checks.append(CelCheck(p.rule, p.params, run, p.program, bindings))
         else:
             checks.append(cls(p.rule, p.params, run))

@@ -397,10 +397,19 @@ class Bindings:
     to CEL only when the thing it describes changes, and only with the fields used.
     """
 
-    def __init__(self, cache: DataCache, today: date, usage: dict[str, frozenset[str] | None]) -> None:
+    def __init__(
+        self,
+        cache: DataCache,
+        today: date,
+        usage: dict[str, frozenset[str] | None],
+        eager: frozenset[str] | None = None,
+    ) -> None:
         self.context = cel_module().Context()
         self.cache = cache
         self.usage = usage
+        # Variables only the message uses are bound when a message is to be written.
+        self.eager = frozenset(usage) if eager is None else eager & frozenset(usage)
+        self._bound: frozenset[str] = frozenset()
         if "today" in usage:
             self.context.update({"today": today.isoformat()})
         if "catalogue" in usage:
@@ -428,26 +437,29 @@ class Bindings:
             return data
         return {k: data[k] for k in fields if k in data}
 
-    def _set(self, name: str, key: Any, make: Callable[[], dict[str, Any]]) -> None:
-        if name not in self.usage or self._keys.get(name, self) == key:
+    def _set(self, names: frozenset[str], name: str, key: Any, make: Callable[[], dict[str, Any]]) -> None:
+        if name not in names or self._keys.get(name, self) == key:
             return
         self._keys[name] = key
         self.context.update({name: self._project(name, make())})
 
-    def bind(self, env: EnvView) -> None:
-        if env is self._env:
+    def bind(self, env: EnvView, *, everything: bool = False) -> None:
+        """Bind what the expression reads (and with ``everything``, what the message reads)."""
+        names = frozenset(self.usage) if everything else self.eager
+        if env is self._env and names <= self._bound:
             return
-        self._env = env
+        self._env, self._bound = env, names
         sid = env.supplier.id
         cache = self.cache
-        self._set("school", env.code, lambda: cache.school(env.school))
-        self._set("supplier", sid, lambda: cache.supplier(env.supplier))
+        self._set(names, "school", env.code, lambda: cache.school(env.school))
+        self._set(names, "supplier", sid, lambda: cache.supplier(env.supplier))
         self._set(
+            names,
             "connection",
             (env.code, sid),
             lambda: connection_data(sid, env.conn, env.spec.get("function"), env_names(env)),
         )
-        self._set("env", env.address, lambda: env_data(env))
+        self._set(names, "env", env.address, lambda: env_data(env))
 
 
 class CelCheck(Check):
@@ -491,11 +503,10 @@ class CelCheck(Check):
             return None
         if result is not False:
             return self._failure(f"expression gave {result!r}, not true or false")
-        message = (
-            render_message(self.template, self.placeholders, bindings.context)
-            if self.placeholders
-            else self.template
-        )
+        if not self.placeholders:
+            return " ".join(self.template.split())
+        bindings.bind(env, everything=True)
+        message = render_message(self.template, self.placeholders, bindings.context)
         return " ".join(message.split())
 
     @staticmethod
