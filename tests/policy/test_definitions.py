@@ -222,3 +222,29 @@ def test_policy_check_reports_broken_rules_with_exit_1(repo: Repo, cli: Callable
     result = cli("policy", "check", "--repo", str(root))
     assert result.exit_code == 1
     assert result.err == (f"policies/rules.yaml:4:17: unknown variable 'envv'; {USE}\n")
+
+
+def test_validate_reports_broken_rules_with_every_other_problem(repo: Repo, cli: Callable[..., Any]) -> None:
+    root = repo(
+        "- {id: c, kind: cel, expression: \"env.type == 'production' && schol.code != ''\"}",
+        edit={"schools/10AA.yaml": [("  toets:\n    profile: standard", "  toets:\n    profile: standrd")]},
+    )
+    result = cli("validate", "--repo", str(root))
+    assert result.exit_code == 1
+    assert result.err.splitlines() == [
+        f"policies/rules.yaml:2:65: unknown variable 'schol'; {USE}",
+        "schools/10AA.yaml:14:14: unknown profile 'standrd'; did you mean 'standard'?",
+    ]
+
+
+def test_policy_kinds_lists_every_kind_and_the_cel_variables(cli: Callable[..., Any]) -> None:
+    from okectl.policy.engine import KINDS
+    from okectl.policy.expressions import VARIABLES
+
+    result = cli("policy", "kinds")
+    assert result.exit_code == 0
+    for kind in KINDS:
+        assert f"\n{kind}: " in "\n" + result.out
+    for variable in VARIABLES:
+        assert f"    {variable}: " in result.out
+    assert "    max: The most environments one connection may have\n" in result.out
