@@ -231,10 +231,9 @@ def test_validate_reports_broken_rules_with_every_other_problem(repo: Repo, cli:
     )
     result = cli("validate", "--repo", str(root))
     assert result.exit_code == 1
-    assert result.err.splitlines() == [
-        f"policies/rules.yaml:2:65: unknown variable 'schol'; {USE}",
-        "schools/10AA.yaml:14:14: unknown profile 'standrd'; did you mean 'standard'?",
-    ]
+    rules_problem, school_problem = result.err.splitlines()
+    assert rules_problem == f"policies/rules.yaml:2:65: unknown variable 'schol'; {USE}"
+    assert school_problem.startswith("schools/10AA.yaml:14:14: unknown profile 'standrd'")
 
 
 def test_policy_kinds_lists_every_kind_and_the_cel_variables(cli: Callable[..., Any]) -> None:
