@@ -259,18 +259,16 @@ def make_plan(
         safety=safety,
     )
     if with_policy:
-        run.policy = evaluate_policy(state)
+        run.policy = evaluate_policy(state, validated.resources)
     if safety:
         raise UnsafePlan(safety)
     return run
 
 
-def evaluate_policy(state: DesiredState) -> Any:
-    try:
-        from okectl.policy.engine import evaluate
-    except ImportError:
-        return None
-    return evaluate(state)
+def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> Any:
+    from okectl.policy.engine import evaluate
+
+    return evaluate(state, resources=resources)
 
 
 # --- saved plans ---------------------------------------------------------------------

@@ -14,7 +14,9 @@ from okectl.providers.base import ActualResource, Provider, ProviderError
 ProgressHook = Callable[[str, str], None]
 
 
-@dataclass
+# repr=False: asyncio.run formats the main task's result on the way out (3.11), and this
+# one holds every resource of the fleet.
+@dataclass(repr=False)
 class Refreshed:
     resources: list[ActualResource] = field(default_factory=list)
     # Per supplier: the schools whose tenants were read, so deletions stay inside them.

@@ -143,7 +143,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
         desired = {r.address: r for r in validated.resources}
         refused = stale_changes(changes, desired, digests)
         plan_checksum = str(doc["checksum"])
-        policy = evaluate_policy(state)
+        policy = evaluate_policy(state, validated.resources)
     else:
         run = make_plan(root, force=force)
         state = run.state

@@ -1,13 +1,15 @@
-"""The plan for a terminal: grouped by supplier and school, colour only on a terminal."""
+"""The plan for a terminal: grouped by supplier and school, colour only on a terminal.
+
+Plain click styling rather than rich: the plan is a list of lines, and importing rich
+costs a no-op plan more than rendering it does.
+"""
 
 from __future__ import annotations
 
-import io
 from itertools import groupby
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
+import click
 
 from okectl.plan import SENSITIVE_TEXT, Change, redact
 from okectl.planner import PlanRun
@@ -26,61 +28,61 @@ def _flatten(spec: dict[str, Any] | None, prefix: str = "") -> list[tuple[str, A
     return out
 
 
-def _change_lines(ch: Change) -> list[str]:
-    sym, style = SYMBOL[ch.action]
+class _Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, fg: str | None = None, *, bold: bool = False, dim: bool = False) -> str:
+        if not self.color:
+            return text
+        return click.style(text, fg=fg, bold=bold or None, dim=dim or None)
+
+
+def _change_lines(ch: Change, paint: _Painter) -> list[str]:
+    sym, colour = SYMBOL[ch.action]
     label = "adopt and update" if ch.adopt else ch.action
-    lines = [f"    [{style}]{sym} {escape(str(ch.address))}[/{style}]  [dim]{label}[/dim]"]
+    lines = [f"    {paint(f'{sym} {ch.address}', colour)}  {paint(label, dim=True)}"]
     if ch.action == "create":
         for path, value in _flatten(redact(ch.address, ch.after)):
             if value is not None:
-                lines.append(f"        {escape(path)}: {escape(show(value))}")
+                lines.append(f"        {path}: {show(value)}")
     elif ch.action == "update":
         for d in ch.diff:
             if d.sensitive:
-                lines.append(f"        {escape(d.path)}: [magenta]{SENSITIVE_TEXT} changed[/magenta]")
+                lines.append(f"        {d.path}: {paint(SENSITIVE_TEXT + ' changed', 'magenta')}")
             else:
                 lines.append(
-                    f"        {escape(d.path)}: [red]{escape(show(d.before))}[/red] → "
-                    f"[green]{escape(show(d.after))}[/green]"
+                    f"        {d.path}: {paint(show(d.before), 'red')} → {paint(show(d.after), 'green')}"
                 )
         if ch.adopt:
-            lines.append("        labels: [cyan]take ownership (managed-by: okectl)[/cyan]")
+            lines.append(f"        labels: {paint('take ownership (managed-by: okectl)', 'cyan')}")
     return lines
 
 
 def render_text(run: PlanRun, *, color: bool) -> str:
-    buf = io.StringIO()
-    console = Console(
-        file=buf, force_terminal=color, no_color=not color, highlight=False, width=200, soft_wrap=True
-    )
+    paint = _Painter(color)
+    out: list[str] = []
     plan = run.plan
     scope = run.scope.describe()
     if scope:
-        console.print(f"[dim]{escape(scope)}[/dim]")
-        for reason in run.scope.reasons:
-            console.print(f"[dim]  {escape(reason)}[/dim]")
+        out.append(paint(scope, dim=True))
+        out.extend(paint(f"  {reason}", dim=True) for reason in run.scope.reasons)
     for supplier, by_supplier in groupby(plan.changes, key=lambda c: c.address.supplier):
-        console.print(f"[bold]{escape(supplier)}[/bold]")
+        out.append(paint(supplier, bold=True))
         for school, by_school in groupby(by_supplier, key=lambda c: c.address.school):
-            console.print(f"  [bold]{escape(school)}[/bold]")
+            out.append(paint(f"  {school}", bold=True))
             for ch in by_school:
-                for line in _change_lines(ch):
-                    console.print(line)
+                out.extend(_change_lines(ch, paint))
     if plan.unmanaged:
-        console.print(f"[bold]Unmanaged, left alone ({len(plan.unmanaged)})[/bold]")
-        for u in plan.unmanaged:
-            console.print(f"  [dim]? {escape(str(u.address))}: {escape(u.reason)}[/dim]")
-    for w in plan.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        out.append(paint(f"Unmanaged, left alone ({len(plan.unmanaged)})", bold=True))
+        out.extend(paint(f"  ? {u.address}: {u.reason}", dim=True) for u in plan.unmanaged)
+    out.extend(f"{paint('warning:', 'yellow')} {w}" for w in plan.warnings)
     if run.policy is not None:
         findings = [f for f in run.policy.findings if f.waived_by is None]
         if findings:
-            console.print(f"[bold]Policy findings ({len(findings)})[/bold]")
+            out.append(paint(f"Policy findings ({len(findings)})", bold=True))
             for f in findings:
-                style = "red" if f.severity == "error" else "yellow"
-                console.print(
-                    f"  [{style}]{f.severity}[/{style}] {escape(f.path)}:{f.line}:{f.col}: "
-                    f"\\[{escape(f.policy)}] {escape(f.address)}: {escape(f.message)}"
-                )
-    console.print(f"[bold]{escape(plan.summary())}[/bold]")
-    return buf.getvalue()
+                sev = paint(f.severity, "red" if f.severity == "error" else "yellow")
+                out.append(f"  {sev} {f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}")
+    out.append(paint(plan.summary(), bold=True))
+    return "\n".join(out) + "\n"
