@@ -36,6 +36,7 @@ def timed(cmd: list[str], runs: int) -> tuple[float, int]:
     times = []
     cpu = []
     peak = 0
+    subprocess.run(cmd, capture_output=True)  # warm: bytecode, page cache
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -84,7 +85,13 @@ def main() -> None:
     parser.add_argument("--suppliers", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    okectl = shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
+    # The console script itself, not a version manager's shim in front of it.
+    script = Path(sys.executable).with_name("okectl")
+    okectl = (
+        str(script)
+        if script.exists()
+        else shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
+    )
 
     with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
         repo = Path(tmp) / "fleet"
