@@ -145,7 +145,7 @@ def test_latency_is_added_to_every_api_request(sandbox: Sandbox) -> None:
 
 
 def test_slow_responses_run_into_the_timeout(sandbox: Sandbox) -> None:
-    sandbox.faults(slow_rate=1.0, slow_ms=2000, match="/tenants")
+    sandbox.faults(slow_rate=1.0, slow_ms=3000, match="/tenants")
 
     async def scenario() -> str:
         async with sandbox.provider(timeout=0.2, max_attempts=2) as p:
