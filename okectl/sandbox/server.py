@@ -73,7 +73,7 @@ def serve_in_background(
         # Keep-alive long enough that a paused test does not see its pooled connection closed.
         timeout_keep_alive=30,
         # A test that left a deliberately slow response behind should not wait for it.
-        timeout_graceful_shutdown=0.5,
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     # Dropped connections are raised on purpose by fault injection; not worth a log line.
