@@ -178,3 +178,33 @@ def test_the_provider_keeps_to_the_suppliers_concurrency(sandbox: Sandbox) -> No
     stats = httpx.get(f"{sandbox.url}/_sandbox/stats").json()
     assert stats["max_in_flight"] == 4
     assert stats["requests"] == 13  # token and 12 tenant reads
+
+
+def test_a_write_whose_answer_was_lost_is_not_reported_as_a_conflict(sandbox: Sandbox) -> None:
+    # The server applies the create, then the connection drops: the retry meets 412, and
+    # the provider sees that what is there is what it wrote.
+    sandbox.faults(drop_next=1, match="/environments/test")
+    addr = Address(SUPPLIER, "21RC", "test")
+    labels = {"managed-by": "okectl", "okectl/repository": "example"}
+
+    async def scenario() -> tuple[str, int]:
+        async with sandbox.provider() as p:
+            created = await p.create(addr, {"type": "test", "oke_version": "1.0"}, labels)
+            return created.spec["type"], p.requests
+
+    # token, PUT (dropped), PUT (412), GET
+    assert run(scenario()) == ("test", 4)
+
+
+def test_a_delete_whose_answer_was_lost_is_done(sandbox: Sandbox) -> None:
+    addr = Address(SUPPLIER, "23KM", "acceptance")
+
+    async def scenario() -> None:
+        async with sandbox.provider() as p:
+            current = await p.read(addr)
+            assert current is not None
+            sandbox.faults(drop_next=1, match="/environments/acceptance")
+            await p.delete(addr, current.etag)
+            assert await p.read(addr) is None
+
+    run(scenario())
