@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from okectl.config.repository import DesiredState
+from okectl.config.roundtrip import roundtrip_yaml
 from okectl.config.validate import validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.resources import Address
@@ -92,14 +92,6 @@ class BumpResult:
                 f"(you are on it now); open a pull request with: git push -u origin {self.branch}"
             )
         return "\n".join(out) + "\n"
-
-
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -282,7 +274,7 @@ def plan_bump(
     state = validated.state
     targets = _check_inputs(state, supplier, oke_version, environment, schools or [])
     result = BumpResult(supplier=supplier, oke_version=oke_version, environment=environment)
-    yaml = _yaml()
+    yaml = roundtrip_yaml()
     for code in targets:
         source = state.source("school", code)
         assert source is not None

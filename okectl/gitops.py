@@ -19,12 +19,12 @@ import git
 from okectl.config.validate import Validated, validate_repository
 from okectl.config.yamlsource import YamlError, load_text
 from okectl.errors import OkectlError, ValidationFailed
+from okectl.plan import SENSITIVE_CHANGE, FieldChange, field_changes
 from okectl.resources import SENSITIVE, Address, Resource
 
 CONFIG_FOLDERS = ("schools", "suppliers", "environments", "policies")
 SETTINGS_FILE = "okectl.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
-SENSITIVE_CHANGE = "(sensitive) changed"
 
 
 class GitError(OkectlError):
@@ -342,26 +342,13 @@ def state_at(root: Path, ref: str) -> tuple[Validated, str]:
 # --- the difference between two desired states ---------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldDiff:
-    path: str
-    before: Any
-    after: Any
-    sensitive: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        if self.sensitive:
-            return {"path": self.path, "sensitive": True, "change": SENSITIVE_CHANGE}
-        return {"path": self.path, "before": self.before, "after": self.after}
-
-
 @dataclass
 class StateDiff:
     base: str
     target: str
     added: list[Resource] = field(default_factory=list)
     removed: list[Resource] = field(default_factory=list)
-    changed: list[tuple[Address, list[FieldDiff]]] = field(default_factory=list)
+    changed: list[tuple[Address, list[FieldChange]]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -393,9 +380,7 @@ class StateDiff:
             for f in fields:
                 shown = SENSITIVE_CHANGE if f.sensitive else f"{_show(f.before)} → {_show(f.after)}"
                 lines.append(f"    {f.path}: {shown}")
-        lines.append(
-            f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed."
-        )
+        lines.append(f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed.")
         return "\n".join(lines) + "\n"
 
 
@@ -428,22 +413,15 @@ def _flatten(spec: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _field_diffs(before: Resource, after: Resource) -> list[FieldDiff]:
-    hidden = SENSITIVE[after.kind]
-    old = dict(_flatten({**before.spec, "protected": before.protected}))
-    new = dict(_flatten({**after.spec, "protected": after.protected}))
-    out: list[FieldDiff] = []
-    for path in sorted(set(old) | set(new)):
-        a, b = old.get(path), new.get(path)
-        if a == b:
-            continue
-        out.append(FieldDiff(path, a, b, sensitive=path.split(".")[0] in hidden))
-    return out
+def _field_diffs(before: Resource, after: Resource) -> list[FieldChange]:
+    return field_changes(
+        {**before.spec, "protected": before.protected},
+        {**after.spec, "protected": after.protected},
+        SENSITIVE[after.kind],
+    )
 
 
-def diff_states(
-    before: list[Resource], after: list[Resource], *, base: str, target: str
-) -> StateDiff:
+def diff_states(before: list[Resource], after: list[Resource], *, base: str, target: str) -> StateDiff:
     old = {r.address: r for r in before}
     new = {r.address: r for r in after}
     result = StateDiff(base=base, target=target)
@@ -511,7 +489,6 @@ def commit_on_branch(
             commit = index.commit(message, parent_commits=[head])
         except (git.GitCommandError, ValueError) as exc:
             raise GitError(
-                f"wrote the files on branch {branch} but could not commit them: {exc}; "
-                "commit them yourself"
+                f"wrote the files on branch {branch} but could not commit them: {exc}; commit them yourself"
             ) from None
         return str(commit.hexsha)

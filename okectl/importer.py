@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
+from okectl.config.roundtrip import roundtrip_yaml
 from okectl.config.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.providers.base import ActualResource
@@ -58,14 +58,6 @@ class ImportResult:
             out.write(f"{verb} {len(self.files)} file(s), importing {len(self.imported)} resource(s).")
             out.write("\n" if self.written else " Run again with --write to write them.\n")
         return out.getvalue()
-
-
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
 
 
 # Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.
@@ -104,7 +96,7 @@ def import_supplier(
             by_school.setdefault(act.address.school, []).append(act)
 
     result = ImportResult()
-    yaml = _yaml()
+    yaml = roundtrip_yaml()
     for code, found in sorted(by_school.items()):
         school = state.schools.get(code)
         rel = f"schools/{code}.yaml"

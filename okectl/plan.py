@@ -21,6 +21,7 @@ Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 PLAN_FORMAT_VERSION = 1
 SENSITIVE_TEXT = "(sensitive)"
+SENSITIVE_CHANGE = "(sensitive) changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class FieldChange:
 
     def to_json(self) -> dict[str, Any]:
         if self.sensitive:
-            return {"path": self.path, "sensitive": True, "change": "(sensitive) changed"}
+            return {"path": self.path, "sensitive": True, "change": SENSITIVE_CHANGE}
         return {"path": self.path, "before": self.before, "after": self.after}
 
 
@@ -177,10 +178,13 @@ def _compare(res: Resource, act: ActualResource, resolve_secret: SecretResolver)
     return _Compared(desired, actual, secret_changed)
 
 
-def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+def field_changes(
+    before: dict[str, Any], after: dict[str, Any], sensitive: frozenset[str] = frozenset()
+) -> list[FieldChange]:
     """Field-level changes, as dotted paths; a changed list is reported whole, as a reader
-    thinks of it. Both sides are already normalised, so this is a plain walk: DeepDiff's
-    generality buys nothing here, and importing it costs more than planning a whole fleet."""
+    thinks of it. Fields named in ``sensitive`` say only that they changed. A plain walk
+    rather than DeepDiff: both sides are small flat specs, and importing DeepDiff costs
+    more than planning a whole fleet."""
     out: list[FieldChange] = []
 
     def walk(b: Any, a: Any, path: str) -> None:
@@ -189,7 +193,10 @@ def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldC
                 if b.get(key) != a.get(key):
                     walk(b.get(key), a.get(key), f"{path}.{key}" if path else str(key))
         elif b != a:
-            out.append(FieldChange(path, b, a))
+            if path.split(".")[0] in sensitive:
+                out.append(FieldChange(path, None, None, sensitive=True))
+            else:
+                out.append(FieldChange(path, b, a))
 
     walk(before, after, "")
     return out
@@ -234,7 +241,7 @@ def diff_resources(
                 Unmanaged(addr, f"managed by another repository ({act.labels.get('okectl/repository')})")
             )
             continue
-        changes = _field_changes(cmp.actual, cmp.desired) if cmp.desired != cmp.actual else []
+        changes = field_changes(cmp.actual, cmp.desired) if cmp.desired != cmp.actual else []
         if cmp.secret_changed:
             changes.append(FieldChange("secret", None, None, sensitive=True))
         plan.changes.append(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.errors import OkectlError
-from okectl.providers.base import ActualResource, Provider, ProviderError
+from okectl.providers.base import ActualResource, Provider, ProviderError, Release
 
 ProgressHook = Callable[[str, str], None]
 
@@ -92,3 +94,27 @@ async def refresh(
     if errors:
         raise RefreshFailed(sorted(errors))
     return result
+
+
+async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+    """Every supplier's release feed, or why it could not be read (supplier id → either).
+
+    One supplier's outage must not hide the others' answers, so failures are values.
+    """
+    # Looked up at call time, so tests and adapters can stand in for the registry.
+    registry: Any = importlib.import_module("okectl.providers.registry")
+    out: dict[str, list[Release] | str] = {}
+
+    async def one(sid: str) -> None:
+        provider: Provider | None = None
+        try:
+            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
+            out[sid] = list(await provider.releases())
+        except Exception as exc:
+            out[sid] = f"cannot read the release feed: {exc}"
+        finally:
+            if provider is not None:
+                await provider.aclose()
+
+    await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
+    return out

@@ -9,7 +9,6 @@ behind; above it (a concept version piloted in acceptance) they are ahead.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
-from okectl.providers.base import Provider, Release
+from okectl.providers.base import Release
+from okectl.refresh import read_release_feeds
 from okectl.resources import Resource
 
 
@@ -148,27 +148,6 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
     return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
 
 
-async def _feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
-    # Looked up at call time, so tests and adapters can stand in for the registry.
-    registry: Any = importlib.import_module("okectl.providers.registry")
-    out: dict[str, list[Release] | str] = {}
-
-    async def one(sid: str) -> None:
-        provider: Provider | None = None
-        try:
-            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
-            out[sid] = list(await provider.releases())
-        except Exception as exc:
-            # One supplier's outage must not hide the others' answers.
-            out[sid] = f"cannot read the release feed: {exc}"
-        finally:
-            if provider is not None:
-                await provider.aclose()
-
-    await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
-    return out
-
-
 def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
     root = root.resolve()
@@ -176,7 +155,7 @@ def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)
-    feeds = asyncio.run(_feeds(state, root))
+    feeds = asyncio.run(read_release_feeds(state, root))
     report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
     for sid in sorted(state.suppliers):
         entry = SupplierReleases(supplier=sid)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
-from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.providers.base import Provider, Release
+from okectl.providers.base import Release
+from okectl.refresh import read_release_feeds as read_feeds
 
 
 def read_release_feeds(state: DesiredState, root: Path) -> tuple[dict[str, list[Release]], list[str]]:
@@ -21,20 +20,11 @@ def read_release_feeds(state: DesiredState, root: Path) -> tuple[dict[str, list[
 
 
 async def _read(state: DesiredState, root: Path) -> tuple[dict[str, list[Release]], list[str]]:
-    registry: Any = importlib.import_module("okectl.providers.registry")
     feeds: dict[str, list[Release]] = {}
-    failures: dict[str, str] = {}
-
-    async def one(sid: str) -> None:
-        provider: Provider | None = None
-        try:
-            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
-            feeds[sid] = list(await provider.releases())
-        except Exception as exc:
-            failures[sid] = f"{sid}: cannot read the release feed ({exc}); checked against its YAML only"
-        finally:
-            if provider is not None:
-                await provider.aclose()
-
-    await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
-    return feeds, [failures[sid] for sid in sorted(failures)]
+    failures: list[str] = []
+    for sid, got in sorted((await read_feeds(state, root)).items()):
+        if isinstance(got, str):
+            failures.append(f"{sid}: {got}; checked against its YAML only")
+        else:
+            feeds[sid] = got
+    return feeds, failures
