@@ -61,7 +61,11 @@ def render_markdown(run: PlanRun) -> str:
     if run.policy is not None:
         findings = [f for f in run.policy.findings if f.waived_by is None]
         if findings:
-            body.append(f"#### Policy findings ({len(findings)})\n")
+            errors = sum(1 for f in findings if f.severity == "error")
+            body.append(
+                f"<details{' open' if errors else ''}><summary><b>Policy findings</b>: "
+                f"{errors} error(s), {len(findings) - errors} warning(s)</summary>\n"
+            )
             body.append("| severity | policy | address | where | message |")
             body.append("|---|---|---|---|---|")
             for f in findings:
@@ -69,7 +73,7 @@ def render_markdown(run: PlanRun) -> str:
                     f"| {f.severity} | `{f.policy}` | `{_cell(f.address)}` | "
                     f"`{f.path}:{f.line}` | {_cell(f.message)} |"
                 )
-            body.append("")
+            body.append("\n</details>\n")
     if plan.unmanaged:
         body.append(f"<details><summary>Unmanaged, left alone ({len(plan.unmanaged)})</summary>\n")
         body.extend(f"- `{u.address}`: {u.reason}" for u in plan.unmanaged)

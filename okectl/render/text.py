@@ -78,11 +78,19 @@ def render_text(run: PlanRun, *, color: bool) -> str:
         out.extend(paint(f"  ? {u.address}: {u.reason}", dim=True) for u in plan.unmanaged)
     out.extend(f"{paint('warning:', 'yellow')} {w}" for w in plan.warnings)
     if run.policy is not None:
-        findings = [f for f in run.policy.findings if f.waived_by is None]
-        if findings:
-            out.append(paint(f"Policy findings ({len(findings)})", bold=True))
-            for f in findings:
-                sev = paint(f.severity, "red" if f.severity == "error" else "yellow")
-                out.append(f"  {sev} {f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}")
+        active = [f for f in run.policy.findings if f.waived_by is None]
+        errors = [f for f in active if f.severity == "error"]
+        if errors:
+            out.append(
+                paint(f"Policy errors ({len(errors)}): apply refuses to run while they stand", bold=True)
+            )
+            out.extend(
+                f"  {paint('error', 'red')} {f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}"
+                for f in errors
+            )
+        warnings = len(active) - len(errors)
+        if warnings:
+            # The plan is what a reviewer reads here; the warnings have their own command.
+            out.append(f"{paint(f'{warnings} policy warning(s)', 'yellow')}; see okectl policy check")
     out.append(paint(plan.summary(), bold=True))
     return "\n".join(out) + "\n"

@@ -99,3 +99,9 @@ def test_policy_errors_show_in_the_plan_and_stop_apply(example_repo: Path) -> No
     assert "[sso-federation] roosterwijs/27NH/production" in result.err
     assert "schools/27NH.yaml:" in result.err
     assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_text_plan_lists_policy_errors_but_only_counts_warnings(example_repo: Path) -> None:
+    out = run_cli("plan", "--repo", str(example_repo)).out
+    assert out.splitlines()[-2] == "22 policy warning(s); see okectl policy check"
+    assert "[oke-version-end-of-support]" not in out
