@@ -202,6 +202,42 @@ def field_changes(
     return out
 
 
+def _keep_environments_holding_unmanaged(plan: Plan) -> None:
+    """Leave an environment alone when something okectl does not own lives in it.
+
+    The supplier refuses to delete an environment that still has clients or roles, so
+    deleting its owned children first would strip it and then fail, on every run.
+    """
+    holders: dict[Address, list[str]] = {}
+    for u in plan.unmanaged:
+        if u.address.parent is not None:
+            holders.setdefault(u.address.parent, []).append(str(u.address))
+    doomed = {
+        c.address
+        for c in plan.changes
+        if c.action == "delete" and c.address.kind == "environment" and c.address in holders
+    }
+    if not doomed:
+        return
+    kept = [
+        c
+        for c in plan.changes
+        if c.action == "delete" and (c.address in doomed or c.address.parent in doomed)
+    ]
+    plan.changes = [c for c in plan.changes if c not in kept]
+    for env in sorted(doomed):
+        plan.warnings.append(
+            f"{env}: not deleted, nor anything in it: it holds resources okectl does not own "
+            f"({', '.join(sorted(holders[env]))}); remove them at the supplier or import them, "
+            "then plan again"
+        )
+    for c in kept:
+        plan.unmanaged.append(
+            Unmanaged(c.address, "kept: its environment holds resources okectl does not own")
+        )
+    plan.unmanaged.sort(key=lambda u: u.address)
+
+
 def _reading_order(change: Change) -> tuple[str, str, str, bool, str, str]:
     a = change.address
     # An environment reads before its clients and roles.
@@ -269,6 +305,7 @@ def diff_resources(
                 else "not in the configuration and not created by okectl"
             )
             plan.unmanaged.append(Unmanaged(addr, reason))
+    _keep_environments_holding_unmanaged(plan)
     plan.changes.sort(key=_reading_order)
     plan.unmanaged.sort(key=lambda u: u.address)
     return plan

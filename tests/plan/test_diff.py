@@ -137,3 +137,23 @@ def test_an_unchanged_secret_makes_no_change() -> None:
         CLIENT, {"client_id": "c", "scopes": ["a"], "secret_fingerprint": fingerprint("v")}, "c1", OWNED
     )
     assert plan_of([desired], [actual], {"env:X": "v"}).changes == []
+
+
+def test_an_environment_holding_unmanaged_resources_is_not_stripped_or_deleted() -> None:
+    pilot = Address("delta-toets", "21RC", "pilot")
+    owned_role = Address("delta-toets", "21RC", "pilot", "role", "assessor")
+    hand_made = Address("delta-toets", "21RC", "pilot", "client", "legacy")
+    plan = plan_of(
+        [],
+        [
+            ActualResource(pilot, env_spec(type="pilot"), "e1", OWNED),
+            ActualResource(owned_role, {"name": "x", "groups": []}, "r1", OWNED),
+            ActualResource(hand_made, {"client_id": "legacy", "scopes": []}, "c1", {}),
+        ],
+    )
+    assert plan.changes == []
+    assert plan.warnings == [
+        "delta-toets/21RC/pilot: not deleted, nor anything in it: it holds resources okectl does not own "
+        "(delta-toets/21RC/pilot/client/legacy); remove them at the supplier or import them, then plan again"
+    ]
+    assert {str(u.address) for u in plan.unmanaged} == {str(pilot), str(owned_role), str(hand_made)}
