@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.config.resolve import removable_environments
+from okectl.config.resolve import environment_overrides
 from okectl.config.validate import Validated, validate_repository
 from okectl.errors import OkectlError
 from okectl.plan import PLAN_FORMAT_VERSION, Change, Plan, checksum, diff_resources
@@ -34,6 +34,9 @@ class Scope:
     schools: set[str] | None = None
     suppliers: set[str] | None = None
     reasons: tuple[str, ...] = ()
+    # Schools named on the command line: a typo must not pass as "no changes". (A scope
+    # from git may name a school whose file was removed, to plan its deletion.)
+    named_schools: frozenset[str] = frozenset()
 
     def describe(self) -> str | None:
         parts = []
@@ -143,17 +146,35 @@ def git_info(root: Path) -> tuple[str | None, bool]:
 
 
 def check_safety(plan: Plan, state: DesiredState, actual_envs: dict[str, int], *, force: bool) -> list[str]:
-    """Problems that stop the plan: protected deletions always, mass deletions unless forced."""
+    """Problems that stop the plan: protected deletions always, mass deletions unless forced.
+
+    A production environment is protected unless its override says protect: false, and
+    any environment whose override says protect: true is protected whatever its type.
+    """
     problems: list[str] = []
-    removable = removable_environments(state)
+    overrides = environment_overrides(state)
     deletes_per_supplier: dict[str, int] = {}
     for ch in plan.changes:
-        if ch.action != "delete" or ch.address.kind != "environment":
+        a = ch.address
+        if a.kind != "environment" or ch.action == "create":
             continue
-        deletes_per_supplier[ch.address.supplier] = deletes_per_supplier.get(ch.address.supplier, 0) + 1
-        before = ch.before or {}
-        if before.get("type") == "production" and ch.address not in removable:
-            a = ch.address
+        override = overrides.get(a)
+        protect = override.protect if override is not None else None
+        where = f"connections.{a.supplier}.environments.{a.environment} in schools/{a.school}.yaml"
+        was_production = (ch.before or {}).get("type") == "production"
+        if ch.action == "update":
+            if was_production and (ch.after or {}).get("type") != "production" and protect is not False:
+                # Otherwise a production environment could be retyped out of its
+                # protection in one plan and deleted in the next.
+                problems.append(
+                    f"{a}: refusing to change a production environment into another type; "
+                    f"set protect: false under {where} if that is intended"
+                )
+            continue
+        deletes_per_supplier[a.supplier] = deletes_per_supplier.get(a.supplier, 0) + 1
+        if protect is True:
+            problems.append(f"{a}: refusing to delete it: {where} says protect: true")
+        elif was_production and not (override is not None and override.absent and protect is False):
             problems.append(
                 f"{a}: refusing to delete a production environment; it is protected. To delete it, "
                 f"keep it in schools/{a.school}.yaml under connections.{a.supplier}.environments."
@@ -199,6 +220,13 @@ def locate_resource(state: DesiredState) -> Any:
     return locate
 
 
+def _check_scope(scope: Scope, state: DesiredState) -> None:
+    unknown = [f"unknown supplier {s!r}" for s in sorted(scope.suppliers or ()) if s not in state.suppliers]
+    unknown += [f"unknown school {c!r}" for c in sorted(scope.named_schools) if c not in state.schools]
+    if unknown:
+        raise OkectlError("; ".join(unknown) + " in --school/--supplier; check the spelling")
+
+
 def make_plan(
     root: Path,
     *,
@@ -212,6 +240,7 @@ def make_plan(
     validated = validate_repository(root)
     state = validated.state
     settings = load_settings(root)
+    _check_scope(scope, state)
     desired = [
         r
         for r in validated.resources
@@ -246,6 +275,13 @@ def make_plan(
     plan.env_counts = {
         k: (before_envs.get(k, 0), after_envs.get(k, 0)) for k in sorted(set(before_envs) | set(after_envs))
     }
+    if scope.schools is not None:
+        # A scoped plan sees only some tenants, but the mass-deletion guard is about the
+        # supplier's whole estate: count what the configuration gives it everywhere, so
+        # the pieces of a large deletion cannot each slip under the limit.
+        for r in validated.resources:
+            if r.address.kind == "environment" and r.address.school not in scope.schools:
+                owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
     safety = check_safety(plan, state, owned_envs, force=force)
     commit, dirty = git_info(root)
     run = PlanRun(

@@ -56,7 +56,9 @@ def _scope(
             school_set = changed.schools if school_set is None else school_set & changed.schools
         if changed.suppliers is not None:
             supplier_set = changed.suppliers if supplier_set is None else supplier_set & changed.suppliers
-    return Scope(schools=school_set, suppliers=supplier_set, reasons=reasons)
+    return Scope(
+        schools=school_set, suppliers=supplier_set, reasons=reasons, named_schools=frozenset(schools)
+    )
 
 
 def _render(run: Any, output: str) -> str:

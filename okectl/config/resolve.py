@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from okectl.config.models import Connection, Profile, School, Supplier
+from okectl.config.models import Connection, EnvironmentOverride, Profile, School, Supplier
 from okectl.config.references import connection_function
 from okectl.config.repository import DesiredState
 from okectl.resources import Address, Resource
@@ -97,15 +97,14 @@ def resolve_connection(
     return out
 
 
-def removable_environments(state: DesiredState) -> set[Address]:
-    """Environments the configuration marks absent and unprotected: they may be deleted
-    even when they are production environments."""
-    out: set[Address] = set()
+def environment_overrides(state: DesiredState) -> dict[Address, EnvironmentOverride]:
+    """Every per-environment override in the schools' connections, by address: where the
+    configuration says an environment is absent, protected or unprotected."""
+    out: dict[Address, EnvironmentOverride] = {}
     for code, school in state.schools.items():
         for sid, conn in school.connections.items():
             for name, override in conn.environments.items():
-                if override.absent and override.protect is False:
-                    out.add(Address(sid, code, name))
+                out[Address(sid, code, name)] = override
     return out
 
 

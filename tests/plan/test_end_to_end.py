@@ -236,6 +236,10 @@ def test_the_mass_deletion_guard_trips_and_force_passes_it(
     assert result.exit_code == 1
     [line] = [ln for ln in result.err.splitlines() if ln.startswith("delta-toets:")]
     assert "owned environments" in line and "run with --force" in line
+    # Scoped to just the schools that changed, the guard still weighs the whole supplier.
+    touched = [a for c in ("21RC", "23KM", "27NH", "30GZ", "44TW", "50UT", "61BR") for a in ("--school", c)]
+    scoped = run_cli("plan", "--repo", str(example_repo), *touched)
+    assert scoped.exit_code == 1 and line in scoped.err.splitlines()
     assert run_cli("plan", "--repo", str(example_repo), "--force").exit_code == 0
 
 

@@ -107,3 +107,12 @@ def test_text_plan_lists_policy_errors_but_only_counts_warnings(example_repo: Pa
     # The count depends on the day (end-of-support warnings), the form does not.
     assert re.fullmatch(r"[1-9]\d* policy warning\(s\); see okectl policy check", out.splitlines()[-2])
     assert "[oke-version-end-of-support]" not in out
+
+
+def test_unknown_schools_and_suppliers_in_the_scope_are_errors(example_repo: Path) -> None:
+    result = run_cli("plan", "--repo", str(example_repo), "--school", "99XX", "--supplier", "nope")
+    assert result.exit_code == 1
+    assert (
+        result.err.strip()
+        == "unknown supplier 'nope'; unknown school '99XX' in --school/--supplier; check the spelling"
+    )

@@ -73,3 +73,41 @@ def test_small_suppliers_are_not_held_by_the_mass_deletion_guard(example_repo: P
 def test_deletions_within_the_fraction_pass(example_repo: Path) -> None:
     state = load_state(example_repo)
     assert check_safety(Plan(changes=deletes("delta-toets", 2)), state, {"delta-toets": 8}, force=False) == []
+
+
+def test_an_environment_marked_protect_true_is_never_deleted(example_repo: Path) -> None:
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(
+        school.read_text().replace(
+            '      acceptance: {oke_version: "1.1"}', "      acceptance: {absent: true, protect: true}"
+        )
+    )
+    state = load_state(example_repo)
+    plan = Plan(
+        changes=[
+            Change(
+                Address("delta-toets", "21RC", "acceptance"), "delete", {"type": "acceptance"}, None, etag="e"
+            )
+        ]
+    )
+    assert check_safety(plan, state, {"delta-toets": 20}, force=True) == [
+        "delta-toets/21RC/acceptance: refusing to delete it: connections.delta-toets.environments.acceptance "
+        "in schools/21RC.yaml says protect: true"
+    ]
+
+
+def test_retyping_a_production_environment_is_refused(example_repo: Path) -> None:
+    state = load_state(example_repo)
+    plan = Plan(
+        changes=[
+            Change(
+                Address("delta-toets", "21RC", "production"),
+                "update",
+                {"type": "production"},
+                {"type": "test"},
+                etag="e",
+            )
+        ]
+    )
+    [problem] = check_safety(plan, state, {"delta-toets": 20}, force=True)
+    assert problem.startswith("delta-toets/21RC/production: refusing to change a production environment")
