@@ -88,11 +88,14 @@ class Journal:
         self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         self._fh.flush()
 
-    def close(self, result: ApplyResult) -> None:
-        self.write(
-            event="end",
-            **{s: len(result.by_status(s)) for s in ("applied", "failed", "refused", "not-attempted")},
-        )
+    def close(self, result: ApplyResult | None) -> None:
+        if result is None:
+            self.write(event="end", interrupted=True)
+        else:
+            self.write(
+                event="end",
+                **{s: len(result.by_status(s)) for s in ("applied", "failed", "refused", "not-attempted")},
+            )
         self._fh.close()
 
 
@@ -230,6 +233,12 @@ async def _one(
         return Outcome(addr, change.action, "failed", str(exc))
     except OkectlError as exc:
         return Outcome(addr, change.action, "failed", str(exc))
+    except Exception as exc:
+        # Whatever went wrong with this call, the others go on and the summary and the
+        # journal still say what happened; the type is enough, the text may hold a body.
+        return Outcome(
+            addr, change.action, "failed", f"unexpected error ({type(exc).__name__}); run plan again"
+        )
     return Outcome(addr, change.action, "applied")
 
 

@@ -317,8 +317,11 @@ class PlanFileError(OkectlError):
 def save_plan(run: PlanRun, path: Path) -> str:
     doc = run.document()
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot write the plan file: {exc.strerror}") from None
     return str(doc["checksum"])
 
 
@@ -343,16 +346,39 @@ def load_plan(path: Path) -> dict[str, Any]:
     return doc
 
 
-def changes_from_document(doc: dict[str, Any]) -> list[Change]:
+def changes_from_document(doc: dict[str, Any], path: Path) -> list[Change]:
+    """The changes of a loaded plan document, checked for the shape apply relies on:
+    a plan file is input like any other, even with a valid checksum."""
+    changes = doc.get("changes")
+    if not isinstance(changes, list):
+        raise PlanFileError(f"{path}: not a valid plan file: changes is not a list")
     out = []
-    for c in doc.get("changes", []):
+    for i, c in enumerate(changes):
+        where = f"{path}: change {i + 1}"
+        if not isinstance(c, dict):
+            raise PlanFileError(f"{where} is not an object; re-plan")
+        try:
+            address = Address.parse(str(c["address"]))
+        except KeyError:
+            raise PlanFileError(f"{where} has no address; re-plan") from None
+        except ValueError as exc:
+            raise PlanFileError(f"{where}: {exc}; re-plan") from None
+        action = c.get("action")
+        if action not in ("create", "update", "delete"):
+            raise PlanFileError(f"{where} ({address}): unknown action {action!r}; re-plan")
+        etag = c.get("etag")
+        if action != "create" and not isinstance(etag, str):
+            raise PlanFileError(f"{where} ({address}): an {action} needs the observed etag; re-plan")
+        digest = c.get("after_digest")
+        if digest is not None and not isinstance(digest, str):
+            raise PlanFileError(f"{where} ({address}): after_digest is not text; re-plan")
         out.append(
             Change(
-                address=Address.parse(c["address"]),
-                action=c["action"],
-                before=c.get("before"),
-                after=c.get("after"),
-                etag=c.get("etag"),
+                address=address,
+                action=action,
+                before=c.get("before") if isinstance(c.get("before"), dict) else None,
+                after=c.get("after") if isinstance(c.get("after"), dict) else None,
+                etag=etag if isinstance(etag, str) else None,
                 adopt=bool(c.get("adopt")),
             )
         )

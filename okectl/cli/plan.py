@@ -138,7 +138,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
         doc = load_plan(plan_file)
         validated = validate_repository(root)
         state = validated.state
-        changes = changes_from_document(doc)
+        changes = changes_from_document(doc, plan_file)
         digests = {
             c.address: c_doc.get("after_digest") for c, c_doc in zip(changes, doc["changes"], strict=True)
         }
@@ -176,20 +176,24 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     settings = load_settings(root)
     commit, dirty = git_info(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
-    result = asyncio.run(
-        apply_changes(
-            state,
-            root,
-            changes,
-            desired,
-            repository=settings.repository,
-            commit=commit,
-            journal=journal,
-            resolve_secret=secret_resolver(root),
-            refused=refused,
+    result = None
+    try:
+        result = asyncio.run(
+            apply_changes(
+                state,
+                root,
+                changes,
+                desired,
+                repository=settings.repository,
+                commit=commit,
+                journal=journal,
+                resolve_secret=secret_resolver(root),
+                refused=refused,
+            )
         )
-    )
-    journal.close(result)
+    finally:
+        # The journal ends with what is known, even when the run is interrupted.
+        journal.close(result)
     for status in ("failed", "refused", "not-attempted"):
         for o in result.by_status(status):
             click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)

@@ -116,3 +116,42 @@ def test_unknown_schools_and_suppliers_in_the_scope_are_errors(example_repo: Pat
         result.err.strip()
         == "unknown supplier 'nope'; unknown school '99XX' in --school/--supplier; check the spelling"
     )
+
+
+def test_a_plan_out_path_that_cannot_be_written_is_one_line(example_repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "p.json"
+    result = run_cli("plan", "--repo", str(example_repo), "--out", str(target))
+    assert result.exit_code == 1
+    assert result.err.strip() == f"{target}: cannot write the plan file: No such file or directory"
+
+
+def _resealed(doc: dict[str, object]) -> dict[str, object]:
+    from okectl.plan import checksum
+
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    return {**body, "checksum": checksum(body)}
+
+
+def test_an_edited_plan_file_with_a_recomputed_checksum_is_still_checked(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "p.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    original = json.loads(plan_file.read_text())
+    cases = {
+        "explode": ("action", "change 1 ({addr}): unknown action 'explode'; re-plan"),
+        "not/an/address/at/all/x": (
+            "address",
+            "change 1: 'not/an/address/at/all/x' is not a resource address",
+        ),
+    }
+    for value, (key, expected) in cases.items():
+        doc = json.loads(json.dumps(original))
+        addr = doc["changes"][0]["address"]
+        doc["changes"][0][key] = value
+        plan_file.write_text(json.dumps(_resealed(doc)))
+        result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+        assert result.exit_code == 1
+        assert result.err.startswith(f"{plan_file}: " + expected.format(addr=addr)), result.err
+        assert "Traceback" not in result.err and "internal error" not in result.err
+    assert not (example_repo / ".okectl" / "runs").exists()
