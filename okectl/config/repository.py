@@ -324,6 +324,19 @@ def problems_from_validation(
         is_key = bool(loc) and loc[-1] == "[key]"
         if is_key:
             loc = loc[:-1]
+        if any(part in ("secret", "client_secret") for part in loc) and etype not in (
+            "literal_secret", "secret_ref", "extra_forbidden", "missing",
+        ):
+            # Whatever was written under a secret reference may be the secret itself.
+            line, col = locate(data, loc)
+            msg = (
+                f"{_dotted(loc)}: not a valid secret reference; write {{env: VARIABLE}} "
+                "(letters, digits and _) or {file: PATH}"
+            )
+            if (line, col, msg) not in seen:
+                seen.add((line, col, msg))
+                out.append(Problem(display, line, col, msg))
+            continue
         name = str(loc[-1]) if loc else "file"
         where = _dotted(loc) if loc else "file"
         if etype == "extra_forbidden":
@@ -354,7 +367,7 @@ def problems_from_validation(
             if raw is not None:
                 msg = (
                     f"{parent_where}: YAML reads the key {raw} as {_kind(value)}; "
-                    f'keys here are text, {_quote_hint(raw, value)}'
+                    f"keys here are text, {_quote_hint(raw, value)}"
                 )
             else:
                 msg = f"{parent_where}: key {value!r} is not valid here: {_lower(err['msg'])}"

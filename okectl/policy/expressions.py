@@ -497,8 +497,10 @@ class CelCheck(Check):
             result = self.program.execute(bindings.context)
         except KeyError as exc:
             return self._failure(f"no such field {exc.args[0]!r}; guard it with has(...)")
-        except (RuntimeError, TypeError, ValueError) as exc:
-            return self._failure(str(exc).split(". ")[0])
+        except (RuntimeError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            # Division by zero or an index out of range is this environment's finding,
+            # not a crash of the whole check.
+            return self._failure(str(exc).split(". ")[0] or type(exc).__name__)
         if result is True:
             return None
         if result is not False:

@@ -281,6 +281,19 @@ def test_literal_client_secret_in_a_school_is_refused_and_never_echoed(
     assert SECRET not in result.out + result.err
 
 
+def test_a_secret_pasted_as_a_variable_name_is_refused_and_never_echoed(
+    repo: BuildRepo, cli: Callable[..., Any]
+) -> None:
+    root = repo({"schools/99ZZ.yaml": _school(secret='{env: "hunter2-LEAK!"}')})
+    result = cli("validate", "--repo", str(root))
+    assert result.exit_code == 1
+    assert result.err.splitlines() == [
+        "schools/99ZZ.yaml:14:23: connections.delta.clients.eduplan.secret.env: not a valid secret "
+        "reference; write {env: VARIABLE} (letters, digits and _) or {file: PATH}"
+    ]
+    assert "hunter2" not in result.out + result.err
+
+
 def test_secret_reference_needs_exactly_one_source(repo: BuildRepo, problems: Problems) -> None:
     root = repo({"schools/99ZZ.yaml": _school(secret="{env: DELTA_SECRET, file: /run/secrets/delta}")})
     assert problems(root) == [
