@@ -145,7 +145,12 @@ def import_supplier(
                 clients[addr.name] = body
                 result.imported.append(str(addr))
             elif addr.kind == "role":
-                result.imported.append(str(addr))
+                # Role bindings follow from the school's roles and the supplier's role_names,
+                # shared by every supplier: importing one would change the others.
+                result.skipped.append(
+                    f"{addr}: role bindings are not imported; add the role to roles: in {rel} "
+                    f"and its name to role_names in suppliers/{supplier_id}.yaml"
+                )
         if not clients:
             del conn["clients"]
         if conn_model is not None and connection_function(state, supplier_id, conn_model) is None:

@@ -21,8 +21,6 @@ ProgressHook = Callable[[str, str], None]
 @dataclass(repr=False)
 class Refreshed:
     resources: list[ActualResource] = field(default_factory=list)
-    # Per supplier: the schools whose tenants were read, so deletions stay inside them.
-    tenants: dict[str, set[str]] = field(default_factory=dict)
 
 
 class RefreshFailed(OkectlError):
@@ -34,22 +32,13 @@ class RefreshFailed(OkectlError):
         return self.errors
 
 
-def _desired_schools(state: DesiredState, supplier: str) -> set[str]:
-    return {code for code, s in state.schools.items() if supplier in s.connections}
-
-
-async def _refresh_one(
-    provider: Provider, state: DesiredState, schools: set[str] | None
-) -> tuple[list[ActualResource], set[str]]:
-    sid = provider.supplier.id
+async def _refresh_one(provider: Provider, schools: set[str] | None) -> list[ActualResource]:
+    # Every tenant the supplier shows, not only the configured ones: a school removed from
+    # the configuration still has owned resources to delete. A school the supplier does
+    # not know yet has nothing to read.
     visible = set(await provider.list_tenants())
-    wanted = visible | _desired_schools(state, sid)
-    if schools is not None:
-        wanted &= schools
-    # A school the supplier does not know yet has nothing to read: its resources are new.
-    to_read = sorted(wanted & visible)
-    resources = await provider.read_tenants(to_read) if to_read else []
-    return resources, wanted
+    to_read = sorted(visible if schools is None else visible & schools)
+    return await provider.read_tenants(to_read) if to_read else []
 
 
 async def refresh(
@@ -77,14 +66,13 @@ async def refresh(
             if progress:
                 progress(sid, "reading")
             try:
-                resources, tenants = await _refresh_one(provider, state, schools)
+                resources = await _refresh_one(provider, schools)
             except ProviderError as exc:
                 errors.append(str(exc))
                 if progress:
                     progress(sid, "failed")
                 return
             result.resources.extend(resources)
-            result.tenants[sid] = tenants
             if progress:
                 progress(sid, "done")
 

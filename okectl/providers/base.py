@@ -48,10 +48,12 @@ class ActualResource:
         return f"ActualResource({self.address}, etag={self.etag})"
 
     def owned_by(self, repository: str) -> bool:
-        if self.labels.get(MANAGED_BY) != MANAGED_BY_VALUE:
-            return False
-        repo = self.labels.get(LABEL_REPOSITORY)
-        return repo is None or repo == repository
+        # Both labels must match: a resource that says only "managed-by: okectl" could
+        # belong to any repository, and must not be pruned by whichever plans first.
+        return (
+            self.labels.get(MANAGED_BY) == MANAGED_BY_VALUE
+            and self.labels.get(LABEL_REPOSITORY) == repository
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,11 @@ class ProviderError(Exception):
     """A supplier call failed; the message names the supplier, the address and whom to contact."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, detail: str | None = None,
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
         address: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -91,9 +97,7 @@ class Provider(Protocol):
         """Every environment, client and role of these schools, with list calls."""
         ...
 
-    async def create(
-        self, address: Address, body: dict[str, Any], labels: dict[str, str]
-    ) -> ActualResource:
+    async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:
         """Create with If-None-Match: *; body may carry a write-only `secret`."""
         ...
 
@@ -107,12 +111,10 @@ class Provider(Protocol):
         """Delete with If-Match: etag."""
         ...
 
-    async def releases(self) -> list[Release]:
-        ...
+    async def releases(self) -> list[Release]: ...
 
     async def service_info(self, base_url: str) -> dict[str, Any]:
         """The OOAPI service document (`GET {base_url}/`) of an environment."""
         ...
 
-    async def aclose(self) -> None:
-        ...
+    async def aclose(self) -> None: ...
