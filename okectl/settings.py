@@ -20,7 +20,8 @@ DEFAULT_REPOSITORY_ID = "default"
 class SettingsModel(Model):
     repository: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")] = Field(
         default=DEFAULT_REPOSITORY_ID,
-        description="Written into ownership labels; keep it stable",
+        description="an id of letters, digits, '.', '_', '/' or '-' "
+        "(it goes into ownership labels: keep it stable)",
     )
 
 
