@@ -225,8 +225,12 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
         a = res.address
         version = str(res.spec.get("oke_version"))
         envs_by_connection.setdefault((a.supplier, a.school), []).append(
-            EnvCell(a.environment, str(res.spec.get("type")), version,
-                    _cell_alignment(version, targets.get(a.supplier), allowed))
+            EnvCell(
+                a.environment,
+                str(res.spec.get("type")),
+                version,
+                _cell_alignment(version, targets.get(a.supplier), allowed),
+            )
         )
 
     connected = sorted({sid for s in state.schools.values() for sid in s.connections})
@@ -252,9 +256,7 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
             if now_total is not None and now is not None:
                 now_total += now
         rows.append(SchoolRow(code, school.name, school.federation, cells))
-        bars.append(
-            Bar(code, [(t, by_type[t]) for t, _, _ in ENV_TYPES], sum(by_type.values()), now_total)
-        )
+        bars.append(Bar(code, [(t, by_type[t]) for t, _, _ in ENV_TYPES], sum(by_type.values()), now_total))
 
     suppliers: list[SupplierInfo] = []
     for sid, s in sorted(state.suppliers.items()):
@@ -272,8 +274,9 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                 processing_agreement=s.privacy.processing_agreement,
                 dpia=dpia.status if dpia else "none",
                 dpia_date=dpia.date if dpia else None,
-                certification=[f"OKE {c.oke}: {c.status}" + (f" ({c.date})" if c.date else "")
-                               for c in s.certification],
+                certification=[
+                    f"OKE {c.oke}: {c.status}" + (f" ({c.date})" if c.date else "") for c in s.certification
+                ],
                 support=[v for v in (s.support.email, s.support.url, s.support.phone) if v],
                 schools=sum(1 for school in state.schools.values() if sid in school.connections),
                 now=before,
