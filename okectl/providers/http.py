@@ -12,10 +12,12 @@ import asyncio
 import email.utils
 import functools
 import gc
+import json as jsonlib
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, Literal
@@ -23,12 +25,17 @@ from typing import Any, Literal
 import httpx
 
 from okectl.config.models import Supplier
-from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release
+from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
 from okectl.resources import Address
 
 ReadStrategy = Literal["per-tenant", "all-tenants"]
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers after which a refused request may still have been carried out: the server may
+# have acted on it before failing (429 and 401 are refused before anything happens).
+MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
+SENSITIVE = "(sensitive)"
+KINDS = frozenset({"environment", "client", "role"})
 PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
 
@@ -96,6 +103,55 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in text, also where it was URL-encoded or JSON-escaped (a
+    supplier that echoes a form or a request body back in its error)."""
+    for secret in secrets:
+        if not secret:
+            continue
+        forms = {
+            secret,
+            urllib.parse.quote_plus(secret),
+            urllib.parse.quote(secret, safe=""),
+            jsonlib.dumps(secret)[1:-1],
+            jsonlib.dumps(secret, ensure_ascii=False)[1:-1],
+        }
+        for form in sorted(forms, key=len, reverse=True):
+            if form in text:
+                text = text.replace(form, SENSITIVE)
+    return text
+
+
+class _Bad(Exception):
+    """A supplier document of the wrong shape (turned into a ProviderError)."""
+
+
+def _text(item: dict[str, Any], key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise _Bad(f"a {item.get('kind')} has no {key}")
+    return value
+
+
+class _Call:
+    """What one provider call's retries went through."""
+
+    __slots__ = ("attempts", "maybe_applied")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        # An earlier attempt of this call failed in a way that may have reached the server.
+        self.maybe_applied = False
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return sorted((_normal(v) for v in value), key=lambda v: jsonlib.dumps(v, sort_keys=True))
+    return value
 
 
 def _problem_detail(resp: httpx.Response) -> str:
@@ -179,13 +235,27 @@ class HttpProvider:
         detail: str | None = None,
         address: Address | None = None,
         cls: type[ProviderError] = ProviderError,
+        secrets: Iterable[str] = (),
     ) -> ProviderError:
+        """An error for a failed call. Everything a supplier said is redacted first: its
+        error text may echo the request (the API client secret, a client's secret)."""
+        hidden = (self._client_secret, *secrets)
         where = f"{address}: " if address is not None else ""
         return cls(
-            f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}",
+            _redact(f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}", hidden),
             status=status,
-            detail=detail,
+            detail=_redact(detail, hidden) if detail is not None else None,
             address=str(address) if address is not None else None,
+        )
+
+    def _malformed(
+        self, what: str, why: str, *, address: Address | None = None, secrets: Iterable[str] = ()
+    ) -> ProviderError:
+        return self._fail(
+            what,
+            f"answered with a document okectl does not understand: {why}",
+            address=address,
+            secrets=secrets,
         )
 
     # --- transport -----------------------------------------------------------------------
@@ -239,17 +309,24 @@ class HttpProvider:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         authenticated: bool = True,
+        call: _Call | None = None,
+        secrets: Iterable[str] = (),
     ) -> httpx.Response:
         """Send with retries. Every request okectl makes is safe to repeat: reads, token
-        requests, and writes guarded by If-Match or If-None-Match."""
+        requests, and writes guarded by If-Match or If-None-Match.
+
+        `call`, when given, records this call's attempts and whether an earlier one may
+        have been carried out by the server (so a 412 or 404 may be its own doing)."""
         if not url.startswith(("http://", "https://")):
             url = self._api_url + url
+        call = call if call is not None else _Call()
         attempt = 0
         renewed = False
         last = ""
         status: int | None = None
         while True:
             attempt += 1
+            call.attempts = attempt
             send_headers = dict(headers or {})
             if authenticated:
                 send_headers["Authorization"] = "Bearer " + await self._access_token()
@@ -260,10 +337,15 @@ class HttpProvider:
                     resp = await self._client.request(
                         method, url, json=json, data=data, params=params, headers=send_headers
                     )
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 last, status = f"timed out after {self.supplier.api.timeout_seconds:g} s", None
+                # Only a request that was never sent cannot have been carried out.
+                if not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                    call.maybe_applied = True
             except httpx.TransportError as exc:
                 last, status = f"connection failed ({type(exc).__name__}: {exc})", None
+                if not isinstance(exc, httpx.ConnectError | httpx.UnsupportedProtocol):
+                    call.maybe_applied = True
             else:
                 if resp.status_code == 401 and authenticated and not renewed:
                     # The token expired or was revoked early: fetch a new one, once.
@@ -274,6 +356,8 @@ class HttpProvider:
                 if resp.status_code not in RETRY_STATUSES:
                     return resp
                 status = resp.status_code
+                if status in MAYBE_APPLIED_STATUSES:
+                    call.maybe_applied = True
                 last = f"answered {resp.status_code} {resp.reason_phrase}"
                 wait = _retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
@@ -283,57 +367,93 @@ class HttpProvider:
                         status=status,
                         detail=_problem_detail(resp),
                         address=address,
+                        secrets=secrets,
                     )
                 if attempt < self._max_attempts:
                     await self._sleep(wait if wait is not None else self._delay(attempt))
                     continue
             if attempt >= self._max_attempts:
                 raise self._fail(
-                    what, f"failed: {last}; gave up after {attempt} attempts", status=status, address=address
+                    what,
+                    f"failed: {last}; gave up after {attempt} attempts",
+                    status=status,
+                    address=address,
+                    secrets=secrets,
                 )
             await self._sleep(self._delay(attempt))
 
     # --- reading -------------------------------------------------------------------------
 
-    def _actual(self, item: dict[str, Any]) -> ActualResource:
+    def _actual(
+        self, item: Any, what: str, address: Address | None = None, secrets: Iterable[str] = ()
+    ) -> ActualResource:
         # Written out per kind: this runs once per resource of the fleet on every plan.
-        kind = item["kind"]
+        if type(item) is not dict:
+            raise self._malformed(what, "a resource is not an object", address=address, secrets=secrets)
         get = item.get
-        if kind == "environment":
-            address = Address(self.supplier.id, item["tenant"], item["name"])
-            spec = {
-                "type": get("type"),
-                "status": get("status"),
-                "function": get("function"),
-                "oke_version": get("oke_version"),
-                "ooapi_version": get("ooapi_version"),
-                "flows": get("flows"),
-                "sso": get("sso"),
-            }
-            extra = {
-                "base_url": get("base_url"),
-                "created_at": get("created_at"),
-                "updated_at": get("updated_at"),
-            }
-        elif kind == "client":
-            address = Address(self.supplier.id, item["tenant"], item["environment"], "client", item["system"])
-            spec = {
-                "client_id": get("client_id"),
-                "scopes": get("scopes"),
-                "secret_fingerprint": get("secret_fingerprint"),
-            }
-            extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
-        else:
-            address = Address(self.supplier.id, item["tenant"], item["environment"], "role", item["role"])
-            spec = {"name": get("name"), "groups": get("groups")}
-            extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
-        return ActualResource(address, spec, item["etag"], get("labels") or {}, extra)
+        kind = get("kind")
+        try:
+            if kind == "environment":
+                addr = Address(self.supplier.id, _text(item, "tenant"), _text(item, "name"))
+                spec = {
+                    "type": get("type"),
+                    "status": get("status"),
+                    "function": get("function"),
+                    "oke_version": get("oke_version"),
+                    "ooapi_version": get("ooapi_version"),
+                    "flows": get("flows"),
+                    "sso": get("sso"),
+                }
+                extra = {
+                    "base_url": get("base_url"),
+                    "created_at": get("created_at"),
+                    "updated_at": get("updated_at"),
+                }
+            elif kind == "client":
+                addr = Address(
+                    self.supplier.id,
+                    _text(item, "tenant"),
+                    _text(item, "environment"),
+                    "client",
+                    _text(item, "system"),
+                )
+                spec = {
+                    "client_id": get("client_id"),
+                    "scopes": get("scopes"),
+                    "secret_fingerprint": get("secret_fingerprint"),
+                }
+                extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
+            elif kind == "role":
+                addr = Address(
+                    self.supplier.id,
+                    _text(item, "tenant"),
+                    _text(item, "environment"),
+                    "role",
+                    _text(item, "role"),
+                )
+                spec = {"name": get("name"), "groups": get("groups")}
+                extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
+            else:
+                raise _Bad("a resource has no known kind (environment, client or role)")
+            etag = _text(item, "etag")
+            labels = get("labels") or {}
+            if type(labels) is not dict:
+                raise _Bad(f"labels of {addr} is not an object")
+        except _Bad as exc:
+            raise self._malformed(what, str(exc), address=address, secrets=secrets) from None
+        return ActualResource(addr, spec, etag, labels, extra)
 
-    def _check(self, resp: httpx.Response, what: str, address: Address | None = None) -> Any:
+    def _check(
+        self, resp: httpx.Response, what: str, address: Address | None = None, secrets: Iterable[str] = ()
+    ) -> Any:
         if resp.status_code == 403:
             raise self._fail(
-                what, "was denied (403): the credential has no access to this tenant",
-                status=403, detail=_problem_detail(resp), address=address,
+                what,
+                "was denied (403): the credential has no access to this tenant",
+                status=403,
+                detail=_problem_detail(resp),
+                address=address,
+                secrets=secrets,
             )
         if resp.status_code >= 400:
             raise self._fail(
@@ -342,6 +462,7 @@ class HttpProvider:
                 status=resp.status_code,
                 detail=_problem_detail(resp),
                 address=address,
+                secrets=secrets,
             )
         try:
             with _gc_paused():
@@ -349,20 +470,42 @@ class HttpProvider:
         except ValueError:
             raise self._fail(what, "returned a body that is not JSON", address=address) from None
 
+    def _items(self, data: Any, what: str) -> list[Any]:
+        if not isinstance(data, dict):
+            raise self._malformed(what, f"expected an object with items, got {type(data).__name__}")
+        items = data.get("items")
+        if not isinstance(items, list):
+            problem = "items is missing" if "items" not in data else "items is not a list"
+            raise self._malformed(what, problem)
+        return items
+
     async def _pages(self, path: str, what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": self._page_size}
         while True:
             data = self._check(await self._send("GET", path, what=what, params=params), what)
-            items.extend(data["items"])
+            page = self._items(data, what)
+            for item in page:
+                if type(item) is not dict:
+                    raise self._malformed(what, "a resource is not an object")
+            items.extend(page)
             token = data.get("next_page_token")
             if not token:
                 return items
+            if not isinstance(token, str):
+                raise self._malformed(what, "next_page_token is not a string")
             params = {"page_size": self._page_size, "page_token": token}
 
     async def list_tenants(self) -> list[str]:
-        data = self._check(await self._send("GET", "/tenants", what="listing tenants"), "listing tenants")
-        return [str(t["school"]) for t in data["items"]]
+        what = "listing tenants"
+        data = self._check(await self._send("GET", "/tenants", what=what), what)
+        schools: list[str] = []
+        for t in self._items(data, what):
+            school = t.get("school") if isinstance(t, dict) else None
+            if not isinstance(school, str) or not school:
+                raise self._malformed(what, "a tenant has no school code")
+            schools.append(school)
+        return schools
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
         wanted = set(schools)
@@ -370,20 +513,33 @@ class HttpProvider:
             return []
         if self._read_strategy == "all-tenants":
             # One paged listing across tenants: cheapest when requests cost no latency.
-            items = await self._pages("/resources", "reading resources")
+            what = "reading resources"
+            items = await self._pages("/resources", what)
             with _gc_paused():
-                return [self._actual(i) for i in items if i["tenant"] in wanted]
+                out = []
+                for i in items:
+                    tenant = i.get("tenant")
+                    if tenant in wanted:
+                        out.append(self._actual(i, what))
+                    elif not isinstance(tenant, str):
+                        raise self._malformed(what, "a resource has no tenant")
+                return out
+        ordered = sorted(wanted)
         results = await asyncio.gather(
-            *(self._pages(f"/tenants/{s}/resources", f"reading tenant {s}") for s in sorted(wanted))
+            *(self._pages(f"/tenants/{s}/resources", f"reading tenant {s}") for s in ordered)
         )
+        out = []
         with _gc_paused():
-            return [self._actual(i) for items in results for i in items]
+            for school, items in zip(ordered, results, strict=True):
+                what = f"reading tenant {school}"
+                out.extend([self._actual(i, what) for i in items])
+        return out
 
     async def read(self, address: Address) -> ActualResource | None:
         resp = await self._send("GET", self._path(address), what="reading", address=address)
         if resp.status_code == 404:
             return None
-        return self._actual(self._check(resp, "reading", address))
+        return self._actual(self._check(resp, "reading", address), "reading", address)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -401,13 +557,23 @@ class HttpProvider:
     ) -> ActualResource:
         action = "create" if "If-None-Match" in condition else "update"
         payload = {**body, "labels": labels}
-        before = self.requests
+        secret = body.get("secret")
+        secrets = (secret,) if isinstance(secret, str) else ()
+        call = _Call()
         resp = await self._send(
-            "PUT", self._path(address), what=action, address=address, json=payload, headers=condition
+            "PUT",
+            self._path(address),
+            what=action,
+            address=address,
+            json=payload,
+            headers=condition,
+            call=call,
+            secrets=secrets,
         )
         if resp.status_code == 412:
-            if self.requests - before > 1:
-                # A retried write may have succeeded the first time: check before refusing.
+            if call.maybe_applied:
+                # An earlier attempt of this very write may have been carried out before
+                # its answer was lost: check before refusing.
                 mine = await self._confirm(address, body, labels)
                 if mine is not None:
                     return mine
@@ -418,28 +584,33 @@ class HttpProvider:
                 detail=_problem_detail(resp),
                 address=address,
                 cls=PreconditionFailed,
+                secrets=secrets,
             )
         if resp.status_code == 404 and address.kind != "environment":
             raise self._fail(
-                action, f"failed: its environment {address.parent} does not exist (404)",
-                status=404, address=address,
+                action,
+                f"failed: its environment {address.parent} does not exist (404)",
+                status=404,
+                address=address,
             )
-        return self._actual(self._check(resp, action, address))
+        return self._actual(self._check(resp, action, address, secrets), action, address, secrets)
 
     async def _confirm(
         self, address: Address, body: dict[str, Any], labels: dict[str, str]
     ) -> ActualResource | None:
+        """The resource as this write left it, or None when it is not exactly that."""
         current = await self.read(address)
         if current is None or current.labels != labels:
             return None
         for key, value in body.items():
-            if key in current.spec and current.spec[key] != value and not isinstance(value, list):
+            if key == "secret":
+                if current.spec.get("secret_fingerprint") != fingerprint(value):
+                    return None
+            elif key in current.spec and _normal(current.spec[key]) != _normal(value):
                 return None
         return current
 
-    async def create(
-        self, address: Address, body: dict[str, Any], labels: dict[str, str]
-    ) -> ActualResource:
+    async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:
         return await self._write(address, body, labels, {"If-None-Match": "*"})
 
     async def update(
@@ -448,18 +619,26 @@ class HttpProvider:
         return await self._write(address, body, labels, {"If-Match": etag})
 
     async def delete(self, address: Address, etag: str) -> None:
-        before = self.requests
+        call = _Call()
         resp = await self._send(
-            "DELETE", self._path(address), what="delete", address=address, headers={"If-Match": etag}
+            "DELETE",
+            self._path(address),
+            what="delete",
+            address=address,
+            headers={"If-Match": etag},
+            call=call,
         )
         if resp.status_code == 204:
             return
         if resp.status_code == 404:
-            if self.requests - before > 1:
-                return  # the first attempt did delete it
+            if call.maybe_applied:
+                return  # an earlier attempt of this delete was carried out
             raise self._fail(
-                "delete", "found nothing to delete (404): it changed since it was read",
-                status=404, address=address, cls=PreconditionFailed,
+                "delete",
+                "found nothing to delete (404): it changed since it was read",
+                status=404,
+                address=address,
+                cls=PreconditionFailed,
             )
         if resp.status_code == 412:
             raise self._fail(
@@ -475,17 +654,26 @@ class HttpProvider:
     # --- other ---------------------------------------------------------------------------
 
     async def releases(self) -> list[Release]:
-        data = self._check(await self._send("GET", "/releases", what="listing releases"), "listing releases")
-        return [
-            Release(
-                product_version=str(r["product_version"]),
-                oke_versions=tuple(str(v) for v in r.get("oke_versions", [])),
-                released=_date(r.get("released")),
-                end_of_support=_date(r.get("end_of_support")),
-                notes_url=r.get("notes_url"),
+        what = "listing releases"
+        data = self._check(await self._send("GET", "/releases", what=what), what)
+        out: list[Release] = []
+        for r in self._items(data, what):
+            if not isinstance(r, dict) or not isinstance(r.get("product_version"), str | int | float):
+                raise self._malformed(what, "a release has no product_version")
+            versions = r.get("oke_versions") or []
+            if not isinstance(versions, list):
+                raise self._malformed(what, "oke_versions of a release is not a list")
+            notes = r.get("notes_url")
+            out.append(
+                Release(
+                    product_version=str(r["product_version"]),
+                    oke_versions=tuple(str(v) for v in versions),
+                    released=_date(r.get("released")),
+                    end_of_support=_date(r.get("end_of_support")),
+                    notes_url=notes if isinstance(notes, str) else None,
+                )
             )
-            for r in data["items"]
-        ]
+        return out
 
     async def service_info(self, base_url: str) -> dict[str, Any]:
         url = base_url.rstrip("/") + "/"
