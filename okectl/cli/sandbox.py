@@ -35,12 +35,25 @@ def sandbox() -> None:
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0, help="Added to every API request.")
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0, help="Fraction answered 503.")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=0, help="Fraction answered 429.")
-@click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Seconds in Retry-After of injected 429s.")
-@click.option("--rate-limit", type=click.FloatRange(min=0), default=0,
-              help="Requests per second per supplier before 429 (0: unlimited).")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0,
-              help="Fraction of connections dropped mid-response.")
+@click.option(
+    "--retry-after",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Seconds in Retry-After of injected 429s.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Requests per second per supplier before 429 (0: unlimited).",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0,
+    help="Fraction of connections dropped mid-response.",
+)
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0, help="Fraction of slow responses.")
 @click.option("--slow-ms", type=click.FloatRange(min=0), default=0, help="How slow a slow response is.")
 def serve(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
+from okectl.errors import OkectlError
 from okectl.sandbox.app import TOKEN_TTL_SECONDS, create_app
 from okectl.sandbox.faults import Faults
 from okectl.sandbox.seed import open_store
@@ -29,13 +30,41 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted."""
-    store = open_store(db_path, seed)
+    sock = listen(host, port)
     try:
-        uvicorn.run(
-            create_app(store, faults=faults), host=host, port=port, log_level=log_level, access_log=False
-        )
+        store = open_store(db_path, seed)
+        try:
+            config = uvicorn.Config(
+                create_app(store, faults=faults), host=host, port=port, log_level=log_level, access_log=False
+            )
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            if not server.started:
+                raise OkectlError(f"the sandbox server on {host}:{port} did not start")
+        finally:
+            store.close()
     finally:
-        store.close()
+        sock.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, or one clear line saying why it cannot be."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OkectlError(f"cannot listen on {where}: {reason.lower() or 'unknown host'}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OkectlError(f"cannot listen on {where}: {(exc.strerror or str(exc)).lower()}") from None
+    return sock
 
 
 def free_port(host: str = "127.0.0.1") -> int:

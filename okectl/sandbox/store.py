@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from okectl.errors import OkectlError
+
 Kind = Literal["environment", "client", "role"]
 
 # The credential every supplier accepts unless the seed switches it off: it sees all of
@@ -124,13 +126,29 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OkectlError(f"{path}: cannot create its directory ({exc.strerror or exc})") from None
         # The server thread and test threads share one connection; the lock serialises them.
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise OkectlError(f"{path}: cannot open the sandbox database ({exc})") from None
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT key, value FROM meta LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc) or "unable to open" in str(exc) or "readonly" in str(exc):
+                raise OkectlError(f"{path}: cannot open the sandbox database ({exc})") from None
+            raise OkectlError(f"{path} is not a sandbox database ({exc}); delete it to start over") from None
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise OkectlError(f"{path} is not a sandbox database ({exc}); delete it to start over") from None
 
     def close(self) -> None:
         with self._lock:
