@@ -452,9 +452,7 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
         Route("/_sandbox/stats", admin_stats, methods=["GET", "DELETE"]),
         Route("/_sandbox/tokens", admin_revoke, methods=["DELETE"]),
     ]
-    app = Starlette(
-        routes=routes, exception_handlers={Problem: on_problem, HTTPException: on_http}
-    )
+    app = Starlette(routes=routes, exception_handlers={Problem: on_problem, HTTPException: on_http})
     injector = FaultInjector(app, faults)
     sandbox.injector = injector
     return injector
