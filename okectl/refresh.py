@@ -80,7 +80,9 @@ async def refresh(
     finally:
         await asyncio.gather(*(p.aclose() for p in providers.values()), return_exceptions=True)
     if errors:
-        raise RefreshFailed(sorted(errors))
+        # One broken shared thing (the embedded sandbox's database) fails every supplier
+        # with the same words: say it once.
+        raise RefreshFailed(sorted(set(errors)))
     return result
 
 

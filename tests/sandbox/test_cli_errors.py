@@ -79,6 +79,7 @@ def test_a_corrupt_embedded_sandbox_database_is_one_line(example_repo: Path) -> 
     result = run_cli("plan", "--repo", str(example_repo))
     assert result.exit_code == 1, result.out
     assert "Traceback" not in result.err and "internal error" not in result.err.lower()
-    # Every supplier of the repository is served by that database, and each says so.
-    lines = set(result.err.strip().splitlines())
-    assert lines == {f"{db} is not a sandbox database (file is not a database); delete it to start over"}
+    # Every supplier of the repository is served by that database: said once.
+    assert result.err.strip().splitlines() == [
+        f"{db} is not a sandbox database (file is not a database); delete it to start over"
+    ]
