@@ -265,7 +265,8 @@ def diff_resources(
             plan.changes.append(Change(addr, "create", None, public_spec(res), source=src))
             continue
         owned = act.owned_by(repository)
-        if owned and _exactly_equal(res, act):
+        # Whole-dict equality first: one C-level comparison settles most in-sync resources.
+        if owned and (res.spec == act.spec or _exactly_equal(res, act)):
             plan.in_sync += 1
             continue
         cmp = _compare(res, act, resolve_secret)
