@@ -262,7 +262,7 @@ def diff_resources(
         act = actual_by_addr.get(addr)
         src = locate(res) if locate is not None else None
         if act is None:
-            plan.changes.append(Change(addr, "create", None, public_spec(res), source=src))
+            plan.changes.append(Change(addr, "create", None, dict(res.spec), source=src))
             continue
         owned = act.owned_by(repository)
         # Whole-dict equality first: one C-level comparison settles most in-sync resources.
@@ -286,7 +286,7 @@ def diff_resources(
                 addr,
                 "update",
                 dict(act.spec),
-                public_spec(res),
+                dict(res.spec),
                 changes,
                 etag=act.etag,
                 adopt=not owned,
@@ -310,11 +310,6 @@ def diff_resources(
     plan.changes.sort(key=_reading_order)
     plan.unmanaged.sort(key=lambda u: u.address)
     return plan
-
-
-def public_spec(res: Resource) -> dict[str, Any]:
-    """The desired spec as shown and saved: secret references stay references."""
-    return dict(res.spec)
 
 
 def checksum(payload: dict[str, Any]) -> str:

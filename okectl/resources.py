@@ -8,11 +8,10 @@ all speak in these addresses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["environment", "client", "role"]
-KINDS: tuple[Kind, ...] = ("environment", "client", "role")
 
 # Fields of a resource that the supplier owns: shown, never diffed or written.
 SUPPLIER_OWNED: dict[Kind, frozenset[str]] = {
@@ -69,7 +68,6 @@ class Resource:
     # Where in the YAML the resource comes from: (kind, id, key path) for locating.
     origin: tuple[str, str, tuple[Any, ...]] | None = None
     protected: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> Kind:

@@ -35,7 +35,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # have acted on it before failing (429 and 401 are refused before anything happens).
 MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
 SENSITIVE = "(sensitive)"
-KINDS = frozenset({"environment", "client", "role"})
 PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
 
