@@ -34,11 +34,8 @@ class RefreshFailed(OkectlError):
 
 async def _refresh_one(provider: Provider, schools: set[str] | None) -> list[ActualResource]:
     # Every tenant the supplier shows, not only the configured ones: a school removed from
-    # the configuration still has owned resources to delete. A school the supplier does
-    # not know yet has nothing to read.
-    visible = set(await provider.list_tenants())
-    to_read = sorted(visible if schools is None else visible & schools)
-    return await provider.read_tenants(to_read) if to_read else []
+    # the configuration still has owned resources to delete.
+    return await provider.read_resources(schools)
 
 
 async def refresh(

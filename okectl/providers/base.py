@@ -15,6 +15,7 @@ fields okectl manages; the supplier adds `labels`, `etag` and fields it owns:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -95,6 +96,12 @@ class Provider(Protocol):
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
         """Every environment, client and role of these schools, with list calls."""
+        ...
+
+    async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
+        """Every environment, client and role of the tenants this credential sees (of these
+        schools only, when given), in as few round trips as the API allows. A school the
+        supplier does not know has nothing to read."""
         ...
 
     async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:

@@ -17,7 +17,7 @@ import random
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any, Literal
@@ -28,7 +28,8 @@ from okectl.config.models import Supplier
 from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
 from okectl.resources import Address
 
-ReadStrategy = Literal["per-tenant", "all-tenants"]
+# auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
+ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Answers after which a refused request may still have been carried out: the server may
@@ -177,7 +178,7 @@ class HttpProvider:
         client_id: str,
         client_secret: str,
         transport: httpx.AsyncBaseTransport | None = None,
-        read_strategy: ReadStrategy = "per-tenant",
+        read_strategy: ReadStrategy = "auto",
         apply_limits: bool = True,
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
@@ -495,35 +496,70 @@ class HttpProvider:
                 raise self._malformed(what, "next_page_token is not a string")
             params = {"page_size": self._page_size, "page_token": token}
 
-    async def list_tenants(self) -> list[str]:
+    async def _tenant_sizes(self) -> dict[str, int | None]:
+        """The tenants this credential sees, with how many resources each holds when the
+        supplier says so."""
         what = "listing tenants"
         data = self._check(await self._send("GET", "/tenants", what=what), what)
-        schools: list[str] = []
+        sizes: dict[str, int | None] = {}
         for t in self._items(data, what):
             school = t.get("school") if isinstance(t, dict) else None
             if not isinstance(school, str) or not school:
                 raise self._malformed(what, "a tenant has no school code")
-            schools.append(school)
-        return schools
+            count = t.get("resources")
+            sizes[school] = count if type(count) is int and count >= 0 else None
+        return sizes
+
+    async def list_tenants(self) -> list[str]:
+        return list(await self._tenant_sizes())
+
+    async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
+        if self._read_strategy == "all-tenants":
+            # No tenant list needed: the listing holds every tenant the credential sees.
+            return await self._read_listing(None if schools is None else set(schools))
+        sizes = await self._tenant_sizes()
+        wanted = sorted(sizes if schools is None else sizes.keys() & set(schools))
+        if not wanted:
+            return []
+        if self._read_strategy == "auto" and self._one_listing_is_faster(sizes, wanted):
+            return await self._read_listing(set(wanted))
+        return await self._read_each(wanted)
+
+    def _one_listing_is_faster(self, sizes: dict[str, int | None], wanted: list[str]) -> bool:
+        """One listing across tenants pages through them one page after another; per-tenant
+        listings run side by side in rounds of the supplier's concurrency. Take the listing
+        when it needs no more round trips: it sends far fewer requests."""
+        counts = [sizes[s] for s in wanted]
+        everything = list(sizes.values())
+        if None in everything:
+            return False  # a supplier that does not report sizes: parallel is the safe bet
+        pages = max(1, -(-sum(n or 0 for n in everything) // self._page_size))
+        per_tenant = max(1, -(-max(n or 0 for n in counts) // self._page_size))
+        rounds = -(-len(wanted) // self._concurrency) * per_tenant
+        return pages <= rounds
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
         wanted = set(schools)
         if not wanted:
             return []
         if self._read_strategy == "all-tenants":
-            # One paged listing across tenants: cheapest when requests cost no latency.
-            what = "reading resources"
-            items = await self._pages("/resources", what)
-            with _gc_paused():
-                out = []
-                for i in items:
-                    tenant = i.get("tenant")
-                    if tenant in wanted:
-                        out.append(self._actual(i, what))
-                    elif not isinstance(tenant, str):
-                        raise self._malformed(what, "a resource has no tenant")
-                return out
-        ordered = sorted(wanted)
+            return await self._read_listing(wanted)
+        return await self._read_each(sorted(wanted))
+
+    async def _read_listing(self, wanted: set[str] | None) -> list[ActualResource]:
+        what = "reading resources"
+        items = await self._pages("/resources", what)
+        with _gc_paused():
+            out = []
+            for i in items:
+                tenant = i.get("tenant")
+                if not isinstance(tenant, str):
+                    raise self._malformed(what, "a resource has no tenant")
+                if wanted is None or tenant in wanted:
+                    out.append(self._actual(i, what))
+            return out
+
+    async def _read_each(self, ordered: list[str]) -> list[ActualResource]:
         results = await asyncio.gather(
             *(self._pages(f"/tenants/{s}/resources", f"reading tenant {s}") for s in ordered)
         )

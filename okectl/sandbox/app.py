@@ -261,7 +261,7 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
 
     async def tenants(request: Request) -> Response:
         cred = sandbox.credential(request, _path(request, "supplier", SUPPLIER_RE))
-        items = [{"school": s} for s in store.tenants(cred)]
+        items = [{"school": s, "resources": n} for s, n in store.tenants(cred)]
         return json_response(dumps({"items": items}))
 
     def _listing(request: Request, cred: Credential, school: str | None, kind: Kind | None) -> Response:

@@ -237,12 +237,16 @@ class Store:
                 "INSERT OR IGNORE INTO tenants (supplier, school) VALUES (?, ?)", (supplier, school)
             )
 
-    def tenants(self, cred: Credential) -> list[str]:
+    def tenants(self, cred: Credential) -> list[tuple[str, int]]:
+        """The tenants this credential sees, each with how many resources it holds."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT school FROM tenants WHERE supplier = ? ORDER BY school", (cred.supplier,)
+                "SELECT t.school, (SELECT count(*) FROM resources r"
+                " WHERE r.supplier = t.supplier AND r.school = t.school)"
+                " FROM tenants t WHERE t.supplier = ? ORDER BY t.school",
+                (cred.supplier,),
             ).fetchall()
-        return [str(r[0]) for r in rows if cred.sees(str(r[0]))]
+        return [(str(r[0]), int(r[1])) for r in rows if cred.sees(str(r[0]))]
 
     def has_tenant(self, supplier: str, school: str) -> bool:
         with self._lock:
