@@ -260,8 +260,8 @@ def diff_resources(
         addr = res.address
         seen.add(addr)
         act = actual_by_addr.get(addr)
-        src = locate(res) if locate is not None else None
         if act is None:
+            src = locate(res) if locate is not None else None
             plan.changes.append(Change(addr, "create", None, dict(res.spec), source=src))
             continue
         owned = act.owned_by(repository)
@@ -290,7 +290,9 @@ def diff_resources(
                 changes,
                 etag=act.etag,
                 adopt=not owned,
-                source=src,
+                # Looked up only for changes: finding a position in the YAML costs more
+                # than comparing the resource.
+                source=locate(res) if locate is not None else None,
             )
         )
     for addr, act in actual_by_addr.items():
