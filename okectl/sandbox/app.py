@@ -50,8 +50,9 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 class _Body(BaseModel):
     # Python's regular expressions, as the OpenAPI document's patterns are read by clients
-    # and test generators in Python too.
-    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+    # and test generators in Python too. Built on first use: a plan only reads, and every
+    # plan against the embedded sandbox imports this module.
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re", defer_build=True)
 
 
 class SsoBody(_Body):
