@@ -16,7 +16,8 @@ can finish sooner than its own CPU time, whatever the latency.
 
 Every read strategy runs in the same session, so their figures compare on a noisy machine:
 ``auto`` (what okectl does), ``per-tenant`` (every tenant's listing, in parallel) and
-``all-tenants`` (one listing across tenants).
+``all-tenants`` (one listing across tenants). After each run the very same requests are sent
+again with bare httpx (the baseline): the difference is what okectl's own logic costs.
 
     python benchmarks/refresh.py [--schools 100] [--suppliers 30] [--latency-ms 20] [--runs 3]
 """
@@ -94,17 +95,57 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def use_strategy(strategy: ReadStrategy) -> None:
-    """Make the sandbox provider read with this strategy (the benchmark's only change)."""
+Sent = dict[str, list[tuple[str, str]]]  # supplier id -> (method, URL) in the order sent
+
+
+def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
+    """Make the sandbox provider read with this strategy and note every request it sends
+    (the benchmark's only changes)."""
     from okectl.providers.http import HttpProvider
 
     def factory(supplier: Any, *, repo_root: Path) -> Any:
         made = registry._sandbox(supplier, repo_root=repo_root)
         assert isinstance(made, HttpProvider)
         made._read_strategy = strategy
+        log = sent.setdefault(supplier.id, [])
+
+        async def note(request: httpx.Request) -> None:
+            log.append((request.method, str(request.url)))
+
+        made._client.event_hooks["request"].append(note)
         return made
 
     registry.PROVIDERS["sandbox"] = factory
+
+
+async def replay(sent: Sent, state: DesiredState) -> None:
+    """The baseline: the same requests sent with bare httpx, one client per supplier within
+    its concurrency, bodies decoded as JSON and nothing else: what okectl's own logic costs
+    on top. Token first, then the tenant list, then the rest at once."""
+    from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+
+    tls = httpx.create_ssl_context()  # once: loading the CA bundle per client costs ~30 ms
+
+    async def supplier(sid: str, requests: list[tuple[str, str]]) -> None:
+        limit = state.suppliers[sid].api.limits.concurrency
+        limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+        async with httpx.AsyncClient(limits=limits, timeout=30, verify=tls) as client:
+            gate = asyncio.Semaphore(limit)
+            token_url = next(u for m, u in requests if m == "POST")
+            form = {"grant_type": "client_credentials", "client_id": DEV_CLIENT_ID}
+            resp = await client.post(token_url, data={**form, "client_secret": DEV_CLIENT_SECRET})
+            headers = {"Authorization": "Bearer " + resp.json()["access_token"]}
+
+            async def get(url: str) -> None:
+                async with gate:
+                    (await client.get(url, headers=headers)).json()
+
+            reads = [u for m, u in requests if m == "GET"]
+            for url in [u for u in reads if httpx.URL(u).path.endswith("/tenants")]:
+                await get(url)
+            await asyncio.gather(*(get(u) for u in reads if not httpx.URL(u).path.endswith("/tenants")))
+
+    await asyncio.gather(*(supplier(sid, reqs) for sid, reqs in sent.items()))
 
 
 @dataclass
@@ -115,16 +156,21 @@ class Result:
     server_cpu: float
     counts: dict[str, int]
     read: int
+    bare_walls: list[float]
+    bare_cpu: float
 
 
 def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadStrategy, runs: int) -> Result:
-    use_strategy(strategy)
     walls: list[float] = []
     cpus: list[float] = []
     servers: list[float] = []
+    bare_walls: list[float] = []
+    bare_cpus: list[float] = []
     counts: dict[str, int] = {}
     read = 0
     for _ in range(runs):
+        sent: Sent = {}
+        use_strategy(strategy, sent)
         httpx.delete(f"{url}/_sandbox/stats").raise_for_status()
         server = process_cpu(pid)
         start, cpu = time.perf_counter(), time.process_time()
@@ -134,7 +180,21 @@ def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadS
         servers.append(process_cpu(pid) - server)
         read = len(result.resources)
         counts = httpx.get(f"{url}/_sandbox/stats").json()["by_supplier"]
-    return Result(strategy, walls, statistics.median(cpus), statistics.median(servers), counts, read)
+        # Interleaved with okectl's runs, so both see the same machine.
+        start, cpu = time.perf_counter(), time.process_time()
+        asyncio.run(replay(sent, state))
+        bare_walls.append(time.perf_counter() - start)
+        bare_cpus.append(time.process_time() - cpu)
+    return Result(
+        strategy,
+        walls,
+        statistics.median(cpus),
+        statistics.median(servers),
+        counts,
+        read,
+        bare_walls,
+        statistics.median(bare_cpus),
+    )
 
 
 def report(r: Result, state: DesiredState, latency: float) -> float:
@@ -172,6 +232,12 @@ def report(r: Result, state: DesiredState, latency: float) -> float:
     print(
         f"  CPU floor: the busier process alone needs {floor:.3f} s, "
         f"{floor / bound:.1f}x the lower bound; wall time is {wall / floor:.2f}x that floor"
+    )
+    bare = statistics.median(r.bare_walls)
+    print(
+        f"  baseline, the same requests with bare httpx: {bare:.3f} s, ratio {bare / bound:.2f} to the "
+        f"lower bound; client CPU {r.bare_cpu / requests * 1000:.2f} ms per request; "
+        f"okectl / bare httpx: {wall / bare:.2f} wall, {r.client_cpu / r.bare_cpu:.2f} CPU"
     )
     return ratio
 
