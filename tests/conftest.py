@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,9 +57,21 @@ def build_tree(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     return build
 
 
+def renew_waivers(repo: Path, *, days: int = 365) -> None:
+    """Move every waiver's expiry to `days` from today, as the adoption team would renew
+    them: the tests then behave the same on any day, not only until the example's waivers
+    run out."""
+    path = repo / "policies" / "waivers.yaml"
+    later = (date.today() + timedelta(days=days)).isoformat()
+    text, n = re.subn(r"(?m)^(\s+expires:\s*)\d{4}-\d{2}-\d{2}", rf"\g<1>{later}", path.read_text())
+    assert n, f"{path} has no waiver expiry to renew"
+    path.write_text(text)
+
+
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Iterator[Path]:
-    """A private copy of the example repository (state under .okectl/ starts empty)."""
+    """A private copy of the example repository (state under .okectl/ starts empty), its
+    waivers renewed so that no test depends on the calendar."""
     dest = tmp_path / "example"
     dest.mkdir()
     for part in EXAMPLE_PARTS:
@@ -65,4 +79,5 @@ def example_repo(tmp_path: Path) -> Iterator[Path]:
         if src.is_dir():
             shutil.copytree(src, dest / part)
     shutil.copy(PROJECT / "okectl.yaml", dest / "okectl.yaml")
+    renew_waivers(dest)
     yield dest
