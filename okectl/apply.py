@@ -24,6 +24,7 @@ from okectl.providers.base import (
     LABEL_REPOSITORY,
     MANAGED_BY,
     MANAGED_BY_VALUE,
+    OutcomeUnknown,
     PreconditionFailed,
     Provider,
     ProviderError,
@@ -31,13 +32,15 @@ from okectl.providers.base import (
 from okectl.resources import SENSITIVE, Address, Resource
 
 RUNS_DIR = Path(".okectl") / "runs"
+# unknown: okectl gave up on a write that may have reached the supplier all the same.
+STATUSES = ("applied", "failed", "unknown", "refused", "not-attempted")
 
 
 @dataclass(slots=True)
 class Outcome:
     address: Address
     action: str
-    status: str  # applied | failed | refused | not-attempted
+    status: str  # applied | failed | unknown | refused | not-attempted
     message: str = ""
 
 
@@ -54,9 +57,10 @@ class ApplyResult:
         return all(o.status == "applied" for o in self.outcomes)
 
     def summary(self) -> str:
-        n = {s: len(self.by_status(s)) for s in ("applied", "failed", "refused", "not-attempted")}
+        n = {s: len(self.by_status(s)) for s in STATUSES}
+        unknown = f"{n['unknown']} outcome unknown, " if n["unknown"] else ""
         text = (
-            f"Apply: {n['applied']} applied, {n['failed']} failed, {n['refused']} refused, "
+            f"Apply: {n['applied']} applied, {n['failed']} failed, {unknown}{n['refused']} refused, "
             f"{n['not-attempted']} not attempted."
         )
         if not self.ok:
@@ -94,7 +98,7 @@ class Journal:
         else:
             self.write(
                 event="end",
-                **{s: len(result.by_status(s)) for s in ("applied", "failed", "refused", "not-attempted")},
+                **{s: len(result.by_status(s)) for s in STATUSES},
             )
         self._fh.close()
 
@@ -229,6 +233,8 @@ async def _one(
             "refused",
             "changed at the supplier since the plan was made (412); run okectl plan again",
         )
+    except OutcomeUnknown as exc:
+        return Outcome(addr, change.action, "unknown", str(exc))
     except ProviderError as exc:
         return Outcome(addr, change.action, "failed", str(exc))
     except OkectlError as exc:

@@ -194,7 +194,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     finally:
         # The journal ends with what is known, even when the run is interrupted.
         journal.close(result)
-    for status in ("failed", "refused", "not-attempted"):
+    for status in ("failed", "unknown", "refused", "not-attempted"):
         for o in result.by_status(status):
             click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)
     click.echo(result.summary())

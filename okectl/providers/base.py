@@ -87,6 +87,11 @@ class PreconditionFailed(ProviderError):
     """The resource changed at the supplier since it was read (HTTP 412)."""
 
 
+class OutcomeUnknown(ProviderError):
+    """A write okectl gave up on after an attempt that may have reached the supplier (its
+    answer was lost, or the server failed while handling it): it may have been carried out."""
+
+
 class Provider(Protocol):
     supplier: Supplier
 

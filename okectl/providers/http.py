@@ -25,7 +25,14 @@ from typing import Any, Literal
 import httpx
 
 from okectl.config.models import Supplier
-from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
+from okectl.providers.base import (
+    ActualResource,
+    OutcomeUnknown,
+    PreconditionFailed,
+    ProviderError,
+    Release,
+    fingerprint,
+)
 from okectl.resources import Address
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
@@ -35,6 +42,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Answers after which a refused request may still have been carried out: the server may
 # have acted on it before failing (429 and 401 are refused before anything happens).
 MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
+WRITES = frozenset({"PUT", "DELETE"})
 SENSITIVE = "(sensitive)"
 PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
@@ -373,6 +381,16 @@ class HttpProvider:
                     await self._sleep(wait if wait is not None else self._delay(attempt))
                     continue
             if attempt >= self._max_attempts:
+                if call.maybe_applied and method in WRITES:
+                    raise self._fail(
+                        what,
+                        f"failed: {last}; gave up after {attempt} attempts. An attempt may have "
+                        "been carried out all the same: run okectl plan to see",
+                        status=status,
+                        address=address,
+                        cls=OutcomeUnknown,
+                        secrets=secrets,
+                    )
                 raise self._fail(
                     what,
                     f"failed: {last}; gave up after {attempt} attempts",

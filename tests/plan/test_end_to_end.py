@@ -255,3 +255,30 @@ def test_deleting_a_production_environment_needs_protect_false(
     result = run_cli("plan", "--repo", str(example_repo), "--force")
     assert result.exit_code == 1
     assert "delta-toets/42DE/production: refusing to delete a production environment" in result.err
+
+
+def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_converges(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    changes = plan_json(example_repo)["changes"]
+    assert isinstance(changes, list)
+    created = next(
+        c["address"] for c in changes if c["action"] == "create" and c["kind"] == "environment"
+    )
+    supplier, school, env = created.split("/")
+    # The server creates it, but every answer about it is cut off halfway.
+    faults(sandbox, drop_rate=1.0, match=f"/s/{supplier}/tenants/{school}/environments/{env}")
+    result = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    faults(sandbox)
+    assert result.exit_code == 1
+    assert f"unknown: {created} (create): " in result.err
+    assert "may have been carried out all the same: run okectl plan to see" in result.err
+    assert " 1 outcome unknown, " in result.out
+    [journal] = (example_repo / ".okectl" / "runs").glob("*.jsonl")
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [r["outcome"] for r in lines if r.get("address") == created] == ["unknown"]
+    assert lines[-1]["event"] == "end" and lines[-1]["unknown"] == 1
+    # It was carried out: the next plan does not create it again, and apply converges.
+    assert created not in [c["address"] for c in plan_json(example_repo)["changes"]]  # type: ignore[union-attr]
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from okectl.providers.base import ProviderError
+from okectl.providers.base import OutcomeUnknown, ProviderError
 from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
 
@@ -89,9 +89,12 @@ def test_retries_give_up_cleanly_naming_supplier_address_and_support(sandbox: Sa
             return info.value
 
     error = run(scenario())
+    # A server may act on a request and still answer 503, so a write is not known undone.
+    assert isinstance(error, OutcomeUnknown)
     assert str(error) == (
         f"{addr}: supplier {SUPPLIER}: create failed: answered 503 Service Unavailable; "
-        f"gave up after 3 attempts; contact {SUPPORT}"
+        "gave up after 3 attempts. An attempt may have been carried out all the same: run okectl "
+        f"plan to see; contact {SUPPORT}"
     )
     assert error.status == 503 and error.address == str(addr)
     assert "Traceback" not in str(error)
@@ -208,3 +211,41 @@ def test_a_delete_whose_answer_was_lost_is_done(sandbox: Sandbox) -> None:
             assert await p.read(addr) is None
 
     run(scenario())
+
+
+def test_a_write_whose_answers_are_all_lost_is_reported_as_outcome_unknown(sandbox: Sandbox) -> None:
+    # Every answer is cut off halfway, after the server acted: the first attempt created
+    # the environment, and okectl cannot know.
+    sandbox.faults(drop_rate=1.0, match="/environments/test")
+    addr = Address(SUPPLIER, "21RC", "test")
+    labels = {"managed-by": "okectl", "okectl/repository": "example"}
+
+    async def scenario() -> str:
+        async with sandbox.provider(max_attempts=2) as p:
+            with pytest.raises(OutcomeUnknown) as info:
+                await p.create(addr, {"type": "test", "oke_version": "1.0"}, labels)
+            return str(info.value)
+
+    message = run(scenario())
+    assert message.startswith(f"{addr}: supplier {SUPPLIER}: create failed: connection failed (")
+    assert "gave up after 2 attempts. An attempt may have been carried out all the same" in message
+    sandbox.faults()
+
+    async def after() -> bool:
+        async with sandbox.provider() as p:
+            return await p.read(addr) is not None
+
+    assert run(after())
+
+
+def test_a_read_that_fails_every_time_is_a_plain_failure(sandbox: Sandbox) -> None:
+    sandbox.faults(drop_rate=1.0, match="/environments/production")
+
+    async def scenario() -> ProviderError:
+        async with sandbox.provider(max_attempts=2) as p:
+            with pytest.raises(ProviderError) as info:
+                await p.read(Address(SUPPLIER, "21RC", "production"))
+            return info.value
+
+    error = run(scenario())
+    assert not isinstance(error, OutcomeUnknown)
