@@ -249,13 +249,35 @@ async def _one(
 
 
 def stale_changes(
-    changes: list[Change], desired: dict[Address, Resource], planned_digests: dict[Address, str | None]
+    changes: list[Change],
+    desired: dict[Address, Resource],
+    planned_digests: dict[Address, str | None],
+    *,
+    planned_secrets: dict[Address, str | None] | None = None,
+    secret_salt: str | None = None,
+    resolve_secret: Any = None,
 ) -> dict[Address, str]:
-    """Changes whose desired state moved on since the plan was saved."""
+    """Changes whose desired state moved on since the plan was saved, the values behind
+    secret references included (when the plan recorded their digests)."""
     out: dict[Address, str] = {}
     for ch in changes:
         res = desired.get(ch.address)
         now = checksum(res.spec) if res is not None else None
         if now != planned_digests.get(ch.address):
             out[ch.address] = "the desired state changed since the plan was made; run okectl plan again"
+    if planned_secrets is None or secret_salt is None or resolve_secret is None:
+        return out
+    from okectl.planner import secret_digest, written_secrets
+
+    digests: dict[str, str] = {}
+    for addr, value in written_secrets(changes, desired, resolve_secret).items():
+        if addr in out or addr not in planned_secrets:
+            continue
+        if value is not None and value not in digests:
+            digests[value] = secret_digest(value, secret_salt)
+        if (digests[value] if value is not None else None) != planned_secrets[addr]:
+            out[addr] = (
+                "the value behind its secret reference changed since the plan was made; "
+                "run okectl plan again"
+            )
     return out

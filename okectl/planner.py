@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,14 +61,30 @@ class PlanRun:
     created_at: str
     policy: Any = None
     safety: list[str] = field(default_factory=list)
+    # Resolves a secret reference to its value; with it, a saved plan records a salted
+    # digest of each secret a change writes, so apply can tell the value moved on.
+    resolve_secret: Any = None
+    secret_salt: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def state(self) -> DesiredState:
         return self.validated.state
 
+    def secret_digests(self) -> dict[Address, str | None]:
+        """For every change that writes a secret: the digest of its value now (None when
+        the reference is not set)."""
+        if self.resolve_secret is None:
+            return {}
+        desired = {r.address: r for r in self.validated.resources}
+        written = written_secrets(self.plan.changes, desired, self.resolve_secret)
+        # Deliberately slow, so once per distinct value: clients often share a secret.
+        digest = {v: secret_digest(v, self.secret_salt) for v in set(written.values()) if v is not None}
+        return {addr: digest[v] if v is not None else None for addr, v in written.items()}
+
     def payload(self) -> dict[str, Any]:
         """The saved-plan document (without its checksum)."""
         counts = self.plan.counts()
+        digests = self.secret_digests()
         return {
             "format_version": PLAN_FORMAT_VERSION,
             "created_at": self.created_at,
@@ -78,7 +97,10 @@ class PlanRun:
                 "reasons": list(self.scope.reasons),
             },
             "summary": {**counts, "in_sync": self.plan.in_sync, "unmanaged": len(self.plan.unmanaged)},
-            "changes": [c.to_json() for c in self.plan.changes],
+            "changes": [
+                {**c.to_json(), "secret_digest": digests.get(c.address)} for c in self.plan.changes
+            ],
+            "secret_salt": self.secret_salt,
             "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in self.plan.unmanaged],
             "warnings": self.plan.warnings,
             "safety": self.safety,
@@ -107,6 +129,37 @@ def _findings_json(report: Any) -> list[dict[str, Any]]:
                 "waived": f.waived_by is not None,
             }
         )
+    return out
+
+
+# PBKDF2 rounds for a secret's digest in a saved plan. Plan files travel as CI artifacts:
+# a digest must not make a weak secret quick to guess (suppliers' sha256 fingerprints
+# already are), yet a plan writing a few hundred distinct secrets must stay fast.
+SECRET_DIGEST_ROUNDS = 20_000
+
+
+def secret_digest(value: str, salt: str) -> str:
+    raw = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8"), bytes.fromhex(salt), SECRET_DIGEST_ROUNDS)
+    return f"pbkdf2-sha256:{SECRET_DIGEST_ROUNDS}:{raw.hex()[:32]}"
+
+
+def written_secrets(
+    changes: list[Change], desired: dict[Address, Resource], resolve: Any
+) -> dict[Address, str | None]:
+    """The secret value each create or update of a client sends (None: its reference is
+    not set), for the clients whose configuration has a secret reference."""
+    values: dict[str, str | None] = {}
+    out: dict[Address, str | None] = {}
+    for ch in changes:
+        res = desired.get(ch.address)
+        if ch.action == "delete" or res is None or res.kind != "client":
+            continue
+        ref = res.spec.get("secret")
+        if not isinstance(ref, str):
+            continue
+        if ref not in values:
+            values[ref] = resolve(ref)
+        out[ch.address] = values[ref]
     return out
 
 
@@ -293,6 +346,7 @@ def make_plan(
         dirty=dirty,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         safety=safety,
+        resolve_secret=secret_resolver(root),
     )
     if with_policy:
         run.policy = evaluate_policy(state, validated.resources)
@@ -352,6 +406,9 @@ def changes_from_document(doc: dict[str, Any], path: Path) -> list[Change]:
     changes = doc.get("changes")
     if not isinstance(changes, list):
         raise PlanFileError(f"{path}: not a valid plan file: changes is not a list")
+    salt = doc.get("secret_salt")
+    if salt is not None and not (isinstance(salt, str) and re.fullmatch(r"(?:[0-9a-f]{2})+", salt)):
+        raise PlanFileError(f"{path}: not a valid plan file: secret_salt is not hexadecimal; re-plan")
     out = []
     for i, c in enumerate(changes):
         where = f"{path}: change {i + 1}"
@@ -369,9 +426,9 @@ def changes_from_document(doc: dict[str, Any], path: Path) -> list[Change]:
         etag = c.get("etag")
         if action != "create" and not isinstance(etag, str):
             raise PlanFileError(f"{where} ({address}): an {action} needs the observed etag; re-plan")
-        digest = c.get("after_digest")
-        if digest is not None and not isinstance(digest, str):
-            raise PlanFileError(f"{where} ({address}): after_digest is not text; re-plan")
+        for key in ("after_digest", "secret_digest"):
+            if c.get(key) is not None and not isinstance(c.get(key), str):
+                raise PlanFileError(f"{where} ({address}): {key} is not text; re-plan")
         out.append(
             Change(
                 address=address,

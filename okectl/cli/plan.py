@@ -143,7 +143,19 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
             c.address: c_doc.get("after_digest") for c, c_doc in zip(changes, doc["changes"], strict=True)
         }
         desired = {r.address: r for r in validated.resources}
-        refused = stale_changes(changes, desired, digests)
+        salt = doc.get("secret_salt")
+        refused = stale_changes(
+            changes,
+            desired,
+            digests,
+            planned_secrets={
+                c.address: c_doc.get("secret_digest")
+                for c, c_doc in zip(changes, doc["changes"], strict=True)
+                if "secret_digest" in c_doc
+            },
+            secret_salt=salt if isinstance(salt, str) else None,
+            resolve_secret=secret_resolver(root),
+        )
         plan_checksum = str(doc["checksum"])
         policy = evaluate_policy(state, validated.resources)
     else:

@@ -17,6 +17,8 @@ import pytest
 
 from okectl.config.repository import load_state
 from okectl.config.validate import validate_repository
+from okectl.plan import checksum
+from okectl.providers.base import fingerprint
 from okectl.providers.registry import make_provider
 from okectl.resources import Address
 from okectl.sandbox.server import serve_in_background
@@ -262,9 +264,7 @@ def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_conve
 ) -> None:
     changes = plan_json(example_repo)["changes"]
     assert isinstance(changes, list)
-    created = next(
-        c["address"] for c in changes if c["action"] == "create" and c["kind"] == "environment"
-    )
+    created = next(c["address"] for c in changes if c["action"] == "create" and c["kind"] == "environment")
     supplier, school, env = created.split("/")
     # The server creates it, but every answer about it is cut off halfway.
     faults(sandbox, drop_rate=1.0, match=f"/s/{supplier}/tenants/{school}/environments/{env}")
@@ -282,3 +282,59 @@ def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_conve
     assert created not in [c["address"] for c in plan_json(example_repo)["changes"]]  # type: ignore[union-attr]
     assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_is_refused_for_a_secret_whose_value_changed_or_was_unset(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    text = plan_file.read_text()
+    for value in secrets.values():
+        assert value not in text
+        assert fingerprint(value) not in text  # not even the suppliers' quick digest
+    desired = {str(r.address): r for r in validate_repository(example_repo).resources}
+    clients = [
+        c
+        for c in json.loads(text)["changes"]
+        if c["kind"] == "client"
+        and c["action"] != "delete"
+        and str(desired[c["address"]].spec.get("secret"))[4:] in secrets
+    ]
+    assert clients and all(c["secret_digest"].startswith("pbkdf2-sha256:") for c in clients)
+    rotated, unset = sorted({desired[c["address"]].spec["secret"][4:] for c in clients})[:2]
+    monkeypatch.setenv(rotated, "a-new-value")
+    monkeypatch.delenv(unset)
+    moved = (f"env:{rotated}", f"env:{unset}")
+    affected = {c["address"] for c in clients if desired[c["address"]].spec["secret"] in moved}
+
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 1
+    why = "the value behind its secret reference changed since the plan was made; run okectl plan again"
+    refused = {
+        line.split(" ")[1]
+        for line in result.err.splitlines()
+        if line.startswith("refused: ") and line.endswith(why)
+    }
+    assert affected and refused == affected
+    # Everything else was applied; with the secrets as they are now, plan and apply converge.
+    monkeypatch.setenv(unset, "set-again")
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_plan_file_with_a_broken_secret_salt_is_one_clear_error(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    doc.pop("checksum")
+    doc["secret_salt"] = "not hex"
+    doc["checksum"] = checksum(doc)
+    plan_file.write_text(json.dumps(doc))
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 1
+    assert result.err.strip() == (
+        f"{plan_file}: not a valid plan file: secret_salt is not hexadecimal; re-plan"
+    )
