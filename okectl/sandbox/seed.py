@@ -31,13 +31,14 @@ instead.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import OkectlError
 from okectl.providers.base import LABEL_COMMIT, LABEL_REPOSITORY, MANAGED_BY, MANAGED_BY_VALUE
 from okectl.resources import Resource
@@ -47,8 +48,16 @@ from okectl.sandbox.store import Key, Store, build_doc, bulk_insert, now_iso
 SEEDED = "seeded"
 
 
+Loc = tuple[Any, ...]
+
+
 class SeedError(OkectlError):
-    """The seed file cannot be loaded."""
+    """The seed file cannot be loaded. `loc` is where in the seed the problem is."""
+
+    def __init__(self, message: str, loc: Loc | None = None, *, key: bool = False) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.key = key  # the problem is the key at `loc`, not its value
 
 
 def _plain(value: Any) -> Any:
@@ -62,23 +71,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
+def _mapping(value: Any, where: str, loc: Loc) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise SeedError(f"{where}: expected a mapping")
+        raise SeedError(f"{where}: expected a mapping", loc)
     return value
 
 
-def read_seed(path: Path) -> dict[str, Any]:
+def read_seed(path: Path) -> Any:
+    """The seed's YAML, positions kept for error messages; syntax errors, duplicate keys
+    and hostile files are reported with their line and column."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SeedError(f"{path}: cannot read the seed: {exc}".splitlines()[0]) from None
-    return _mapping(_plain(data), str(path))
+        return load_file(path, str(path))
+    except YamlError as exc:
+        raise SeedError(str(exc.problem)) from None
 
 
-def _checked(kind: str, fields: dict[str, Any], where: str) -> dict[str, Any]:
+def _checked(kind: str, fields: dict[str, Any], where: str, at: Loc) -> dict[str, Any]:
     model = BODIES["environment" if kind == "environment" else "client" if kind == "client" else "role"]
     fingerprint = fields.pop("secret_fingerprint", None) if kind == "client" else None
     try:
@@ -86,18 +96,20 @@ def _checked(kind: str, fields: dict[str, Any], where: str) -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise SeedError(f"{where}.{loc}: {first['msg']}") from None
+        raise SeedError(f"{where}.{loc}: {first['msg']}", (*at, *first["loc"])) from None
     if fingerprint is not None:
         body["secret_fingerprint"] = fingerprint
     return body
 
 
-def _release(value: Any, where: str) -> dict[str, Any]:
-    release = _mapping(value, where)
+def _release(value: Any, where: str, loc: Loc) -> dict[str, Any]:
+    release = _mapping(value, where, loc)
     unknown = set(release) - {"product_version", "oke_versions", "released", "end_of_support", "notes_url"}
     if unknown or "product_version" not in release:
         raise SeedError(
-            f"{where}: a release has product_version, oke_versions, released, end_of_support, notes_url"
+            f"{where}: a release has product_version, oke_versions, released, end_of_support, notes_url",
+            (*loc, min(unknown)) if unknown else loc,
+            key=bool(unknown),
         )
     return {
         "product_version": str(release["product_version"]),
@@ -110,44 +122,67 @@ def _release(value: Any, where: str) -> dict[str, Any]:
 
 def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> int:
     """Load a parsed seed into the store; returns the number of resources written."""
+    ops: list[Callable[[], None]] = []
     if "dev_credential" in data:
-        store.set_meta("dev_credential", "true" if data["dev_credential"] else "false")
+        ops.append(partial(store.set_meta, "dev_credential", "true" if data["dev_credential"] else "false"))
     unknown = set(data) - {"dev_credential", "suppliers"}
     if unknown:
-        raise SeedError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; expected suppliers")
+        raise SeedError(
+            f"{source}: unknown key(s) {', '.join(sorted(unknown))}; expected suppliers",
+            (min(unknown),),
+            key=True,
+        )
     docs: list[tuple[Key, dict[str, Any]]] = []
     stamp = now_iso()
-    for sid, sup in _mapping(data.get("suppliers"), f"{source}: suppliers").items():
+    for sid, sup in _mapping(data.get("suppliers"), f"{source}: suppliers", ("suppliers",)).items():
         where = f"{source}: suppliers.{sid}"
+        at: Loc = ("suppliers", sid)
         if not SUPPLIER_RE.match(sid):
-            raise SeedError(f"{where}: a supplier id is lower-case letters, digits and dashes")
-        sup = _mapping(sup, where)
+            raise SeedError(f"{where}: a supplier id is lower-case letters, digits and dashes", at, key=True)
+        sup = _mapping(sup, where, at)
         extra = set(sup) - {"contact_email", "credentials", "releases", "tenants"}
         if extra:
-            raise SeedError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-        store.set_supplier(sid, contact_email=sup.get("contact_email"))
+            raise SeedError(
+                f"{where}: unknown key(s) {', '.join(sorted(extra))}", (*at, min(extra)), key=True
+            )
+        ops.append(partial(store.set_supplier, sid, contact_email=sup.get("contact_email")))
         for i, cred in enumerate(sup.get("credentials") or []):
             try:
-                store.add_credential(sid, cred["client_id"], cred["client_secret"], cred["tenants"])
+                client_id, secret, tenants = cred["client_id"], cred["client_secret"], cred["tenants"]
+                if not (isinstance(client_id, str) and isinstance(secret, str) and isinstance(tenants, list)):
+                    raise TypeError
+                ops.append(partial(store.add_credential, sid, client_id, secret, [str(t) for t in tenants]))
             except (KeyError, TypeError):
                 raise SeedError(
-                    f"{where}.credentials[{i}]: needs client_id, client_secret and tenants"
+                    f"{where}.credentials[{i}]: needs client_id, client_secret and tenants",
+                    (*at, "credentials", i),
                 ) from None
         if "releases" in sup:
             releases = sup["releases"] or []
-            store.set_releases(sid, [_release(r, f"{where}.releases[{i}]") for i, r in enumerate(releases)])
-        for school, envs in _mapping(sup.get("tenants"), f"{where}.tenants").items():
+            checked = [
+                _release(r, f"{where}.releases[{i}]", (*at, "releases", i)) for i, r in enumerate(releases)
+            ]
+            ops.append(partial(store.set_releases, sid, checked))
+        for school, envs in _mapping(sup.get("tenants"), f"{where}.tenants", (*at, "tenants")).items():
+            tat: Loc = (*at, "tenants", school)
             if not SCHOOL_RE.match(school):
-                raise SeedError(f"{where}.tenants.{school}: a tenant is a school code such as 25BE")
-            store.add_tenant(sid, school)
-            for env_name, env in _mapping(envs, f"{where}.tenants.{school}").items():
+                raise SeedError(
+                    f"{where}.tenants.{school}: a tenant is a school code such as 25BE", tat, key=True
+                )
+            ops.append(partial(store.add_tenant, sid, school))
+            for env_name, env in _mapping(envs, f"{where}.tenants.{school}", tat).items():
                 ewhere = f"{where}.tenants.{school}.{env_name}"
+                eat: Loc = (*at, "tenants", school, env_name)
                 if not NAME_RE.match(env_name):
-                    raise SeedError(f"{ewhere}: an environment name is lower-case letters, digits and dashes")
-                env = dict(_mapping(env, ewhere))
-                clients = _mapping(env.pop("clients", None), f"{ewhere}.clients")
-                roles = _mapping(env.pop("roles", None), f"{ewhere}.roles")
-                body = _checked("environment", env, ewhere)
+                    raise SeedError(
+                        f"{ewhere}: an environment name is lower-case letters, digits and dashes",
+                        eat,
+                        key=True,
+                    )
+                env = dict(_mapping(env, ewhere, eat))
+                clients = _mapping(env.pop("clients", None), f"{ewhere}.clients", (*eat, "clients"))
+                roles = _mapping(env.pop("roles", None), f"{ewhere}.roles", (*eat, "roles"))
+                body = _checked("environment", env, ewhere, eat)
                 labels = body.pop("labels")
                 docs.append(
                     (
@@ -157,7 +192,9 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                 )
                 for system, client in clients.items():
                     key = Key(sid, school, env_name, "client", system)
-                    body = _checked("client", dict(_mapping(client, f"{ewhere}.clients.{system}")), ewhere)
+                    cat: Loc = (*eat, "clients", system)
+                    fields = dict(_mapping(client, f"{ewhere}.clients.{system}", cat))
+                    body = _checked("client", fields, f"{ewhere}.clients.{system}", cat)
                     labels = body.pop("labels")
                     secret = body.pop("secret", None)
                     fp = body.pop("secret_fingerprint", None)
@@ -167,16 +204,29 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                     docs.append((key, doc))
                 for role, binding in roles.items():
                     key = Key(sid, school, env_name, "role", role)
-                    body = _checked("role", dict(_mapping(binding, f"{ewhere}.roles.{role}")), ewhere)
+                    rat: Loc = (*eat, "roles", role)
+                    fields = dict(_mapping(binding, f"{ewhere}.roles.{role}", rat))
+                    body = _checked("role", fields, f"{ewhere}.roles.{role}", rat)
                     labels = body.pop("labels")
                     docs.append((key, build_doc(key, body, labels, None, timestamp=stamp)))
+    # Written only once the whole seed has been checked: a mistake leaves the store as it was.
+    for op in ops:
+        op()
     bulk_insert(store, docs)
     store.set_meta(SEEDED, stamp)
     return len(docs)
 
 
 def seed_file(store: Store, path: Path) -> int:
-    return seed_data(store, read_seed(path), source=str(path))
+    tree = read_seed(path)
+    source = str(path)
+    try:
+        return seed_data(store, _mapping(_plain(tree), source, ()), source=source)
+    except SeedError as exc:
+        if exc.loc is None or not str(exc).startswith(f"{source}: "):
+            raise
+        line, col = locate(tree, exc.loc, key=exc.key)
+        raise SeedError(f"{source}:{line}:{col}: {str(exc)[len(source) + 2 :]}") from None
 
 
 def open_store(db_path: Path | str, seed: Path | None = None) -> Store:

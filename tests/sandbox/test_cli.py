@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from okectl.sandbox.server import free_port
 from okectl.sandbox.store import Store
 from tests.conftest import run_cli
 from tests.sandbox.conftest import SEED
+
+SEED_TABLES = ("resources", "tenants", "credentials", "suppliers", "releases", "meta")
 
 
 def test_seed_loads_a_file(tmp_path: Path, seed_file: Path) -> None:
@@ -46,9 +50,55 @@ def test_a_bad_seed_is_one_clear_line(tmp_path: Path) -> None:
     result = run_cli("sandbox", "seed", "--db", str(tmp_path / "s.db"), str(bad))
     assert result.exit_code == 1
     where = "suppliers.delta-toets.tenants.21RC.production.type"
-    assert result.err.startswith(f"{bad}: {where}: Input should be")
+    assert result.err.startswith(f"{bad}:5:28: {where}: Input should be")
     assert len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "suppliers:\n  delta-toets:\n    tenants: [21RC\n",
+            ":4:1: malformed YAML: did not find expected ',' or ']'",
+        ),
+        (
+            "suppliers:\n  delta-toets: {}\n  delta-toets: {}\n",
+            ":3:3: duplicate key 'delta-toets' (first defined at line 2); keep only one",
+        ),
+        (
+            "suppliers:\n  delta-toets:\n    tenants: 5\n",
+            ":3:14: suppliers.delta-toets.tenants: expected a mapping",
+        ),
+        (
+            "suppliers:\n  delta-toets:\n    tenant: {}\n",
+            ":3:5: suppliers.delta-toets: unknown key(s) tenant",
+        ),
+    ],
+)
+def test_seed_mistakes_name_their_line_and_column(tmp_path: Path, text: str, message: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = run_cli("sandbox", "seed", "--db", str(tmp_path / "s.db"), str(bad))
+    assert result.exit_code == 1
+    assert result.err.startswith(f"{bad}{message}"), result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_a_seed_with_a_mistake_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "suppliers:\n"
+        "  delta-toets:\n"
+        "    credentials: [{client_id: a, client_secret: b, tenants: [21RC]}]\n"
+        "    tenants:\n      21RC:\n        production: {type: production, oke_version: '1.0'}\n"
+        "  examengo:\n    tenants:\n      23KM:\n        production: {type: prod, oke_version: '1.0'}\n"
+    )
+    db = tmp_path / "s.db"
+    assert run_cli("sandbox", "seed", "--db", str(db), str(bad)).exit_code == 1
+    with sqlite3.connect(db) as con:
+        counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SEED_TABLES]
+    assert counts == [0] * len(SEED_TABLES)
 
 
 def test_in_sync_seeding_makes_the_next_plan_empty(example_repo: Path) -> None:
@@ -91,8 +141,21 @@ def test_serve_runs_a_real_server_with_faults_from_the_command_line(tmp_path: Pa
     seed.write_text(SEED)
     port = free_port()
     cmd = [
-        sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port),
-        "--db", str(tmp_path / "served.db"), "--seed", str(seed), "--latency-ms", "25", "--fail-rate", "0.1",
+        sys.executable,
+        "-m",
+        "okectl",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "served.db"),
+        "--seed",
+        str(seed),
+        "--latency-ms",
+        "25",
+        "--fail-rate",
+        "0.1",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"
