@@ -72,6 +72,9 @@ class SchoolRow:
     name: str
     federation: str
     cells: dict[str, MatrixCell]
+    # Findings about the school as a whole (its roles), not one of its connections.
+    errors: int = 0
+    warnings: int = 0
 
 
 @dataclass
@@ -90,6 +93,9 @@ class SupplierInfo:
     schools: int
     now: int | None
     after: int | None
+    # Findings about the supplier as a whole (role names, privacy), not one connection.
+    errors: int = 0
+    warnings: int = 0
 
 
 @dataclass
@@ -188,6 +194,8 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
 
     policy = _policy(state, today)
     per_connection: Counter[tuple[str, str, str]] = Counter()
+    per_school: Counter[tuple[str, str]] = Counter()
+    per_supplier: Counter[tuple[str, str]] = Counter()
     groups: dict[str, PolicyGroup] = {}
     if policy is not None:
         for f in policy.findings:
@@ -211,8 +219,15 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
             parts = str(f.address or "").split("/")
             supplier = getattr(f, "supplier", None) or (parts[0] if len(parts) >= 2 else None)
             school = getattr(f, "school", None) or (parts[1] if len(parts) >= 2 else None)
-            if not waived and supplier and school:
-                per_connection[(supplier, school, "error" if f.severity == "error" else "warning")] += 1
+            severity = "error" if f.severity == "error" else "warning"
+            if waived:
+                continue
+            if supplier and school:
+                per_connection[(supplier, school, severity)] += 1
+            elif school:
+                per_school[(school, severity)] += 1
+            elif supplier:
+                per_supplier[(supplier, severity)] += 1
 
     targets = {
         sid: newest(set(s.oke_versions) & allowed) if s.oke_versions else newest(allowed)
@@ -255,7 +270,16 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                 by_type[env.type if env.type in ("production", "acceptance", "test") else "other"] += 1
             if now_total is not None and now is not None:
                 now_total += now
-        rows.append(SchoolRow(code, school.name, school.federation, cells))
+        rows.append(
+            SchoolRow(
+                code,
+                school.name,
+                school.federation,
+                cells,
+                errors=per_school[(code, "error")],
+                warnings=per_school[(code, "warning")],
+            )
+        )
         bars.append(Bar(code, [(t, by_type[t]) for t, _, _ in ENV_TYPES], sum(by_type.values()), now_total))
 
     suppliers: list[SupplierInfo] = []
@@ -281,6 +305,8 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                 schools=sum(1 for school in state.schools.values() if sid in school.connections),
                 now=before,
                 after=after,
+                errors=per_supplier[(sid, "error")],
+                warnings=per_supplier[(sid, "warning")],
             )
         )
 

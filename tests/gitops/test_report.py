@@ -37,9 +37,18 @@ def _chromium() -> str:
 def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", *args, page.as_uri(),
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *args,
+            page.as_uri(),
         ],
         capture_output=True,
         text=True,
@@ -144,3 +153,25 @@ def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
     html = write_report(data, tmp_path / "out").read_text(encoding="utf-8")
     assert re.search(r'<table id="env-counts">.*<th scope="row">All suppliers</th>', html, re.S)
     assert re.search(r"Changes in the plan: \d+ to create, \d+ to update, \d+ to delete\.", html)
+
+
+def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(school.read_text().replace("roles:", "roles:\n  student: [21rc-studenten]", 1))
+    supplier = example_repo / "suppliers" / "delta-toets.yaml"
+    supplier.write_text(supplier.read_text().replace("  assessor: Beoordelaar\n", "", 1))
+    data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
+    page = write_report(data, tmp_path / "report")
+
+    dom = _browser(page, tmp_path / "profile", "--dump-dom").stdout
+    row = re.search(r'<th class="school" scope="row">21RC<br>.*?</th>', dom, re.S)
+    column = re.search(r'<th data-supplier="delta-toets">.*?</th>', dom, re.S)
+    assert row is not None and column is not None
+    mark = r'class="policy p-(error|warning) whole">[✕!] 1 (error|warning)<'
+    assert re.search(mark, row.group(0)), row.group(0)
+    assert re.search(mark, column.group(0)), column.group(0)
+    # A school or supplier without such findings carries no mark.
+    other = re.search(r'<th class="school" scope="row">23KM<br>.*?</th>', dom, re.S)
+    assert other is not None and "whole" not in other.group(0)
