@@ -137,9 +137,36 @@ def _last_holder(mapping: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
     return mapping, key
 
 
+def _drop_comment_above(mapping: CommentedMap, key: Any) -> None:
+    """Remove the comment lines written directly above ``mapping[key]`` (no blank line in
+    between): they describe that entry and would otherwise end up above the next one.
+    ruamel.yaml keeps them at the end of the comment slot of the entry before."""
+    keys = list(mapping)
+    i = keys.index(key)
+    if i == 0:
+        # Comments under the parent key may head the whole block; they stay.
+        return
+    holder, hkey = _last_holder(mapping, keys[i - 1])
+    slot = holder.ca.items.get(hkey)
+    token = slot[2] if slot and len(slot) > 2 else None
+    if token is None or "\n" not in token.value:
+        return
+    end_of_line, *lines = token.value.split("\n")
+    trailing = lines.pop() if lines and lines[-1] == "" else None
+    while lines and lines[-1].lstrip().startswith("#"):
+        lines.pop()
+    if trailing is not None:
+        lines.append(trailing)
+    token.value = "\n".join([end_of_line, *lines])
+
+
 def _drop(mapping: CommentedMap, key: Any) -> None:
-    """Delete ``mapping[key]`` but keep the blank lines and comments that follow it
-    (they belong to the next entry), re-attached to the entry now before them."""
+    """Delete ``mapping[key]`` with the comment written directly above it, but keep the
+    blank lines and comments that follow it (they belong to the next entry), re-attached
+    to the entry now before them."""
+    _drop_comment_above(mapping, key)
+    keys = list(mapping)
+    i = keys.index(key)
     holder, hkey = _last_holder(mapping, key)
     slot = holder.ca.items.get(hkey)
     token = slot[2] if slot and len(slot) > 2 else None
@@ -147,7 +174,18 @@ def _drop(mapping: CommentedMap, key: Any) -> None:
     del mapping[key]
     if not rest or not mapping:
         return
-    holder, hkey = _last_holder(mapping, list(mapping)[-1])
+    if i == 0:
+        # Nothing before it any more: the text goes above the new first entry.
+        indent = len(rest) - len(rest.lstrip(" "))
+        start = CommentToken(rest.lstrip(" "), CommentMark(indent), None)
+        if mapping.ca.comment is None:
+            mapping.ca.comment = [None, [start]]
+        elif mapping.ca.comment[1] is None:
+            mapping.ca.comment[1] = [start]
+        else:
+            mapping.ca.comment[1].append(start)
+        return
+    holder, hkey = _last_holder(mapping, keys[i - 1])
     slot = holder.ca.items.setdefault(hkey, [None, None, None, None])
     if slot[2] is None:
         slot[2] = CommentToken("\n" + rest, CommentMark(0), None)
