@@ -35,7 +35,16 @@ class RefreshFailed(OkectlError):
 async def _refresh_one(provider: Provider, schools: set[str] | None) -> list[ActualResource]:
     # Every tenant the supplier shows, not only the configured ones: a school removed from
     # the configuration still has owned resources to delete.
-    return await provider.read_resources(schools)
+    if schools is not None and not schools:
+        return []
+    read_resources = getattr(provider, "read_resources", None)
+    if read_resources is not None:
+        found: list[ActualResource] = await read_resources(schools)
+        return found
+    # An adapter written before read_resources: list the tenants, then read them.
+    visible = set(await provider.list_tenants())
+    to_read = sorted(visible if schools is None else visible & schools)
+    return await provider.read_tenants(to_read) if to_read else []
 
 
 async def refresh(

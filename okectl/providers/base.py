@@ -106,7 +106,9 @@ class Provider(Protocol):
     async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
         """Every environment, client and role of the tenants this credential sees (of these
         schools only, when given), in as few round trips as the API allows. A school the
-        supplier does not know has nothing to read."""
+        supplier does not know has nothing to read.
+
+        Optional for adapters: refresh falls back to list_tenants and read_tenants."""
         ...
 
     async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:

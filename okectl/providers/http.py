@@ -174,6 +174,23 @@ def _problem_detail(resp: httpx.Response) -> str:
     return resp.reason_phrase
 
 
+def one_listing_is_faster(
+    sizes: dict[str, int | None], wanted: list[str], *, page_size: int, concurrency: int
+) -> bool:
+    """Whether to read `wanted` with one listing across the tenants (`sizes`: every visible
+    tenant's resource count, None when not reported) rather than per tenant.
+
+    The listing pages through every visible tenant one page after another; per-tenant
+    listings run side by side in rounds of the supplier's concurrency. Take the listing when
+    it needs no more round trips: it sends far fewer requests."""
+    if not wanted or None in sizes.values():
+        return False  # a supplier that does not report sizes: parallel is the safe bet
+    pages = max(1, -(-sum(n or 0 for n in sizes.values()) // page_size))
+    per_tenant = max(1, -(-max(sizes[s] or 0 for s in wanted) // page_size))
+    rounds = -(-len(wanted) // concurrency) * per_tenant
+    return pages <= rounds
+
+
 class HttpProvider:
     """One supplier's administration API."""
 
@@ -532,6 +549,8 @@ class HttpProvider:
         return list(await self._tenant_sizes())
 
     async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
+        if schools is not None and not schools:
+            return []
         if self._read_strategy == "all-tenants":
             # No tenant list needed: the listing holds every tenant the credential sees.
             return await self._read_listing(None if schools is None else set(schools))
@@ -539,22 +558,11 @@ class HttpProvider:
         wanted = sorted(sizes if schools is None else sizes.keys() & set(schools))
         if not wanted:
             return []
-        if self._read_strategy == "auto" and self._one_listing_is_faster(sizes, wanted):
+        if self._read_strategy == "auto" and one_listing_is_faster(
+            sizes, wanted, page_size=self._page_size, concurrency=self._concurrency
+        ):
             return await self._read_listing(set(wanted))
         return await self._read_each(wanted)
-
-    def _one_listing_is_faster(self, sizes: dict[str, int | None], wanted: list[str]) -> bool:
-        """One listing across tenants pages through them one page after another; per-tenant
-        listings run side by side in rounds of the supplier's concurrency. Take the listing
-        when it needs no more round trips: it sends far fewer requests."""
-        counts = [sizes[s] for s in wanted]
-        everything = list(sizes.values())
-        if None in everything:
-            return False  # a supplier that does not report sizes: parallel is the safe bet
-        pages = max(1, -(-sum(n or 0 for n in everything) // self._page_size))
-        per_tenant = max(1, -(-max(n or 0 for n in counts) // self._page_size))
-        rounds = -(-len(wanted) // self._concurrency) * per_tenant
-        return pages <= rounds
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
         wanted = set(schools)

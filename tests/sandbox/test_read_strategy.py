@@ -3,10 +3,18 @@ trips than per-tenant listings in parallel, per tenant otherwise. Real server.""
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from okectl.providers.http import HttpProvider
-from tests.sandbox.conftest import SUPPLIER, Sandbox, run
+import httpx
+import pytest
+
+from okectl.providers import registry
+from okectl.providers.base import ActualResource
+from okectl.providers.http import HttpProvider, one_listing_is_faster
+from okectl.refresh import refresh
+from tests.sandbox.conftest import SUPPLIER, Sandbox, run, supplier
 
 
 class Recording(httpx.AsyncHTTPTransport):
@@ -73,7 +81,62 @@ def test_a_scoped_read_returns_only_those_schools_and_skips_unknown_ones(sandbox
 
 def test_a_credential_for_one_school_reads_only_that_school(sandbox: Sandbox) -> None:
     for strategy in ("auto", "per-tenant", "all-tenants"):
-        found, _ = read(
-            sandbox, client_id="school-23km", client_secret="secret-23km", read_strategy=strategy
-        )
+        found, _ = read(sandbox, client_id="school-23km", client_secret="secret-23km", read_strategy=strategy)
         assert {f.split("/")[1] for f in found} == {"23KM"}, strategy
+
+
+@pytest.mark.parametrize(
+    ("sizes", "wanted", "listing"),
+    [
+        ({"11AA": 10, "22BB": 10, "33CC": 10}, ["11AA", "22BB", "33CC"], True),  # 1 page vs 1 round
+        ({"11AA": 900, "22BB": 900}, ["11AA", "22BB"], False),  # 2 pages in a row vs 1 round
+        ({f"{i:02d}XX": 5 for i in range(10)}, [f"{i:02d}XX" for i in range(10)], True),  # 1 vs 3 rounds
+        ({"11AA": 10, "22BB": None}, ["11AA"], False),  # sizes not reported: per tenant
+        ({"11AA": 10}, [], False),
+        ({"11AA": 1500, "22BB": 1}, ["22BB"], False),  # a scoped read skips the big tenant
+    ],
+)
+def test_the_listing_is_chosen_only_when_it_needs_no_more_round_trips(
+    sizes: dict[str, int | None], wanted: list[str], listing: bool
+) -> None:
+    assert one_listing_is_faster(sizes, wanted, page_size=1000, concurrency=4) is listing
+
+
+def test_a_scoped_read_of_no_school_sends_nothing(sandbox: Sandbox) -> None:
+    for strategy in ("auto", "per-tenant", "all-tenants"):
+        found, paths = read(sandbox, [], read_strategy=strategy)
+        assert found == set() and paths == [], strategy
+
+
+class OlderAdapter:
+    """A third-party adapter written before read_resources: only list_tenants and
+    read_tenants, here over the real sandbox."""
+
+    def __init__(self, inner: HttpProvider) -> None:
+        self.inner = inner
+        self.supplier = inner.supplier
+
+    async def list_tenants(self) -> list[str]:
+        return await self.inner.list_tenants()
+
+    async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
+        return await self.inner.read_tenants(schools)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_refresh_reads_through_an_adapter_without_read_resources(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[OlderAdapter] = []
+
+    def factory(supplier: Any, *, repo_root: Path) -> OlderAdapter:
+        made.append(OlderAdapter(sandbox.provider(sid=supplier.id)))
+        return made[-1]
+
+    monkeypatch.setitem(registry.PROVIDERS, "older", factory)
+    state = SimpleNamespace(suppliers={SUPPLIER: supplier(SUPPLIER, provider="older")})
+    refreshed = run(refresh(state, Path("."), schools={"23KM"}))  # type: ignore[arg-type]
+    assert made and {r.address.school for r in refreshed.resources} == {"23KM"}
+    assert len(refreshed.resources) == 1
