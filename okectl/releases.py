@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from okectl import clock
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
 from okectl.providers.base import Release
@@ -151,7 +152,7 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
 def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
     root = root.resolve()
-    today = today or date.today()
+    today = today or clock.today()
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)

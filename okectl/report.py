@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from okectl import clock
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
 from okectl.errors import OkectlError
@@ -183,7 +184,7 @@ def _cell_alignment(version: str, target: str | None, allowed: set[str]) -> str:
 def build_report(root: Path, *, today: date | None = None, with_plan: bool = True) -> ReportData:
     """Everything the report shows, computed from the repository (and the plan)."""
     root = root.resolve()
-    today = today or date.today()
+    today = today or clock.today()
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)

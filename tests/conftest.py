@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,16 @@ from okectl.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLE_PARTS = ("schools", "suppliers", "environments", "policies", "sandbox")
+
+
+# The day the example repository describes: its waivers hold and OKE 1.0 is supported.
+# Policies depend on the date, and no test should start failing when the calendar moves on.
+EXAMPLE_TODAY = "2026-11-28"
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OKECTL_TODAY", EXAMPLE_TODAY)
 
 
 @dataclass
@@ -57,21 +65,9 @@ def build_tree(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
     return build
 
 
-def renew_waivers(repo: Path, *, days: int = 365) -> None:
-    """Move every waiver's expiry to `days` from today, as the adoption team would renew
-    them: the tests then behave the same on any day, not only until the example's waivers
-    run out."""
-    path = repo / "policies" / "waivers.yaml"
-    later = (date.today() + timedelta(days=days)).isoformat()
-    text, n = re.subn(r"(?m)^(\s+expires:\s*)\d{4}-\d{2}-\d{2}", rf"\g<1>{later}", path.read_text())
-    assert n, f"{path} has no waiver expiry to renew"
-    path.write_text(text)
-
-
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Iterator[Path]:
-    """A private copy of the example repository (state under .okectl/ starts empty), its
-    waivers renewed so that no test depends on the calendar."""
+    """A private copy of the example repository (state under .okectl/ starts empty)."""
     dest = tmp_path / "example"
     dest.mkdir()
     for part in EXAMPLE_PARTS:
@@ -79,5 +75,4 @@ def example_repo(tmp_path: Path) -> Iterator[Path]:
         if src.is_dir():
             shutil.copytree(src, dest / part)
     shutil.copy(PROJECT / "okectl.yaml", dest / "okectl.yaml")
-    renew_waivers(dest)
     yield dest

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from okectl import clock
 from okectl.config.repository import DesiredState
 from okectl.config.yamlsource import locate
 from okectl.errors import Problem, ValidationFailed
@@ -309,7 +310,7 @@ def evaluate(
     prepared = definitions.run()
     if definitions.problems:
         raise ValidationFailed(definitions.problems)
-    day = today or date.today()
+    day = today or clock.today()
     run = _Run(state, day, releases)
     checks = _build_checks(state, prepared, run)
     if resources is None:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from tests.conftest import PROJECT, run_cli
 
@@ -100,6 +101,24 @@ def test_policy_errors_show_in_the_plan_and_stop_apply(example_repo: Path) -> No
     assert "[sso-federation] roosterwijs/27NH/production" in result.err
     assert "schools/27NH.yaml:" in result.err
     assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_okectl_today_shows_what_an_expiring_waiver_will_stop(
+    example_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_cli("plan", "--repo", str(example_repo)).exit_code == 0
+    # The day after the first example waiver expires.
+    monkeypatch.setenv("OKECTL_TODAY", "2027-04-01")
+    plan = run_cli("plan", "--repo", str(example_repo))
+    assert plan.exit_code == 0
+    assert "[certification] examengo/23KM/production" in plan.out
+    result = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert result.exit_code == 3
+    assert "[certification] examengo/23KM/production" in result.err
+    monkeypatch.setenv("OKECTL_TODAY", "April 1st")
+    result = run_cli("plan", "--repo", str(example_repo))
+    assert result.exit_code == 1
+    assert result.err.strip() == "OKECTL_TODAY='April 1st' is not a date; use YYYY-MM-DD or unset it"
 
 
 def test_text_plan_lists_policy_errors_but_only_counts_warnings(example_repo: Path) -> None:

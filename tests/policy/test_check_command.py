@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 
 from okectl.config.repository import load_state
 from okectl.policy.engine import evaluate
-from tests.conftest import PROJECT
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 Cli = Callable[..., Any]
@@ -75,8 +73,6 @@ def test_the_example_waivers_cover_the_certification_gaps(example_repo: Path) ->
 
 
 def test_the_example_repository_fails_once_its_waivers_expire(example_repo: Path, cli: Cli) -> None:
-    # The waivers as committed, not as the fixture renews them.
-    shutil.copy(PROJECT / "policies" / "waivers.yaml", example_repo / "policies" / "waivers.yaml")
     result = cli("policy", "check", "--repo", str(example_repo), "--today", "2027-04-01")
     assert result.exit_code == 3
     assert "error[certification] examengo/23KM/production" in result.out
