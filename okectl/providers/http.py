@@ -43,6 +43,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # have acted on it before failing (429 and 401 are refused before anything happens).
 MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
 WRITES = frozenset({"PUT", "DELETE"})
+MAYBE_DONE = ". An attempt may have been carried out all the same: run okectl plan to see"
 SENSITIVE = "(sensitive)"
 PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
@@ -285,6 +286,16 @@ class HttpProvider:
 
     # --- transport -----------------------------------------------------------------------
 
+    def _unknown(self, exc: ProviderError) -> OutcomeUnknown:
+        """The error of a write that cannot go on after an attempt that may have been
+        carried out: its outcome is unknown, whatever stopped it."""
+        if isinstance(exc, OutcomeUnknown):
+            return exc
+        message = str(exc)
+        head, sep, contact = message.rpartition("; contact ")
+        text = f"{head}{MAYBE_DONE}{sep}{contact}" if sep else message + MAYBE_DONE
+        return OutcomeUnknown(text, status=exc.status, detail=exc.detail, address=exc.address)
+
     def _delay(self, attempt: int) -> float:
         # Full jitter: spreads retries of many parallel requests instead of synchronising them.
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
@@ -349,12 +360,16 @@ class HttpProvider:
         renewed = False
         last = ""
         status: int | None = None
+        maybe_done = method in WRITES
         while True:
             attempt += 1
             call.attempts = attempt
             send_headers = dict(headers or {})
             if authenticated:
-                send_headers["Authorization"] = "Bearer " + await self._access_token()
+                try:
+                    send_headers["Authorization"] = "Bearer " + await self._access_token()
+                except ProviderError as exc:
+                    raise self._unknown(exc) if maybe_done and call.maybe_applied else exc from None
             try:
                 async with self._semaphore:
                     await self._limiter.acquire()
@@ -376,7 +391,10 @@ class HttpProvider:
                     # The token expired or was revoked early: fetch a new one, once.
                     renewed = True
                     attempt -= 1
-                    await self._access_token(renew=True)
+                    try:
+                        await self._access_token(renew=True)
+                    except ProviderError as exc:
+                        raise self._unknown(exc) if maybe_done and call.maybe_applied else exc from None
                     continue
                 if resp.status_code not in RETRY_STATUSES:
                     return resp
@@ -386,23 +404,25 @@ class HttpProvider:
                 last = f"answered {resp.status_code} {resp.reason_phrase}"
                 wait = _retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
+                    unknown = maybe_done and call.maybe_applied
                     raise self._fail(
                         what,
-                        f"{last} and asks to wait {wait:.0f} s; try again later",
+                        f"{last} and asks to wait {wait:.0f} s; try again later"
+                        + (MAYBE_DONE if unknown else ""),
                         status=status,
                         detail=_problem_detail(resp),
                         address=address,
+                        cls=OutcomeUnknown if unknown else ProviderError,
                         secrets=secrets,
                     )
                 if attempt < self._max_attempts:
                     await self._sleep(wait if wait is not None else self._delay(attempt))
                     continue
             if attempt >= self._max_attempts:
-                if call.maybe_applied and method in WRITES:
+                if maybe_done and call.maybe_applied:
                     raise self._fail(
                         what,
-                        f"failed: {last}; gave up after {attempt} attempts. An attempt may have "
-                        "been carried out all the same: run okectl plan to see",
+                        f"failed: {last}; gave up after {attempt} attempts{MAYBE_DONE}",
                         status=status,
                         address=address,
                         cls=OutcomeUnknown,
@@ -635,7 +655,10 @@ class HttpProvider:
             if call.maybe_applied:
                 # An earlier attempt of this very write may have been carried out before
                 # its answer was lost: check before refusing.
-                mine = await self._confirm(address, body, labels)
+                try:
+                    mine = await self._confirm(address, body, labels)
+                except ProviderError as exc:
+                    raise self._unknown(exc) from None
                 if mine is not None:
                     return mine
             raise self._fail(

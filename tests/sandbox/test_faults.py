@@ -249,3 +249,24 @@ def test_a_read_that_fails_every_time_is_a_plain_failure(sandbox: Sandbox) -> No
 
     error = run(scenario())
     assert not isinstance(error, OutcomeUnknown)
+
+
+def test_a_write_told_to_wait_too_long_after_a_503_is_outcome_unknown(sandbox: Sandbox) -> None:
+    # A 503 may come after the server acted; when it also asks to wait an hour, okectl
+    # stops there and cannot say whether the write happened.
+    sandbox.faults(fail_next=1, retry_after=3600, match="/environments/test")
+    addr = Address(SUPPLIER, "21RC", "test")
+
+    async def scenario() -> ProviderError:
+        async with sandbox.provider() as p:
+            with pytest.raises(ProviderError) as info:
+                await p.create(addr, {"type": "test", "oke_version": "1.0"}, {})
+            return info.value
+
+    error = run(scenario())
+    assert isinstance(error, OutcomeUnknown)
+    assert str(error) == (
+        f"{addr}: supplier {SUPPLIER}: create answered 503 Service Unavailable and asks to wait "
+        "3600 s; try again later. An attempt may have been carried out all the same: run okectl "
+        f"plan to see; contact {SUPPORT}"
+    )
