@@ -267,17 +267,15 @@ def stale_changes(
             out[ch.address] = "the desired state changed since the plan was made; run okectl plan again"
     if planned_secrets is None or secret_salt is None or resolve_secret is None:
         return out
-    from okectl.planner import secret_digest, written_secrets
+    from okectl.planner import secret_digests, written_secrets
 
-    digests: dict[str, str] = {}
-    for addr, value in written_secrets(changes, desired, resolve_secret).items():
-        if addr in out or addr not in planned_secrets:
-            continue
-        if value is not None and value not in digests:
-            digests[value] = secret_digest(value, secret_salt)
-        if (digests[value] if value is not None else None) != planned_secrets[addr]:
+    written = written_secrets(changes, desired, resolve_secret)
+    current = secret_digests(
+        {a: v for a, v in written.items() if a in planned_secrets and a not in out}, secret_salt
+    )
+    for addr, digest in current.items():
+        if digest != planned_secrets[addr]:
             out[addr] = (
-                "the value behind its secret reference changed since the plan was made; "
-                "run okectl plan again"
+                "the value behind its secret reference changed since the plan was made; run okectl plan again"
             )
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -76,15 +77,15 @@ class PlanRun:
         if self.resolve_secret is None:
             return {}
         desired = {r.address: r for r in self.validated.resources}
-        written = written_secrets(self.plan.changes, desired, self.resolve_secret)
-        # Deliberately slow, so once per distinct value: clients often share a secret.
-        digest = {v: secret_digest(v, self.secret_salt) for v in set(written.values()) if v is not None}
-        return {addr: digest[v] if v is not None else None for addr, v in written.items()}
+        return secret_digests(
+            written_secrets(self.plan.changes, desired, self.resolve_secret), self.secret_salt
+        )
 
-    def payload(self) -> dict[str, Any]:
-        """The saved-plan document (without its checksum)."""
+    def payload(self, *, with_secrets: bool = False) -> dict[str, Any]:
+        """The plan document (without its checksum). `with_secrets`: with the digests of
+        the secret values it writes, for a saved plan; printed plans go without them."""
         counts = self.plan.counts()
-        digests = self.secret_digests()
+        digests = self.secret_digests() if with_secrets else {}
         return {
             "format_version": PLAN_FORMAT_VERSION,
             "created_at": self.created_at,
@@ -98,17 +99,19 @@ class PlanRun:
             },
             "summary": {**counts, "in_sync": self.plan.in_sync, "unmanaged": len(self.plan.unmanaged)},
             "changes": [
-                {**c.to_json(), "secret_digest": digests.get(c.address)} for c in self.plan.changes
+                {**c.to_json(), "secret_digest": digests[c.address]} if c.address in digests else c.to_json()
+                for c in self.plan.changes
             ],
-            "secret_salt": self.secret_salt,
             "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in self.plan.unmanaged],
             "warnings": self.plan.warnings,
             "safety": self.safety,
             "findings": _findings_json(self.policy),
         }
 
-    def document(self) -> dict[str, Any]:
-        body = self.payload()
+    def document(self, *, with_secrets: bool = False) -> dict[str, Any]:
+        body = self.payload(with_secrets=with_secrets)
+        if with_secrets and self.resolve_secret is not None:
+            body["secret_salt"] = self.secret_salt
         return {**body, "checksum": checksum(body)}
 
 
@@ -138,9 +141,24 @@ def _findings_json(report: Any) -> list[dict[str, Any]]:
 SECRET_DIGEST_ROUNDS = 20_000
 
 
-def secret_digest(value: str, salt: str) -> str:
-    raw = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8"), bytes.fromhex(salt), SECRET_DIGEST_ROUNDS)
-    return f"pbkdf2-sha256:{SECRET_DIGEST_ROUNDS}:{raw.hex()[:32]}"
+def secret_digests(values: dict[Address, str | None], salt: str) -> dict[Address, str | None]:
+    """A digest per client of the secret value it is written with (None: not set).
+
+    The slow part (PBKDF2) runs once per distinct value, since clients often share a
+    secret; an HMAC over the address then makes each client's digest its own, so a plan
+    does not show which clients share one."""
+    keys = {
+        v: hashlib.pbkdf2_hmac("sha256", v.encode("utf-8"), bytes.fromhex(salt), SECRET_DIGEST_ROUNDS)
+        for v in set(values.values())
+        if v is not None
+    }
+    return {
+        addr: None
+        if v is None
+        else f"pbkdf2-sha256:{SECRET_DIGEST_ROUNDS}:"
+        + hmac.new(keys[v], str(addr).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        for addr, v in values.items()
+    }
 
 
 def written_secrets(
@@ -369,7 +387,7 @@ class PlanFileError(OkectlError):
 
 
 def save_plan(run: PlanRun, path: Path) -> str:
-    doc = run.document()
+    doc = run.document(with_secrets=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

@@ -156,6 +156,12 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
             secret_salt=salt if isinstance(salt, str) else None,
             resolve_secret=secret_resolver(root),
         )
+        if salt is None and any(c.address.kind == "client" and c.action != "delete" for c in changes):
+            click.echo(
+                f"note: {plan_file} records no digests of the secrets it writes (an older okectl "
+                "made it); the secret values are not checked against the plan",
+                err=True,
+            )
         plan_checksum = str(doc["checksum"])
         policy = evaluate_policy(state, validated.resources)
     else:

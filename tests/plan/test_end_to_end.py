@@ -302,6 +302,12 @@ def test_a_saved_plan_is_refused_for_a_secret_whose_value_changed_or_was_unset(
         and str(desired[c["address"]].spec.get("secret"))[4:] in secrets
     ]
     assert clients and all(c["secret_digest"].startswith("pbkdf2-sha256:") for c in clients)
+    # Clients sharing a secret do not show it: each digest is the client's own.
+    assert len({c["secret_digest"] for c in clients}) == len(clients)
+    # A printed plan carries no digests at all.
+    printed = plan_json(example_repo)
+    assert "secret_salt" not in printed
+    assert not any("secret_digest" in c for c in printed["changes"])  # type: ignore[union-attr]
     rotated, unset = sorted({desired[c["address"]].spec["secret"][4:] for c in clients})[:2]
     monkeypatch.setenv(rotated, "a-new-value")
     monkeypatch.delenv(unset)
@@ -338,3 +344,21 @@ def test_a_plan_file_with_a_broken_secret_salt_is_one_clear_error(
     assert result.err.strip() == (
         f"{plan_file}: not a valid plan file: secret_salt is not hexadecimal; re-plan"
     )
+
+
+def test_a_plan_file_without_secret_digests_applies_with_a_note(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    for key in ("checksum", "secret_salt"):
+        doc.pop(key)
+    for change in doc["changes"]:
+        change.pop("secret_digest", None)
+    doc["checksum"] = checksum(doc)
+    plan_file.write_text(json.dumps(doc))
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 0, result.err
+    assert result.err.startswith(f"note: {plan_file} records no digests of the secrets it writes")
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
