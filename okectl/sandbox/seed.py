@@ -79,6 +79,14 @@ def _mapping(value: Any, where: str, loc: Loc) -> dict[str, Any]:
     return value
 
 
+def _list(value: Any, where: str, loc: Loc) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SeedError(f"{where}: expected a list", loc)
+    return value
+
+
 def read_seed(path: Path) -> Any:
     """The seed's YAML, positions kept for error messages; syntax errors, duplicate keys
     and hostile files are reported with their line and column."""
@@ -146,7 +154,7 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                 f"{where}: unknown key(s) {', '.join(sorted(extra))}", (*at, min(extra)), key=True
             )
         ops.append(partial(store.set_supplier, sid, contact_email=sup.get("contact_email")))
-        for i, cred in enumerate(sup.get("credentials") or []):
+        for i, cred in enumerate(_list(sup.get("credentials"), f"{where}.credentials", (*at, "credentials"))):
             try:
                 client_id, secret, tenants = cred["client_id"], cred["client_secret"], cred["tenants"]
                 if not (isinstance(client_id, str) and isinstance(secret, str) and isinstance(tenants, list)):
@@ -158,7 +166,7 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                     (*at, "credentials", i),
                 ) from None
         if "releases" in sup:
-            releases = sup["releases"] or []
+            releases = _list(sup["releases"], f"{where}.releases", (*at, "releases"))
             checked = [
                 _release(r, f"{where}.releases[{i}]", (*at, "releases", i)) for i, r in enumerate(releases)
             ]

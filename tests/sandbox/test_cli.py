@@ -74,6 +74,14 @@ def test_a_bad_seed_is_one_clear_line(tmp_path: Path) -> None:
             "suppliers:\n  delta-toets:\n    tenant: {}\n",
             ":3:5: suppliers.delta-toets: unknown key(s) tenant",
         ),
+        (
+            "suppliers:\n  delta-toets:\n    credentials: 5\n",
+            ":3:18: suppliers.delta-toets.credentials: expected a list",
+        ),
+        (
+            "suppliers:\n  delta-toets:\n    releases: {a: 1}\n",
+            ":3:15: suppliers.delta-toets.releases: expected a list",
+        ),
     ],
 )
 def test_seed_mistakes_name_their_line_and_column(tmp_path: Path, text: str, message: str) -> None:
