@@ -98,6 +98,22 @@ def process_cpu(pid: int) -> float:
 Sent = dict[str, list[tuple[str, str]]]  # supplier id -> (method, URL) in the order sent
 
 
+def phases(requests: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """A supplier's reads after its token: the tenant list, which the rest wait for, and
+    the listings, each a run of pages that follow one another."""
+    first: list[str] = []
+    listings: dict[str, list[str]] = {}
+    for method, url in requests:
+        if method != "GET":
+            continue
+        path = httpx.URL(url).path
+        if path.endswith("/tenants"):
+            first.append(url)
+        else:
+            listings.setdefault(path, []).append(url)
+    return first, list(listings.values())
+
+
 def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
     """Make the sandbox provider read with this strategy and note every request it sends
     (the benchmark's only changes)."""
@@ -140,10 +156,14 @@ async def replay(sent: Sent, state: DesiredState) -> None:
                 async with gate:
                     (await client.get(url, headers=headers)).json()
 
-            reads = [u for m, u in requests if m == "GET"]
-            for url in [u for u in reads if httpx.URL(u).path.endswith("/tenants")]:
+            async def listing(urls: list[str]) -> None:
+                for url in urls:  # a listing's pages follow one another
+                    await get(url)
+
+            first, listings = phases(requests)
+            for url in first:
                 await get(url)
-            await asyncio.gather(*(get(u) for u in reads if not httpx.URL(u).path.endswith("/tenants")))
+            await asyncio.gather(*(listing(urls) for urls in listings))
 
     await asyncio.gather(*(supplier(sid, reqs) for sid, reqs in sent.items()))
 
@@ -158,6 +178,7 @@ class Result:
     read: int
     bare_walls: list[float]
     bare_cpu: float
+    sent: Sent
 
 
 def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadStrategy, runs: int) -> Result:
@@ -194,6 +215,7 @@ def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadS
         read,
         bare_walls,
         statistics.median(bare_cpus),
+        sent,
     )
 
 
@@ -205,11 +227,15 @@ def report(r: Result, state: DesiredState, latency: float) -> float:
     slowest = max(per_supplier, key=lambda sid: per_supplier[sid])
     bound = per_supplier[slowest]
     pooled = requests * latency / sum(concurrency.values())
-    # token, then (unless the listing goes first) the tenant list, then rounds of reads
-    steps = 1 if r.strategy == "all-tenants" else 2
-    critical = max(
-        (steps + math.ceil((n - steps) / concurrency[sid])) * latency for sid, n in r.counts.items()
-    )
+    # token, then the tenant list (unless the listing goes first), then the listings side
+    # by side in rounds of the supplier's concurrency, each listing's pages in a row
+    rounds = {}
+    for sid, sent in r.sent.items():
+        first, listings = phases(sent)
+        reads = sum(len(pages) for pages in listings)
+        longest = max((len(pages) for pages in listings), default=0)
+        rounds[sid] = 1 + len(first) + max(longest, math.ceil(reads / concurrency[sid]))
+    critical = max(rounds.values()) * latency
     floor = max(r.client_cpu, r.server_cpu)
     ratio = wall / bound
     print(f"\nread strategy: {r.strategy}{'  (what okectl does)' if r.strategy == 'auto' else ''}")
