@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import run_cli
 
 from .conftest import GitRepo
@@ -268,86 +270,51 @@ def test_comments_after_a_dropped_override_block_stay_with_the_next_entry(make_r
     )
 
 
+DELTA_55EE = """\
+code: 55EE
+name: ROC Ee
+federation: surfconext
+schac_home: ee.example
+connections:
+  delta:
+    profile: standard
+    oke_version: "{version}"
+    flows: [0, 2, 3, 4]
+    environments:
+"""
+KEPT = (
+    "      # the pilot runs ahead of the chain\n"
+    '      pilot: {type: pilot, oke_version: "1.1"}\n'
+)
+TRAINING = (
+    "      # the training environment is new\n"
+    '      training: {type: test, oke_version: "1.1"}\n'
+)
+DROPPED = (
+    "      # acceptance tries 1.0.1 before production\n"
+    '      acceptance: {oke_version: "1.0.1"}   # first in line\n'
+)
+
+
+@pytest.mark.parametrize(
+    "environments",
+    [
+        KEPT + DROPPED + TRAINING,  # the dropped override takes the comment above it
+        DROPPED.split("\n", 1)[1] + KEPT + TRAINING,  # the first: the next comments stay put
+    ],
+    ids=["in-between", "first"],
+)
 def test_a_dropped_override_takes_its_own_comment_and_leaves_the_others_in_place(
-    make_repo: MakeRepo,
+    make_repo: MakeRepo, environments: str
 ) -> None:
-    school = """\
-        code: 55EE
-        name: ROC Ee
-        federation: surfconext
-        schac_home: ee.example
-        connections:
-          delta:
-            profile: standard
-            oke_version: "1.0"
-            flows: [0, 2, 3, 4]
-            environments:
-              # the pilot runs ahead of the chain
-              pilot: {type: pilot, oke_version: "1.1"}
-              # acceptance tries 1.0.1 before production
-              acceptance: {oke_version: "1.0.1"}   # first in line
-              # the training environment is new
-              training: {type: test, oke_version: "1.1"}
-        """
     repo = make_repo()
-    repo.commit("55EE", {"schools/55EE.yaml": school})
+    repo.commit("55EE", {"schools/55EE.yaml": DELTA_55EE.format(version="1.0") + environments})
 
     result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--school", "55EE",
                      "--repo", str(repo.root))
 
     assert result.exit_code == 0, result.err
-    assert repo.read("schools/55EE.yaml") == (
-        "code: 55EE\n"
-        "name: ROC Ee\n"
-        "federation: surfconext\n"
-        "schac_home: ee.example\n"
-        "connections:\n"
-        "  delta:\n"
-        "    profile: standard\n"
-        '    oke_version: "1.0.1"\n'
-        "    flows: [0, 2, 3, 4]\n"
-        "    environments:\n"
-        "      # the pilot runs ahead of the chain\n"
-        '      pilot: {type: pilot, oke_version: "1.1"}\n'
-        "      # the training environment is new\n"
-        '      training: {type: test, oke_version: "1.1"}\n'
-    )
-
-
-def test_dropping_the_first_override_keeps_the_comments_of_the_next_ones_in_place(
-    make_repo: MakeRepo,
-) -> None:
-    school = """\
-        code: 55EE
-        name: ROC Ee
-        federation: surfconext
-        schac_home: ee.example
-        connections:
-          delta:
-            profile: standard
-            oke_version: "1.0"
-            flows: [0, 2, 3, 4]
-            environments:
-              acceptance: {oke_version: "1.0.1"}   # first in line
-              # the pilot runs ahead of the chain
-              pilot: {type: pilot, oke_version: "1.1"}
-              # the training environment is new
-              training: {type: test, oke_version: "1.1"}
-        """
-    repo = make_repo()
-    repo.commit("55EE", {"schools/55EE.yaml": school})
-
-    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--school", "55EE",
-                     "--repo", str(repo.root))
-
-    assert result.exit_code == 0, result.err
-    assert repo.read("schools/55EE.yaml").endswith(
-        "    environments:\n"
-        "      # the pilot runs ahead of the chain\n"
-        '      pilot: {type: pilot, oke_version: "1.1"}\n'
-        "      # the training environment is new\n"
-        '      training: {type: test, oke_version: "1.1"}\n'
-    )
+    assert repo.read("schools/55EE.yaml") == DELTA_55EE.format(version="1.0.1") + KEPT + TRAINING
 
 
 def test_an_environment_bump_to_the_connections_own_version_changes_no_file(make_repo: MakeRepo) -> None:
