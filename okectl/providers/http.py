@@ -404,37 +404,27 @@ class HttpProvider:
                 last = f"answered {resp.status_code} {resp.reason_phrase}"
                 wait = _retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
-                    unknown = maybe_done and call.maybe_applied
-                    raise self._fail(
+                    error = self._fail(
                         what,
-                        f"{last} and asks to wait {wait:.0f} s; try again later"
-                        + (MAYBE_DONE if unknown else ""),
+                        f"{last} and asks to wait {wait:.0f} s; try again later",
                         status=status,
                         detail=_problem_detail(resp),
                         address=address,
-                        cls=OutcomeUnknown if unknown else ProviderError,
                         secrets=secrets,
                     )
+                    raise self._unknown(error) if maybe_done and call.maybe_applied else error
                 if attempt < self._max_attempts:
                     await self._sleep(wait if wait is not None else self._delay(attempt))
                     continue
             if attempt >= self._max_attempts:
-                if maybe_done and call.maybe_applied:
-                    raise self._fail(
-                        what,
-                        f"failed: {last}; gave up after {attempt} attempts{MAYBE_DONE}",
-                        status=status,
-                        address=address,
-                        cls=OutcomeUnknown,
-                        secrets=secrets,
-                    )
-                raise self._fail(
+                error = self._fail(
                     what,
                     f"failed: {last}; gave up after {attempt} attempts",
                     status=status,
                     address=address,
                     secrets=secrets,
                 )
+                raise self._unknown(error) if maybe_done and call.maybe_applied else error
             await self._sleep(self._delay(attempt))
 
     # --- reading -------------------------------------------------------------------------
