@@ -86,7 +86,7 @@ class PlanRun:
         the secret values it writes, for a saved plan; printed plans go without them."""
         counts = self.plan.counts()
         digests = self.secret_digests() if with_secrets else {}
-        return {
+        doc = {
             "format_version": PLAN_FORMAT_VERSION,
             "created_at": self.created_at,
             "repository": self.repository,
@@ -107,11 +107,12 @@ class PlanRun:
             "safety": self.safety,
             "findings": _findings_json(self.policy),
         }
+        if with_secrets and self.resolve_secret is not None:
+            doc["secret_salt"] = self.secret_salt
+        return doc
 
     def document(self, *, with_secrets: bool = False) -> dict[str, Any]:
         body = self.payload(with_secrets=with_secrets)
-        if with_secrets and self.resolve_secret is not None:
-            body["secret_salt"] = self.secret_salt
         return {**body, "checksum": checksum(body)}
 
 
