@@ -58,17 +58,8 @@ def start_server(db: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes], 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [
-        sys.executable,
-        "-m",
-        "okectl",
-        "sandbox",
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--latency-ms",
-        str(latency_ms),
+        sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port), "--db", str(db),
+        "--latency-ms", str(latency_ms),
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
