@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from okectl.config.fleet import generate_fleet
+from okectl.config.settings import load_settings
 from okectl.config.validate import validate_repository
-from okectl.fleet import generate_fleet
 from okectl.sandbox.seed import seed_in_sync
-from okectl.settings import load_settings
 
 CPU: dict[str, float] = {}
 # The commands run as on a user's machine, where Python caches compiled modules. Some

@@ -68,7 +68,7 @@ def main() -> int:
     parser.add_argument("--max-ratio", type=float, default=1.5)
     opts = parser.parse_args()
 
-    from okectl.fleet import generate_fleet
+    from okectl.config.fleet import generate_fleet
 
     with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
         repo = Path(tmp) / "fleet"

@@ -39,15 +39,15 @@ from typing import Any
 
 import httpx
 
+from okectl.config.fleet import generate_fleet
 from okectl.config.repository import DesiredState
+from okectl.config.settings import load_settings
 from okectl.config.validate import validate_repository
-from okectl.fleet import generate_fleet
+from okectl.engine.refresh import refresh
 from okectl.providers import registry
-from okectl.providers.http import ReadStrategy
-from okectl.refresh import refresh
+from okectl.providers.http.provider import ReadStrategy
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.server import free_port
-from okectl.settings import load_settings
 
 TARGET = 1.5
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def phases(requests: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]
 def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
     """Make the sandbox provider read with this strategy and note every request it sends
     (the benchmark's only changes)."""
-    from okectl.providers.http import HttpProvider
+    from okectl.providers.http.provider import HttpProvider
 
     def factory(supplier: Any, *, repo_root: Path) -> Any:
         made = registry._sandbox(supplier, repo_root=repo_root)

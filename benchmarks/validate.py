@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from okectl.config.fleet import generate_fleet
 from okectl.config.validate import validate_repository
-from okectl.fleet import generate_fleet
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MB = 250.0

@@ -26,7 +26,7 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     anything out, never calls a supplier. Exits 0, also when there are differences
     (it is a report, like git log), unless --detailed-exitcode asks for 2.
     """
-    from okectl.gitops import diff_refs
+    from okectl.gitops.git import diff_refs
 
     result = diff_refs(repo, ref1, ref2)
     if output == "json":
@@ -56,7 +56,7 @@ def bump(
     branch: str | None,
 ) -> int:
     """Move a supplier's connections to another OKE version, editing the school files in place."""
-    from okectl.bump import bump as run_bump
+    from okectl.gitops.bump import bump as run_bump
 
     result = run_bump(
         repo,
@@ -76,7 +76,7 @@ def bump(
 def releases(repo: Path, output: str) -> int:
     """Per supplier and school: environments behind the newest OKE version the supplier
     supports (its release feed) and policy allows (the version catalogue)."""
-    from okectl.releases import collect_releases
+    from okectl.gitops.releases import collect_releases
 
     report = collect_releases(repo)
     if output == "json":
@@ -101,7 +101,7 @@ def releases(repo: Path, output: str) -> int:
 @click.option("--no-plan", is_flag=True, help="Do not contact the suppliers; leave out the plan figures.")
 def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
     """Write the static harmonisation report (one HTML file, works offline)."""
-    from okectl.report import build_report, write_report
+    from okectl.engine.report import build_report, write_report
 
     data = build_report(repo, with_plan=not no_plan)
     path = write_report(data, out_dir)

@@ -42,13 +42,13 @@ def _progress(enabled: bool) -> Iterator[Any]:
 def _scope(
     repo: Path, schools: tuple[str, ...], suppliers: tuple[str, ...], changed_since: str | None
 ) -> Any:
-    from okectl.planner import Scope
+    from okectl.engine.planner import Scope
 
     school_set = set(schools) if schools else None
     supplier_set = set(suppliers) if suppliers else None
     reasons: tuple[str, ...] = ()
     if changed_since is not None:
-        from okectl.gitops import changed_scope
+        from okectl.gitops.git import changed_scope
 
         changed = changed_scope(repo, changed_since)
         reasons = tuple(changed.reasons)
@@ -65,10 +65,10 @@ def _render(run: Any, output: str) -> str:
     if output == "json":
         return json.dumps(run.document(), indent=2, sort_keys=True, default=str) + "\n"
     if output == "markdown":
-        from okectl.render.markdown import render_markdown
+        from okectl.views.plan_markdown import render_markdown
 
         return render_markdown(run)
-    from okectl.render.text import render_text
+    from okectl.views.plan_text import render_text
 
     return render_text(run, color=sys.stdout.isatty())
 
@@ -98,7 +98,7 @@ def plan(
     force: bool,
 ) -> int:
     """Show what apply would change at the suppliers."""
-    from okectl.planner import make_plan, save_plan
+    from okectl.engine.planner import make_plan, save_plan
 
     scope = _scope(repo, schools, suppliers, changed_since)
     with _progress(sys.stderr.isatty() and output == "text") as hook:
@@ -120,9 +120,10 @@ def plan(
 @click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
-    from okectl.apply import Journal, apply_changes, stale_changes
+    from okectl.config.settings import load_settings
     from okectl.config.validate import validate_repository
-    from okectl.planner import (
+    from okectl.engine.apply import Journal, apply_changes, stale_changes
+    from okectl.engine.planner import (
         changes_from_document,
         evaluate_policy,
         git_info,
@@ -130,8 +131,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
         make_plan,
         secret_resolver,
     )
-    from okectl.render.text import render_text
-    from okectl.settings import load_settings
+    from okectl.views.plan_text import render_text
 
     root = repo.resolve()
     if plan_file is not None:
@@ -227,7 +227,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
 @click.option("--write", is_flag=True, help="Write the YAML; without it, print what would be written.")
 def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
-    from okectl.importer import import_supplier
+    from okectl.engine.importer import import_supplier
 
     result = import_supplier(repo.resolve(), supplier, schools=set(schools) or None, write=write)
     click.echo(result.render(), nl=False)

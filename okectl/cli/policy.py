@@ -39,12 +39,12 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     """
     from okectl.config.validate import validate_repository
     from okectl.policy.engine import evaluate
-    from okectl.policy.render import render_json, render_sarif, render_text
+    from okectl.views.policy import render_json, render_sarif, render_text
 
     validated = validate_repository(repo)
     releases = None
     if release_feeds:
-        from okectl.policy.feeds import read_release_feeds
+        from okectl.engine.feeds import read_release_feeds
 
         releases, failures = read_release_feeds(validated.state, validated.state.root)
         for line in failures:
@@ -67,8 +67,8 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
 @policy.command()
 def kinds() -> int:
     """List the rule kinds with their parameters, and the variables CEL expressions see."""
+    from okectl.policy.cel.expressions import VARIABLES
     from okectl.policy.engine import KINDS
-    from okectl.policy.expressions import VARIABLES
 
     for name, cls in sorted(KINDS.items()):
         click.echo(f"{name}: {cls.summary}")

@@ -59,7 +59,7 @@ def schema(kind: str | None, out_dir: Path | None) -> int:
 @click.option("--seed", type=int, default=1, show_default=True)
 def fleet(out_dir: Path, schools: int, suppliers: int, connections: int, seed: int) -> int:
     """Write a generated, valid repository of the given size (for benchmarks and tests)."""
-    from okectl.fleet import generate_fleet
+    from okectl.config.fleet import generate_fleet
 
     stats = generate_fleet(out_dir, schools=schools, suppliers=suppliers, connections=connections, seed=seed)
     click.echo(

@@ -19,9 +19,9 @@ from okectl.config.models import (
     Supplier,
     VersionCatalogue,
 )
+from okectl.config.policies import RuleSet, WaiverSet
 from okectl.config.yamlsource import YamlError, load_file, locate, raw_key, raw_text
 from okectl.errors import Problem, RepositoryError, ValidationFailed
-from okectl.policy.model import RuleSet, WaiverSet
 
 # Folder → (kind, model, the field that must equal the file name).
 FOLDERS: dict[str, tuple[str, type[BaseModel], str]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from okectl.config.models import Connection, EnvironmentOverride, Profile, School, Supplier
 from okectl.config.references import connection_function
 from okectl.config.repository import DesiredState
-from okectl.resources import Address, Resource
+from okectl.model.resources import Address, Resource
 
 
 def client_id_for(school: School, system: str) -> str:

@@ -10,7 +10,7 @@ from okectl.config.references import check_references
 from okectl.config.repository import DesiredState, load_state
 from okectl.config.resolve import desired_resources
 from okectl.errors import ValidationFailed
-from okectl.resources import Resource
+from okectl.model.resources import Resource
 
 
 @dataclass(frozen=True)

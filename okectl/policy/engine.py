@@ -15,12 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from okectl import clock
+from okectl.config.policies import Rule, Selector, Waiver
 from okectl.config.repository import DesiredState
 from okectl.config.yamlsource import locate
 from okectl.errors import Problem, ValidationFailed
-from okectl.policy.base import Check, Emitter, is_pattern, matches
-from okectl.policy.expressions import (
+from okectl.model import clock
+from okectl.model.resources import Resource
+from okectl.policy.cel.expressions import (
     Bindings,
     CelCheck,
     DataCache,
@@ -30,12 +31,11 @@ from okectl.policy.expressions import (
     placeholders,
     template_issues,
 )
-from okectl.policy.model import Rule, Selector, Waiver
-from okectl.policy.report import Finding, PolicyReport, StaleWaiver, WaiverRef
-from okectl.policy.rules import BUILTIN
-from okectl.policy.views import ClientView, ConnView, EnvView, Loc, SchoolView
+from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
+from okectl.policy.findings import Finding, PolicyReport, StaleWaiver, WaiverRef
+from okectl.policy.rules.base import Check, Emitter, is_pattern, matches
+from okectl.policy.rules.builtin import BUILTIN
 from okectl.providers.base import Release
-from okectl.resources import Resource
 
 KINDS: dict[str, type[Check]] = {**BUILTIN, CelCheck.kind: CelCheck}
 

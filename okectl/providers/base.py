@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from okectl.config.models import Supplier
-from okectl.resources import Address
+from okectl.model.resources import Address
 
 MANAGED_BY = "managed-by"
 MANAGED_BY_VALUE = "okectl"

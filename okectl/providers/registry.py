@@ -49,7 +49,7 @@ def resolve_secret_ref(ref: SecretRef, repo_root: Path) -> str | None:
 
 
 def _http(supplier: Supplier, *, repo_root: Path) -> Provider:
-    from okectl.providers.http import HttpProvider
+    from okectl.providers.http.provider import HttpProvider
 
     api = supplier.api
     if api.url is None or api.auth is None:
@@ -94,7 +94,7 @@ def embedded_app(repo_root: Path) -> Any:
 def _sandbox(supplier: Supplier, *, repo_root: Path) -> Provider:
     import httpx
 
-    from okectl.providers.http import HttpProvider
+    from okectl.providers.http.provider import HttpProvider
     from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
     url = os.environ.get(SANDBOX_URL_ENV, "").rstrip("/")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from okectl.fleet import generate_fleet
+from okectl.config.fleet import generate_fleet
 
 BuildRepo = Callable[..., Path]
 Problems = Callable[[Path], list[str]]

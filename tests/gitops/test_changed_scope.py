@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okectl.errors import OkectlError
-from okectl.gitops import changed_scope, repo_state
+from okectl.gitops.git import changed_scope, repo_state
 
 from .conftest import GitRepo
 

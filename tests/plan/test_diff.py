@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from okectl.plan import diff_resources
+from okectl.engine.plan import diff_resources
+from okectl.model.resources import Address, Resource
 from okectl.providers.base import ActualResource, fingerprint
-from okectl.resources import Address, Resource
 
 REPO = "example"
 OWNED = {"managed-by": "okectl", "okectl/repository": REPO}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from okectl.config.validate import validate_repository
-from okectl.plan import Change, FieldChange, Plan
-from okectl.planner import PlanRun, Scope
-from okectl.render.markdown import LIMIT, MARKER, render_markdown
-from okectl.render.text import render_text
-from okectl.resources import Address
+from okectl.engine.plan import Change, FieldChange, Plan
+from okectl.engine.planner import PlanRun, Scope
+from okectl.model.resources import Address
+from okectl.views.plan_markdown import LIMIT, MARKER, render_markdown
+from okectl.views.plan_text import render_text
 
 
 def run_with(changes: list[Change], repo: Path) -> PlanRun:

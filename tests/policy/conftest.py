@@ -12,7 +12,7 @@ import pytest
 
 from okectl.config.repository import load_state
 from okectl.policy.engine import evaluate
-from okectl.policy.report import PolicyReport
+from okectl.policy.findings import PolicyReport
 
 TODAY = date(2026, 11, 28)
 

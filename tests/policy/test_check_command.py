@@ -114,7 +114,7 @@ def test_an_unwaived_error_exits_3_and_names_policy_severity_address_and_locatio
 def test_colour_only_on_a_terminal(repo: Repo) -> None:
     from datetime import date
 
-    from okectl.policy.render import render_text
+    from okectl.views.policy import render_text
 
     report = evaluate(load_state(repo(RULES, edit=NOT_CERTIFIED)), today=date(2026, 11, 28))
     coloured = render_text(report, color=True)

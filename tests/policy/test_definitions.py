@@ -237,8 +237,8 @@ def test_validate_reports_broken_rules_with_every_other_problem(repo: Repo, cli:
 
 
 def test_policy_kinds_lists_every_kind_and_the_cel_variables(cli: Callable[..., Any]) -> None:
+    from okectl.policy.cel.expressions import VARIABLES
     from okectl.policy.engine import KINDS
-    from okectl.policy.expressions import VARIABLES
 
     result = cli("policy", "kinds")
     assert result.exit_code == 0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from okectl.policy.report import PolicyReport
+from okectl.policy.findings import PolicyReport
 
 Repo = Callable[..., Path]
 Check = Callable[..., PolicyReport]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from okectl.config.models import Supplier
-from okectl.providers.http import HttpProvider
+from okectl.providers.http.provider import HttpProvider
 from okectl.sandbox.server import serve_in_background
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 

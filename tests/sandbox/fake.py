@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from okectl.providers.http import HttpProvider
+from okectl.providers.http.provider import HttpProvider
 from tests.sandbox.conftest import supplier
 
 Handler = Callable[[Request], Awaitable[Response]]

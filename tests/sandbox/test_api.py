@@ -7,8 +7,8 @@ from datetime import date
 import httpx
 import pytest
 
+from okectl.model.resources import Address
 from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
 
 ENV = Address(SUPPLIER, "21RC", "production")

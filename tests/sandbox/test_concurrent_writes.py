@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from okectl.model.resources import Address
 from okectl.providers.base import PreconditionFailed
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, Sandbox, run
 
 OWNED = {"managed-by": "okectl", "okectl/repository": "example", "okectl/commit": "def5678"}

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from okectl.model.resources import Address
 from okectl.providers.base import OutcomeUnknown, ProviderError
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
 
 

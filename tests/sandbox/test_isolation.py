@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, Sandbox, run
 
 # Values that only appear in 23KM's data: none may reach a 21RC credential.

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
+from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, Sandbox, run
 
 REFERENCE = Path("/work/shared/ref/ooapiv5_MBO.yaml")

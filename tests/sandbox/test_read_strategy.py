@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from okectl.engine.refresh import refresh
 from okectl.providers import registry
 from okectl.providers.base import ActualResource
-from okectl.providers.http import HttpProvider, one_listing_is_faster
-from okectl.refresh import refresh
+from okectl.providers.http.provider import HttpProvider, one_listing_is_faster
 from tests.sandbox.conftest import SUPPLIER, Sandbox, run, supplier
 
 

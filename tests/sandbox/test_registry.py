@@ -10,7 +10,7 @@ import pytest
 from okectl.config.repository import load_state
 from okectl.errors import OkectlError
 from okectl.providers import registry
-from okectl.providers.http import HttpProvider
+from okectl.providers.http.provider import HttpProvider
 from okectl.providers.registry import SANDBOX_URL_ENV, make_provider
 from tests.sandbox.conftest import Sandbox, run, supplier
 

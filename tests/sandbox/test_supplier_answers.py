@@ -10,8 +10,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
-from okectl.resources import Address
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, run
 from tests.sandbox.fake import CLIENT_SECRET, fake_supplier, provider
 

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from okectl.config.repository import DesiredState
+from okectl.engine.refresh import read_release_feeds as read_feeds
 from okectl.providers.base import Release
-from okectl.refresh import read_release_feeds as read_feeds
 
 
 def read_release_feeds(state: DesiredState, root: Path) -> tuple[dict[str, list[Release]], list[str]]:

@@ -35,7 +35,7 @@ from okectl.config.repository import DesiredState
 from okectl.config.roundtrip import roundtrip_yaml
 from okectl.config.validate import validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
-from okectl.resources import Address
+from okectl.model.resources import Address
 
 
 class BumpRefused(OkectlError):
@@ -393,7 +393,7 @@ def bump(
     write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
 ) -> BumpResult:
     """Bump, write the files and, with ``branch``, commit them on a new branch left checked out."""
-    from okectl import gitops
+    from okectl.gitops import git as gitops
 
     root = root.resolve()
     in_git = gitops.repo_state(root)[0] is not None or _inside_git(root)
@@ -423,7 +423,7 @@ def bump(
 
 
 def _inside_git(root: Path) -> bool:
-    from okectl import gitops
+    from okectl.gitops import git as gitops
 
     try:
         repo, _ = gitops.open_repo(root)

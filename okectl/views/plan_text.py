@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from okectl.plan import SENSITIVE_TEXT, Change, redact
-from okectl.planner import PlanRun
-from okectl.render.values import show
+from okectl.engine.plan import SENSITIVE_TEXT, Change, redact
+from okectl.engine.planner import PlanRun
+from okectl.views.values import show
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 

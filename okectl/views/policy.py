@@ -9,8 +9,8 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from okectl.policy.model import Rule
-from okectl.policy.report import Finding, PolicyReport, StaleWaiver
+from okectl.config.policies import Rule
+from okectl.policy.findings import Finding, PolicyReport, StaleWaiver
 
 JSON_FORMAT_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -14,12 +14,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from okectl import clock
 from okectl.config.repository import DesiredState
 from okectl.config.validate import validate_repository
+from okectl.engine.refresh import read_release_feeds
+from okectl.model import clock
+from okectl.model.resources import Resource
 from okectl.providers.base import Release
-from okectl.refresh import read_release_feeds
-from okectl.resources import Resource
 
 
 def version_key(version: str) -> tuple[int, ...]:

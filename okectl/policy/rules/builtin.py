@@ -18,10 +18,10 @@ from okectl.config.models import (
     Supplier,
     Version,
 )
+from okectl.config.policies import Rule
 from okectl.config.repository import DesiredState
-from okectl.policy.base import Check, listing, version_key
-from okectl.policy.model import Rule
-from okectl.policy.views import ClientView, ConnView, EnvView, SchoolView
+from okectl.policy.facts import ClientView, ConnView, EnvView, SchoolView
+from okectl.policy.rules.base import Check, listing, version_key
 
 CatalogueStatus = Literal["final", "concept", "draft", "outdated"]
 DpiaStatus = Literal["approved", "pending", "rejected", "none"]

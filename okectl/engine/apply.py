@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from okectl.config.repository import DesiredState
+from okectl.engine.plan import Change, checksum
 from okectl.errors import OkectlError
-from okectl.plan import Change, checksum
+from okectl.model.resources import SENSITIVE, Address, Resource
 from okectl.providers.base import (
     LABEL_COMMIT,
     LABEL_REPOSITORY,
@@ -29,7 +30,6 @@ from okectl.providers.base import (
     Provider,
     ProviderError,
 )
-from okectl.resources import SENSITIVE, Address, Resource
 
 RUNS_DIR = Path(".okectl") / "runs"
 # unknown: okectl gave up on a write that may have reached the supplier all the same.
@@ -267,7 +267,7 @@ def stale_changes(
             out[ch.address] = "the desired state changed since the plan was made; run okectl plan again"
     if planned_secrets is None or secret_salt is None or resolve_secret is None:
         return out
-    from okectl.planner import secret_digests, written_secrets
+    from okectl.engine.planner import secret_digests, written_secrets
 
     written = written_secrets(changes, desired, resolve_secret)
     current = secret_digests(

@@ -18,9 +18,9 @@ import git
 
 from okectl.config.validate import Validated, validate_repository
 from okectl.config.yamlsource import YamlError, load_text
+from okectl.engine.plan import SENSITIVE_CHANGE, FieldChange, field_changes
 from okectl.errors import OkectlError, ValidationFailed
-from okectl.plan import SENSITIVE_CHANGE, FieldChange, field_changes
-from okectl.resources import SENSITIVE, Address, Resource
+from okectl.model.resources import SENSITIVE, Address, Resource
 
 CONFIG_FOLDERS = ("schools", "suppliers", "environments", "policies")
 SETTINGS_FILE = "okectl.yaml"

@@ -22,10 +22,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from okectl.config.models import Connection, Model, School, Supplier
+from okectl.config.policies import Rule
 from okectl.config.repository import DesiredState
-from okectl.policy.base import Check, Emitter
-from okectl.policy.model import Rule
-from okectl.policy.views import EnvView
+from okectl.policy.facts import EnvView
+from okectl.policy.rules.base import Check, Emitter
 
 VARIABLES: dict[str, str] = {
     "school": "the school: code, name, federation, schac_home, systems {sis, tpl: supplier}, "

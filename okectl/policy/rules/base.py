@@ -12,9 +12,9 @@ from datetime import date
 from typing import Any, ClassVar
 
 from okectl.config.models import Model, OkeVersion, Supplier
+from okectl.config.policies import Rule, Selector
 from okectl.config.repository import DesiredState
-from okectl.policy.model import Rule, Selector
-from okectl.policy.views import ClientView, ConnView, EnvView, Loc, SchoolView
+from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
 from okectl.providers.base import Release
 
 

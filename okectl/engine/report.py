@@ -18,15 +18,15 @@ from typing import Any
 
 import jinja2
 
-from okectl import clock
 from okectl.config.repository import DesiredState
+from okectl.config.settings import load_settings
 from okectl.config.validate import validate_repository
 from okectl.errors import OkectlError
-from okectl.gitops import repo_state
-from okectl.releases import alignment, allowed_versions, newest, version_key
-from okectl.settings import load_settings
+from okectl.gitops.git import repo_state
+from okectl.gitops.releases import alignment, allowed_versions, newest, version_key
+from okectl.model import clock
 
-TEMPLATES = Path(__file__).parent / "report_templates"
+TEMPLATES = Path(__file__).parent.parent / "views" / "templates"
 
 # Okabe–Ito, with the cue that does not need colour.
 ALIGNMENT: dict[str, dict[str, str]] = {
@@ -148,7 +148,7 @@ def _version() -> str:
 def _plan(root: Path) -> tuple[Any, str]:
     """The current plan against the configured suppliers, or why there is none."""
     try:
-        planner: Any = importlib.import_module("okectl.planner")
+        planner: Any = importlib.import_module("okectl.engine.planner")
         run = planner.make_plan(root, with_policy=False)
     except ImportError as exc:
         return None, f"plan unavailable: {exc.name or 'the plan engine'} is not installed"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from okectl.policy.model import Rule, Severity, Waiver
+from okectl.config.policies import Rule, Severity, Waiver
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.config.resolve import environment_overrides
+from okectl.config.settings import load_settings
 from okectl.config.validate import Validated, validate_repository
+from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, Plan, checksum, diff_resources
+from okectl.engine.refresh import ProgressHook, refresh
 from okectl.errors import OkectlError
-from okectl.plan import PLAN_FORMAT_VERSION, Change, Plan, checksum, diff_resources
-from okectl.refresh import ProgressHook, refresh
-from okectl.resources import Address, Resource
-from okectl.settings import load_settings
+from okectl.model.resources import Address, Resource
 
 
 class UnsafePlan(OkectlError):
@@ -207,7 +207,7 @@ def git_info(root: Path) -> tuple[str | None, bool]:
         # Not worth importing GitPython to learn that there is no commit.
         return None, False
     try:
-        from okectl.gitops import repo_state
+        from okectl.gitops.git import repo_state
     except ImportError:
         return None, False
     try:

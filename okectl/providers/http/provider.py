@@ -25,6 +25,7 @@ from typing import Any, Literal
 import httpx
 
 from okectl.config.models import Supplier
+from okectl.model.resources import Address
 from okectl.providers.base import (
     ActualResource,
     OutcomeUnknown,
@@ -33,7 +34,6 @@ from okectl.providers.base import (
     Release,
     fingerprint,
 )
-from okectl.resources import Address
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
 ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]

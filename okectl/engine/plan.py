@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from okectl.model.resources import SENSITIVE, SUPPLIER_OWNED, Address, Resource
 from okectl.providers.base import ActualResource, fingerprint
-from okectl.resources import SENSITIVE, SUPPLIER_OWNED, Address, Resource
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from okectl.plan import SENSITIVE_TEXT, Change
-from okectl.planner import PlanRun
-from okectl.render.values import show
+from okectl.engine.plan import SENSITIVE_TEXT, Change
+from okectl.engine.planner import PlanRun
+from okectl.views.values import show
 
 LIMIT = 60_000
 MARKER = "<!-- okectl-plan -->"

@@ -1,1 +1,0 @@
-"""Renderers: the same plan as text, JSON or Markdown."""
