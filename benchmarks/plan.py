@@ -25,7 +25,7 @@ from pathlib import Path
 
 from okectl.config.fleet import generate_fleet
 from okectl.config.settings import load_settings
-from okectl.config.validate import validate_repository
+from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
 
 CPU: dict[str, float] = {}

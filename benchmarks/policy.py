@@ -45,7 +45,7 @@ def in_process(repo: Path, repeat: int) -> tuple[float, float]:
     # As the command line does, so both figures see the same garbage collection.
     gc.set_threshold(100_000, 50, 100)
 
-    from okectl.config.validate import validate_repository
+    from okectl.engine.validate import validate_repository
     from okectl.policy.engine import evaluate
 
     validate_times, check_times = [], []

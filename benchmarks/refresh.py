@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import os
 import statistics
@@ -39,12 +40,14 @@ from typing import Any
 
 import httpx
 
+from okectl.adapters import sandbox as sandbox_adapter
 from okectl.config.fleet import generate_fleet
 from okectl.config.repository import DesiredState
 from okectl.config.settings import load_settings
-from okectl.config.validate import validate_repository
 from okectl.engine.refresh import refresh
+from okectl.engine.validate import validate_repository
 from okectl.providers import registry
+from okectl.providers.base import AdapterContext
 from okectl.providers.http.provider import ReadStrategy
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.server import free_port
@@ -110,8 +113,8 @@ def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
     (the benchmark's only changes)."""
     from okectl.providers.http.provider import HttpProvider
 
-    def factory(supplier: Any, *, repo_root: Path) -> Any:
-        made = registry._sandbox(supplier, repo_root=repo_root)
+    def factory(supplier: Any, ctx: AdapterContext) -> Any:
+        made = sandbox_adapter.make_provider(supplier, ctx)
         assert isinstance(made, HttpProvider)
         made._read_strategy = strategy
         log = sent.setdefault(supplier.id, [])
@@ -122,7 +125,7 @@ def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
         made._client.event_hooks["request"].append(note)
         return made
 
-    registry.PROVIDERS["sandbox"] = factory
+    registry.BUILT_IN["sandbox"] = dataclasses.replace(sandbox_adapter.ADAPTER, create=factory)
 
 
 async def replay(sent: Sent, state: DesiredState) -> None:
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
         proc, url = start_server(db, args.latency_ms)
         try:
-            os.environ[registry.SANDBOX_URL_ENV] = url
+            os.environ[sandbox_adapter.SANDBOX_URL_ENV] = url
             results = [
                 measure(state, root, url, proc.pid, s, args.runs) for s in (args.strategy or STRATEGIES)
             ]

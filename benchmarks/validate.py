@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from okectl.config.fleet import generate_fleet
-from okectl.config.validate import validate_repository
+from okectl.engine.validate import validate_repository
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MB = 250.0

@@ -26,7 +26,7 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     anything out, never calls a supplier. Exits 0, also when there are differences
     (it is a report, like git log), unless --detailed-exitcode asks for 2.
     """
-    from okectl.gitops.git import diff_refs
+    from okectl.gitops.diff import diff_refs
 
     result = diff_refs(repo, ref1, ref2)
     if output == "json":
@@ -101,7 +101,7 @@ def releases(repo: Path, output: str) -> int:
 @click.option("--no-plan", is_flag=True, help="Do not contact the suppliers; leave out the plan figures.")
 def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
     """Write the static harmonisation report (one HTML file, works offline)."""
-    from okectl.engine.report import build_report, write_report
+    from okectl.gitops.report import build_report, write_report
 
     data = build_report(repo, with_plan=not no_plan)
     path = write_report(data, out_dir)

@@ -42,13 +42,13 @@ def _progress(enabled: bool) -> Iterator[Any]:
 def _scope(
     repo: Path, schools: tuple[str, ...], suppliers: tuple[str, ...], changed_since: str | None
 ) -> Any:
-    from okectl.engine.planner import Scope
+    from okectl.model.scope import Scope
 
     school_set = set(schools) if schools else None
     supplier_set = set(suppliers) if suppliers else None
     reasons: tuple[str, ...] = ()
     if changed_since is not None:
-        from okectl.gitops.git import changed_scope
+        from okectl.gitops.scope import changed_scope
 
         changed = changed_scope(repo, changed_since)
         reasons = tuple(changed.reasons)
@@ -98,7 +98,8 @@ def plan(
     force: bool,
 ) -> int:
     """Show what apply would change at the suppliers."""
-    from okectl.engine.planner import make_plan, save_plan
+    from okectl.engine.planfile import save_plan
+    from okectl.engine.planner import make_plan
 
     scope = _scope(repo, schools, suppliers, changed_since)
     with _progress(sys.stderr.isatty() and output == "text") as hook:
@@ -120,17 +121,12 @@ def plan(
 @click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
+    from okectl.config.revision import repo_state
     from okectl.config.settings import load_settings
-    from okectl.config.validate import validate_repository
-    from okectl.engine.apply import Journal, apply_changes, stale_changes
-    from okectl.engine.planner import (
-        changes_from_document,
-        evaluate_policy,
-        git_info,
-        load_plan,
-        make_plan,
-        secret_resolver,
-    )
+    from okectl.engine.apply import Journal, apply_changes
+    from okectl.engine.planfile import changes_from_document, load_plan, stale_changes
+    from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
+    from okectl.engine.validate import validate_repository
     from okectl.views.plan_text import render_text
 
     root = repo.resolve()
@@ -192,7 +188,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
             click.echo("Apply cancelled.")
             return EXIT_OK
     settings = load_settings(root)
-    commit, dirty = git_info(root)
+    commit, dirty = repo_state(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
     result = None
     try:

@@ -37,7 +37,7 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     Each finding names the rule, its severity, the resource address and the file:line:col
     of the value that causes it. Invalid configuration or rules exit 1.
     """
-    from okectl.config.validate import validate_repository
+    from okectl.engine.validate import validate_repository
     from okectl.policy.engine import evaluate
     from okectl.views.policy import render_json, render_sarif, render_text
 

@@ -116,7 +116,7 @@ def seed(db: Path, file: Path | None, in_sync: bool, repo: Path) -> int:
         if file is not None:
             raise OkectlError("give either a seed FILE or --in-sync, not both")
         from okectl.config.settings import load_settings
-        from okectl.config.validate import validate_repository
+        from okectl.engine.validate import validate_repository
 
         validated = validate_repository(repo)
         repository = load_settings(repo).repository

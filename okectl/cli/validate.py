@@ -16,7 +16,7 @@ from okectl.errors import EXIT_OK
 @repo_option
 def validate(repo: Path) -> int:
     """Check every YAML file and cross-reference; print a summary or every problem."""
-    from okectl.config.validate import validate_repository
+    from okectl.engine.validate import validate_repository
 
     result = validate_repository(repo)
     click.echo(result.summary())

@@ -127,6 +127,10 @@ class SupplierApi(Model):
     auth: ApiAuth | None = None
     limits: ApiLimits = ApiLimits()
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The adapter's own settings, checked by the model the adapter declares",
+    )
 
 
 class Dpia(Model):

@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from okectl.config.repository import DesiredState
-from okectl.engine.plan import Change, checksum
+from okectl.engine.plan import Change
 from okectl.errors import OkectlError
-from okectl.model.resources import SENSITIVE, Address, Resource
-from okectl.providers.base import (
+from okectl.model.resources import (
     LABEL_COMMIT,
     LABEL_REPOSITORY,
     MANAGED_BY,
     MANAGED_BY_VALUE,
-    OutcomeUnknown,
-    PreconditionFailed,
-    Provider,
-    ProviderError,
+    SENSITIVE,
+    Address,
+    Resource,
 )
+from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 RUNS_DIR = Path(".okectl") / "runs"
 # unknown: okectl gave up on a write that may have reached the supplier all the same.
@@ -248,34 +247,3 @@ async def _one(
     return Outcome(addr, change.action, "applied")
 
 
-def stale_changes(
-    changes: list[Change],
-    desired: dict[Address, Resource],
-    planned_digests: dict[Address, str | None],
-    *,
-    planned_secrets: dict[Address, str | None] | None = None,
-    secret_salt: str | None = None,
-    resolve_secret: Any = None,
-) -> dict[Address, str]:
-    """Changes whose desired state moved on since the plan was saved, the values behind
-    secret references included (when the plan recorded their digests)."""
-    out: dict[Address, str] = {}
-    for ch in changes:
-        res = desired.get(ch.address)
-        now = checksum(res.spec) if res is not None else None
-        if now != planned_digests.get(ch.address):
-            out[ch.address] = "the desired state changed since the plan was made; run okectl plan again"
-    if planned_secrets is None or secret_salt is None or resolve_secret is None:
-        return out
-    from okectl.engine.planner import secret_digests, written_secrets
-
-    written = written_secrets(changes, desired, resolve_secret)
-    current = secret_digests(
-        {a: v for a, v in written.items() if a in planned_secrets and a not in out}, secret_salt
-    )
-    for addr, digest in current.items():
-        if digest != planned_secrets[addr]:
-            out[addr] = (
-                "the value behind its secret reference changed since the plan was made; run okectl plan again"
-            )
-    return out

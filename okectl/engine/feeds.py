@@ -7,7 +7,7 @@ from pathlib import Path
 
 from okectl.config.repository import DesiredState
 from okectl.engine.refresh import read_release_feeds as read_feeds
-from okectl.providers.base import Release
+from okectl.model.releases import Release
 
 
 def read_release_feeds(state: DesiredState, root: Path) -> tuple[dict[str, list[Release]], list[str]]:

@@ -25,10 +25,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.config.validate import validate_repository
 from okectl.engine.refresh import refresh
+from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
-from okectl.providers.base import ActualResource
+from okectl.model.resources import ActualResource
 
 
 @dataclass

@@ -8,20 +8,22 @@ and only resources that differ are compared field by field (DeepDiff), which kee
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from okectl.model.resources import SENSITIVE, SUPPLIER_OWNED, Address, Resource
-from okectl.providers.base import ActualResource, fingerprint
+from okectl.config.repository import DesiredState
+from okectl.engine.validate import Validated
+from okectl.model.resources import Address, Resource
+from okectl.model.scope import Scope
+from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 PLAN_FORMAT_VERSION = 1
-SENSITIVE_TEXT = "(sensitive)"
-SENSITIVE_CHANGE = "(sensitive) changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,8 @@ class Change:
             "kind": self.address.kind,
             "action": self.action,
             "adopt": self.adopt,
-            "before": redact(self.address, self.before),
-            "after": redact(self.address, self.after),
+            "before": redact_spec(self.address.kind, self.before),
+            "after": redact_spec(self.address.kind, self.after),
             "diff": [d.to_json() for d in self.diff],
             "etag": self.etag,
             # Lets a saved plan notice a desired-state change, secret references included,
@@ -104,216 +106,137 @@ class Plan:
         )
 
 
-def redact(address: Address, spec: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A copy fit for output: secret fields replaced by a marker, never their value."""
-    if spec is None:
-        return None
-    hidden = SENSITIVE[address.kind]
-    if not hidden and "secret_fingerprint" not in spec:
-        return spec
-    out = {}
-    for k, v in spec.items():
-        if k in hidden or k == "secret_fingerprint":
-            out[k] = SENSITIVE_TEXT if v is not None else None
-        else:
-            out[k] = v
-    return out
-
-
-def _norm(value: Any) -> Any:
-    """Normal form for comparison: list order and duplicates never make a diff."""
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [_norm(v) for v in value]
-        try:
-            return sorted(set(items))
-        except TypeError:
-            return items
-    return value
-
-
-SecretResolver = Callable[[str], str | None]
-
-
-@dataclass(slots=True)
-class _Compared:
-    desired: dict[str, Any]
-    actual: dict[str, Any]
-    secret_changed: bool
-
-
-def _exactly_equal(res: Resource, act: ActualResource) -> bool:
-    """The common case, checked without normalising: every managed field already equal."""
-    owned_fields = SUPPLIER_OWNED[res.kind]
-    sensitive = SENSITIVE[res.kind]
-    got = act.spec
-    for key, want in res.spec.items():
-        if key in sensitive:
-            if want is not None:
-                return False
-        elif key not in owned_fields and got.get(key) != want:
-            return False
-    return True
-
-
-def _compare(res: Resource, act: ActualResource, resolve_secret: SecretResolver) -> _Compared:
-    owned_fields = SUPPLIER_OWNED[res.kind]
-    desired: dict[str, Any] = {}
-    actual: dict[str, Any] = {}
-    secret_changed = False
-    for key, want in res.spec.items():
-        if key in owned_fields:
-            continue
-        if key in SENSITIVE[res.kind]:
-            if want is None:
-                continue
-            value = resolve_secret(want)
-            # An unresolvable reference cannot be compared; apply reports it when it writes.
-            if value is not None and fingerprint(value) != act.spec.get("secret_fingerprint"):
-                secret_changed = True
-            continue
-        desired[key] = _norm(want)
-        actual[key] = _norm(act.spec.get(key))
-    return _Compared(desired, actual, secret_changed)
-
-
-def field_changes(
-    before: dict[str, Any], after: dict[str, Any], sensitive: frozenset[str] = frozenset()
-) -> list[FieldChange]:
-    """Field-level changes, as dotted paths; a changed list is reported whole, as a reader
-    thinks of it. Fields named in ``sensitive`` say only that they changed. A plain walk
-    rather than DeepDiff: both sides are small flat specs, and importing DeepDiff costs
-    more than planning a whole fleet."""
-    out: list[FieldChange] = []
-
-    def walk(b: Any, a: Any, path: str) -> None:
-        if isinstance(b, dict) and isinstance(a, dict):
-            for key in sorted(set(b) | set(a), key=str):
-                if b.get(key) != a.get(key):
-                    walk(b.get(key), a.get(key), f"{path}.{key}" if path else str(key))
-        elif b != a:
-            if path.split(".")[0] in sensitive:
-                out.append(FieldChange(path, None, None, sensitive=True))
-            else:
-                out.append(FieldChange(path, b, a))
-
-    walk(before, after, "")
-    return out
-
-
-def _keep_environments_holding_unmanaged(plan: Plan) -> None:
-    """Leave an environment alone when something okectl does not own lives in it.
-
-    The supplier refuses to delete an environment that still has clients or roles, so
-    deleting its owned children first would strip it and then fail, on every run.
-    """
-    holders: dict[Address, list[str]] = {}
-    for u in plan.unmanaged:
-        if u.address.parent is not None:
-            holders.setdefault(u.address.parent, []).append(str(u.address))
-    doomed = {
-        c.address
-        for c in plan.changes
-        if c.action == "delete" and c.address.kind == "environment" and c.address in holders
-    }
-    if not doomed:
-        return
-    kept = [
-        c
-        for c in plan.changes
-        if c.action == "delete" and (c.address in doomed or c.address.parent in doomed)
-    ]
-    plan.changes = [c for c in plan.changes if c not in kept]
-    for env in sorted(doomed):
-        plan.warnings.append(
-            f"{env}: not deleted, nor anything in it: it holds resources okectl does not own "
-            f"({', '.join(sorted(holders[env]))}); remove them at the supplier or import them, "
-            "then plan again"
-        )
-    for c in kept:
-        plan.unmanaged.append(
-            Unmanaged(c.address, "kept: its environment holds resources okectl does not own")
-        )
-    plan.unmanaged.sort(key=lambda u: u.address)
-
-
-def _reading_order(change: Change) -> tuple[str, str, str, bool, str, str]:
-    a = change.address
-    # An environment reads before its clients and roles.
-    return (a.supplier, a.school, a.environment, a.kind != "environment", a.kind, a.name)
-
-
-def diff_resources(
-    desired: Iterable[Resource],
-    actual: Iterable[ActualResource],
-    *,
-    repository: str,
-    resolve_secret: SecretResolver,
-    locate: Callable[[Resource], tuple[str, int, int] | None] | None = None,
-) -> Plan:
-    """Compare desired with actual by address. Only owned resources are updated or deleted."""
-    plan = Plan()
-    actual_by_addr = {a.address: a for a in actual}
-    seen: set[Address] = set()
-    for res in desired:
-        addr = res.address
-        seen.add(addr)
-        act = actual_by_addr.get(addr)
-        if act is None:
-            src = locate(res) if locate is not None else None
-            plan.changes.append(Change(addr, "create", None, dict(res.spec), source=src))
-            continue
-        owned = act.owned_by(repository)
-        # Whole-dict equality first: one C-level comparison settles most in-sync resources.
-        if owned and (res.spec == act.spec or _exactly_equal(res, act)):
-            plan.in_sync += 1
-            continue
-        cmp = _compare(res, act, resolve_secret)
-        if owned and not cmp.secret_changed and cmp.desired == cmp.actual:
-            plan.in_sync += 1
-            continue
-        if not owned and act.labels.get("managed-by") == "okectl":
-            plan.unmanaged.append(
-                Unmanaged(addr, f"managed by another repository ({act.labels.get('okectl/repository')})")
-            )
-            continue
-        changes = field_changes(cmp.actual, cmp.desired) if cmp.desired != cmp.actual else []
-        if cmp.secret_changed:
-            changes.append(FieldChange("secret", None, None, sensitive=True))
-        plan.changes.append(
-            Change(
-                addr,
-                "update",
-                dict(act.spec),
-                dict(res.spec),
-                changes,
-                etag=act.etag,
-                adopt=not owned,
-                # Looked up only for changes: finding a position in the YAML costs more
-                # than comparing the resource.
-                source=locate(res) if locate is not None else None,
-            )
-        )
-    for addr, act in actual_by_addr.items():
-        if addr in seen:
-            continue
-        if act.owned_by(repository):
-            plan.changes.append(Change(addr, "delete", dict(act.spec), None, etag=act.etag))
-        else:
-            owner = act.labels.get("okectl/repository")
-            reason = (
-                f"managed by another repository ({owner})"
-                if act.labels.get("managed-by") == "okectl"
-                else "not in the configuration and not created by okectl"
-            )
-            plan.unmanaged.append(Unmanaged(addr, reason))
-    _keep_environments_holding_unmanaged(plan)
-    plan.changes.sort(key=_reading_order)
-    plan.unmanaged.sort(key=lambda u: u.address)
-    return plan
-
-
 def checksum(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class PlanRun:
+    plan: Plan
+    validated: Validated
+    repository: str
+    scope: Scope
+    commit: str | None
+    dirty: bool
+    created_at: str
+    policy: Any = None
+    safety: list[str] = field(default_factory=list)
+    # Resolves a secret reference to its value; with it, a saved plan records a salted
+    # digest of each secret a change writes, so apply can tell the value moved on.
+    resolve_secret: Any = None
+    secret_salt: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def state(self) -> DesiredState:
+        return self.validated.state
+
+    def secret_digests(self) -> dict[Address, str | None]:
+        """For every change that writes a secret: the digest of its value now (None when
+        the reference is not set)."""
+        if self.resolve_secret is None:
+            return {}
+        desired = {r.address: r for r in self.validated.resources}
+        return secret_digests(
+            written_secrets(self.plan.changes, desired, self.resolve_secret), self.secret_salt
+        )
+
+    def payload(self, *, with_secrets: bool = False) -> dict[str, Any]:
+        """The plan document (without its checksum). `with_secrets`: with the digests of
+        the secret values it writes, for a saved plan; printed plans go without them."""
+        counts = self.plan.counts()
+        digests = self.secret_digests() if with_secrets else {}
+        doc = {
+            "format_version": PLAN_FORMAT_VERSION,
+            "created_at": self.created_at,
+            "repository": self.repository,
+            "commit": self.commit,
+            "dirty": self.dirty,
+            "scope": {
+                "schools": sorted(self.scope.schools) if self.scope.schools is not None else None,
+                "suppliers": sorted(self.scope.suppliers) if self.scope.suppliers is not None else None,
+                "reasons": list(self.scope.reasons),
+            },
+            "summary": {**counts, "in_sync": self.plan.in_sync, "unmanaged": len(self.plan.unmanaged)},
+            "changes": [
+                {**c.to_json(), "secret_digest": digests[c.address]} if c.address in digests else c.to_json()
+                for c in self.plan.changes
+            ],
+            "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in self.plan.unmanaged],
+            "warnings": self.plan.warnings,
+            "safety": self.safety,
+            "findings": _findings_json(self.policy),
+        }
+        if with_secrets and self.resolve_secret is not None:
+            doc["secret_salt"] = self.secret_salt
+        return doc
+
+    def document(self, *, with_secrets: bool = False) -> dict[str, Any]:
+        body = self.payload(with_secrets=with_secrets)
+        return {**body, "checksum": checksum(body)}
+
+
+def _findings_json(report: Any) -> list[dict[str, Any]]:
+    if report is None:
+        return []
+    out = []
+    for f in getattr(report, "findings", []):
+        out.append(
+            {
+                "policy": f.policy,
+                "severity": f.severity,
+                "address": f.address,
+                "path": f.path,
+                "line": f.line,
+                "col": f.col,
+                "message": f.message,
+                "waived": f.waived_by is not None,
+            }
+        )
+    return out
+
+
+# PBKDF2 rounds for a secret's digest in a saved plan. Plan files travel as CI artifacts:
+# a digest must not make a weak secret quick to guess (suppliers' sha256 fingerprints
+# already are), yet a plan writing a few hundred distinct secrets must stay fast.
+SECRET_DIGEST_ROUNDS = 20_000
+
+
+def secret_digests(values: dict[Address, str | None], salt: str) -> dict[Address, str | None]:
+    """A digest per client of the secret value it is written with (None: not set).
+
+    The slow part (PBKDF2) runs once per distinct value, since clients often share a
+    secret; an HMAC over the address then makes each client's digest its own, so a plan
+    does not show which clients share one."""
+    keys = {
+        v: hashlib.pbkdf2_hmac("sha256", v.encode("utf-8"), bytes.fromhex(salt), SECRET_DIGEST_ROUNDS)
+        for v in set(values.values())
+        if v is not None
+    }
+    return {
+        addr: None
+        if v is None
+        else f"pbkdf2-sha256:{SECRET_DIGEST_ROUNDS}:"
+        + hmac.new(keys[v], str(addr).encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        for addr, v in values.items()
+    }
+
+
+def written_secrets(
+    changes: list[Change], desired: dict[Address, Resource], resolve: Any
+) -> dict[Address, str | None]:
+    """The secret value each create or update of a client sends (None: its reference is
+    not set), for the clients whose configuration has a secret reference."""
+    values: dict[str, str | None] = {}
+    out: dict[Address, str | None] = {}
+    for ch in changes:
+        res = desired.get(ch.address)
+        if ch.action == "delete" or res is None or res.kind != "client":
+            continue
+        ref = res.spec.get("secret")
+        if not isinstance(ref, str):
+            continue
+        if ref not in values:
+            values[ref] = resolve(ref)
+        out[ch.address] = values[ref]
+    return out

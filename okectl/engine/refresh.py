@@ -11,7 +11,9 @@ from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.errors import OkectlError
-from okectl.providers.base import ActualResource, Provider, ProviderError, Release
+from okectl.model.releases import Release
+from okectl.model.resources import ActualResource
+from okectl.providers.base import Capability, Provider, ProviderError
 
 ProgressHook = Callable[[str, str], None]
 
@@ -32,16 +34,16 @@ class RefreshFailed(OkectlError):
         return self.errors
 
 
-async def _refresh_one(provider: Provider, schools: set[str] | None) -> list[ActualResource]:
+async def _refresh_one(
+    provider: Provider, schools: set[str] | None, capabilities: frozenset[Capability]
+) -> list[ActualResource]:
     # Every tenant the supplier shows, not only the configured ones: a school removed from
     # the configuration still has owned resources to delete.
     if schools is not None and not schools:
         return []
-    read_resources = getattr(provider, "read_resources", None)
-    if read_resources is not None:
-        found: list[ActualResource] = await read_resources(schools)
-        return found
-    # An adapter written before read_resources: list the tenants, then read them.
+    if Capability.BULK_READ in capabilities:
+        return await provider.read_resources(schools)
+    # An adapter without bulk reads: list the tenants, then read them.
     visible = set(await provider.list_tenants())
     to_read = sorted(visible if schools is None else visible & schools)
     return await provider.read_tenants(to_read) if to_read else []
@@ -55,7 +57,7 @@ async def refresh(
     schools: set[str] | None = None,
     progress: ProgressHook | None = None,
 ) -> Refreshed:
-    from okectl.providers.registry import make_provider
+    from okectl.providers.registry import capabilities, make_provider
 
     ids = sorted(s for s in state.suppliers if suppliers is None or s in suppliers)
     providers: dict[str, Provider] = {}
@@ -72,7 +74,7 @@ async def refresh(
             if progress:
                 progress(sid, "reading")
             try:
-                resources = await _refresh_one(provider, schools)
+                resources = await _refresh_one(provider, schools, capabilities(state.suppliers[sid]))
             except ProviderError as exc:
                 errors.append(str(exc))
                 if progress:

@@ -32,9 +32,11 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from okectl.config.repository import DesiredState
+from okectl.config.revision import dirty_files, inside_git
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.config.validate import validate_repository
+from okectl.engine.validate import validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
+from okectl.gitops.git import commit_on_branch
 from okectl.model.resources import Address
 
 
@@ -393,12 +395,9 @@ def bump(
     write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
 ) -> BumpResult:
     """Bump, write the files and, with ``branch``, commit them on a new branch left checked out."""
-    from okectl.gitops import git as gitops
-
     root = root.resolve()
-    in_git = gitops.repo_state(root)[0] is not None or _inside_git(root)
-    if in_git:
-        dirty = gitops.dirty_files(root)
+    if inside_git(root):
+        dirty = dirty_files(root)
         if dirty:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             raise OkectlError(
@@ -413,21 +412,10 @@ def bump(
         return result
     if branch is not None:
         result.branch = branch
-        result.commit = gitops.commit_on_branch(
+        result.commit = commit_on_branch(
             root, branch, result.files, result.commit_message(), write=write
         )
     else:
         write(root, result.files)
     result.written = True
     return result
-
-
-def _inside_git(root: Path) -> bool:
-    from okectl.gitops import git as gitops
-
-    try:
-        repo, _ = gitops.open_repo(root)
-    except gitops.GitError:
-        return False
-    repo.close()
-    return True

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.config.validate import validate_repository
 from okectl.engine.refresh import read_release_feeds
+from okectl.engine.validate import validate_repository
 from okectl.model import clock
+from okectl.model.releases import Release
 from okectl.model.resources import Resource
-from okectl.providers.base import Release
 
 
 def version_key(version: str) -> tuple[int, ...]:

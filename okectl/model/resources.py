@@ -8,7 +8,8 @@ all speak in these addresses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["environment", "client", "role"]
@@ -72,3 +73,37 @@ class Resource:
     @property
     def kind(self) -> Kind:
         return self.address.kind
+
+
+MANAGED_BY = "managed-by"
+MANAGED_BY_VALUE = "okectl"
+LABEL_REPOSITORY = "okectl/repository"
+LABEL_COMMIT = "okectl/commit"
+
+
+def fingerprint(secret: str) -> str:
+    """What a supplier reports instead of a secret: enough to notice a change, no more."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(slots=True, repr=False)
+class ActualResource:
+    address: Address
+    spec: dict[str, Any]
+    etag: str
+    labels: dict[str, str] = field(default_factory=dict)
+    # Fields the supplier owns (base_url, timestamps): shown, never compared.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Short on purpose: Python 3.11's asyncio.run formats the main task's result when
+        # it restores the SIGINT handler, and a refresh result holds 10,000 of these.
+        return f"ActualResource({self.address}, etag={self.etag})"
+
+    def owned_by(self, repository: str) -> bool:
+        # Both labels must match: a resource that says only "managed-by: okectl" could
+        # belong to any repository, and must not be pruned by whichever plans first.
+        return (
+            self.labels.get(MANAGED_BY) == MANAGED_BY_VALUE
+            and self.labels.get(LABEL_REPOSITORY) == repository
+        )

@@ -20,6 +20,7 @@ from okectl.config.repository import DesiredState
 from okectl.config.yamlsource import locate
 from okectl.errors import Problem, ValidationFailed
 from okectl.model import clock
+from okectl.model.releases import Release
 from okectl.model.resources import Resource
 from okectl.policy.cel.expressions import (
     Bindings,
@@ -35,7 +36,6 @@ from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
 from okectl.policy.findings import Finding, PolicyReport, StaleWaiver, WaiverRef
 from okectl.policy.rules.base import Check, Emitter, is_pattern, matches
 from okectl.policy.rules.builtin import BUILTIN
-from okectl.providers.base import Release
 
 KINDS: dict[str, type[Check]] = {**BUILTIN, CelCheck.kind: CelCheck}
 

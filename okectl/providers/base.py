@@ -14,56 +14,17 @@ fields okectl manages; the supplier adds `labels`, `etag` and fields it owns:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import date
+from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
-from okectl.config.models import Supplier
-from okectl.model.resources import Address
+from pydantic import BaseModel
 
-MANAGED_BY = "managed-by"
-MANAGED_BY_VALUE = "okectl"
-LABEL_REPOSITORY = "okectl/repository"
-LABEL_COMMIT = "okectl/commit"
-
-
-def fingerprint(secret: str) -> str:
-    """What a supplier reports instead of a secret: enough to notice a change, no more."""
-    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass(slots=True, repr=False)
-class ActualResource:
-    address: Address
-    spec: dict[str, Any]
-    etag: str
-    labels: dict[str, str] = field(default_factory=dict)
-    # Fields the supplier owns (base_url, timestamps): shown, never compared.
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        # Short on purpose: Python 3.11's asyncio.run formats the main task's result when
-        # it restores the SIGINT handler, and a refresh result holds 10,000 of these.
-        return f"ActualResource({self.address}, etag={self.etag})"
-
-    def owned_by(self, repository: str) -> bool:
-        # Both labels must match: a resource that says only "managed-by: okectl" could
-        # belong to any repository, and must not be pruned by whichever plans first.
-        return (
-            self.labels.get(MANAGED_BY) == MANAGED_BY_VALUE
-            and self.labels.get(LABEL_REPOSITORY) == repository
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    product_version: str
-    oke_versions: tuple[str, ...]
-    released: date | None
-    end_of_support: date | None
-    notes_url: str | None
+from okectl.config.models import SecretRef, Supplier
+from okectl.model.releases import Release
+from okectl.model.resources import ActualResource, Address
 
 
 class ProviderError(Exception):
@@ -92,6 +53,18 @@ class OutcomeUnknown(ProviderError):
     answer was lost, or the server failed while handling it): it may have been carried out."""
 
 
+class Capability(StrEnum):
+    """What an adapter can do beyond the required reads and writes. The core asks these
+    instead of probing the adapter for methods."""
+
+    # read_resources: every tenant's resources in as few round trips as the API allows
+    BULK_READ = "bulk-read"
+    # releases: the supplier's product versions and the OKE versions they support
+    RELEASES = "releases"
+    # service_info: an environment's OOAPI service document (GET {base_url}/)
+    SERVICE_INFO = "service-info"
+
+
 class Provider(Protocol):
     supplier: Supplier
 
@@ -108,7 +81,8 @@ class Provider(Protocol):
         schools only, when given), in as few round trips as the API allows. A school the
         supplier does not know has nothing to read.
 
-        Optional for adapters: refresh falls back to list_tenants and read_tenants."""
+        Only called when the adapter declares Capability.BULK_READ; otherwise refresh uses
+        list_tenants and read_tenants."""
         ...
 
     async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:
@@ -132,3 +106,25 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterContext:
+    """What the core hands an adapter when it makes a provider for a supplier."""
+
+    repo_root: Path
+    # The adapter's own settings (``api.settings``), validated by its settings_model.
+    settings: BaseModel | None
+    # Secret references read through the repository's rules (okectl.yaml ``secrets``).
+    resolve_secret: Callable[[SecretRef], str | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Adapter:
+    """A registered way of talking to suppliers (``api.provider`` names it)."""
+
+    name: str
+    create: Callable[[Supplier, AdapterContext], Provider]
+    # A pydantic model for ``api.settings``; None: the adapter takes no settings.
+    settings_model: type[BaseModel] | None = None
+    capabilities: frozenset[Capability] = field(default_factory=frozenset)

@@ -1,54 +1,42 @@
-"""Which provider talks to a supplier: ``api.provider`` in the supplier's YAML.
+"""Which adapter talks to a supplier: ``api.provider`` in the supplier's YAML.
 
-Built in: ``sandbox`` (the reference supplier, embedded in-process unless
-``OKECTL_SANDBOX_URL`` points at a running one) and ``http`` (a real administration API).
-Third-party adapters register a factory under the entry-point group ``okectl.providers``::
+Built in: ``http`` (a real administration API). Every other adapter, the embedded
+``sandbox`` included, registers an :class:`~okectl.providers.base.Adapter` under the
+entry-point group ``okectl.providers``::
 
     [project.entry-points."okectl.providers"]
-    acme = "okectl_acme:make_provider"   # (supplier: Supplier, *, repo_root: Path) -> Provider
+    acme = "okectl_acme:ADAPTER"   # an Adapter(name, create, settings_model, capabilities)
+
+A plain factory ``(supplier, *, repo_root) -> Provider`` is accepted too, as an adapter
+with no settings of its own.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
-from okectl.config.models import SecretRef, Supplier
+from pydantic import BaseModel
+
+from okectl.config.models import Supplier
 from okectl.errors import OkectlError
-from okectl.providers.base import Provider
+from okectl.model.secrets import SecretRoots, resolve_secret_ref
+from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
 
-ProviderFactory = Callable[..., Provider]
 ENTRY_POINT_GROUP = "okectl.providers"
-SANDBOX_URL_ENV = "OKECTL_SANDBOX_URL"
-EMBEDDED_DB = Path(".okectl") / "sandbox.db"
-EMBEDDED_SEED = Path("sandbox") / "seed.yaml"
-# The host name embedded requests carry; never resolved, the transport is in-process.
-EMBEDDED_ORIGIN = "http://sandbox.okectl.invalid"
 
 
 class ProviderConfigError(OkectlError):
     """A supplier's api settings cannot be used."""
 
 
-def resolve_secret_ref(ref: SecretRef, repo_root: Path) -> str | None:
-    """The value behind a secret reference, or None when it is not set."""
-    if ref.env is not None:
-        return os.environ.get(ref.env)
-    assert ref.file is not None
-    path = Path(ref.file)
-    if not path.is_absolute():
-        path = repo_root / path
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
+class _HttpSettings(BaseModel):
+    model_config = {"extra": "forbid"}
 
 
-def _http(supplier: Supplier, *, repo_root: Path) -> Provider:
+def _http(supplier: Supplier, ctx: AdapterContext) -> Provider:
     from okectl.providers.http.provider import HttpProvider
 
     api = supplier.api
@@ -57,7 +45,7 @@ def _http(supplier: Supplier, *, repo_root: Path) -> Provider:
             f"supplier {supplier.id}: api.provider is http, so api.url and api.auth "
             "(token_url, client_id, client_secret) must be set"
         )
-    secret = resolve_secret_ref(api.auth.client_secret, repo_root)
+    secret = ctx.resolve_secret(api.auth.client_secret)
     if secret is None:
         raise ProviderConfigError(
             f"supplier {supplier.id}: the client secret {api.auth.client_secret.describe()} is not set"
@@ -71,79 +59,79 @@ def _http(supplier: Supplier, *, repo_root: Path) -> Provider:
     )
 
 
-_embedded_lock = threading.Lock()
-_embedded_apps: dict[Path, Any] = {}
+HTTP = Adapter(
+    name="http",
+    create=_http,
+    settings_model=_HttpSettings,
+    capabilities=frozenset({Capability.BULK_READ, Capability.RELEASES, Capability.SERVICE_INFO}),
+)
+BUILT_IN: dict[str, Adapter] = {"http": HTTP}
 
 
-def embedded_app(repo_root: Path) -> Any:
-    """The in-process sandbox of a repository: one per process, shared by its suppliers."""
-    from okectl.sandbox.app import create_app
-    from okectl.sandbox.seed import open_store
+def _from_entry_point(name: str, loaded: object) -> Adapter:
+    if isinstance(loaded, Adapter):
+        return loaded
+    if callable(loaded):
+        factory: Callable[..., Provider] = loaded
 
-    root = repo_root.resolve()
-    with _embedded_lock:
-        app = _embedded_apps.get(root)
-        if app is None:
-            seed = root / EMBEDDED_SEED
-            store = open_store(root / EMBEDDED_DB, seed if seed.is_file() else None)
-            app = create_app(store)
-            _embedded_apps[root] = app
-        return app
+        def create(supplier: Supplier, ctx: AdapterContext) -> Provider:
+            return factory(supplier, repo_root=ctx.repo_root)
+
+        return Adapter(name=name, create=create)
+    raise ProviderConfigError(f"the adapter {name!r} registers neither an Adapter nor a factory")
 
 
-def _sandbox(supplier: Supplier, *, repo_root: Path) -> Provider:
-    import httpx
-
-    from okectl.providers.http.provider import HttpProvider
-    from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
-
-    url = os.environ.get(SANDBOX_URL_ENV, "").rstrip("/")
-    if url:
-        api = f"{url}/s/{supplier.id}"
-        return HttpProvider(
-            supplier,
-            api_url=api,
-            token_url=f"{api}/oauth/token",
-            client_id=DEV_CLIENT_ID,
-            client_secret=DEV_CLIENT_SECRET,
-        )
-    api = f"{EMBEDDED_ORIGIN}/s/{supplier.id}"
-    return HttpProvider(
-        supplier,
-        api_url=api,
-        token_url=f"{api}/oauth/token",
-        client_id=DEV_CLIENT_ID,
-        client_secret=DEV_CLIENT_SECRET,
-        transport=httpx.ASGITransport(app=embedded_app(repo_root)),
-        # In-process calls cost no latency: one paged listing beats one call per tenant,
-        # and the supplier's limits describe its real API, not this one.
-        read_strategy="all-tenants",
-        apply_limits=False,
-    )
-
-
-PROVIDERS: dict[str, ProviderFactory] = {"sandbox": _sandbox, "http": _http}
-
-
-def _plugin(name: str) -> ProviderFactory | None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            factory: ProviderFactory = ep.load()
-            return factory
-    return None
+@cache
+def _plugins() -> dict[str, object]:
+    # Entry points are loaded on first use of each name only; listing them is cheap.
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def known_providers() -> list[str]:
-    return sorted(set(PROVIDERS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(set(BUILT_IN) | set(_plugins()))
 
 
-def make_provider(supplier: Supplier, *, repo_root: Path) -> Provider:
+def adapter(name: str) -> Adapter | None:
+    """The adapter registered under ``name``, or None."""
+    if name in BUILT_IN:
+        return BUILT_IN[name]
+    ep = _plugins().get(name)
+    if ep is None:
+        return None
+    return _from_entry_point(name, ep.load())  # type: ignore[attr-defined]
+
+
+def settings_of(supplier: Supplier, found: Adapter) -> BaseModel | None:
+    """The adapter's own settings (``api.settings``), checked by the model it declares."""
+    if found.settings_model is None:
+        return None
+    return found.settings_model.model_validate(supplier.api.settings)
+
+
+def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
     """The provider for a supplier, as its ``api.provider`` says."""
     name = supplier.api.provider
-    factory = PROVIDERS.get(name) or _plugin(name)
-    if factory is None:
+    found = adapter(name)
+    if found is None:
         raise ProviderConfigError(
             f"supplier {supplier.id}: unknown api.provider {name!r}; known providers: "
             + ", ".join(known_providers())
         )
-    return factory(supplier, repo_root=repo_root)
+    try:
+        settings = settings_of(supplier, found)
+    except ValueError as exc:
+        raise ProviderConfigError(f"supplier {supplier.id}: api.settings: {exc}") from None
+    secret_roots = roots if roots is not None else SecretRoots.default(repo_root)
+    ctx = AdapterContext(
+        repo_root=repo_root,
+        settings=settings,
+        resolve_secret=lambda ref: resolve_secret_ref(ref, secret_roots),
+    )
+    provider = found.create(supplier, ctx)
+    return provider
+
+
+def capabilities(supplier: Supplier) -> frozenset[Capability]:
+    """What the supplier's adapter declares it can do (nothing for an unknown one)."""
+    found = adapter(supplier.api.provider)
+    return found.capabilities if found is not None else frozenset()

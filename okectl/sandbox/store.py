@@ -387,7 +387,7 @@ class Store:
 
 def fingerprint(secret: str) -> str:
     # The same fingerprint the provider protocol documents, so okectl can compare it.
-    from okectl.providers.base import fingerprint as _fp
+    from okectl.model.resources import fingerprint as _fp
 
     return _fp(secret)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from okectl.engine.plan import SENSITIVE_TEXT, Change
-from okectl.engine.planner import PlanRun
+from okectl.engine.plan import Change, PlanRun
+from okectl.model.secrets import SENSITIVE_CHANGE
 from okectl.views.values import show
 
 LIMIT = 60_000
@@ -23,7 +23,7 @@ def _change_md(ch: Change) -> list[str]:
     lines = [f"{sym} {ch.address}  ({label})"]
     for d in ch.diff:
         if d.sensitive:
-            lines.append(f"    {d.path}: {SENSITIVE_TEXT} changed")
+            lines.append(f"    {d.path}: {SENSITIVE_CHANGE}")
         else:
             lines.append(f"    {d.path}: {show(d.before)} → {show(d.after)}")
     return lines

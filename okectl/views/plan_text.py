@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from okectl.engine.plan import SENSITIVE_TEXT, Change, redact
-from okectl.engine.planner import PlanRun
+from okectl.engine.plan import Change, PlanRun
+from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 from okectl.views.values import show
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
@@ -43,13 +43,13 @@ def _change_lines(ch: Change, paint: _Painter) -> list[str]:
     label = "adopt and update" if ch.adopt else ch.action
     lines = [f"    {paint(f'{sym} {ch.address}', colour)}  {paint(label, dim=True)}"]
     if ch.action == "create":
-        for path, value in _flatten(redact(ch.address, ch.after)):
+        for path, value in _flatten(redact_spec(ch.address.kind, ch.after)):
             if value is not None:
                 lines.append(f"        {path}: {show(value)}")
     elif ch.action == "update":
         for d in ch.diff:
             if d.sensitive:
-                lines.append(f"        {d.path}: {paint(SENSITIVE_TEXT + ' changed', 'magenta')}")
+                lines.append(f"        {d.path}: {paint(SENSITIVE_CHANGE, 'magenta')}")
             else:
                 lines.append(
                     f"        {d.path}: {paint(show(d.before), 'red')} → {paint(show(d.after), 'green')}"

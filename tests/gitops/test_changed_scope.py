@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from okectl.config.revision import repo_state
 from okectl.errors import OkectlError
-from okectl.gitops.git import changed_scope, repo_state
+from okectl.gitops.scope import changed_scope
 
 from .conftest import GitRepo
 
@@ -23,7 +24,7 @@ def test_a_changed_school_file_scopes_to_that_school(make_repo: MakeRepo) -> Non
 
     assert scope.schools == {"22BB"}
     assert scope.suppliers is None
-    assert scope.reasons == ["schools/22BB.yaml modified: school 22BB (that school)"]
+    assert list(scope.reasons) == ["schools/22BB.yaml modified: school 22BB (that school)"]
 
 
 def test_a_supplier_file_scopes_to_every_school_connected_to_it(make_repo: MakeRepo) -> None:
@@ -35,7 +36,7 @@ def test_a_supplier_file_scopes_to_every_school_connected_to_it(make_repo: MakeR
 
     assert scope.schools == {"11AA", "22BB"}
     assert scope.suppliers == {"delta"}
-    assert scope.reasons == ["suppliers/delta.yaml modified: schools connected to delta (11AA, 22BB)"]
+    assert list(scope.reasons) == ["suppliers/delta.yaml modified: schools connected to delta (11AA, 22BB)"]
 
 
 def test_a_profile_file_scopes_to_every_school_with_a_connection_using_it(make_repo: MakeRepo) -> None:
@@ -48,7 +49,7 @@ def test_a_profile_file_scopes_to_every_school_with_a_connection_using_it(make_r
     # 11AA uses minimal for planwijs, 22BB for delta; 33CC uses standard only.
     assert scope.schools == {"11AA", "22BB"}
     assert scope.suppliers == {"delta", "planwijs"}
-    assert scope.reasons == [
+    assert list(scope.reasons) == [
         "environments/minimal.yaml modified: schools with a connection using profile minimal (11AA, 22BB)"
     ]
 
@@ -73,7 +74,7 @@ def test_a_deleted_school_file_scopes_to_that_school_so_it_can_be_deleted(make_r
     scope = changed_scope(repo.root, "HEAD~1")
 
     assert scope.schools == {"33CC"}
-    assert scope.reasons == [
+    assert list(scope.reasons) == [
         "schools/33CC.yaml deleted: school 33CC (its resources are planned for deletion)"
     ]
 
@@ -105,7 +106,7 @@ def test_uncommitted_and_untracked_changes_count(make_repo: MakeRepo) -> None:
     scope = changed_scope(repo.root, "HEAD")
 
     assert scope.schools == {"11AA", "44DD"}
-    assert scope.reasons == [
+    assert list(scope.reasons) == [
         "schools/11AA.yaml modified: school 11AA (that school)",
         "schools/44DD.yaml added: school 44DD (that school)",
     ]
@@ -118,7 +119,7 @@ def test_other_files_do_not_change_the_desired_state(make_repo: MakeRepo) -> Non
     scope = changed_scope(repo.root, "HEAD~1")
 
     assert scope.schools == set()
-    assert scope.reasons == [
+    assert list(scope.reasons) == [
         f"no configuration file changed since HEAD~1 ({repo.git('rev-parse', '--short=7', 'HEAD~1')}); "
         "nothing to plan",
         "1 other file(s) changed; they do not change the desired state",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from okectl.config.repository import DesiredState
-from okectl.engine.report import build_report, write_report
+from okectl.gitops.report import build_report, write_report
 from tests.conftest import run_cli
 
 from .conftest import GitRepo

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import pytest
 
 from okectl.config.models import Supplier
-from okectl.providers.base import ProviderError, Release
+from okectl.model.releases import Release
+from okectl.providers.base import ProviderError
 from tests.conftest import run_cli
 
 from .conftest import GitRepo

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from okectl.engine.report import ALIGNMENT, build_report, write_report
+from okectl.gitops.report import ALIGNMENT, build_report, write_report
 from tests.conftest import run_cli
 
 from .conftest import GitRepo

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from okectl.config.repository import load_state
 from okectl.config.resolve import desired_resources
+from okectl.model.releases import Release
 from okectl.policy.engine import evaluate
-from okectl.providers.base import Release
 
 Findings = Callable[..., list[str]]
 

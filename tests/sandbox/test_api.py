@@ -7,8 +7,9 @@ from datetime import date
 import httpx
 import pytest
 
-from okectl.model.resources import Address
-from okectl.providers.base import ActualResource, PreconditionFailed, ProviderError, Release, fingerprint
+from okectl.model.releases import Release
+from okectl.model.resources import ActualResource, Address, fingerprint
+from okectl.providers.base import PreconditionFailed, ProviderError
 from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
 
 ENV = Address(SUPPLIER, "21RC", "production")

@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from okectl.engine.refresh import refresh
+from okectl.model.resources import ActualResource
 from okectl.providers import registry
-from okectl.providers.base import ActualResource
+from okectl.providers.base import Adapter
 from okectl.providers.http.provider import HttpProvider, one_listing_is_faster
 from tests.sandbox.conftest import SUPPLIER, Sandbox, run, supplier
 
@@ -135,7 +136,9 @@ def test_refresh_reads_through_an_adapter_without_read_resources(
         made.append(OlderAdapter(sandbox.provider(sid=supplier.id)))
         return made[-1]
 
-    monkeypatch.setitem(registry.PROVIDERS, "older", factory)
+    # Declares no capabilities: refresh must not ask it for a bulk read.
+    adapter = Adapter(name="older", create=lambda s, ctx: factory(s, repo_root=ctx.repo_root))
+    monkeypatch.setitem(registry.BUILT_IN, "older", adapter)
     state = SimpleNamespace(suppliers={SUPPLIER: supplier(SUPPLIER, provider="older")})
     refreshed = run(refresh(state, Path("."), schools={"23KM"}))  # type: ignore[arg-type]
     assert made and {r.address.school for r in refreshed.resources} == {"23KM"}

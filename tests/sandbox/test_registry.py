@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.repository import load_state
 from okectl.errors import OkectlError
 from okectl.providers import registry
 from okectl.providers.http.provider import HttpProvider
-from okectl.providers.registry import SANDBOX_URL_ENV, make_provider
+from okectl.providers.registry import make_provider
 from tests.sandbox.conftest import Sandbox, run, supplier
 
 
@@ -131,7 +132,7 @@ def test_adapters_register_through_an_entry_point(tmp_path: Path, monkeypatch: p
         def load(self) -> Any:
             return factory
 
-    monkeypatch.setattr(registry, "entry_points", lambda group: [EntryPoint()])
+    monkeypatch.setattr(registry, "_plugins", lambda: {"acme": EntryPoint(), "sandbox": EntryPoint()})
     assert make_provider(supplier(provider="acme"), repo_root=tmp_path) == "adapter"
     assert made == ["delta-toets"]
     assert registry.known_providers() == ["acme", "http", "sandbox"]

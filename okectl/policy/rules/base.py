@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 from okectl.config.models import Model, OkeVersion, Supplier
 from okectl.config.policies import Rule, Selector
 from okectl.config.repository import DesiredState
+from okectl.model.releases import Release
 from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
-from okectl.providers.base import Release
 
 
 class NoParams(Model):

@@ -16,7 +16,6 @@ import json as jsonlib
 import random
 import ssl
 import time
-import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -25,15 +24,10 @@ from typing import Any, Literal
 import httpx
 
 from okectl.config.models import Supplier
-from okectl.model.resources import Address
-from okectl.providers.base import (
-    ActualResource,
-    OutcomeUnknown,
-    PreconditionFailed,
-    ProviderError,
-    Release,
-    fingerprint,
-)
+from okectl.model.releases import Release
+from okectl.model.resources import ActualResource, Address, fingerprint
+from okectl.model.secrets import scrub
+from okectl.providers.base import OutcomeUnknown, PreconditionFailed, ProviderError
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
 ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]
@@ -44,7 +38,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
 WRITES = frozenset({"PUT", "DELETE"})
 MAYBE_DONE = ". An attempt may have been carried out all the same: run okectl plan to see"
-SENSITIVE = "(sensitive)"
 PAGE_SIZE = 1000
 TOKEN_MARGIN_SECONDS = 30.0
 
@@ -112,25 +105,6 @@ def _date(value: Any) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in text, also where it was URL-encoded or JSON-escaped (a
-    supplier that echoes a form or a request body back in its error)."""
-    for secret in secrets:
-        if not secret:
-            continue
-        forms = {
-            secret,
-            urllib.parse.quote_plus(secret),
-            urllib.parse.quote(secret, safe=""),
-            jsonlib.dumps(secret)[1:-1],
-            jsonlib.dumps(secret, ensure_ascii=False)[1:-1],
-        }
-        for form in sorted(forms, key=len, reverse=True):
-            if form in text:
-                text = text.replace(form, SENSITIVE)
-    return text
 
 
 class _Bad(Exception):
@@ -268,9 +242,9 @@ class HttpProvider:
         hidden = (self._client_secret, *secrets)
         where = f"{address}: " if address is not None else ""
         return cls(
-            _redact(f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}", hidden),
+            scrub(f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}", hidden),
             status=status,
-            detail=_redact(detail, hidden) if detail is not None else None,
+            detail=scrub(detail, hidden) if detail is not None else None,
             address=str(address) if address is not None else None,
         )
 

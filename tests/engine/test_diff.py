@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from okectl.engine.plan import diff_resources
-from okectl.model.resources import Address, Resource
-from okectl.providers.base import ActualResource, fingerprint
+from okectl.engine.diff import diff_resources
+from okectl.model.resources import ActualResource, Address, Resource, fingerprint
 
 REPO = "example"
 OWNED = {"managed-by": "okectl", "okectl/repository": REPO}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from okectl.config.repository import load_state
 from okectl.engine.plan import Change, Plan
-from okectl.engine.planner import check_safety
+from okectl.engine.safety import check_safety
 from okectl.model.resources import Address
 
 

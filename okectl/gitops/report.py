@@ -19,10 +19,10 @@ from typing import Any
 import jinja2
 
 from okectl.config.repository import DesiredState
+from okectl.config.revision import repo_state
 from okectl.config.settings import load_settings
-from okectl.config.validate import validate_repository
+from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError
-from okectl.gitops.git import repo_state
 from okectl.gitops.releases import alignment, allowed_versions, newest, version_key
 from okectl.model import clock
 

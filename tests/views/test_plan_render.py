@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from okectl.config.validate import validate_repository
-from okectl.engine.plan import Change, FieldChange, Plan
-from okectl.engine.planner import PlanRun, Scope
+from okectl.engine.plan import Change, FieldChange, Plan, PlanRun
+from okectl.engine.planner import Scope
+from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
 from okectl.views.plan_markdown import LIMIT, MARKER, render_markdown
 from okectl.views.plan_text import render_text

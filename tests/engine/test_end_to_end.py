@@ -16,10 +16,9 @@ import httpx
 import pytest
 
 from okectl.config.repository import load_state
-from okectl.config.validate import validate_repository
 from okectl.engine.plan import checksum
-from okectl.model.resources import Address
-from okectl.providers.base import fingerprint
+from okectl.engine.validate import validate_repository
+from okectl.model.resources import Address, fingerprint
 from okectl.providers.registry import make_provider
 from okectl.sandbox.server import serve_in_background
 from tests.conftest import run_cli

@@ -1,0 +1,90 @@
+"""The embedded reference supplier, registered as an adapter like any third-party one.
+
+``api.provider: sandbox`` talks to the sandbox in-process (an ASGI app over a SQLite file
+under ``.okectl/``, seeded from ``sandbox/seed.yaml``), or to a running
+``okectl sandbox serve`` when ``OKECTL_SANDBOX_URL`` is set. It lives outside both
+``providers`` and ``sandbox`` so that neither needs to know the other.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from okectl.config.models import Supplier
+from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
+
+SANDBOX_URL_ENV = "OKECTL_SANDBOX_URL"
+EMBEDDED_DB = Path(".okectl") / "sandbox.db"
+EMBEDDED_SEED = Path("sandbox") / "seed.yaml"
+# The host name embedded requests carry; never resolved, the transport is in-process.
+EMBEDDED_ORIGIN = "http://sandbox.okectl.invalid"
+
+
+class SandboxSettings(BaseModel):
+    """``api.settings`` of a sandbox supplier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+_embedded_lock = threading.Lock()
+_embedded_apps: dict[Path, Any] = {}
+
+
+def embedded_app(repo_root: Path) -> Any:
+    """The in-process sandbox of a repository: one per process, shared by its suppliers."""
+    from okectl.sandbox.app import create_app
+    from okectl.sandbox.seed import open_store
+
+    root = repo_root.resolve()
+    with _embedded_lock:
+        app = _embedded_apps.get(root)
+        if app is None:
+            seed = root / EMBEDDED_SEED
+            store = open_store(root / EMBEDDED_DB, seed if seed.is_file() else None)
+            app = create_app(store)
+            _embedded_apps[root] = app
+        return app
+
+
+def make_provider(supplier: Supplier, ctx: AdapterContext) -> Provider:
+    import httpx
+
+    from okectl.providers.http.provider import HttpProvider
+    from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+
+    url = os.environ.get(SANDBOX_URL_ENV, "").rstrip("/")
+    if url:
+        api = f"{url}/s/{supplier.id}"
+        return HttpProvider(
+            supplier,
+            api_url=api,
+            token_url=f"{api}/oauth/token",
+            client_id=DEV_CLIENT_ID,
+            client_secret=DEV_CLIENT_SECRET,
+        )
+    api = f"{EMBEDDED_ORIGIN}/s/{supplier.id}"
+    return HttpProvider(
+        supplier,
+        api_url=api,
+        token_url=f"{api}/oauth/token",
+        client_id=DEV_CLIENT_ID,
+        client_secret=DEV_CLIENT_SECRET,
+        transport=httpx.ASGITransport(app=embedded_app(ctx.repo_root)),
+        # In-process calls cost no latency: one paged listing beats one call per tenant,
+        # and the supplier's limits describe its real API, not this one.
+        read_strategy="all-tenants",
+        apply_limits=False,
+    )
+
+
+ADAPTER = Adapter(
+    name="sandbox",
+    create=make_provider,
+    settings_model=SandboxSettings,
+    capabilities=frozenset({Capability.BULK_READ, Capability.RELEASES, Capability.SERVICE_INFO}),
+)

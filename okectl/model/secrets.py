@@ -1,0 +1,172 @@
+"""Secrets: where a reference may read a value from, and how a value is kept out of output.
+
+A secret is only ever a reference in the repository (``env:NAME`` or ``file:PATH``). This
+is the one place that turns a reference into a value, and the one place that hides a
+value again wherever it might be echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import os
+import stat
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from okectl.errors import OkectlError
+from okectl.model.resources import SENSITIVE, Kind
+
+SENSITIVE_TEXT = "(sensitive)"
+SENSITIVE_CHANGE = "(sensitive) changed"
+# A client secret is a short random string; anything larger is not one, and reading it
+# whole (a device, /dev/zero) must not be possible.
+MAX_SECRET_FILE_BYTES = 4096
+# Where {file: PATH} may read, relative to the repository, when okectl.yaml says nothing.
+DEFAULT_FILE_ROOTS = ("secrets",)
+# Which {env: NAME} may be read when okectl.yaml says nothing: names made for the purpose,
+# never a CI system's own tokens (GITHUB_TOKEN, ACTIONS_*, …).
+DEFAULT_ENV_PATTERNS = ("*_SECRET", "OKECTL_SECRET_*")
+
+
+class SecretRefused(OkectlError):
+    """A reference that points somewhere okectl will not read a secret from."""
+
+
+class _Ref(Protocol):
+    @property
+    def env(self) -> str | None: ...
+
+    @property
+    def file(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRoots:
+    """What secret references of one repository may read."""
+
+    repo_root: Path
+    file_roots: tuple[Path, ...]
+    env_patterns: tuple[str, ...]
+
+    @classmethod
+    def default(cls, repo_root: Path) -> SecretRoots:
+        return cls.of(repo_root, DEFAULT_FILE_ROOTS, DEFAULT_ENV_PATTERNS)
+
+    @classmethod
+    def of(cls, repo_root: Path, files: Iterable[str], env: Iterable[str]) -> SecretRoots:
+        root = repo_root.resolve()
+        return cls(root, tuple((root / f).resolve() for f in files), tuple(env))
+
+    def env_allowed(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.env_patterns)
+
+
+def read_secret(ref: str, roots: SecretRoots) -> str | None:
+    """The value behind ``env:NAME`` or ``file:PATH``; None when it is not set.
+
+    Raises SecretRefused for a reference outside what the repository allows, or a file
+    that is not a small regular file."""
+    kind, _, name = ref.partition(":")
+    if kind == "env":
+        if not roots.env_allowed(name):
+            raise SecretRefused(
+                f"secret {ref}: the variable {name} is not one okectl.yaml allows secrets from "
+                f"(secrets.env: {', '.join(roots.env_patterns) or 'none'})"
+            )
+        return os.environ.get(name)
+    if kind == "file":
+        return _read_file(ref, name, roots)
+    raise SecretRefused(f"secret {ref}: not a secret reference (env:NAME or file:PATH)")
+
+
+def _read_file(ref: str, name: str, roots: SecretRoots) -> str | None:
+    raw = Path(name)
+    path = (raw if raw.is_absolute() else roots.repo_root / raw).resolve()
+    if not any(path == r or r in path.parents for r in roots.file_roots):
+        allowed = ", ".join(str(r.relative_to(roots.repo_root)) if r.is_relative_to(roots.repo_root)
+                            else str(r) for r in roots.file_roots)
+        raise SecretRefused(
+            f"secret {ref}: {path} is outside the folders okectl.yaml allows secrets from "
+            f"(secrets.files: {allowed or 'none'})"
+        )
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SecretRefused(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretRefused(f"secret {ref}: {path} is not a regular file")
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+        data = fh.read(MAX_SECRET_FILE_BYTES + 1)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretRefused(f"secret {ref}: {path} is not UTF-8 text") from None
+
+
+def resolve_secret_ref(ref: _Ref, roots: SecretRoots) -> str | None:
+    """The value behind a configuration SecretRef (``{env: …}`` or ``{file: …}``)."""
+    if ref.env is not None:
+        return read_secret(f"env:{ref.env}", roots)
+    assert ref.file is not None
+    return read_secret(f"file:{ref.file}", roots)
+
+
+def redact_spec(kind: Kind, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A copy fit for output: secret fields replaced by the marker, never their value."""
+    if spec is None:
+        return None
+    hidden = SENSITIVE[kind]
+    if not hidden and "secret_fingerprint" not in spec:
+        return spec
+    return {
+        k: (SENSITIVE_TEXT if v is not None else None) if (k in hidden or k == "secret_fingerprint") else v
+        for k, v in spec.items()
+    }
+
+
+def echoed_forms(secret: str) -> set[str]:
+    """Every form a supplier may echo a value back in: raw, JSON-escaped, URL-encoded
+    (``+`` and ``%20``), base64 (standard and URL-safe, with and without padding), hex."""
+    raw = secret.encode("utf-8")
+    b64 = base64.b64encode(raw).decode("ascii")
+    b64url = base64.urlsafe_b64encode(raw).decode("ascii")
+    forms = {
+        secret,
+        urllib.parse.quote_plus(secret),
+        urllib.parse.quote(secret, safe=""),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        b64,
+        b64.rstrip("="),
+        b64url,
+        b64url.rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
+    }
+    # Forms shorter than a few characters would blank out unrelated text.
+    return {f for f in forms if len(f) >= 4 or f == secret}
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by the marker, in any form it may be echoed in."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= echoed_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, SENSITIVE_TEXT)
+    return text
