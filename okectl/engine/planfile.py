@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, PlanRun, checksum
 from okectl.errors import OkectlError
+from okectl.files import write_atomic
 from okectl.model.resources import (
     Address,
     Resource,
@@ -22,12 +22,7 @@ class PlanFileError(OkectlError):
 
 def save_plan(run: PlanRun, path: Path) -> str:
     doc = run.document(with_secrets=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot write the plan file: {exc.strerror}") from None
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", what="the plan file")
     return str(doc["checksum"])
 
 

@@ -1,0 +1,63 @@
+"""Writing files safely: everything okectl writes goes through here.
+
+A file is written to a temporary file created exclusively (``O_EXCL``, never following a
+link) in the target's own folder, flushed, then renamed over the target in one step. So a
+reader sees the old file or the new one, never half of one; a link planted at a guessable
+temporary name is never followed; and a target that is not a regular file (a device, a
+FIFO, a folder, a link) is refused rather than replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from okectl.errors import OkectlError
+
+
+class UnsafeWrite(OkectlError):
+    """A file okectl was asked to write cannot be written safely."""
+
+
+def check_target(path: Path) -> None:
+    """Refuse a target that exists and is not a regular file (checked without following links)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeWrite(f"{path}: is a symbolic link; okectl does not write through links")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeWrite(f"{path}: exists and is not a regular file; refusing to replace it")
+
+
+def write_atomic(path: Path, data: str | bytes, *, what: str = "the file", mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically (see the module's description)."""
+    check_target(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    folder = path.parent if str(path.parent) else Path(".")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    tmp = folder / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    try:
+        fd = os.open(tmp, flags, mode)
+    except OSError as exc:
+        raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # Checked again just before the rename: the target may have been swapped meanwhile.
+        check_target(path)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
+        raise
