@@ -29,7 +29,7 @@ def check_target(path: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
+        raise UnsafeWrite(f"{path}: cannot write: {exc.strerror}") from None
     if stat.S_ISLNK(info.st_mode):
         raise UnsafeWrite(f"{path}: is a symbolic link; okectl does not write through links")
     if not stat.S_ISREG(info.st_mode):
