@@ -27,12 +27,13 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     (it is a report, like git log), unless --detailed-exitcode asks for 2.
     """
     from okectl.gitops.diff import diff_refs
+    from okectl.views.diff import render_state_diff
 
     result = diff_refs(repo, ref1, ref2)
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
     else:
-        click.echo(result.render_text(), nl=False)
+        click.echo(render_state_diff(result), nl=False)
     return EXIT_CHANGES if detailed_exitcode and not result.empty else EXIT_OK
 
 
@@ -57,6 +58,7 @@ def bump(
 ) -> int:
     """Move a supplier's connections to another OKE version, editing the school files in place."""
     from okectl.gitops.bump import bump as run_bump
+    from okectl.views.bump import render_bump
 
     result = run_bump(
         repo,
@@ -66,7 +68,7 @@ def bump(
         schools=list(schools),
         branch=branch,
     )
-    click.echo(result.render(), nl=False)
+    click.echo(render_bump(result), nl=False)
     return EXIT_OK
 
 
@@ -77,12 +79,13 @@ def releases(repo: Path, output: str) -> int:
     """Per supplier and school: environments behind the newest OKE version the supplier
     supports (its release feed) and policy allows (the version catalogue)."""
     from okectl.gitops.releases import collect_releases
+    from okectl.views.releases import render_releases
 
     report = collect_releases(repo)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     else:
-        click.echo(report.render_text(), nl=False)
+        click.echo(render_releases(report), nl=False)
     for line in report.errors:
         click.echo(line, err=True)
     return EXIT_ERROR if report.errors else EXIT_OK
@@ -102,8 +105,9 @@ def releases(repo: Path, output: str) -> int:
 def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
     """Write the static harmonisation report (one HTML file, works offline)."""
     from okectl.gitops.report import build_report, write_report
+    from okectl.views.report import render_html
 
     data = build_report(repo, with_plan=not no_plan)
-    path = write_report(data, out_dir)
+    path = write_report(render_html(data), out_dir)
     click.echo(f"Wrote {path}")
     return EXIT_OK

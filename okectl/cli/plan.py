@@ -224,7 +224,8 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
 def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
     from okectl.engine.importer import import_supplier
+    from okectl.views.importer import render_import
 
     result = import_supplier(repo.resolve(), supplier, schools=set(schools) or None, write=write)
-    click.echo(result.render(), nl=False)
+    click.echo(render_import(result), nl=False)
     return EXIT_OK

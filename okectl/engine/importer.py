@@ -8,7 +8,6 @@ before anything is written, and files are replaced whole, never half-written.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import io
 import os
 import shutil
@@ -37,27 +36,6 @@ class ImportResult:
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     written: bool = False
-
-    def render(self) -> str:
-        out = io.StringIO()
-        if not self.files:
-            out.write("Nothing to import: the configuration already describes everything found.\n")
-        for path, (old, new) in sorted(self.files.items()):
-            out.writelines(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    fromfile=f"a/{path}" if old else "/dev/null",
-                    tofile=f"b/{path}",
-                )
-            )
-        for line in self.skipped:
-            out.write(f"skipped: {line}\n")
-        if self.files:
-            verb = "Wrote" if self.written else "Would write"
-            out.write(f"{verb} {len(self.files)} file(s), importing {len(self.imported)} resource(s).")
-            out.write("\n" if self.written else " Run again with --write to write them.\n")
-        return out.getvalue()
 
 
 # Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.

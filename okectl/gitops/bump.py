@@ -38,6 +38,7 @@ from okectl.engine.validate import validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.gitops.git import commit_on_branch
 from okectl.model.resources import Address
+from okectl.model.versions import version_key
 
 
 class BumpRefused(OkectlError):
@@ -79,25 +80,6 @@ class BumpResult:
         lines += [f"- {path}" for path in sorted(self.files)]
         return "\n".join(lines) + "\n"
 
-    def render(self) -> str:
-        if not self.changes:
-            return f"Nothing to bump: every affected environment already runs OKE {self.oke_version}.\n"
-        out = [f"{self.title}:"]
-        out += [f"  {address}: OKE {old} → {new}" for address, old, new in self.changes]
-        out += [f"skipped: {line}" for line in self.skipped]
-        out += [f"warning: {line}" for line in self.warnings]
-        verb = "Changed" if self.written else "Would change"
-        out.append(f"{verb} {len(self.changes)} environment(s) in {len(self.files)} file(s).")
-        if self.branch:
-            out.append(
-                f"Committed {self.commit[:7] if self.commit else ''} on branch {self.branch} "
-                f"(you are on it now); open a pull request with: git push -u origin {self.branch}"
-            )
-        return "\n".join(out) + "\n"
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.split("."))
 
 
 def _same_style(old: Any, new: str) -> ScalarString:

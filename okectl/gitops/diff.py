@@ -12,7 +12,7 @@ from okectl.engine.validate import validate_repository
 from okectl.errors import ValidationFailed
 from okectl.gitops.state import StateAtRefInvalid, state_at
 from okectl.model.resources import SENSITIVE, Address, Resource
-from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
+from okectl.model.secrets import redact_spec
 
 
 @dataclass
@@ -32,59 +32,18 @@ class StateDiff:
             "from": self.base,
             "to": self.target,
             "summary": {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)},
-            "added": [{"address": str(r.address), "spec": _redacted(r)} for r in self.added],
-            "removed": [{"address": str(r.address), "spec": _redacted(r)} for r in self.removed],
+            "added": [{"address": str(r.address), "spec": redacted(r)} for r in self.added],
+            "removed": [{"address": str(r.address), "spec": redacted(r)} for r in self.removed],
             "changed": [
                 {"address": str(a), "fields": [f.to_json() for f in fields]} for a, fields in self.changed
             ],
         }
 
-    def render_text(self) -> str:
-        if self.empty:
-            return f"No differences in the desired state between {self.base} and {self.target}.\n"
-        lines = [f"Desired-state difference from {self.base} to {self.target}:"]
-        for res in self.added:
-            lines.append(f"+ {res.address}  (added)")
-            lines.extend(f"    {k}: {_show(v)}" for k, v in _flatten(_redacted(res)))
-        for res in self.removed:
-            lines.append(f"- {res.address}  (removed)")
-        for address, fields in self.changed:
-            lines.append(f"~ {address}")
-            for f in fields:
-                shown = SENSITIVE_CHANGE if f.sensitive else f"{_show(f.before)} → {_show(f.after)}"
-                lines.append(f"    {f.path}: {shown}")
-        lines.append(f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed.")
-        return "\n".join(lines) + "\n"
 
-
-def _redacted(res: Resource) -> dict[str, Any]:
+def redacted(res: Resource) -> dict[str, Any]:
     shown = redact_spec(res.kind, res.spec)
     assert shown is not None
     return shown
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def _flatten(spec: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key in sorted(spec):
-        value = spec[key]
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.extend(_flatten(value, path + "."))
-        else:
-            out.append((path, value))
-    return out
 
 
 def _field_diffs(before: Resource, after: Resource) -> list[FieldChange]:

@@ -20,13 +20,7 @@ from okectl.engine.validate import validate_repository
 from okectl.model import clock
 from okectl.model.releases import Release
 from okectl.model.resources import Resource
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in version.split("."))
-    except ValueError:
-        return ()
+from okectl.model.versions import version_key
 
 
 def allowed_versions(state: DesiredState, today: date) -> set[str]:
@@ -119,30 +113,6 @@ class ReleaseReport:
             "policy_allows": sorted(self.allowed, key=version_key),
             "suppliers": [s.to_json() for s in self.suppliers],
         }
-
-    def render_text(self) -> str:
-        allowed = ", ".join(sorted(self.allowed, key=version_key)) or "none"
-        lines = [f"Policy allows OKE {allowed} (final, within support on {self.today})."]
-        for s in self.suppliers:
-            if s.error:
-                lines.append(f"{s.supplier}: release feed unavailable")
-                continue
-            feed = ", ".join(sorted(s.supported, key=version_key)) or "none"
-            if s.target is None:
-                lines.append(f"{s.supplier}: no allowed OKE version in its feed (feed: {feed})")
-                continue
-            behind = s.behind
-            lines.append(
-                f"{s.supplier}: target OKE {s.target} (feed: {feed}); "
-                f"{len(behind)} of {len(s.environments)} environment(s) behind"
-            )
-            by_school: dict[str, list[EnvironmentRow]] = {}
-            for row in behind:
-                by_school.setdefault(row.school, []).append(row)
-            for school, rows in sorted(by_school.items()):
-                shown = ", ".join(f"{r.environment} {r.oke_version}" for r in rows)
-                lines.append(f"  {school}: {shown} → {s.target}")
-        return "\n".join(lines) + "\n"
 
 
 def _environments(resources: list[Resource], supplier: str) -> list[Resource]:

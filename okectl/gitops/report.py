@@ -16,17 +16,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from okectl.config.repository import DesiredState
 from okectl.config.revision import repo_state
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError
-from okectl.gitops.releases import alignment, allowed_versions, newest, version_key
+from okectl.files import write_atomic
+from okectl.gitops.releases import alignment, allowed_versions, newest
 from okectl.model import clock
-
-TEMPLATES = Path(__file__).parent.parent / "views" / "templates"
+from okectl.model.versions import version_key
 
 # Okabe–Ito, with the cue that does not need colour.
 ALIGNMENT: dict[str, dict[str, str]] = {
@@ -340,31 +338,12 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
     )
 
 
-def render_html(data: ReportData) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    template = env.get_template("report.html.j2")
-    matrix_suppliers = [s for s in data.suppliers if any(s.id in r.cells for r in data.rows)]
-    return template.render(
-        r=data,
-        matrix_suppliers=matrix_suppliers,
-        alignment=ALIGNMENT,
-        env_types=ENV_TYPES,
-        max_bar=max([b.total for b in data.bars] + [b.now or 0 for b in data.bars] + [1]),
-    )
-
-
-def write_report(data: ReportData, out_dir: Path) -> Path:
+def write_report(html: str, out_dir: Path) -> Path:
     """Write ``index.html`` into ``out_dir`` (created when missing); returns its path."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OkectlError(f"{out_dir}: cannot create the report folder: {exc.strerror}") from None
     path = out_dir / "index.html"
-    path.write_text(render_html(data), encoding="utf-8")
+    write_atomic(path, html, what="the report")
     return path

@@ -13,6 +13,7 @@ import pytest
 
 from okectl.config.repository import DesiredState
 from okectl.gitops.report import build_report, write_report
+from okectl.views.report import render_html
 from tests.conftest import run_cli
 
 from .conftest import GitRepo
@@ -104,7 +105,7 @@ def test_the_report_groups_findings_per_policy_and_marks_the_matrix(
         "oke_version: '1.0'", "oke_version: '1.0.1'")})
 
     data = build_report(repo.root, with_plan=False)
-    html = write_report(data, tmp_path / "out").read_text(encoding="utf-8")
+    html = write_report(render_html(data), tmp_path / "out").read_text(encoding="utf-8")
 
     assert [(g.policy, g.errors, g.warnings) for g in data.policy_groups] == [
         ("chain-aligned", 2, 0), ("dpia", 0, 3)

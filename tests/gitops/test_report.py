@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from okectl.gitops.report import ALIGNMENT, build_report, write_report
+from okectl.views.report import render_html
 from tests.conftest import run_cli
 
 from .conftest import GitRepo
@@ -51,7 +52,7 @@ def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProce
 @pytest.fixture
 def report_page(example_repo: Path, tmp_path: Path) -> Path:
     data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
-    return write_report(data, tmp_path / "report")
+    return write_report(render_html(data), tmp_path / "report")
 
 
 def test_the_matrix_renders_in_a_headless_browser(report_page: Path, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_the_report_records_the_commit_and_dirty_flag(make_repo: MakeRepo, tmp_p
     repo = make_repo()
     repo.write({"schools/22BB.yaml": repo.read("schools/22BB.yaml").replace("ROC Bb", "ROC B")})
 
-    page = write_report(build_report(repo.root, with_plan=False), tmp_path / "out")
+    page = write_report(render_html(build_report(repo.root, with_plan=False)), tmp_path / "out")
 
     html = page.read_text(encoding="utf-8")
     assert f'<code id="commit">{repo.git("rev-parse", "HEAD")[:12]}</code>' in html
@@ -141,7 +142,7 @@ def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
     assert data.env_before is not None
     # After apply every desired environment exists; unmanaged ones are left alone, so may remain.
     assert data.env_after >= data.totals["environments"]
-    html = write_report(data, tmp_path / "out").read_text(encoding="utf-8")
+    html = write_report(render_html(data), tmp_path / "out").read_text(encoding="utf-8")
     assert re.search(r'<table id="env-counts">.*<th scope="row">All suppliers</th>', html, re.S)
     assert re.search(r"Changes in the plan: \d+ to create, \d+ to update, \d+ to delete\.", html)
 
@@ -154,7 +155,7 @@ def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
     supplier = example_repo / "suppliers" / "delta-toets.yaml"
     supplier.write_text(supplier.read_text().replace("  assessor: Beoordelaar\n", "", 1))
     data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
-    page = write_report(data, tmp_path / "report")
+    page = write_report(render_html(data), tmp_path / "report")
 
     dom = _browser(page, tmp_path / "profile", "--dump-dom").stdout
     row = re.search(r'<th class="school" scope="row">21RC<br>.*?</th>', dom, re.S)

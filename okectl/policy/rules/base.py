@@ -148,10 +148,6 @@ class Check:
         return []
 
 
-def version_key(version: str) -> tuple[int, ...]:
-    parts = tuple(int(p) for p in version.split(".") if p.isdigit())
-    return parts + (0,) * (3 - len(parts))
-
 
 def listing(items: Sequence[Any]) -> str:
     return ", ".join(str(i) for i in items) if items else "none"

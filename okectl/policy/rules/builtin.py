@@ -20,8 +20,9 @@ from okectl.config.models import (
 )
 from okectl.config.policies import Rule
 from okectl.config.repository import DesiredState
+from okectl.model.versions import major_minor, version_key
 from okectl.policy.facts import ClientView, ConnView, EnvView, SchoolView
-from okectl.policy.rules.base import Check, listing, version_key
+from okectl.policy.rules.base import Check, listing
 
 CatalogueStatus = Literal["final", "concept", "draft", "outdated"]
 DpiaStatus = Literal["approved", "pending", "rejected", "none"]
@@ -249,7 +250,7 @@ class VersionSpread(Check):
         envs = [e for e in school.envs if self.selects_env(e)]
         if len(envs) < 2:
             return
-        minors = [version_key(e.oke_version)[:2] for e in envs]
+        minors = [major_minor(e.oke_version) for e in envs]
         counts = Counter(minors)
         # The school's own majority decides what is "the" version: one pilot on a newer
         # version should be the finding, not every connection that stayed put.
