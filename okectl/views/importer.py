@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import difflib
 import io
+from typing import TYPE_CHECKING
 
-from okectl.engine.importer import ImportResult
+if TYPE_CHECKING:
+    # The type only: a view never runs the import.
+    from okectl.engine.importer import ImportResult
 
 
 def render_import(result: ImportResult) -> str:
