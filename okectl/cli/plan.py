@@ -8,12 +8,15 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from okectl.cli.options import output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, OkectlError
+
+if TYPE_CHECKING:
+    from okectl.policy.findings import PolicyReport
 
 
 @contextlib.contextmanager
@@ -159,7 +162,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
                 err=True,
             )
         plan_checksum = str(doc["checksum"])
-        policy = evaluate_policy(state, validated.resources)
+        policy: PolicyReport | None = evaluate_policy(state, validated.resources)
     else:
         run = make_plan(root, force=force)
         state = run.state

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from okectl.engine.plan import Change, FieldChange, Plan, Unmanaged
+from okectl.engine.plan import Change, FieldChange, Plan, SecretResolver, Unmanaged
 from okectl.model.resources import (
     SENSITIVE,
     SUPPLIER_OWNED,
@@ -34,7 +34,6 @@ def _norm(value: Any) -> Any:
     return value
 
 
-SecretResolver = Callable[[str], str | None]
 
 
 @dataclass(slots=True)

@@ -12,14 +12,21 @@ import hmac
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from okectl.config.repository import DesiredState
 from okectl.engine.validate import Validated
 from okectl.model.resources import Address, Resource
 from okectl.model.scope import Scope
 from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
+
+if TYPE_CHECKING:
+    from okectl.policy.findings import PolicyReport
+
+# Turns a secret reference (env:NAME, file:PATH) into its value; None when it is not set.
+SecretResolver = Callable[[str], str | None]
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
@@ -120,11 +127,11 @@ class PlanRun:
     commit: str | None
     dirty: bool
     created_at: str
-    policy: Any = None
+    policy: PolicyReport | None = None
     safety: list[str] = field(default_factory=list)
     # Resolves a secret reference to its value; with it, a saved plan records a salted
     # digest of each secret a change writes, so apply can tell the value moved on.
-    resolve_secret: Any = None
+    resolve_secret: SecretResolver | None = None
     secret_salt: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
@@ -165,7 +172,7 @@ class PlanRun:
             "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in self.plan.unmanaged],
             "warnings": self.plan.warnings,
             "safety": self.safety,
-            "findings": _findings_json(self.policy),
+            "findings": [f.to_json() for f in self.policy.findings] if self.policy is not None else [],
         }
         if with_secrets and self.resolve_secret is not None:
             doc["secret_salt"] = self.secret_salt
@@ -174,26 +181,6 @@ class PlanRun:
     def document(self, *, with_secrets: bool = False) -> dict[str, Any]:
         body = self.payload(with_secrets=with_secrets)
         return {**body, "checksum": checksum(body)}
-
-
-def _findings_json(report: Any) -> list[dict[str, Any]]:
-    if report is None:
-        return []
-    out = []
-    for f in getattr(report, "findings", []):
-        out.append(
-            {
-                "policy": f.policy,
-                "severity": f.severity,
-                "address": f.address,
-                "path": f.path,
-                "line": f.line,
-                "col": f.col,
-                "message": f.message,
-                "waived": f.waived_by is not None,
-            }
-        )
-    return out
 
 
 # PBKDF2 rounds for a secret's digest in a saved plan. Plan files travel as CI artifacts:
@@ -223,7 +210,7 @@ def secret_digests(values: dict[Address, str | None], salt: str) -> dict[Address
 
 
 def written_secrets(
-    changes: list[Change], desired: dict[Address, Resource], resolve: Any
+    changes: list[Change], desired: dict[Address, Resource], resolve: SecretResolver
 ) -> dict[Address, str | None]:
     """The secret value each create or update of a client sends (None: its reference is
     not set), for the clients whose configuration has a secret reference."""

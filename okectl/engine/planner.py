@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okectl.config.repository import DesiredState
 from okectl.config.revision import repo_state
@@ -19,6 +20,9 @@ from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
 from okectl.model.scope import Scope
+
+if TYPE_CHECKING:
+    from okectl.policy.findings import PolicyReport
 
 
 def secret_resolver(root: Path) -> Any:
@@ -51,7 +55,7 @@ def _unset_secrets(plan: Plan, root: Path) -> list[str]:
     ]
 
 
-def locate_resource(state: DesiredState) -> Any:
+def locate_resource(state: DesiredState) -> Callable[[Resource], tuple[str, int, int] | None]:
     def locate(res: Resource) -> tuple[str, int, int] | None:
         if res.origin is None:
             return None
@@ -143,7 +147,7 @@ def make_plan(
     return run
 
 
-def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> Any:
+def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> PolicyReport:
     from okectl.policy.engine import evaluate
 
     return evaluate(state, resources=resources)

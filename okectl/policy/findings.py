@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from okectl.config.policies import Rule, Severity, Waiver
 
@@ -72,6 +72,33 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity}[{self.policy}] {self.address}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as every JSON output (policy check, plan, SARIF's properties) gives it."""
+        out: dict[str, Any] = {
+            "policy": self.policy,
+            "severity": self.severity,
+            "address": self.address,
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "message": self.message,
+            "school": self.school,
+            "supplier": self.supplier,
+            "environment_type": self.environment_type,
+            "waived": self.waived_by is not None,
+        }
+        if self.waived_by is not None:
+            w = self.waived_by
+            out["waived_by"] = {
+                "path": w.path,
+                "line": w.line,
+                "col": w.col,
+                "reason": w.reason,
+                "owner": w.waiver.owner,
+                "expires": w.waiver.expires.isoformat(),
+            }
+        return out
 
 
 @dataclass(frozen=True, slots=True)

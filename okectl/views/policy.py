@@ -129,32 +129,6 @@ def render_text(report: PolicyReport, *, color: bool) -> str:
 # --- JSON --------------------------------------------------------------------------------
 
 
-def _finding_json(f: Finding) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "policy": f.policy,
-        "severity": f.severity,
-        "address": f.address,
-        "path": f.path,
-        "line": f.line,
-        "col": f.col,
-        "message": f.message,
-        "school": f.school,
-        "supplier": f.supplier,
-        "environment_type": f.environment_type,
-    }
-    if f.waived_by is not None:
-        w = f.waived_by
-        out["waived_by"] = {
-            "path": w.path,
-            "line": w.line,
-            "col": w.col,
-            "reason": " ".join(w.waiver.reason.split()),
-            "owner": w.waiver.owner,
-            "expires": w.waiver.expires.isoformat(),
-        }
-    return out
-
-
 def _stale_json(w: StaleWaiver) -> dict[str, Any]:
     return {
         "policy": w.ref.policy,
@@ -184,8 +158,8 @@ def report_json(report: PolicyReport) -> dict[str, Any]:
             {"id": r.id, "kind": r.kind, "severity": r.severity, "description": rule_summary(r)}
             for r in report.rules
         ],
-        "findings": [_finding_json(f) for f in report.active],
-        "waived": [_finding_json(f) for f in report.waived],
+        "findings": [f.to_json() for f in report.active],
+        "waived": [f.to_json() for f in report.waived],
         "expired_waivers": [_stale_json(w) for w in report.expired_waivers],
         "unused_waivers": [_stale_json(w) for w in report.unused_waivers],
     }

@@ -159,6 +159,7 @@ def test_json_output(repo: Repo, cli: Cli) -> None:
         "school": "10AA",
         "supplier": "toets",
         "environment_type": "production",
+        "waived": False,
     }
     assert [r["id"] for r in doc["rules"]] == ["certified", "fewer-environments"]
 
