@@ -18,22 +18,8 @@ from okectl.model.resources import (
     Address,
     Resource,
     fingerprint,
+    normalise,
 )
-
-
-def _norm(value: Any) -> Any:
-    """Normal form for comparison: list order and duplicates never make a diff."""
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [_norm(v) for v in value]
-        try:
-            return sorted(set(items))
-        except TypeError:
-            return items
-    return value
-
-
 
 
 @dataclass(slots=True)
@@ -73,8 +59,8 @@ def _compare(res: Resource, act: ActualResource, resolve_secret: SecretResolver)
             if value is not None and fingerprint(value) != act.spec.get("secret_fingerprint"):
                 secret_changed = True
             continue
-        desired[key] = _norm(want)
-        actual[key] = _norm(act.spec.get(key))
+        desired[key] = normalise(want)
+        actual[key] = normalise(act.spec.get(key))
     return _Compared(desired, actual, secret_changed)
 
 

@@ -9,11 +9,25 @@ all speak in these addresses.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["environment", "client", "role"]
 
+# The fields okectl manages and writes, per kind: the wire format of a resource in the
+# admin API (okectl/providers/admin-api.yaml), apart from what the supplier adds.
+WIRE_FIELDS: dict[Kind, tuple[str, ...]] = {
+    "environment": ("type", "status", "function", "oke_version", "ooapi_version", "flows", "sso"),
+    "client": ("client_id", "scopes"),
+    "role": ("name", "groups"),
+}
+# Fields the supplier adds to what it returns, beyond labels and etag.
+READ_ONLY_FIELDS: dict[Kind, tuple[str, ...]] = {
+    "environment": ("base_url", "created_at", "updated_at"),
+    "client": ("created_at", "updated_at"),
+    "role": ("created_at", "updated_at"),
+}
 # Fields of a resource that the supplier owns: shown, never diffed or written.
 SUPPLIER_OWNED: dict[Kind, frozenset[str]] = {
     "environment": frozenset({"base_url", "created_at", "updated_at", "id", "labels", "etag"}),
@@ -26,6 +40,22 @@ SENSITIVE: dict[Kind, frozenset[str]] = {
     "client": frozenset({"secret"}),
     "role": frozenset(),
 }
+
+
+def normalise(value: Any) -> Any:
+    """The form resources are compared in: list order and duplicates never make a diff
+    (flows, scopes and groups are sets on every side)."""
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [normalise(v) for v in value]
+        try:
+            return sorted(set(items))
+        except TypeError:
+            # Unhashable or mixed items: still one order and no duplicates.
+            unique = {json.dumps(v, sort_keys=True, default=str): v for v in items}
+            return [unique[k] for k in sorted(unique)]
+    return value
 
 
 @dataclass(frozen=True, slots=True, order=True)

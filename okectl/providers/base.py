@@ -3,13 +3,10 @@
 A provider speaks to one supplier. The plan only ever sees `ActualResource`s and calls
 the protocol's methods, so a third-party adapter can replace the HTTP provider.
 
-Wire format (JSON, see ``okectl/providers/admin-api.yaml``), per resource kind, of the
-fields okectl manages; the supplier adds `labels`, `etag` and fields it owns:
-- environment: name, type, status, function, oke_version, ooapi_version, flows,
-  sso {mode, federation, schac_home}; supplier-owned: base_url, created_at, updated_at
-- client: environment, system, client_id, scopes, and on write only `secret` (the value);
-  responses carry `secret_fingerprint` instead
-- role: environment, role, name, groups
+Wire format (JSON, see ``okectl/providers/admin-api.yaml``): per resource kind, the fields
+okectl manages are ``okectl.model.resources.WIRE_FIELDS``; the supplier adds ``labels``,
+``etag`` and the fields it owns (``READ_ONLY_FIELDS``). A client's ``secret`` is sent on
+write only; responses carry ``secret_fingerprint`` instead.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from okectl.model.resources import Kind
 from okectl.sandbox.faults import FaultInjector, Faults
-from okectl.sandbox.store import ALL_TENANTS, BASE_URL_MARKER, Credential, Key, Kind, Store, dumps
+from okectl.sandbox.store import ALL_TENANTS, BASE_URL_MARKER, Credential, Key, Store, dumps
 
 PROBLEM = "application/problem+json"
 DEFAULT_PAGE_SIZE = 200

@@ -16,11 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from okectl.errors import OkectlError
-
-Kind = Literal["environment", "client", "role"]
+from okectl.model.resources import WIRE_FIELDS, Kind, fingerprint
 
 # The credential every supplier accepts unless the seed switches it off: it sees all of
 # that supplier's tenants, so embedded mode needs no configuration.
@@ -76,11 +75,7 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 # Which fields a client may write, per kind; everything else in a document is the supplier's.
-WRITABLE: dict[Kind, tuple[str, ...]] = {
-    "environment": ("type", "status", "function", "oke_version", "ooapi_version", "flows", "sso"),
-    "client": ("client_id", "scopes"),
-    "role": ("name", "groups"),
-}
+WRITABLE = WIRE_FIELDS
 
 
 def now_iso() -> str:
@@ -383,13 +378,6 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT kind, count(*) FROM resources GROUP BY kind").fetchall()
         return {str(k): int(n) for k, n in rows}
-
-
-def fingerprint(secret: str) -> str:
-    # The same fingerprint the provider protocol documents, so okectl can compare it.
-    from okectl.model.resources import fingerprint as _fp
-
-    return _fp(secret)
 
 
 def build_doc(

@@ -12,7 +12,6 @@ import asyncio
 import email.utils
 import functools
 import gc
-import json as jsonlib
 import random
 import ssl
 import time
@@ -25,7 +24,14 @@ import httpx
 
 from okectl.config.models import Supplier
 from okectl.model.releases import Release
-from okectl.model.resources import ActualResource, Address, fingerprint
+from okectl.model.resources import (
+    READ_ONLY_FIELDS,
+    WIRE_FIELDS,
+    ActualResource,
+    Address,
+    fingerprint,
+    normalise,
+)
 from okectl.model.secrets import scrub
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, ProviderError
 
@@ -127,14 +133,6 @@ class _Call:
         self.attempts = 0
         # An earlier attempt of this call failed in a way that may have reached the server.
         self.maybe_applied = False
-
-
-def _normal(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return sorted((_normal(v) for v in value), key=lambda v: jsonlib.dumps(v, sort_keys=True))
-    return value
 
 
 def _problem_detail(resp: httpx.Response) -> str:
@@ -414,46 +412,20 @@ class HttpProvider:
         try:
             if kind == "environment":
                 addr = Address(self.supplier.id, _text(item, "tenant"), _text(item, "name"))
-                spec = {
-                    "type": get("type"),
-                    "status": get("status"),
-                    "function": get("function"),
-                    "oke_version": get("oke_version"),
-                    "ooapi_version": get("ooapi_version"),
-                    "flows": get("flows"),
-                    "sso": get("sso"),
-                }
-                extra = {
-                    "base_url": get("base_url"),
-                    "created_at": get("created_at"),
-                    "updated_at": get("updated_at"),
-                }
-            elif kind == "client":
+            elif kind in ("client", "role"):
                 addr = Address(
                     self.supplier.id,
                     _text(item, "tenant"),
                     _text(item, "environment"),
-                    "client",
-                    _text(item, "system"),
+                    kind,
+                    _text(item, kind) if kind == "role" else _text(item, "system"),
                 )
-                spec = {
-                    "client_id": get("client_id"),
-                    "scopes": get("scopes"),
-                    "secret_fingerprint": get("secret_fingerprint"),
-                }
-                extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
-            elif kind == "role":
-                addr = Address(
-                    self.supplier.id,
-                    _text(item, "tenant"),
-                    _text(item, "environment"),
-                    "role",
-                    _text(item, "role"),
-                )
-                spec = {"name": get("name"), "groups": get("groups")}
-                extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
             else:
                 raise _Bad("a resource has no known kind (environment, client or role)")
+            spec = {f: get(f) for f in WIRE_FIELDS[kind]}
+            if kind == "client":
+                spec["secret_fingerprint"] = get("secret_fingerprint")
+            extra = {f: get(f) for f in READ_ONLY_FIELDS[kind]}
             etag = _text(item, "etag")
             labels = get("labels") or {}
             if type(labels) is not dict:
@@ -654,7 +626,7 @@ class HttpProvider:
             if key == "secret":
                 if current.spec.get("secret_fingerprint") != fingerprint(value):
                     return None
-            elif key in current.spec and _normal(current.spec[key]) != _normal(value):
+            elif key in current.spec and normalise(current.spec[key]) != normalise(value):
                 return None
         return current
 
