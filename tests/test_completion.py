@@ -94,7 +94,7 @@ def test_the_bash_script_completes_in_bash(bin_dir: Path) -> None:
     bash = shutil.which("bash")
     assert bash is not None
     # The README's line for ~/.bashrc, then what bash does on a Tab after "okectl pl".
-    session = "\n".join(
+    typed = "\n".join(
         [
             'eval "$(_OKECTL_COMPLETE=bash_source okectl)"',
             "complete -p okectl",
@@ -105,7 +105,7 @@ def test_the_bash_script_completes_in_bash(bin_dir: Path) -> None:
     )
 
     result = subprocess.run(
-        [bash, "--noprofile", "--norc", "-c", session],
+        [bash, "--noprofile", "--norc", "-c", typed],
         env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
         capture_output=True,
         text=True,
