@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import textwrap
 from collections.abc import Callable, Iterator
@@ -26,6 +27,37 @@ EXAMPLE_TODAY = "2026-11-28"
 @pytest.fixture(autouse=True)
 def pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKECTL_TODAY", EXAMPLE_TODAY)
+
+
+# Tests that render in a real browser need Debian's chromium. Without it they are skipped, so the
+# README's test command passes on a fresh machine; CI installs it and sets this variable, which
+# turns the skip into a failure.
+REQUIRE_BROWSER = "OKECTL_REQUIRE_BROWSER"
+BROWSER_NAMES = ("chromium", "chromium-browser")
+
+
+def find_chromium() -> str | None:
+    """The chromium executable on PATH, or None."""
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of chromium; skips the test without it, or fails it when OKECTL_REQUIRE_BROWSER=1."""
+    found = find_chromium()
+    if found is not None:
+        return found
+    reason = (
+        f"no browser: none of {', '.join(BROWSER_NAMES)} is on PATH "
+        "(install Debian's chromium: apt-get install chromium)"
+    )
+    if os.environ.get(REQUIRE_BROWSER) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_BROWSER}=1 requires it", pytrace=False)
+    pytest.skip(f"{reason}; {REQUIRE_BROWSER}=1 makes this a failure")
 
 
 @dataclass

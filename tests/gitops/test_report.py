@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 from collections.abc import Callable
@@ -22,23 +21,10 @@ MakeRepo = Callable[..., GitRepo]
 EXAMPLE_SCHOOLS = 12
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        # Not a skip: the report is only checked when a browser really renders it.
-        pytest.fail(
-            "chromium is not installed; install Debian's chromium "
-            "(apt-get install chromium; .ci/run does this) to check the HTML report"
-        )
-    return found
-
-
-def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _browser(chromium: str, page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={profile}", *args, page.as_uri(),
         ],
@@ -55,8 +41,8 @@ def report_page(example_repo: Path, tmp_path: Path) -> Path:
     return write_report(render_html(data), tmp_path / "report")
 
 
-def test_the_matrix_renders_in_a_headless_browser(report_page: Path, tmp_path: Path) -> None:
-    result = _browser(report_page, tmp_path / "profile", "--dump-dom")
+def test_the_matrix_renders_in_a_headless_browser(chromium: str, report_page: Path, tmp_path: Path) -> None:
+    result = _browser(chromium, report_page, tmp_path / "profile", "--dump-dom")
 
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
@@ -67,10 +53,11 @@ def test_the_matrix_renders_in_a_headless_browser(report_page: Path, tmp_path: P
     assert 'id="suppliers"' in dom
 
 
-def test_the_report_screenshot_is_a_real_picture(report_page: Path, tmp_path: Path) -> None:
+def test_the_report_screenshot_is_a_real_picture(chromium: str, report_page: Path, tmp_path: Path) -> None:
     png = tmp_path / "report.png"
 
-    result = _browser(report_page, tmp_path / "profile", f"--screenshot={png}", "--window-size=1400,1000")
+    shot = (f"--screenshot={png}", "--window-size=1400,1000")
+    result = _browser(chromium, report_page, tmp_path / "profile", *shot)
 
     assert result.returncode == 0, result.stderr[-2000:]
     data = png.read_bytes()
@@ -148,7 +135,7 @@ def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
 
 
 def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
-    example_repo: Path, tmp_path: Path
+    chromium: str, example_repo: Path, tmp_path: Path
 ) -> None:
     school = example_repo / "schools" / "21RC.yaml"
     school.write_text(school.read_text().replace("roles:", "roles:\n  student: [21rc-studenten]", 1))
@@ -157,7 +144,7 @@ def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
     data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
     page = write_report(render_html(data), tmp_path / "report")
 
-    dom = _browser(page, tmp_path / "profile", "--dump-dom").stdout
+    dom = _browser(chromium, page, tmp_path / "profile", "--dump-dom").stdout
     row = re.search(r'<th class="school" scope="row">21RC<br>.*?</th>', dom, re.S)
     column = re.search(r'<th data-supplier="delta-toets">.*?</th>', dom, re.S)
     assert row is not None and column is not None

@@ -1,7 +1,8 @@
-"""The CI workflows and the pre-commit hook, checked against their schemas offline."""
+"""The CI workflows, the GitHub Action and the pre-commit hook, checked against their schemas offline."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
+ACTION = PROJECT / "action.yml"
 
 
 def _load(path: Path) -> Any:
@@ -51,22 +53,137 @@ def _steps(doc: Any, job: str) -> list[dict[str, Any]]:
     return steps
 
 
+def _action_step(doc: Any, job: str) -> dict[str, Any]:
+    (step,) = [s for s in _steps(doc, job) if s.get("uses") == "./"]
+    return step
+
+
+def test_the_action_matches_githubs_schema() -> None:
+    result = _check("vendor.github-actions", ACTION)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_really_rejects_a_broken_action(tmp_path: Path) -> None:
+    action = "name: x\ndescription: x\nruns:\n  using: composite\n  steps:\n    - run: okectl validate\n"
+    good, broken = tmp_path / "good.yml", tmp_path / "broken.yml"
+    good.write_text(action + "      shell: bash\n")
+    # A composite action's run step must name its shell.
+    broken.write_text(action)
+
+    assert _check("vendor.github-actions", good).returncode == 0
+    assert _check("vendor.github-actions", broken).returncode != 0
+
+
+def test_the_action_installs_okectl_then_validates_checks_plans_verifies_and_comments() -> None:
+    action = _load(ACTION)
+    steps = action["runs"]["steps"]
+
+    assert action["runs"]["using"] == "composite"
+    assert [s["id"] for s in steps] == [
+        "python", "install", "validate", "policy", "sarif", "plan", "verify", "artifact", "comment", "result",
+    ]
+    by_id = {s["id"]: s for s in steps}
+    assert by_id["python"]["uses"].startswith("actions/setup-python@")
+    assert "pip install" in by_id["install"]["run"]
+    assert by_id["validate"]["run"] == "okectl validate"
+    assert "okectl policy check" in by_id["policy"]["run"]
+    assert "--output sarif" in by_id["policy"]["run"]
+    assert by_id["sarif"]["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert "plan --detailed-exitcode --output markdown --out" in by_id["plan"]["run"]
+    assert 'okectl verify --level "$VERIFY_LEVEL"' in by_id["verify"]["run"]
+    assert by_id["artifact"]["uses"].startswith("actions/upload-artifact@")
+    assert by_id["comment"]["uses"].startswith("actions/github-script@")
+    # Every step that works on the configuration runs in the repository the caller names.
+    for step_id in ("validate", "policy", "plan", "verify"):
+        assert by_id[step_id]["working-directory"] == "${{ inputs.repo }}"
+        assert by_id[step_id]["if"] == f"inputs.{step_id.replace('policy', 'policy-check')} == 'true'"
+    assert by_id["result"]["if"] == "always()"
+
+
+def test_verify_is_off_unless_asked_for_and_runs_level_3() -> None:
+    inputs = _load(ACTION)["inputs"]
+
+    assert inputs["verify"]["default"] == "false"
+    assert inputs["verify-level"]["default"] == "3"
+    assert {inputs[name]["default"] for name in ("validate", "policy-check", "plan", "comment")} == {"true"}
+
+
+def test_the_action_passes_inputs_to_scripts_only_through_the_environment() -> None:
+    # An expression inside a script is pasted into it before bash runs: a branch name or an
+    # input could inject commands. Scripts read $VARIABLES; the env: blocks carry the values.
+    for step in _load(ACTION)["runs"]["steps"]:
+        if "run" in step:
+            assert "${{" not in step["run"], step["id"]
+            assert step["shell"] == "bash", step["id"]
+        script = step.get("with", {}).get("script", "")
+        assert "${{" not in script, step["id"]
+
+
+def test_every_step_output_the_action_reads_is_written_by_that_step() -> None:
+    action = _load(ACTION)
+    scripts = {s["id"]: s.get("run", "") for s in action["runs"]["steps"]}
+    text = ACTION.read_text(encoding="utf-8")
+
+    references = set(re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", text))
+    assert references
+    for step_id, name in references:
+        assert step_id in scripts, step_id
+        assert re.search(rf'echo "{name}=', scripts[step_id]), (step_id, name)
+    # Outputs of the action are step outputs that exist.
+    for output in action["outputs"].values():
+        (ref,) = re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", output["value"])
+        assert ref in references
+
+
+def test_the_comment_is_found_again_by_its_marker_among_bot_comments() -> None:
+    comment = next(s for s in _load(ACTION)["runs"]["steps"] if s["id"] == "comment")
+    script = comment["with"]["script"]
+
+    assert comment["with"]["github-token"] == "${{ inputs.github-token }}"
+    assert comment["env"]["COMMENT_ID"] == "${{ inputs.comment-id }}"
+    assert "const marker = `<!-- ${env.COMMENT_ID} -->`;" in script
+    assert "c.user.type === 'Bot'" in script and "c.body.startsWith(marker)" in script
+    assert "updateComment" in script and "createComment" in script
+    assert "github.event.pull_request" in comment["if"]
+    assert _load(ACTION)["inputs"]["comment-id"]["default"] == "okectl-plan"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_workflow_runs_okectl_through_the_action(path: Path) -> None:
+    doc = _load(path)
+    (job,) = doc["jobs"]
+    steps = _steps(doc, job)
+    inputs = _load(ACTION)["inputs"]
+    outputs = _load(ACTION)["outputs"]
+
+    uses = [s.get("uses", "") for s in steps]
+    assert uses[0].startswith("actions/checkout@")
+    assert uses.count("./") == 1
+    step = _action_step(doc, job)
+    assert set(step.get("with", {})) <= set(inputs), set(step.get("with", {})) - set(inputs)
+    # okectl is installed by the action, nowhere else.
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "pip install" not in runs
+    assert not any(u.startswith("actions/setup-python@") for u in uses)
+    # Whatever the workflow reads from the action is one of its outputs.
+    if "id" in step:
+        read = set(re.findall(rf"steps\.{step['id']}\.outputs\.([\w-]+)", path.read_text(encoding="utf-8")))
+        assert read <= set(outputs), read - set(outputs)
+
+
 def test_pull_requests_upload_sarif_plan_the_change_and_keep_one_comment() -> None:
     doc = _load(PROJECT / ".github/workflows/pull-request.yml")
-    steps = _steps(doc, "check")
-    runs = "\n".join(s.get("run", "") for s in steps)
-    uses = [s.get("uses", "") for s in steps]
+    step = _action_step(doc, "check")
 
-    assert "okectl validate" in runs
-    assert "okectl policy check --output sarif" in runs
-    assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
-    assert "--changed-since \"origin/${{ github.base_ref }}\"" in runs
-    assert any(u.startswith("actions/upload-artifact@") for u in uses)
-    comment = next(s for s in steps if s.get("uses", "").startswith("actions/github-script@"))
-    script = comment["with"]["script"]
-    assert "<!-- okectl-plan -->" in script and "updateComment" in script
+    assert step["with"]["changed-since"] == "origin/${{ github.base_ref }}"
+    assert step["with"]["upload-sarif"] == "true"
+    assert step["with"]["comment"] == "true"
+    assert step["with"]["artifact-name"] == "okectl-plan-${{ github.event.pull_request.number }}"
+    assert "policy-check" not in step["with"] and "validate" not in step["with"]  # on by default
     assert doc["permissions"]["security-events"] == "write"
-    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert doc["permissions"]["pull-requests"] == "write"
+    checkout = next(s for s in _steps(doc, "check") if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
 
 
@@ -76,20 +193,24 @@ def test_apply_runs_one_at_a_time_through_a_protected_environment() -> None:
     assert doc[True]["push"]["branches"] == ["main"]  # PyYAML reads the key `on` as true
     assert doc["concurrency"] == {"group": "okectl-apply", "cancel-in-progress": False}
     assert doc["jobs"]["apply"]["environment"]["name"] == "production"
-    runs = "\n".join(s.get("run", "") for s in _steps(doc, "apply"))
-    assert "pip install -e ." in runs
-    assert "okectl apply okectl-plan.json --auto-approve" in runs
+    step = _action_step(doc, "apply")
+    assert step["with"]["comment"] == "false"
+    apply = next(s for s in _steps(doc, "apply") if "okectl apply" in s.get("run", ""))
+    assert apply["env"]["PLAN_FILE"] == "${{ steps.okectl.outputs.plan-file }}"
+    assert "okectl apply okectl-plan.json --auto-approve" in apply["run"]
 
 
 def test_the_nightly_drift_run_keeps_a_single_labelled_issue() -> None:
     doc = _load(PROJECT / ".github/workflows/drift.yml")
 
     assert doc[True]["schedule"]
-    runs = "\n".join(s.get("run", "") for s in _steps(doc, "drift"))
-    assert "okectl plan --detailed-exitcode" in runs
+    step = _action_step(doc, "drift")
+    assert step["with"]["comment"] == "false"
     script = next(s for s in _steps(doc, "drift") if "uses" in s and "github-script" in s["uses"])
+    assert script["env"]["PLAN_EXIT"] == "${{ steps.plan.outputs.plan-exit-code }}"
     body = script["with"]["script"]
     assert "okectl-drift" in body and "state: 'closed'" in body and "issues.create(" in body
+    assert "process.env.PLAN_EXIT === '2'" in body
     assert doc["permissions"]["issues"] == "write"
 
 
