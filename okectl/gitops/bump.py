@@ -81,7 +81,6 @@ class BumpResult:
         return "\n".join(lines) + "\n"
 
 
-
 def _same_style(old: Any, new: str) -> ScalarString:
     # Keep the quote style the file already uses; versions must stay quoted strings.
     if isinstance(old, ScalarString) and type(old) is not ScalarString:
@@ -257,15 +256,6 @@ def _check_inputs(
                 f"no {environment} environment in any {supplier} connection of the selected schools"
             )
     return schools or connected
-
-
-def _resolved_versions(root: Path) -> dict[Address, str]:
-    validated = validate_repository(root)
-    return {
-        r.address: str(r.spec.get("oke_version"))
-        for r in validated.resources
-        if r.address.kind == "environment"
-    }
 
 
 def _policy_findings(state: DesiredState) -> tuple[set[str], set[str]]:

@@ -243,13 +243,6 @@ class Store:
             ).fetchall()
         return [(str(r[0]), int(r[1])) for r in rows if cred.sees(str(r[0]))]
 
-    def has_tenant(self, supplier: str, school: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM tenants WHERE supplier = ? AND school = ?", (supplier, school)
-            ).fetchone()
-        return row is not None
-
     # --- resources -----------------------------------------------------------------------
 
     def get(self, key: Key) -> Stored | None:

@@ -247,3 +247,17 @@ def test_policy_kinds_lists_every_kind_and_the_cel_variables(cli: Callable[..., 
     for variable in VARIABLES:
         assert f"    {variable}: " in result.out
     assert "    max: The most environments one connection may have\n" in result.out
+
+
+def test_the_configuration_names_exactly_the_registered_rule_kinds(cli: Callable[..., Any]) -> None:
+    """The file schema's help for `kind` is written by hand (configuration knows no policy
+    engine); it must list the kinds `okectl policy kinds` shows, no more and no fewer."""
+    import re
+
+    from okectl.config.policies import KIND_HELP
+
+    result = cli("policy", "kinds")
+    shown = set(re.findall(r"^([a-z][a-z0-9-]*): ", result.out, re.M))
+    listed = set(re.findall(r"[a-z][a-z0-9-]+", KIND_HELP.split("(", 1)[1].split(")", 1)[0]))
+    assert shown - {"cel"} == listed
+    assert "cel" in shown and "`cel`" in KIND_HELP
