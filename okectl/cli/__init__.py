@@ -58,12 +58,28 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okectl")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Show retries, throttling, token renewals and each write (-vv: every request), on stderr.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How -v writes its lines: text, or one JSON object a line.",
+)
+def cli(verbose: int, log_format: str) -> None:
     """Configuration as code for OKE: validate, policy-check, plan and apply.
 
     Exit codes: 0 success or no changes, 1 error, 2 changes present
     (plan --detailed-exitcode), 3 policy violations of severity error.
     """
+    from okectl import logs
+
+    logs.configure(verbose, "json" if log_format == "json" else "text")
 
 
 def _crash_log(exc: BaseException) -> str:
