@@ -31,6 +31,9 @@ def validate_repository(root: Path) -> Validated:
     """The desired state and its resources, or ValidationFailed with every problem."""
     state = load_state(root)
     problems = check_references(state)
+    from okectl.providers.registry import check_adapter_settings
+
+    problems.extend(check_adapter_settings(state))
     if state.rules is not None:
         # Rule definitions are configuration too: a CEL expression that does not compile
         # is reported at its own line with every other problem.

@@ -18,10 +18,11 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from okectl.config.models import Supplier
-from okectl.errors import OkectlError
+from okectl.config.repository import DesiredState
+from okectl.errors import OkectlError, Problem
 from okectl.model.secrets import SecretRoots, resolve_secret_ref
 from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
 
@@ -135,3 +136,54 @@ def capabilities(supplier: Supplier) -> frozenset[Capability]:
     """What the supplier's adapter declares it can do (nothing for an unknown one)."""
     found = adapter(supplier.api.provider)
     return found.capabilities if found is not None else frozenset()
+
+
+# Adapters that come with okectl and take no settings: a supplier naming one with no
+# api.settings needs no look-up (which would read every installed package's entry points).
+_PLAIN = frozenset({"http", "sandbox"})
+
+
+def check_adapter_settings(state: DesiredState) -> list[Problem]:
+    """Every supplier's ``api.provider`` is a registered adapter, and its ``api.settings``
+    pass the settings model that adapter declares; problems at their place in the YAML."""
+    problems: list[Problem] = []
+    for sid, supplier in sorted(state.suppliers.items()):
+        name = supplier.api.provider
+        if name in _PLAIN and not supplier.api.settings:
+            continue
+        found = adapter(name)
+        if found is None:
+            problems.append(
+                state.problem(
+                    "supplier",
+                    sid,
+                    ("api", "provider"),
+                    f"unknown api.provider {name!r}; known providers: {', '.join(known_providers())}",
+                )
+            )
+            continue
+        if found.settings_model is None:
+            if supplier.api.settings:
+                problems.append(
+                    state.problem(
+                        "supplier", sid, ("api", "settings"), f"the {name} adapter takes no settings"
+                    )
+                )
+            continue
+        try:
+            found.settings_model.model_validate(supplier.api.settings)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ("api", "settings", *err["loc"])
+                where = ".".join(str(p) for p in loc)
+                problems.append(
+                    state.problem(
+                        "supplier",
+                        sid,
+                        loc,
+                        f"{where}: {err['msg']} (the {name} adapter's settings)",
+                        # An unknown key is pointed at itself, a wrong value at the value.
+                        key=err["type"] == "extra_forbidden",
+                    )
+                )
+    return problems
