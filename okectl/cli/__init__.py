@@ -61,8 +61,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Configuration as code for OKE: validate, policy-check, plan and apply.
 
-    Exit codes: 0 success or no changes, 1 error, 2 changes present
-    (plan --detailed-exitcode), 3 policy violations of severity error.
+    Exit codes: 0 success or no changes, 1 error or declined confirmation, 2 changes
+    present (plan --detailed-exitcode), 3 policy violations of severity error.
     """
 
 

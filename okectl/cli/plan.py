@@ -82,7 +82,11 @@ def _render(run: Any, output: str) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the plan (with a checksum and the observed ETags) for okectl apply FILE.",
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 3 when policy errors would stop apply.",
+)
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
 @click.option("--changed-since", metavar="REF", help="Only what a change since this git ref touches.")
@@ -109,9 +113,33 @@ def plan(
     click.echo(_render(run, output), nl=False)
     if out_file is not None and output == "text":
         click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
+    if detailed_exitcode and run.policy is not None and run.policy.errors:
+        # CI learns from the plan already that apply would refuse.
+        return EXIT_POLICY
     if detailed_exitcode and run.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+CONFIRM_PROMPT = "Apply these changes? Only 'yes' is accepted"
+
+
+def _confirmed() -> bool:
+    """Ask for 'yes'. Standard input that is not a terminal may carry the answer
+    (`echo yes | okectl apply`), as with Terraform; empty input is no answer."""
+    if sys.stdin.isatty():
+        answer: str = click.prompt(CONFIRM_PROMPT, default="", show_default=False)
+    else:
+        click.echo(f"{CONFIRM_PROMPT}: ", nl=False)
+        answer = sys.stdin.readline()
+        if not answer:
+            raise OkectlError(
+                "refusing to apply without confirmation: standard input is empty; "
+                "answer 'yes' on it or pass --auto-approve (for CI)"
+            )
+        # The answer was not echoed by a terminal; end the prompt's line.
+        click.echo(answer.strip())
+    return answer.strip() == "yes"
 
 
 @click.command()
@@ -180,13 +208,10 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     if not changes:
         click.echo("Nothing to apply.")
         return EXIT_OK
-    if not auto_approve and plan_file is None:
-        if not sys.stdin.isatty():
-            raise OkectlError("refusing to apply without confirmation; pass --auto-approve (for CI)")
-        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
-        if answer.strip() != "yes":
-            click.echo("Apply cancelled.")
-            return EXIT_OK
+    if not auto_approve and plan_file is None and not _confirmed():
+        # As Terraform does: a declined apply did not do what was asked, so it is not a success.
+        click.echo("Apply cancelled.")
+        return EXIT_ERROR
     settings = load_settings(root)
     commit, dirty = repo_state(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
