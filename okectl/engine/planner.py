@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,10 +138,27 @@ def make_plan(
         resolve_secret=secret_resolver(root),
     )
     if with_policy:
-        run.policy = evaluate_policy(state, validated.resources)
+        run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)
     if safety:
         raise UnsafePlan(safety)
     return run
+
+
+def scoped_policy(report: Any, scope: Scope) -> Any:
+    """The findings a scoped plan reports: those about its schools and suppliers.
+
+    A finding about the repository as a whole (no school, no supplier) stays: it stops
+    any apply. Apply itself still weighs every finding."""
+    if report is None or (scope.schools is None and scope.suppliers is None):
+        return report
+
+    def inside(finding: Any) -> bool:
+        school, supplier = finding.school, finding.supplier
+        return (scope.schools is None or school is None or school in scope.schools) and (
+            scope.suppliers is None or supplier is None or supplier in scope.suppliers
+        )
+
+    return dataclasses.replace(report, findings=[f for f in report.findings if inside(f)])
 
 
 def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> Any:
