@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,29 +12,6 @@ import click
 
 from okectl.cli.options import output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, OkectlError
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A live line per supplier while refreshing, on an interactive terminal only."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(supplier: str, status: str) -> None:
-            if supplier not in tasks:
-                tasks[supplier] = progress.add_task(f"reading {supplier}")
-            if status in ("done", "failed"):
-                progress.update(tasks[supplier], description=f"{supplier}: {status}")
-
-        yield hook
 
 
 def _scope(
@@ -106,7 +81,9 @@ def plan(
     from okectl.engine.planner import make_plan
 
     scope = _scope(repo, schools, suppliers, changed_since)
-    with _progress(sys.stderr.isatty() and output == "text") as hook:
+    from okectl.views.progress import read_progress
+
+    with read_progress(sys.stderr.isatty() and output == "text") as hook:
         run = make_plan(repo, scope=scope, force=force, progress=hook)
     if out_file is not None:
         save_plan(run, out_file)
@@ -156,6 +133,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
     from okectl.engine.validate import validate_repository
     from okectl.views.plan_text import render_text
+    from okectl.views.progress import apply_progress
 
     root = repo.resolve()
     if plan_file is not None:
@@ -217,19 +195,21 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
     result = None
     try:
-        result = asyncio.run(
-            apply_changes(
-                state,
-                root,
-                changes,
-                desired,
-                repository=settings.repository,
-                commit=commit,
-                journal=journal,
-                resolve_secret=secret_resolver(root),
-                refused=refused,
+        with apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
+            result = asyncio.run(
+                apply_changes(
+                    state,
+                    root,
+                    changes,
+                    desired,
+                    repository=settings.repository,
+                    commit=commit,
+                    journal=journal,
+                    resolve_secret=secret_resolver(root),
+                    refused=refused,
+                    on_outcome=on_outcome,
+                )
             )
-        )
     finally:
         # The journal ends with what is known, even when the run is interrupted.
         journal.close(result)
@@ -249,7 +229,11 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
 def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
     from okectl.engine.importer import import_supplier
+    from okectl.views.progress import read_progress
 
-    result = import_supplier(repo.resolve(), supplier, schools=set(schools) or None, write=write)
+    with read_progress(sys.stderr.isatty()) as hook:
+        result = import_supplier(
+            repo.resolve(), supplier, schools=set(schools) or None, write=write, progress=hook
+        )
     click.echo(result.render(), nl=False)
     return EXIT_OK

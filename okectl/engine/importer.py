@@ -25,7 +25,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.refresh import refresh
+from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.model.resources import ActualResource
@@ -81,14 +81,21 @@ def _flow_map(data: dict[str, Any]) -> CommentedMap:
 
 
 def import_supplier(
-    root: Path, supplier_id: str, *, schools: set[str] | None = None, write: bool = False
+    root: Path,
+    supplier_id: str,
+    *,
+    schools: set[str] | None = None,
+    write: bool = False,
+    progress: ProgressHook | None = None,
 ) -> ImportResult:
     validated = validate_repository(root)
     state = validated.state
     supplier = state.suppliers.get(supplier_id)
     if supplier is None:
         raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
-    refreshed = asyncio.run(refresh(state, root, suppliers={supplier_id}, schools=schools))
+    refreshed = asyncio.run(
+        refresh(state, root, suppliers={supplier_id}, schools=schools, progress=progress)
+    )
     desired = {r.address for r in desired_resources(state, suppliers={supplier_id})}
     by_school: dict[str, list[ActualResource]] = {}
     for act in refreshed.resources:

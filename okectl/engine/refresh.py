@@ -94,7 +94,9 @@ async def refresh(
     return result
 
 
-async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+async def read_release_feeds(
+    state: DesiredState, root: Path, *, progress: ProgressHook | None = None
+) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 
     One supplier's outage must not hide the others' answers, so failures are values.
@@ -105,6 +107,8 @@ async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[
 
     async def one(sid: str) -> None:
         provider: Provider | None = None
+        if progress:
+            progress(sid, "reading")
         try:
             provider = registry.make_provider(state.suppliers[sid], repo_root=root)
             out[sid] = list(await provider.releases())
@@ -113,6 +117,8 @@ async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[
         finally:
             if provider is not None:
                 await provider.aclose()
+        if progress:
+            progress(sid, "failed" if isinstance(out[sid], str) else "done")
 
     await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
     return out

@@ -8,17 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from okectl.engine.validate import validate_repository
 from tests.conftest import run_cli
-
-
-@pytest.fixture
-def example_secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A value for every secret reference of the example, so every write can be made."""
-    for res in validate_repository(example_repo).resources:
-        ref = res.spec.get("secret") if res.kind == "client" else None
-        if ref and ref.startswith("env:"):
-            monkeypatch.setenv(ref[4:], f"value-of-{ref[4:]}")
 
 
 def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
@@ -38,7 +28,7 @@ def test_declining_the_confirmation_exits_1_and_changes_nothing(
 
 
 def test_yes_is_accepted_from_standard_input_that_is_not_a_terminal(
-    example_repo: Path, example_secrets: None, monkeypatch: pytest.MonkeyPatch
+    example_repo: Path, example_secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _stdin(monkeypatch, "yes\n")
     result = run_cli("apply", "--repo", str(example_repo))
