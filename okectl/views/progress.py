@@ -64,16 +64,16 @@ def read_progress(enabled: bool, *, stream: TextIO | None = None) -> Iterator[Re
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(file=stream or sys.stderr)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         tasks: dict[str, Any] = {}
 
         def hook(supplier: str, status: str) -> None:
             if supplier not in tasks:
-                tasks[supplier] = progress.add_task(f"reading {supplier}")
+                tasks[supplier] = progress.add_task(f"reading {supplier}", total=1)
             if status in ("done", "failed"):
-                progress.update(tasks[supplier], description=f"{supplier}: {status}")
-                progress.stop_task(tasks[supplier])
+                # Finished: the spinner gives way to a mark and the clock stops.
+                progress.update(tasks[supplier], description=f"{supplier}: {status}", completed=1)
 
         yield hook
 
