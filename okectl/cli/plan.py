@@ -236,4 +236,5 @@ def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) ->
             repo.resolve(), supplier, schools=set(schools) or None, write=write, progress=hook
         )
     click.echo(result.render(), nl=False)
-    return EXIT_OK
+    # Like a partial apply: what could be imported was, the rest needs the user.
+    return EXIT_ERROR if result.blocked else EXIT_OK

@@ -2,7 +2,9 @@
 
 Edits go through ruamel.yaml's round-trip mode, so a school file keeps its comments,
 key order and quoting; only the imported parts are added. The result is validated
-before anything is written, and files are replaced whole, never half-written.
+before anything is written (and for the preview too): a school whose import would not
+validate is reported and left alone, the others are written. Files are replaced whole,
+never half-written.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import io
-import os
 import shutil
 import tempfile
 from collections import Counter
@@ -28,6 +29,7 @@ from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
+from okectl.files import write_atomic
 from okectl.model.resources import ActualResource
 
 
@@ -37,27 +39,43 @@ class ImportResult:
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     written: bool = False
+    # Files whose import would not validate, with the problems: left as they are.
+    blocked: dict[str, tuple[tuple[str, str], list[str]]] = field(default_factory=dict)
+    # What each file's import brings in, so what is left out is not counted.
+    imported_by_file: dict[str, list[str]] = field(default_factory=dict)
 
     def render(self) -> str:
         out = io.StringIO()
-        if not self.files:
+        if not self.files and not self.blocked:
             out.write("Nothing to import: the configuration already describes everything found.\n")
         for path, (old, new) in sorted(self.files.items()):
-            out.writelines(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    new.splitlines(keepends=True),
-                    fromfile=f"a/{path}" if old else "/dev/null",
-                    tofile=f"b/{path}",
-                )
-            )
+            out.writelines(_unified(path, old, new))
         for line in self.skipped:
             out.write(f"skipped: {line}\n")
+        for path, ((old, new), problems) in sorted(self.blocked.items()):
+            out.write(f"blocked: {path}: the import would not validate, so this file is left as it is:\n")
+            out.writelines(_unified(path, old, new))
+            out.writelines(f"  {line}\n" for line in problems)
+            out.write("  Fix the cause (in the configuration or at the supplier), then import again.\n")
+        blocked = f"; {len(self.blocked)} file(s) blocked (see above)" if self.blocked else ""
         if self.files:
-            verb = "Wrote" if self.written else "Would write"
-            out.write(f"{verb} {len(self.files)} file(s), importing {len(self.imported)} resource(s).")
+            verb, ing = ("Wrote", "imported") if self.written else ("Would write", "importing")
+            out.write(f"{verb} {len(self.files)} file(s), {ing} {len(self.imported)} resource(s){blocked}.")
             out.write("\n" if self.written else " Run again with --write to write them.\n")
+        elif self.blocked:
+            out.write(f"Nothing can be imported{blocked}.\n")
         return out.getvalue()
+
+
+def _unified(path: str, old: str, new: str) -> list[str]:
+    return list(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{path}" if old else "/dev/null",
+            tofile=f"b/{path}",
+        )
+    )
 
 
 # Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.
@@ -126,6 +144,7 @@ def import_supplier(
         conn_model = school.connections.get(supplier_id)
         conn_envs = conn.setdefault("environments", CommentedMap()) if envs else conn.get("environments")
         default_oke = str(conn.get("oke_version", ""))
+        imported: list[str] = []
         for env in envs:
             name = env.address.environment
             entry = CommentedMap()
@@ -139,7 +158,7 @@ def import_supplier(
             existing = conn_envs.get(name)
             if existing is None:
                 conn_envs[name] = _flow_map(dict(entry))
-            result.imported.append(str(env.address))
+            imported.append(str(env.address))
         clients = conn.setdefault("clients", CommentedMap())
         for child in children:
             addr = child.address
@@ -150,7 +169,7 @@ def import_supplier(
                 if cid and cid != client_id_for(school, addr.name):
                     body["client_id"] = cid
                 clients[addr.name] = body
-                result.imported.append(str(addr))
+                imported.append(str(addr))
             elif addr.kind == "role":
                 # Role bindings follow from the school's roles and the supplier's role_names,
                 # shared by every supplier: importing one would change the others.
@@ -167,9 +186,12 @@ def import_supplier(
         new = buf.getvalue()
         if new != old:
             result.files[rel] = (old, new)
+            result.imported_by_file[rel] = imported
 
+    # The preview runs the same checks as --write, so it shows what would be blocked.
+    _hold_back_what_does_not_validate(root, result)
     if write and result.files:
-        _write_checked(root, result)
+        _write(root, result)
     return result
 
 
@@ -191,23 +213,41 @@ def _new_connection(supplier_id: str, envs: list[ActualResource], roles: Sequenc
     return conn
 
 
-def _write_checked(root: Path, result: ImportResult) -> None:
-    """Validate the edited repository in a scratch copy, then replace the files."""
+def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
+    """Validate the repository with the edits in a scratch copy; move the files whose edit
+    does not validate to ``result.blocked``, so one school's problem does not hold back
+    the others'. Problems are reported in the file that has them, and a school's import
+    edits only its own file, so a problem names the edit that caused it."""
+    if not result.files:
+        return
     with tempfile.TemporaryDirectory(prefix="okectl-import-") as tmp:
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
         for rel, (_, new) in result.files.items():
             (scratch / rel).write_text(new, encoding="utf-8")
-        try:
-            validate_repository(scratch)
-        except ValidationFailed as exc:
-            raise OkectlError(
-                "the imported configuration does not validate; nothing was written:\n  "
-                + "\n  ".join(exc.lines())
-            ) from None
+        while result.files:
+            try:
+                validate_repository(scratch)
+            except ValidationFailed as exc:
+                by_file: dict[str, list[str]] = {}
+                for problem in exc.problems:
+                    by_file.setdefault(problem.path, []).append(str(problem))
+                culprits = [rel for rel in result.files if rel in by_file]
+                # A problem elsewhere cannot be pinned on one edit: hold every edit back.
+                if set(by_file) - set(result.files):
+                    culprits = list(result.files)
+                for rel in culprits:
+                    old, new = result.files.pop(rel)
+                    result.blocked[rel] = ((old, new), by_file.get(rel) or exc.lines())
+                    result.imported_by_file.pop(rel, None)
+                    (scratch / rel).write_text(old, encoding="utf-8")
+                continue
+            break
+    result.imported = [addr for rel in sorted(result.files) for addr in result.imported_by_file[rel]]
+
+
+def _write(root: Path, result: ImportResult) -> None:
+    """Replace each file whole: a file is never half-written."""
     for rel, (_, new) in result.files.items():
-        target = root / rel
-        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
-        tmp_file.write_text(new, encoding="utf-8")
-        os.replace(tmp_file, target)
+        write_atomic(root / rel, new, what="the school file")
     result.written = True
