@@ -59,9 +59,11 @@ def render_markdown(run: PlanRun) -> str:
     for supplier, changes in groupby(plan.changes, key=lambda ch: ch.address.supplier):
         items = list(changes)
         counts = {a: sum(1 for ch in items if ch.action == a) for a in ("create", "update", "delete")}
+        adopt = sum(1 for ch in items if ch.adopt)
+        adopting = f"{adopt} adopt, " if adopt else ""
         body.append(
-            f"<details><summary><b>{supplier}</b>: {counts['create']} create, "
-            f"{counts['update']} update, {counts['delete']} delete</summary>\n"
+            f"<details><summary><b>{supplier}</b>: {counts['create']} create, {adopting}"
+            f"{counts['update'] - adopt} update, {counts['delete']} delete</summary>\n"
         )
         body.append("```diff")
         for ch in items:

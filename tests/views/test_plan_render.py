@@ -117,6 +117,7 @@ def test_legend_names_adoption_and_the_summary_counts_it_on_its_own(example_repo
     md = render_markdown(run_with([update(1), adopt], example_repo))
     assert "| create | adopt | update | delete | in sync | unmanaged |" in md
     assert "| 0 | 1 | 1 | 0 | 3 | 0 |" in md
+    assert "<b>delta-toets</b>: 0 create, 1 adopt, 1 update, 0 delete</summary>" in md
 
 
 def test_markdown_carries_the_warnings_of_the_text_plan(example_repo: Path) -> None:
