@@ -104,11 +104,11 @@ CONFIRM_PROMPT = "Apply these changes? Only 'yes' is accepted"
 def _confirmed() -> bool:
     """Ask for 'yes'. Standard input that is not a terminal may carry the answer
     (`echo yes | okectl apply`), as with Terraform; empty input is no answer."""
-    if sys.stdin.isatty():
+    if sys.stdin is not None and sys.stdin.isatty():
         answer: str = click.prompt(CONFIRM_PROMPT, default="", show_default=False)
     else:
         click.echo(f"{CONFIRM_PROMPT}: ", nl=False)
-        answer = sys.stdin.readline()
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
         if not answer:
             raise OkectlError(
                 "refusing to apply without confirmation: standard input is empty; "
