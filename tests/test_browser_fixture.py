@@ -85,7 +85,7 @@ def test_a_chromium_on_path_is_handed_to_the_test(tmp_path: Path, name: str, req
 
 
 def _run_ci_script(tmp_path: Path, apt_get_exit: int) -> tuple[int, str]:
-    """Run .ci/run with stand-ins for apt-get and python3 on a PATH that has no chromium."""
+    """Run .ci/run with stand-ins for apt-get, python3 and lint-imports on a PATH that has no chromium."""
     (tmp_path / ".ci").mkdir()
     shutil.copy(PROJECT / ".ci" / "run", tmp_path / ".ci" / "run")
     bin_dir = tmp_path / "bin"
@@ -94,6 +94,7 @@ def _run_ci_script(tmp_path: Path, apt_get_exit: int) -> tuple[int, str]:
     stand_ins = {
         "apt-get": f'echo "apt-get $*" >> "{log}"\nexit {apt_get_exit}\n',
         "python3": f'echo "python3 $* REQUIRE=${{OKECTL_REQUIRE_BROWSER:-unset}}" >> "{log}"\n',
+        "lint-imports": f'echo "lint-imports $*" >> "{log}"\n',
     }
     for name, body in stand_ins.items():
         (bin_dir / name).write_text("#!/bin/sh\n" + body)

@@ -6,6 +6,7 @@ client, the sandbox server or the policy engine.
 
 from __future__ import annotations
 
+import difflib
 import gc
 import importlib
 import importlib.util
@@ -55,6 +56,18 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            # click suggests from the commands it has loaded; these load lazily, so the
+            # suggestion comes from the table.
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx=ctx)
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="okectl")
@@ -74,8 +87,8 @@ class LazyGroup(click.Group):
 def cli(verbose: int, log_format: str) -> None:
     """Configuration as code for OKE: validate, policy-check, plan and apply.
 
-    Exit codes: 0 success or no changes, 1 error, 2 changes present
-    (plan --detailed-exitcode), 3 policy violations of severity error.
+    Exit codes: 0 success or no changes, 1 error or declined confirmation, 2 changes
+    present (plan --detailed-exitcode), 3 policy violations of severity error.
     """
     from okectl import logs
 

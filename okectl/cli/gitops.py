@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -79,9 +80,11 @@ def releases(repo: Path, output: str) -> int:
     """Per supplier and school: environments behind the newest OKE version the supplier
     supports (its release feed) and policy allows (the version catalogue)."""
     from okectl.gitops.releases import collect_releases
+    from okectl.views.progress import read_progress
     from okectl.views.releases import render_releases
 
-    report = collect_releases(repo)
+    with read_progress(sys.stderr.isatty() and output == "text") as hook:
+        report = collect_releases(repo, progress=hook)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     else:

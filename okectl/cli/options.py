@@ -7,8 +7,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
+
+from okectl.config.settings import SETTINGS_FILE
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def find_repository(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upward that holds okectl.yaml, as git looks for .git."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    return None
+
+
+def _default_repository(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    # Only when nothing was given: an explicit --repo or OKECTL_REPO is taken as it is.
+    if param.name is not None and ctx.get_parameter_source(param.name) is ParameterSource.DEFAULT:
+        found = find_repository(Path.cwd())
+        if found is not None:
+            return found
+    return value
 
 
 def repo_option(func: F) -> F:
@@ -18,8 +39,9 @@ def repo_option(func: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("."),
         envvar="OKECTL_REPO",
-        show_default=True,
-        help="The configuration repository.",
+        callback=_default_repository,
+        help=f"The configuration repository [default: the nearest folder upward holding {SETTINGS_FILE}, "
+        "else the current one].",
     )(func)
 
 

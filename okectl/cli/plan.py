@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,29 +15,6 @@ from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, Okectl
 
 if TYPE_CHECKING:
     from okectl.policy.findings import PolicyReport
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    """A live line per supplier while refreshing, on an interactive terminal only."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(supplier: str, status: str) -> None:
-            if supplier not in tasks:
-                tasks[supplier] = progress.add_task(f"reading {supplier}")
-            if status in ("done", "failed"):
-                progress.update(tasks[supplier], description=f"{supplier}: {status}")
-
-        yield hook
 
 
 def _scope(
@@ -85,7 +60,11 @@ def _render(run: Any, output: str) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Save the plan (with a checksum and the observed ETags) for okectl apply FILE.",
 )
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 3 when policy errors would stop apply.",
+)
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
 @click.option("--changed-since", metavar="REF", help="Only what a change since this git ref touches.")
@@ -105,16 +84,42 @@ def plan(
     from okectl.engine.planner import make_plan
 
     scope = _scope(repo, schools, suppliers, changed_since)
-    with _progress(sys.stderr.isatty() and output == "text") as hook:
+    from okectl.views.progress import read_progress
+
+    with read_progress(sys.stderr.isatty() and output == "text") as hook:
         run = make_plan(repo, scope=scope, force=force, progress=hook)
     if out_file is not None:
         save_plan(run, out_file)
     click.echo(_render(run, output), nl=False)
     if out_file is not None and output == "text":
         click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
+    if detailed_exitcode and run.policy is not None and run.policy.errors:
+        # CI learns from the plan already that apply would refuse.
+        return EXIT_POLICY
     if detailed_exitcode and run.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+CONFIRM_PROMPT = "Apply these changes? Only 'yes' is accepted"
+
+
+def _confirmed() -> bool:
+    """Ask for 'yes'. Standard input that is not a terminal may carry the answer
+    (`echo yes | okectl apply`), as with Terraform; empty input is no answer."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        answer: str = click.prompt(CONFIRM_PROMPT, default="", show_default=False)
+    else:
+        click.echo(f"{CONFIRM_PROMPT}: ", nl=False)
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
+        if not answer:
+            raise OkectlError(
+                "refusing to apply without confirmation: standard input is empty; "
+                "answer 'yes' on it or pass --auto-approve (for CI)"
+            )
+        # The answer was not echoed by a terminal; end the prompt's line.
+        click.echo(answer.strip())
+    return answer.strip() == "yes"
 
 
 @click.command()
@@ -131,6 +136,7 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
     from okectl.engine.validate import validate_repository
     from okectl.views.plan_text import render_text
+    from okectl.views.progress import apply_progress
 
     root = repo.resolve()
     if plan_file is not None:
@@ -183,31 +189,30 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     if not changes:
         click.echo("Nothing to apply.")
         return EXIT_OK
-    if not auto_approve and plan_file is None:
-        if not sys.stdin.isatty():
-            raise OkectlError("refusing to apply without confirmation; pass --auto-approve (for CI)")
-        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
-        if answer.strip() != "yes":
-            click.echo("Apply cancelled.")
-            return EXIT_OK
+    if not auto_approve and plan_file is None and not _confirmed():
+        # As Terraform does: a declined apply did not do what was asked, so it is not a success.
+        click.echo("Apply cancelled.")
+        return EXIT_ERROR
     settings = load_settings(root)
     commit, dirty = repo_state(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
     result = None
     try:
-        result = asyncio.run(
-            apply_changes(
-                state,
-                root,
-                changes,
-                desired,
-                repository=settings.repository,
-                commit=commit,
-                journal=journal,
-                resolve_secret=secret_resolver(root),
-                refused=refused,
+        with apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
+            result = asyncio.run(
+                apply_changes(
+                    state,
+                    root,
+                    changes,
+                    desired,
+                    repository=settings.repository,
+                    commit=commit,
+                    journal=journal,
+                    resolve_secret=secret_resolver(root),
+                    refused=refused,
+                    on_outcome=on_outcome,
+                )
             )
-        )
     finally:
         # The journal ends with what is known, even when the run is interrupted.
         journal.close(result)
@@ -228,7 +233,12 @@ def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) ->
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
     from okectl.engine.importer import import_supplier
     from okectl.views.importer import render_import
+    from okectl.views.progress import read_progress
 
-    result = import_supplier(repo.resolve(), supplier, schools=set(schools) or None, write=write)
+    with read_progress(sys.stderr.isatty()) as hook:
+        result = import_supplier(
+            repo.resolve(), supplier, schools=set(schools) or None, write=write, progress=hook
+        )
     click.echo(render_import(result), nl=False)
-    return EXIT_OK
+    # Like a partial apply: what could be imported was, the rest needs the user.
+    return EXIT_ERROR if result.blocked else EXIT_OK

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from okectl.adapters.sandbox import EMBEDDED_DB, SANDBOX_URL_ENV
 from okectl.cli.options import repo_option
 from okectl.errors import OkectlError
 
@@ -15,17 +16,20 @@ def sandbox() -> None:
     """The sandbox supplier: a reference implementation of the supplier admin API."""
 
 
+DB_HELP = "SQLite database (created when missing) [default: <repo>/.okectl/sandbox.db, the embedded one]."
+
+
+def _database(db: Path | None, repo: Path) -> Path:
+    # The database the embedded sandbox of the repository uses, so serve and seed work on
+    # what plan and apply see without OKECTL_SANDBOX_URL.
+    return db if db is not None else repo / EMBEDDED_DB
+
+
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".okectl/sandbox.db"),
-    show_default=True,
-    help="SQLite database (created when missing).",
-)
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+@repo_option
 @click.option(
     "--seed",
     "seed",
@@ -59,7 +63,8 @@ def sandbox() -> None:
 def serve(
     host: str,
     port: int,
-    db: Path,
+    db: Path | None,
+    repo: Path,
     seed: Path | None,
     latency_ms: float,
     fail_rate: float,
@@ -88,18 +93,20 @@ def serve(
         slow_rate=slow_rate,
         slow_ms=slow_ms,
     )
-    run(host=host, port=port, db_path=db, seed=seed, faults=faults)
+    db_path = _database(db, repo)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def listening(url: str) -> None:
+        click.echo(f"Sandbox supplier at {url} (database {db_path}); Ctrl-C stops it.")
+        click.echo("To plan and apply against it, set in your shell:")
+        click.echo(f"  export {SANDBOX_URL_ENV}={url}")
+
+    run(host=host, port=port, db_path=db_path, seed=seed, faults=faults, on_listening=listening)
     return 0
 
 
 @sandbox.command()
-@click.option(
-    "--db",
-    "db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="SQLite database (created when missing).",
-)
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--in-sync",
@@ -107,11 +114,13 @@ def serve(
     help="Write the repository's desired resources as already applied and owned by it.",
 )
 @repo_option
-def seed(db: Path, file: Path | None, in_sync: bool, repo: Path) -> int:
+def seed(db: Path | None, file: Path | None, in_sync: bool, repo: Path) -> int:
     """Load a seed FILE (default: <repo>/sandbox/seed.yaml) into the database."""
     from okectl.sandbox.seed import seed_file, seed_in_sync
     from okectl.sandbox.store import Store
 
+    db = _database(db, repo)
+    db.parent.mkdir(parents=True, exist_ok=True)
     if in_sync:
         if file is not None:
             raise OkectlError("give either a seed FILE or --in-sync, not both")

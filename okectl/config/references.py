@@ -99,6 +99,8 @@ def _check_school(
 
     for function, system in school.systems.items():
         supplier = state.suppliers.get(system)
+        if supplier is None and ("supplier", system) in state.unparsed:
+            continue
         if supplier is None:
             add(
                 ("systems", function),
@@ -126,6 +128,8 @@ def _check_school(
     for sid, conn in school.connections.items():
         base = ("connections", sid)
         supplier = state.suppliers.get(sid)
+        if supplier is None and ("supplier", sid) in state.unparsed:
+            continue
         if supplier is None:
             add(
                 base,
@@ -150,7 +154,7 @@ def _check_school(
         profile = None
         if conn.profile is not None:
             profile = state.profiles.get(conn.profile)
-            if profile is None:
+            if profile is None and ("profile", conn.profile) not in state.unparsed:
                 add(
                     (*base, "profile"),
                     f"unknown profile {conn.profile!r}: there is no environments/{conn.profile}.yaml"
@@ -200,7 +204,8 @@ def _check_school(
                         f"(it implements {_flows(supplier.flows)}); remove them from flows",
                     )
             in_profile = profile is not None and env in profile.environments
-            if not in_profile and override.type is None:
+            profile_unparsed = profile is None and ("profile", conn.profile) in state.unparsed
+            if not in_profile and override.type is None and not profile_unparsed:
                 where = f"profile {conn.profile!r}" if profile is not None else "no profile"
                 hint = _hint(env, profile.environments) if profile is not None else ""
                 add(

@@ -66,6 +66,9 @@ class DesiredState:
     rules: RuleSet | None = None
     waivers: WaiverSet | None = None
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+    # (kind, id) of files that exist but did not load: a reference to one is not reported
+    # as unknown, since the file's own problems already are.
+    unparsed: set[tuple[str, str]] = field(default_factory=set)
 
     def source(self, kind: str, ident: str) -> Source | None:
         return self.sources.get((kind, ident))
@@ -97,6 +100,15 @@ def _yaml_files(folder: Path) -> list[Path]:
 
 def load_state(root: Path) -> DesiredState:
     """Load and validate every file; raises ValidationFailed listing all problems."""
+    state, problems = load_state_partially(root)
+    if problems:
+        raise ValidationFailed(problems)
+    return state
+
+
+def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
+    """Every file that loads, and the problems of those that do not, so that checks
+    across files can run on what loaded and a single run reports every problem."""
     root = root.resolve()
     if not root.is_dir():
         raise RepositoryError(f"{root}: not a directory; pass the repository with --repo DIR")
@@ -113,12 +125,14 @@ def load_state(root: Path) -> DesiredState:
         for file in _yaml_files(root / folder):
             display = file.relative_to(root).as_posix()
             parsed = _parse(file, display, model, problems)
+            stem = file.name.rsplit(".", 1)[0]
             if parsed is None:
+                state.unparsed.add((kind, stem))
                 continue
             obj, data = parsed
             ident = getattr(obj, id_field)
-            stem = file.name.rsplit(".", 1)[0]
             if stem != ident:
+                state.unparsed.update({(kind, stem), (kind, ident)})
                 line, col = locate(data, (id_field,))
                 problems.append(
                     Problem(
@@ -157,10 +171,9 @@ def load_state(root: Path) -> DesiredState:
         if parsed is not None:
             setattr(state, attr, parsed[0])
             state.sources[("policy", attr)] = Source(display, parsed[1])
-
-    if problems:
-        raise ValidationFailed(problems)
-    return state
+        else:
+            state.unparsed.add(("policy", attr))
+    return state, problems
 
 
 def _parse(

@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,7 +146,10 @@ async def apply_changes(
     journal: Journal,
     resolve_secret: Any,
     refused: dict[Address, str] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
 ) -> ApplyResult:
+    """Make the changes; ``on_outcome`` hears of each write as soon as it is done, for
+    progress displays (it runs on the event loop: it must be quick)."""
     from okectl.providers.registry import make_provider
 
     result = ApplyResult(journal=journal.path)
@@ -187,6 +191,8 @@ async def apply_changes(
                 message=outcome.message,
                 etag=change.etag,
             )
+            if on_outcome is not None:
+                on_outcome(outcome)
 
         for phase in (0, 1, 2):
             batch = [c for c in changes if _phase(c) == phase]

@@ -6,6 +6,8 @@ compared field by field, which keeps a 10,000-resource fleet in sync cheap to pl
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +69,10 @@ def _compare(res: Resource, act: ActualResource, resolve_secret: SecretResolver)
 def field_changes(
     before: dict[str, Any], after: dict[str, Any], sensitive: frozenset[str] = frozenset()
 ) -> list[FieldChange]:
-    """Field-level changes, as dotted paths; a changed list is reported whole, as a reader
-    thinks of it. Fields named in ``sensitive`` say only that they changed. A plain walk
-    rather than DeepDiff: both sides are small flat specs, and importing DeepDiff costs
-    more than planning a whole fleet."""
+    """Field-level changes, as dotted paths. A changed list also says which elements came
+    and went (`list_elements`). Fields named in ``sensitive`` say only that they changed.
+    A plain walk for the fields: both sides are small flat specs, and it runs on every
+    changed resource of a fleet."""
     out: list[FieldChange] = []
 
     def walk(b: Any, a: Any, path: str) -> None:
@@ -81,11 +83,48 @@ def field_changes(
         elif b != a:
             if path.split(".")[0] in sensitive:
                 out.append(FieldChange(path, None, None, sensitive=True))
+            elif isinstance(b, list) and isinstance(a, list):
+                elements = list_elements(b, a)
+                if elements is None:
+                    out.append(FieldChange(path, b, a))
+                else:
+                    out.append(FieldChange(path, b, a, added=elements[0], removed=elements[1]))
             else:
                 out.append(FieldChange(path, b, a))
 
     walk(before, after, "")
     return out
+
+
+def list_elements(before: list[Any], after: list[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """(added, removed) elements of a changed list, order ignored; None when the change is
+    not a matter of whole elements coming and going (an element changed inside).
+
+    DeepDiff, imported here and only here: it is needed for changed lists alone, and
+    importing it costs more than planning a fleet that is in sync."""
+    from deepdiff import DeepDiff
+
+    found = DeepDiff(before, after, ignore_order=True)
+    if set(found) - {"iterable_item_added", "iterable_item_removed", "values_changed", "type_changes"}:
+        return None
+    added = list(found.get("iterable_item_added", {}).values())
+    removed = list(found.get("iterable_item_removed", {}).values())
+    # Ignoring order, DeepDiff pairs an element that went with one that came and calls it
+    # a changed value; for a whole element (`root[3]`) that is one removed and one added.
+    for kind in ("values_changed", "type_changes"):
+        for where, change in found.get(kind, {}).items():
+            if not _WHOLE_ELEMENT.fullmatch(where):
+                return None
+            removed.append(change["old_value"])
+            added.append(change["new_value"])
+    return tuple(sorted(added, key=_element_key)), tuple(sorted(removed, key=_element_key))
+
+
+_WHOLE_ELEMENT = re.compile(r"root\[\d+\]")
+
+
+def _element_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _keep_environments_holding_unmanaged(plan: Plan) -> None:

@@ -2,14 +2,15 @@
 
 Edits go through ruamel.yaml's round-trip mode, so a school file keeps its comments,
 key order and quoting; only the imported parts are added. The result is validated
-before anything is written, and files are replaced whole, never half-written.
+before anything is written (and for the preview too): a school whose import would not
+validate is reported and left alone, the others are written. Files are replaced whole,
+never half-written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import os
 import shutil
 import tempfile
 from collections import Counter
@@ -24,9 +25,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.refresh import refresh
+from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
+from okectl.files import write_atomic
 from okectl.model.resources import ActualResource
 
 
@@ -36,6 +38,10 @@ class ImportResult:
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     written: bool = False
+    # Files whose import would not validate, with the problems: left as they are.
+    blocked: dict[str, tuple[tuple[str, str], list[str]]] = field(default_factory=dict)
+    # What each file's import brings in, so what is left out is not counted.
+    imported_by_file: dict[str, list[str]] = field(default_factory=dict)
 
 
 # Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.
@@ -59,14 +65,21 @@ def _flow_map(data: dict[str, Any]) -> CommentedMap:
 
 
 def import_supplier(
-    root: Path, supplier_id: str, *, schools: set[str] | None = None, write: bool = False
+    root: Path,
+    supplier_id: str,
+    *,
+    schools: set[str] | None = None,
+    write: bool = False,
+    progress: ProgressHook | None = None,
 ) -> ImportResult:
     validated = validate_repository(root)
     state = validated.state
     supplier = state.suppliers.get(supplier_id)
     if supplier is None:
         raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
-    refreshed = asyncio.run(refresh(state, root, suppliers={supplier_id}, schools=schools))
+    refreshed = asyncio.run(
+        refresh(state, root, suppliers={supplier_id}, schools=schools, progress=progress)
+    )
     desired = {r.address for r in desired_resources(state, suppliers={supplier_id})}
     by_school: dict[str, list[ActualResource]] = {}
     for act in refreshed.resources:
@@ -97,6 +110,7 @@ def import_supplier(
         conn_model = school.connections.get(supplier_id)
         conn_envs = conn.setdefault("environments", CommentedMap()) if envs else conn.get("environments")
         default_oke = str(conn.get("oke_version", ""))
+        imported: list[str] = []
         for env in envs:
             name = env.address.environment
             entry = CommentedMap()
@@ -110,7 +124,7 @@ def import_supplier(
             existing = conn_envs.get(name)
             if existing is None:
                 conn_envs[name] = _flow_map(dict(entry))
-            result.imported.append(str(env.address))
+            imported.append(str(env.address))
         clients = conn.setdefault("clients", CommentedMap())
         for child in children:
             addr = child.address
@@ -121,7 +135,7 @@ def import_supplier(
                 if cid and cid != client_id_for(school, addr.name):
                     body["client_id"] = cid
                 clients[addr.name] = body
-                result.imported.append(str(addr))
+                imported.append(str(addr))
             elif addr.kind == "role":
                 # Role bindings follow from the school's roles and the supplier's role_names,
                 # shared by every supplier: importing one would change the others.
@@ -138,9 +152,12 @@ def import_supplier(
         new = buf.getvalue()
         if new != old:
             result.files[rel] = (old, new)
+            result.imported_by_file[rel] = imported
 
+    # The preview runs the same checks as --write, so it shows what would be blocked.
+    _hold_back_what_does_not_validate(root, result)
     if write and result.files:
-        _write_checked(root, result)
+        _write(root, result)
     return result
 
 
@@ -162,23 +179,41 @@ def _new_connection(supplier_id: str, envs: list[ActualResource], roles: Sequenc
     return conn
 
 
-def _write_checked(root: Path, result: ImportResult) -> None:
-    """Validate the edited repository in a scratch copy, then replace the files."""
+def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
+    """Validate the repository with the edits in a scratch copy; move the files whose edit
+    does not validate to ``result.blocked``, so one school's problem does not hold back
+    the others'. Problems are reported in the file that has them, and a school's import
+    edits only its own file, so a problem names the edit that caused it."""
+    if not result.files:
+        return
     with tempfile.TemporaryDirectory(prefix="okectl-import-") as tmp:
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
         for rel, (_, new) in result.files.items():
             (scratch / rel).write_text(new, encoding="utf-8")
-        try:
-            validate_repository(scratch)
-        except ValidationFailed as exc:
-            raise OkectlError(
-                "the imported configuration does not validate; nothing was written:\n  "
-                + "\n  ".join(exc.lines())
-            ) from None
+        while result.files:
+            try:
+                validate_repository(scratch)
+            except ValidationFailed as exc:
+                by_file: dict[str, list[str]] = {}
+                for problem in exc.problems:
+                    by_file.setdefault(problem.path, []).append(str(problem))
+                culprits = [rel for rel in result.files if rel in by_file]
+                # A problem elsewhere cannot be pinned on one edit: hold every edit back.
+                if set(by_file) - set(result.files):
+                    culprits = list(result.files)
+                for rel in culprits:
+                    old, new = result.files.pop(rel)
+                    result.blocked[rel] = ((old, new), by_file.get(rel) or exc.lines())
+                    result.imported_by_file.pop(rel, None)
+                    (scratch / rel).write_text(old, encoding="utf-8")
+                continue
+            break
+    result.imported = [addr for rel in sorted(result.files) for addr in result.imported_by_file[rel]]
+
+
+def _write(root: Path, result: ImportResult) -> None:
+    """Replace each file whole: a file is never half-written."""
     for rel, (_, new) in result.files.items():
-        target = root / rel
-        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
-        tmp_file.write_text(new, encoding="utf-8")
-        os.replace(tmp_file, target)
+        write_atomic(root / rel, new, what="the school file")
     result.written = True

@@ -39,11 +39,23 @@ class FieldChange:
     before: Any
     after: Any
     sensitive: bool = False
+    # For a list whose elements were added or removed: those elements (the reader sees
+    # `+ "21rc-toezicht"` rather than two whole lists to compare by eye). None otherwise.
+    added: tuple[Any, ...] | None = None
+    removed: tuple[Any, ...] | None = None
+
+    @property
+    def by_element(self) -> bool:
+        return self.added is not None or self.removed is not None
 
     def to_json(self) -> dict[str, Any]:
         if self.sensitive:
             return {"path": self.path, "sensitive": True, "change": SENSITIVE_CHANGE}
-        return {"path": self.path, "before": self.before, "after": self.after}
+        doc = {"path": self.path, "before": self.before, "after": self.after}
+        if self.by_element:
+            doc["added"] = list(self.added or ())
+            doc["removed"] = list(self.removed or ())
+        return doc
 
 
 @dataclass(slots=True)
@@ -96,8 +108,13 @@ class Plan:
     env_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
+        """Changes per action; an adoption counts as an update here (it is one)."""
         c = Counter(ch.action for ch in self.changes)
         return {a: c.get(a, 0) for a in ACTIONS}
+
+    @property
+    def adoptions(self) -> int:
+        return sum(1 for ch in self.changes if ch.adopt)
 
     @property
     def has_changes(self) -> bool:
@@ -107,9 +124,13 @@ class Plan:
         c = self.counts()
         if not self.changes:
             return f"No changes. {self.in_sync} resources in sync."
+        # Taking ownership of what was made by hand is a different decision from an edit:
+        # counted on its own, as Terraform counts imports, and only when there are any.
+        adopt = self.adoptions
+        adopting = f"{adopt} to adopt, " if adopt else ""
         return (
-            f"Plan: {c['create']} to create, {c['update']} to update, {c['delete']} to delete; "
-            f"{self.in_sync} in sync, {len(self.unmanaged)} unmanaged left alone."
+            f"Plan: {c['create']} to create, {adopting}{c['update'] - adopt} to update, "
+            f"{c['delete']} to delete; {self.in_sync} in sync, {len(self.unmanaged)} unmanaged left alone."
         )
 
 
@@ -164,7 +185,12 @@ class PlanRun:
                 "suppliers": sorted(self.scope.suppliers) if self.scope.suppliers is not None else None,
                 "reasons": list(self.scope.reasons),
             },
-            "summary": {**counts, "in_sync": self.plan.in_sync, "unmanaged": len(self.plan.unmanaged)},
+            "summary": {
+                **counts,
+                "adopt": self.plan.adoptions,
+                "in_sync": self.plan.in_sync,
+                "unmanaged": len(self.plan.unmanaged),
+            },
             "changes": [
                 {**c.to_json(), "secret_digest": digests[c.address]} if c.address in digests else c.to_json()
                 for c in self.plan.changes

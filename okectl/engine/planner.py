@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from okectl.model.resources import Resource
 from okectl.model.scope import Scope
 
 if TYPE_CHECKING:
-    from okectl.policy.findings import PolicyReport
+    from okectl.policy.findings import Finding, PolicyReport
 
 
 def secret_resolver(root: Path) -> Any:
@@ -141,10 +142,27 @@ def make_plan(
         resolve_secret=secret_resolver(root),
     )
     if with_policy:
-        run.policy = evaluate_policy(state, validated.resources)
+        run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)
     if safety:
         raise UnsafePlan(safety)
     return run
+
+
+def scoped_policy(report: PolicyReport | None, scope: Scope) -> PolicyReport | None:
+    """The findings a scoped plan reports: those about its schools and suppliers.
+
+    A finding about the repository as a whole (no school, no supplier) stays: it stops
+    any apply. Apply itself still weighs every finding."""
+    if report is None or (scope.schools is None and scope.suppliers is None):
+        return report
+
+    def inside(finding: Finding) -> bool:
+        school, supplier = finding.school, finding.supplier
+        return (scope.schools is None or school is None or school in scope.schools) and (
+            scope.suppliers is None or supplier is None or supplier in scope.suppliers
+        )
+
+    return dataclasses.replace(report, findings=[f for f in report.findings if inside(f)])
 
 
 def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> PolicyReport:

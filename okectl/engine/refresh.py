@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from okectl.config.repository import DesiredState
 from okectl.errors import OkectlError
@@ -94,25 +92,34 @@ async def refresh(
     return result
 
 
-async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+async def read_release_feeds(
+    state: DesiredState, root: Path, *, progress: ProgressHook | None = None
+) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 
     One supplier's outage must not hide the others' answers, so failures are values.
     """
-    # Looked up at call time, so tests and adapters can stand in for the registry.
-    registry: Any = importlib.import_module("okectl.providers.registry")
+    from okectl.providers.registry import capabilities, make_provider
+
     out: dict[str, list[Release] | str] = {}
 
     async def one(sid: str) -> None:
         provider: Provider | None = None
+        if progress:
+            progress(sid, "reading")
         try:
-            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
-            out[sid] = list(await provider.releases())
+            if Capability.RELEASES not in capabilities(state.suppliers[sid]):
+                out[sid] = f"its adapter ({state.suppliers[sid].api.provider}) offers no release feed"
+            else:
+                provider = make_provider(state.suppliers[sid], repo_root=root)
+                out[sid] = list(await provider.releases())
         except Exception as exc:
             out[sid] = f"cannot read the release feed: {exc}"
         finally:
             if provider is not None:
                 await provider.aclose()
+        if progress:
+            progress(sid, "failed" if isinstance(out[sid], str) else "done")
 
     await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from okectl.config.references import check_references
-from okectl.config.repository import DesiredState, load_state
+from okectl.config.repository import DesiredState, load_state_partially
 from okectl.config.resolve import desired_resources
 from okectl.errors import ValidationFailed
 from okectl.model.resources import Resource
@@ -29,8 +29,9 @@ class Validated:
 
 def validate_repository(root: Path) -> Validated:
     """The desired state and its resources, or ValidationFailed with every problem."""
-    state = load_state(root)
-    problems = check_references(state)
+    # Files that fail their schema do not hide the cross-file problems of the others.
+    state, problems = load_state_partially(root)
+    problems.extend(check_references(state))
     from okectl.providers.registry import check_adapter_settings
 
     problems.extend(check_adapter_settings(state))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.engine.refresh import read_release_feeds
+from okectl.engine.refresh import ProgressHook, read_release_feeds
 from okectl.engine.validate import validate_repository
 from okectl.model import clock
 from okectl.model.releases import Release
@@ -119,14 +119,16 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
     return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
 
 
-def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
+def collect_releases(
+    root: Path, *, today: date | None = None, progress: ProgressHook | None = None
+) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
     root = root.resolve()
     today = today or clock.today()
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)
-    feeds = asyncio.run(read_release_feeds(state, root))
+    feeds = asyncio.run(read_release_feeds(state, root, progress=progress))
     report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
     for sid in sorted(state.suppliers):
         entry = SupplierReleases(supplier=sid)

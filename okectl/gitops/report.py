@@ -59,10 +59,17 @@ class MatrixCell:
     now_count: int | None
     errors: int
     warnings: int
+    # Environments after apply, by the plan: the target plus what it leaves alone.
+    after_count: int | None = None
 
     @property
     def policy_status(self) -> str:
         return "error" if self.errors else ("warning" if self.warnings else "ok")
+
+    @property
+    def left_alone(self) -> int:
+        """Environments that stay although not in the configuration (not okectl's)."""
+        return max(0, self.after_count - self.target_count) if self.after_count is not None else 0
 
 
 @dataclass
@@ -112,6 +119,12 @@ class Bar:
     segments: list[tuple[str, int]]
     total: int
     now: int | None
+    # After apply, by the plan (None without a plan): the target plus what it leaves alone.
+    after: int | None = None
+
+    @property
+    def left_alone(self) -> int:
+        return max(0, self.after - self.total) if self.after is not None else 0
 
 
 @dataclass
@@ -156,7 +169,8 @@ def _plan(root: Path) -> tuple[Any, str]:
         # The report is still worth having without the plan figures; say what broke.
         first = str(exc).splitlines()[0] if str(exc) else ""
         return None, f"plan unavailable: {type(exc).__name__}" + (f": {first}" if first else "")
-    return run, f"plan: {run.plan.summary()}"
+    # The plan's own summary, word for word, so the report and the plan cannot disagree.
+    return run, run.plan.summary()
 
 
 def _policy(state: DesiredState, today: date) -> Any:
@@ -254,9 +268,10 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
         cells: dict[str, MatrixCell] = {}
         by_type: Counter[str] = Counter()
         now_total: int | None = 0 if run is not None else None
+        after_total: int | None = 0 if run is not None else None
         for sid in school.connections:
             envs = envs_by_connection.get((sid, code), [])
-            now = counts.get(f"{sid}/{code}", (0, 0))[0] if run is not None else None
+            now, after = counts.get(f"{sid}/{code}", (0, 0)) if run is not None else (None, None)
             cells[sid] = MatrixCell(
                 supplier=sid,
                 environments=envs,
@@ -264,11 +279,14 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                 now_count=now,
                 errors=per_connection[(sid, code, "error")],
                 warnings=per_connection[(sid, code, "warning")],
+                after_count=after,
             )
             for env in envs:
                 by_type[env.type if env.type in ("production", "acceptance", "test") else "other"] += 1
             if now_total is not None and now is not None:
                 now_total += now
+            if after_total is not None and after is not None:
+                after_total += after
         rows.append(
             SchoolRow(
                 code,
@@ -279,7 +297,15 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
                 warnings=per_school[(code, "warning")],
             )
         )
-        bars.append(Bar(code, [(t, by_type[t]) for t, _, _ in ENV_TYPES], sum(by_type.values()), now_total))
+        bars.append(
+            Bar(
+                code,
+                [(t, by_type[t]) for t, _, _ in ENV_TYPES],
+                sum(by_type.values()),
+                now_total,
+                after_total,
+            )
+        )
 
     suppliers: list[SupplierInfo] = []
     for sid, s in sorted(state.suppliers.items()):

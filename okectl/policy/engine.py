@@ -97,7 +97,8 @@ class _Definitions:
         for field, known in (("schools", self.state.schools), ("suppliers", self.state.suppliers)):
             values: list[str] | None = getattr(select, field)
             for j, value in enumerate(values or []):
-                if not is_pattern(value) and value not in known:
+                unparsed = (field[:-1], value) in self.state.unparsed
+                if not is_pattern(value) and value not in known and not unparsed:
                     noun = field[:-1]
                     self.problem(
                         ident, (*loc, field, j), f"unknown {noun} {value!r}{_hint(value, list(known))}"

@@ -8,7 +8,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,10 +28,13 @@ def serve(
     seed: Path | None = None,
     faults: Faults | None = None,
     log_level: str = "info",
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted. ``on_listening`` gets the URL once the port is bound."""
     sock = listen(host, port)
     try:
+        if on_listening is not None:
+            on_listening(local_url(host, int(sock.getsockname()[1])))
         store = open_store(db_path, seed)
         try:
             config = uvicorn.Config(
@@ -45,6 +48,15 @@ def serve(
             store.close()
     finally:
         sock.close()
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a server listening on host:port."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def listen(host: str, port: int) -> socket.socket:

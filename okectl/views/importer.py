@@ -13,21 +13,33 @@ if TYPE_CHECKING:
 
 def render_import(result: ImportResult) -> str:
     out = io.StringIO()
-    if not result.files:
+    if not result.files and not result.blocked:
         out.write("Nothing to import: the configuration already describes everything found.\n")
     for path, (old, new) in sorted(result.files.items()):
-        out.writelines(
-            difflib.unified_diff(
-                old.splitlines(keepends=True),
-                new.splitlines(keepends=True),
-                fromfile=f"a/{path}" if old else "/dev/null",
-                tofile=f"b/{path}",
-            )
-        )
+        out.writelines(_unified(path, old, new))
     for line in result.skipped:
         out.write(f"skipped: {line}\n")
+    for path, ((old, new), problems) in sorted(result.blocked.items()):
+        out.write(f"blocked: {path}: the import would not validate, so this file is left as it is:\n")
+        out.writelines(_unified(path, old, new))
+        out.writelines(f"  {line}\n" for line in problems)
+        out.write("  Fix the cause (in the configuration or at the supplier), then import again.\n")
+    blocked = f"; {len(result.blocked)} file(s) blocked (see above)" if result.blocked else ""
     if result.files:
-        verb = "Wrote" if result.written else "Would write"
-        out.write(f"{verb} {len(result.files)} file(s), importing {len(result.imported)} resource(s).")
+        verb, ing = ("Wrote", "imported") if result.written else ("Would write", "importing")
+        out.write(f"{verb} {len(result.files)} file(s), {ing} {len(result.imported)} resource(s){blocked}.")
         out.write("\n" if result.written else " Run again with --write to write them.\n")
+    elif result.blocked:
+        out.write(f"Nothing can be imported{blocked}.\n")
     return out.getvalue()
+
+
+def _unified(path: str, old: str, new: str) -> list[str]:
+    return list(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{path}" if old else "/dev/null",
+            tofile=f"b/{path}",
+        )
+    )

@@ -6,7 +6,7 @@ from itertools import groupby
 
 from okectl.engine.plan import Change, PlanRun
 from okectl.model.secrets import SENSITIVE_CHANGE
-from okectl.views.values import show
+from okectl.views.values import element, show
 
 LIMIT = 60_000
 MARKER = "<!-- okectl-plan -->"
@@ -24,6 +24,11 @@ def _change_md(ch: Change) -> list[str]:
     for d in ch.diff:
         if d.sensitive:
             lines.append(f"    {d.path}: {SENSITIVE_CHANGE}")
+        elif d.by_element:
+            # The sign in the first column, so GitHub colours the line in a diff block.
+            lines.append(f"    {d.path}:")
+            lines.extend(f"+     {element(v)}" for v in d.added or ())
+            lines.extend(f"-     {element(v)}" for v in d.removed or ())
         else:
             lines.append(f"    {d.path}: {show(d.before)} → {show(d.after)}")
     return lines
@@ -39,20 +44,26 @@ def render_markdown(run: PlanRun) -> str:
         f"Commit `{(run.commit or 'unknown')[:12]}`{' (dirty tree)' if run.dirty else ''}"
         + (f" · {run.scope.describe()}" if run.scope.describe() else ""),
         "",
-        "| create | update | delete | in sync | unmanaged |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {c['create']} | {c['update']} | {c['delete']} | {plan.in_sync} | {len(plan.unmanaged)} |",
+        "| create | adopt | update | delete | in sync | unmanaged |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {c['create']} | {plan.adoptions} | {c['update'] - plan.adoptions} | {c['delete']} "
+        f"| {plan.in_sync} | {len(plan.unmanaged)} |",
         "",
     ]
+    head.extend(f"_{_cell(reason)}_  " for reason in run.scope.reasons)
     if not plan.changes:
         head.append("**No changes.** The suppliers match the configuration.")
+    # The same warnings the text plan prints, where a reviewer cannot miss them.
+    head.extend(f"> [!WARNING]\n> {_cell(w)}\n" for w in plan.warnings)
     body: list[str] = []
     for supplier, changes in groupby(plan.changes, key=lambda ch: ch.address.supplier):
         items = list(changes)
         counts = {a: sum(1 for ch in items if ch.action == a) for a in ("create", "update", "delete")}
+        adopt = sum(1 for ch in items if ch.adopt)
+        adopting = f"{adopt} adopt, " if adopt else ""
         body.append(
-            f"<details><summary><b>{supplier}</b>: {counts['create']} create, "
-            f"{counts['update']} update, {counts['delete']} delete</summary>\n"
+            f"<details><summary><b>{supplier}</b>: {counts['create']} create, {adopting}"
+            f"{counts['update'] - adopt} update, {counts['delete']} delete</summary>\n"
         )
         body.append("```diff")
         for ch in items:

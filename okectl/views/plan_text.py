@@ -13,9 +13,10 @@ import click
 
 from okectl.engine.plan import Change, PlanRun
 from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
-from okectl.views.values import show
+from okectl.views.values import element, show
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
+LEGEND = {"create": "create", "update": "update in place", "delete": "delete"}
 
 
 def _flatten(spec: dict[str, Any] | None, prefix: str = "") -> list[tuple[str, Any]]:
@@ -50,6 +51,10 @@ def _change_lines(ch: Change, paint: _Painter) -> list[str]:
         for d in ch.diff:
             if d.sensitive:
                 lines.append(f"        {d.path}: {paint(SENSITIVE_CHANGE, 'magenta')}")
+            elif d.by_element:
+                lines.append(f"        {d.path}:")
+                lines.extend(f"          {paint(f'+ {element(v)}', 'green')}" for v in d.added or ())
+                lines.extend(f"          {paint(f'- {element(v)}', 'red')}" for v in d.removed or ())
             else:
                 lines.append(
                     f"        {d.path}: {paint(show(d.before), 'red')} → {paint(show(d.after), 'green')}"
@@ -59,9 +64,32 @@ def _change_lines(ch: Change, paint: _Painter) -> list[str]:
     return lines
 
 
+def _header(run: PlanRun, paint: _Painter) -> list[str]:
+    where = f"commit {run.commit[:12]}" if run.commit else "not a git checkout"
+    if run.dirty:
+        where += " with uncommitted changes"
+    lines = [paint(f"okectl plan · repository {run.repository} · {where}", bold=True)]
+    plan = run.plan
+    if not plan.changes:
+        return lines
+    # A legend of the symbols this plan uses, as Terraform prints one.
+    used = {ch.action for ch in plan.changes}
+    lines.append("Actions are shown with these symbols:")
+    for action in ("create", "update", "delete"):
+        if action not in used:
+            continue
+        sym, colour = SYMBOL[action]
+        meaning = LEGEND[action]
+        if action == "update" and plan.adoptions:
+            meaning += " (adopt and update: also take ownership of what was made by hand)"
+        lines.append(f"  {paint(sym, colour)} {meaning}")
+    lines.append("")
+    return lines
+
+
 def render_text(run: PlanRun, *, color: bool) -> str:
     paint = _Painter(color)
-    out: list[str] = []
+    out: list[str] = _header(run, paint)
     plan = run.plan
     scope = run.scope.describe()
     if scope:

@@ -26,5 +26,5 @@ def render_html(data: ReportData) -> str:
         matrix_suppliers=matrix_suppliers,
         alignment=ALIGNMENT,
         env_types=ENV_TYPES,
-        max_bar=max([b.total for b in data.bars] + [b.now or 0 for b in data.bars] + [1]),
+        max_bar=max([max(b.total, b.after or 0, b.now or 0) for b in data.bars] + [1]),
     )

@@ -12,3 +12,8 @@ def show(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def element(value: Any) -> str:
+    """An element of a list, as it appears in the list: strings quoted."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))

@@ -42,3 +42,25 @@ def test_import_from_an_unknown_supplier_is_one_clear_line(example_repo: Path) -
     assert result.exit_code == 1
     assert result.err.startswith("unknown supplier 'nope'; known: campusnet, delta-toets")
     assert "Traceback" not in result.err
+
+
+def test_one_schools_problem_does_not_block_the_others_and_the_preview_shows_it(example_repo: Path) -> None:
+    # The seed has a hand-made client of an unknown system at eduplan/25LV, and
+    # hand-made environments at eduplan/21RC.
+    school_21rc, school_25lv = (example_repo / "schools" / f"{c}.yaml" for c in ("21RC", "25LV"))
+    before_21rc, before_25lv = school_21rc.read_text(), school_25lv.read_text()
+    preview = run_cli("import", "--repo", str(example_repo), "--supplier", "eduplan")
+    assert preview.exit_code == 1
+    assert "blocked: schools/25LV.yaml: the import would not validate, so this file is left as it is:" in (
+        preview.out
+    )
+    assert "  schools/25LV.yaml:13:60: unknown system 'legacy-sync'" in preview.out
+    assert "Would write 1 file(s), importing 2 resource(s); 1 file(s) blocked (see above)." in preview.out
+    assert school_21rc.read_text() == before_21rc
+
+    written = run_cli("import", "--repo", str(example_repo), "--supplier", "eduplan", "--write")
+    assert written.exit_code == 1
+    assert "Wrote 1 file(s), imported 2 resource(s); 1 file(s) blocked (see above)." in written.out
+    assert "      pilot: {type: pilot" in school_21rc.read_text()
+    assert school_25lv.read_text() == before_25lv
+    assert run_cli("validate", "--repo", str(example_repo)).exit_code == 0

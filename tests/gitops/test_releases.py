@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 
 from okectl.config.models import Supplier
 from okectl.model.releases import Release
-from okectl.providers.base import ProviderError
+from okectl.providers import registry
+from okectl.providers.base import Adapter, Capability, ProviderError
 from tests.conftest import run_cli
 
 from .conftest import GitRepo
@@ -48,13 +46,14 @@ class FakeProvider:
 
 @pytest.fixture(autouse=True)
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    module: Any = types.ModuleType("okectl.providers.registry")
-
-    def make_provider(supplier: Supplier, *, repo_root: Path) -> FakeProvider:
-        return FakeProvider(supplier)
-
-    module.make_provider = make_provider
-    monkeypatch.setitem(sys.modules, "okectl.providers.registry", module)
+    # The example's suppliers name the sandbox adapter: it is replaced by one whose feeds
+    # the tests control.
+    fake = Adapter(
+        name="sandbox",
+        create=lambda supplier, ctx: FakeProvider(supplier),
+        capabilities=frozenset({Capability.RELEASES}),
+    )
+    monkeypatch.setitem(registry.BUILT_IN, "sandbox", fake)
     FakeProvider.closed = []
 
 

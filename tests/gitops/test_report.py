@@ -116,7 +116,7 @@ def test_the_report_command_writes_index_html_with_the_plan_or_says_why_not(
     assert result.out == f"Wrote {out / 'index.html'}\n"
     note = re.search(r'<p class="note" id="plan-note">([^<]*)</p>', (out / "index.html").read_text())
     assert note is not None
-    assert note.group(1).startswith(("plan: ", "plan unavailable: "))
+    assert note.group(1).startswith(("Plan: ", "No changes.", "plan unavailable: "))
 
 
 def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
@@ -131,7 +131,8 @@ def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
     assert data.env_after >= data.totals["environments"]
     html = write_report(render_html(data), tmp_path / "out").read_text(encoding="utf-8")
     assert re.search(r'<table id="env-counts">.*<th scope="row">All suppliers</th>', html, re.S)
-    assert re.search(r"Changes in the plan: \d+ to create, \d+ to update, \d+ to delete\.", html)
+    summary = r'id="plan-note">Plan: \d+ to create, (\d+ to adopt, )?\d+ to update, \d+ to delete'
+    assert re.search(summary, html)
 
 
 def test_findings_about_a_whole_school_or_supplier_show_under_its_name(

@@ -124,7 +124,7 @@ def test_the_example_seed_gives_a_plan_with_every_kind_of_change(example_repo: P
     assert plan.exit_code == 0, plan.err
     summary = plan.out.strip().splitlines()[-1]
     found = re.fullmatch(
-        r"Plan: (\d+) to create, (\d+) to update, (\d+) to delete; (\d+) in sync, "
+        r"Plan: (\d+) to create, (\d+) to adopt, (\d+) to update, (\d+) to delete; (\d+) in sync, "
         r"(\d+) unmanaged left alone\.",
         summary,
     )

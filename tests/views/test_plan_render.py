@@ -39,6 +39,10 @@ def test_text_groups_by_supplier_and_school_without_colour_off_a_terminal(exampl
     text = render_text(run_with([update(1)], example_repo), color=False)
     assert "\x1b[" not in text
     assert text.splitlines() == [
+        "okectl plan · repository example · commit 0123456789ab",
+        "Actions are shown with these symbols:",
+        "  ~ update in place",
+        "",
         "delta-toets",
         "  01AB",
         "    ~ delta-toets/01AB/env-1  update",
@@ -55,7 +59,7 @@ def test_text_uses_colour_on_a_terminal(example_repo: Path) -> None:
 def test_markdown_has_a_marker_a_summary_table_and_collapsed_details(example_repo: Path) -> None:
     md = render_markdown(run_with([update(1)], example_repo))
     assert md.startswith(MARKER)
-    assert "| 0 | 1 | 0 | 3 | 0 |" in md
+    assert "| 0 | 0 | 1 | 0 | 3 | 0 |" in md
     assert "<details><summary><b>delta-toets</b>: 0 create, 1 update, 0 delete</summary>" in md
     assert "    secret: (sensitive) changed" in md
 
@@ -66,3 +70,58 @@ def test_markdown_of_a_huge_plan_is_cut_under_the_limit_with_a_note(example_repo
     assert md.rstrip().endswith("the full plan is in the job's artifact._")
     assert md.count("```") % 2 == 0
     assert md.count("<details>") == md.count("</details>")
+
+
+def _groups_change() -> Change:
+    from okectl.engine.diff import field_changes
+
+    before = {"name": "Surveillant", "groups": ["21rc-surveillanten", "21rc-oud"]}
+    after = {"name": "Surveillant", "groups": ["21rc-surveillanten", "21rc-toezicht"]}
+    return Change(
+        Address("delta-toets", "21RC", "production", "role", "invigilator"),
+        "update",
+        before,
+        after,
+        field_changes(before, after),
+        etag="e",
+    )
+
+
+def test_a_changed_list_is_shown_element_by_element(example_repo: Path) -> None:
+    run = run_with([_groups_change()], example_repo)
+    lines = render_text(run, color=False).splitlines()
+    at = lines.index("        groups:")
+    assert lines[at + 1 : at + 3] == ['          + "21rc-toezicht"', '          - "21rc-oud"']
+    md = render_markdown(run)
+    assert '    groups:\n+     "21rc-toezicht"\n-     "21rc-oud"\n' in md
+    doc = run.document()["changes"][0]["diff"]
+    assert doc == [
+        {
+            "path": "groups",
+            "before": ["21rc-surveillanten", "21rc-oud"],
+            "after": ["21rc-surveillanten", "21rc-toezicht"],
+            "added": ["21rc-toezicht"],
+            "removed": ["21rc-oud"],
+        }
+    ]
+
+
+def test_legend_names_adoption_and_the_summary_counts_it_on_its_own(example_repo: Path) -> None:
+    adopt = update(2)
+    adopt.adopt = True
+    text = render_text(run_with([update(1), adopt], example_repo), color=False)
+    assert "  ~ update in place (adopt and update: also take ownership of what was made by hand)" in text
+    assert text.splitlines()[-1] == (
+        "Plan: 0 to create, 1 to adopt, 1 to update, 0 to delete; 3 in sync, 0 unmanaged left alone."
+    )
+    md = render_markdown(run_with([update(1), adopt], example_repo))
+    assert "| create | adopt | update | delete | in sync | unmanaged |" in md
+    assert "| 0 | 1 | 1 | 0 | 3 | 0 |" in md
+    assert "<b>delta-toets</b>: 0 create, 1 adopt, 1 update, 0 delete</summary>" in md
+
+
+def test_markdown_carries_the_warnings_of_the_text_plan(example_repo: Path) -> None:
+    run = run_with([update(1)], example_repo)
+    run.plan.warnings.append("secret reference env:X is not set; apply cannot create the 1 client(s)")
+    assert "warning: secret reference env:X is not set" in render_text(run, color=False)
+    assert "> [!WARNING]\n> secret reference env:X is not set" in render_markdown(run)
