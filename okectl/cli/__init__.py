@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "bump": "okectl.cli.gitops:bump",
     "diff": "okectl.cli.gitops:diff",
     "report": "okectl.cli.gitops:report",
+    "verify": "okectl.cli.verify:verify",
 }
 
 
@@ -62,7 +63,8 @@ def cli() -> None:
     """Configuration as code for OKE: validate, policy-check, plan and apply.
 
     Exit codes: 0 success or no changes, 1 error, 2 changes present
-    (plan --detailed-exitcode), 3 policy violations of severity error.
+    (plan --detailed-exitcode), 3 policy violations of severity error,
+    4 conformance failures (verify).
     """
 
 

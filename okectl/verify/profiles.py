@@ -290,7 +290,7 @@ def inline_refs(spec: Spec) -> None:
                     stack.append(resolved)
 
 
-def _read_vendor(name: str) -> bytes:
+def read_vendor(name: str) -> bytes:
     try:
         return (resources.files("okectl.verify") / "vendor" / name).read_bytes()
     except OSError as exc:
@@ -309,7 +309,7 @@ _lock = threading.Lock()
 @cache
 def _load(version: str) -> Profile:
     name = PROFILE_FILES[version]
-    spec = yaml.load(_read_vendor("oke/" + name), Loader=_loader())
+    spec = yaml.load(read_vendor("oke/" + name), Loader=_loader())
     if not isinstance(spec, dict) or "paths" not in spec:
         raise ProfileError(f"the vendored profile {name} is not an OpenAPI document")
     inline_refs(spec)
@@ -341,7 +341,7 @@ def v6_service_schema() -> dict[str, Any]:
 
     Its two references point at files outside the one vendored (``Ext.yaml`` and the
     expandable-objects enumeration); they are replaced by permissive schemas at load."""
-    schema = yaml.load(_read_vendor(V6_SERVICE_FILE), Loader=_loader())
+    schema = yaml.load(read_vendor(V6_SERVICE_FILE), Loader=_loader())
     props = schema["properties"]
     props["ext"] = {}
     props["supportedExpands"]["items"]["properties"]["expandableObjects"]["items"] = {"type": "string"}

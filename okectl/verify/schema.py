@@ -1,0 +1,83 @@
+"""Validating answers against a profile: JSON Schema, consumer extensions, date-times.
+
+Instances are validated directly against the loaded (possibly cyclic) schema objects:
+jsonschema only follows the schema as deep as the finite instance goes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from okectl.oke import CONSUMER_KEY
+
+MAX_MESSAGE = 240
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<offset>Z|z|[+-]\d{2}:\d{2})?$")
+
+
+def where(path: Any) -> str:
+    """A JSON path as ``items[0].name``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the body"
+
+
+def _short(error: ValidationError) -> str:
+    message = error.message
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        deepest = best_match(error.context)
+        message = f"{deepest.message} (in no single {error.validator} branch)"
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "…"
+    return f"{where(error.absolute_path)}: {message}"
+
+
+def schema_errors(schema: Any, instance: Any, *, draft2020: bool = False, limit: int = 5) -> list[str]:
+    """Up to ``limit`` messages, each naming where in the instance it went wrong."""
+    validator = (Draft202012Validator if draft2020 else Draft4Validator)(schema)
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
+    return [_short(e) for e in errors[:limit]]
+
+
+def _walk(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, (*path, i))
+
+
+def date_times_without_offset(instance: Any) -> list[str]:
+    """Date-times that do not say their offset from UTC (OKE requires one)."""
+    out: list[str] = []
+    for path, value in _walk(instance):
+        if isinstance(value, str):
+            match = _DATE_TIME.match(value)
+            if match and not match.group("offset"):
+                out.append(f"{where(path)} {value!r} has no UTC offset")
+    return out
+
+
+def consumer_problems(item: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """Consumer blocks that are not OKE's: the extension travels under ``nl-test-admin``
+    exactly (lower case since 0.9.3)."""
+    out: list[str] = []
+    for where_, value in _walk(item, path):
+        if not (where_ and where_[-1] == "consumers" and isinstance(value, list)):
+            continue
+        keys = [c.get("consumerKey") for c in value if isinstance(c, dict)]
+        if keys and CONSUMER_KEY not in keys:
+            out.append(
+                f"{where(where_)} carries consumerKey {', '.join(repr(k) for k in keys)}, "
+                f"not {CONSUMER_KEY!r}"
+            )
+    return out
