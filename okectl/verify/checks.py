@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import re
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -109,6 +110,15 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+def _matches(template: str, path: str) -> bool:
+    return bool(_template_regex(template).match(path))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -346,7 +356,9 @@ class EnvironmentCheck:
                     1,
                     "auth.no-token",
                     "pass" if ok else "fail",
-                    "401 without a token" if ok else f"answered {ex.status} without a token, not 401",
+                    f"{op.method} {op.path}: 401 without a token"
+                    if ok
+                    else f"{op.method} {op.path}: answered {ex.status} without a token, not 401",
                     exchange=ex,
                     requires=requires,
                 )
@@ -364,9 +376,9 @@ class EnvironmentCheck:
                     1,
                     "auth.wrong-scope",
                     "pass" if ok else "fail",
-                    f"403 with scope {other}"
+                    f"{op.method} {op.path}: 403 with scope {other}"
                     if ok
-                    else f"answered {ex.status} to a token of scope {other}, not 403",
+                    else f"{op.method} {op.path}: answered {ex.status} to a token of scope {other}, not 403",
                     exchange=ex,
                     requires=requires,
                 )
@@ -526,7 +538,8 @@ class EnvironmentCheck:
         return path.split("/")[1]
 
     def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
-        """Status 200, JSON, valid against the profile, OKE consumers, offsets; the body or None."""
+        """Status 200, JSON, valid against the profile, OKE consumers, offsets; the body (None
+        when there is no JSON answer)."""
         requires = f"GET {op_path} answers 200 valid against {self.profile_name()}"
         if ex.status != 200:
             self.record(
@@ -555,8 +568,9 @@ class EnvironmentCheck:
                 )
         if problems:
             self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires)
-            return None
-        self.record(level, check, "pass", f"GET {op_path}: 200, valid", exchange=ex)
+        else:
+            self.record(level, check, "pass", f"GET {op_path}: 200, valid", exchange=ex)
+        # Even an invalid answer names ids: the reads that depend on it still run.
         return body
 
     async def not_found(self, op: Operation) -> None:
@@ -672,8 +686,11 @@ class WriteContract:
         self.bodies = request_bodies(env.target.oke_version)
 
     def token_for(self, method: Method, path: str) -> str | None:
-        op = self.ops.get((method, path))
-        return self.env.tokens.get(op.scope) if op else None
+        """The token for a request: the scope of the operation whose template matches."""
+        for (m, template), op in self.ops.items():
+            if m == method and _matches(template, path):
+                return self.env.tokens.get(op.scope)
+        return None
 
     async def send(self, method: Method, path: str, body: Any, after: int) -> Exchange:
         return await self.env.client.send(
@@ -785,7 +802,10 @@ class WriteContract:
             "on PUT the body's id equals the path id, else 400",
         )
         if first is not None:
-            await self.read_back("associations", template, ident, first)
+            await asyncio.gather(
+                self.read_back("associations", template, ident, first),
+                self.read_back("associations", template + "/url", ident + "/url", first),
+            )
             if ("PATCH", template) in self.ops:
                 ex = await self.send(
                     "PATCH", f"/associations/{ident}", self.bodies["patch_association"], first
