@@ -100,6 +100,7 @@ class VerifyReport:
     environments: list[EnvironmentResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # problems not tied to one environment
     round_trips: int = 0  # the longest chain of dependent requests
+    requests: dict[str, int] = field(default_factory=dict)  # supplier → requests sent
 
     def counts(self) -> dict[str, int]:
         out = {"pass": 0, "fail": 0, "skip": 0, "error": 0}

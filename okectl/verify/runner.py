@@ -191,7 +191,7 @@ def _result(d: Declared, base_url: str | None) -> EnvironmentResult:
 
 async def _verify_supplier(
     supplier: Supplier, envs: list[Declared], root: Path, level: int
-) -> tuple[list[EnvironmentResult], int]:
+) -> tuple[list[EnvironmentResult], int, int]:
     results: list[EnvironmentResult] = []
     try:
         located = await _base_urls(supplier, root, {d.school for d in envs})
@@ -201,7 +201,7 @@ async def _verify_supplier(
             result = _result(d, None)
             result.add(CheckResult(0, "locate", "error", f"cannot reach supplier {supplier.id}: {exc}"))
             results.append(result)
-        return results, 0
+        return results, 0, 0
     limits = supplier.api.limits
     client = SupplierClient(
         concurrency=limits.concurrency,
@@ -265,7 +265,7 @@ async def _verify_supplier(
         await asyncio.gather(*(one(c) for c in checks))
     finally:
         await client.aclose()
-    return results, client.max_depth
+    return results, client.max_depth, client.sent
 
 
 async def verify_async(root: Path, selection: Selection) -> VerifyReport:
@@ -288,9 +288,10 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     outcomes = await asyncio.gather(
         *(_verify_supplier(envs[0].supplier, envs, root, selection.level) for envs in by_supplier.values())
     )
-    for results, depth in outcomes:
+    for (sid, _), (results, depth, sent) in zip(by_supplier.items(), outcomes, strict=True):
         report.environments.extend(results)
         report.round_trips = max(report.round_trips, depth)
+        report.requests[sid] = sent
     report.environments.sort(key=lambda e: e.address)
     report.finished = now()
     return report
