@@ -116,6 +116,8 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
             "status": part.status,
             "okectl_version": part.okectl_version,
             "environments": [e.address for e in part.environments],
+            # What GET / said where it named another version than the one declared.
+            "drift": {e.address: e.drift for e in part.environments if e.drift},
         }
         doc = {"supplier": supplier, "oke_versions": dict(sorted(versions.items()))}
         try:
@@ -127,3 +129,24 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
             ) from None
         written.append(path)
     return written
+
+
+def recorded_drift(
+    root: Path, declared: dict[str, str], *, suppliers: set[str] | None = None
+) -> list[tuple[str, str, str, str]]:
+    """Version drift the record holds for environments still declared at the recorded
+    version: (address, declared, served, date), for `okectl plan` to show."""
+    folder = root / RECORD_DIR
+    if not folder.is_dir():
+        return []
+    out: list[tuple[str, str, str, str]] = []
+    for path in sorted(folder.glob("*.json")):
+        supplier = path.stem
+        if suppliers is not None and supplier not in suppliers:
+            continue
+        for version, entry in read_record(root, supplier).items():
+            drift = entry.get("drift") if isinstance(entry, dict) else None
+            for address, served in (drift or {}).items():
+                if declared.get(address) == version:
+                    out.append((address, version, str(served), str(entry.get("date"))))
+    return sorted(out)
