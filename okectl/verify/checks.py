@@ -35,7 +35,12 @@ from okectl.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, 
 from okectl.verify.client import Exchange, SupplierClient
 from okectl.verify.model import CheckResult, EnvironmentResult, Status
 from okectl.verify.profiles import Profile, v6_service_schema
-from okectl.verify.schema import consumer_problems, date_times_without_offset, schema_errors
+from okectl.verify.schema import (
+    consumer_problems,
+    date_times_without_offset,
+    extension_errors,
+    schema_errors,
+)
 
 V6_MEDIA = "application/vnd.oeapi+json"
 UNSUPPORTED_V6_VERSION = "0.1"
@@ -167,7 +172,7 @@ class EnvironmentCheck:
                 message,
                 request=exchange.line if exchange else "",
                 requires=requires,
-                excerpt=exchange.excerpt() if exchange and status != "pass" else None,
+                excerpt=exchange.excerpt() if exchange else None,
             )
         )
 
@@ -553,6 +558,8 @@ class EnvironmentCheck:
             return None
         schema = self.profile.response_schema("get", op_path)
         problems = schema_errors(schema, body) if schema is not None else []
+        if schema is not None and not problems:
+            problems += extension_errors(schema, body)
         problems += consumer_problems(body)
         problems += date_times_without_offset(body)
         if op_path == "/persons/{personId}/associations":
@@ -769,7 +776,12 @@ class WriteContract:
         depth = await self.put("offerings", "offeringId", "put_offering", ident, after)
         if depth is None:
             return
-        await self.read_back("offerings", "/offerings/{offeringId}", ident, depth)
+        await asyncio.gather(
+            self.read_back("offerings", "/offerings/{offeringId}", ident, depth),
+            self.read_back(
+                "offerings", "/offerings/{offeringId}/associations", ident + "/associations", depth
+            ),
+        )
         if ("PATCH", "/offerings/{offeringId}") in self.ops:
             ex = await self.send("PATCH", f"/offerings/{ident}", self.bodies["patch_offering"], depth)
             self.expect(

@@ -206,6 +206,7 @@ async def _verify_supplier(
     client = SupplierClient(
         concurrency=limits.concurrency,
         requests_per_second=limits.requests_per_second,
+        timeout=supplier.api.timeout_seconds,
         transport=_transport(supplier, root),
     )
     checks: list[EnvironmentCheck] = []

@@ -81,3 +81,61 @@ def consumer_problems(item: Any, path: tuple[Any, ...] = ()) -> list[str]:
                 f"not {CONSUMER_KEY!r}"
             )
     return out
+
+
+def _extension_schema(consumers_schema: Any) -> Any:
+    """The consumer extension among a ``consumers`` array's item schemas: the richest
+    branch (the generic one only knows ``consumerKey``)."""
+    items = consumers_schema.get("items") if isinstance(consumers_schema, dict) else None
+    if not isinstance(items, dict):
+        return None
+    branches = items.get("anyOf") or items.get("oneOf") or [items]
+    richest = max(branches, key=lambda b: len(b.get("properties", {})) if isinstance(b, dict) else 0)
+    return richest if isinstance(richest, dict) and len(richest.get("properties", {})) > 1 else None
+
+
+def extension_errors(schema: Any, instance: Any, limit: int = 5) -> list[str]:
+    """Each ``nl-test-admin`` consumer block validated against the profile's OKE extension
+    for its place (``offeringState``, ``attendance``, …). A plain schema check cannot see
+    these: every ``consumers`` array also accepts a generic block with only a key.
+
+    Walks the schema along the (finite) instance, so cyclic schemas are no problem."""
+    out: list[str] = []
+
+    def descend(node: Any, value: Any, path: tuple[Any, ...], depth: int) -> None:
+        if len(out) >= limit or depth > 60 or not isinstance(node, dict):
+            return
+        for part in node.get("allOf") or []:
+            descend(part, value, path, depth + 1)
+        for key in ("oneOf", "anyOf"):
+            branches = node.get(key)
+            if branches:
+                chosen = next((b for b in branches if Draft4Validator(b).is_valid(value)), None)
+                if chosen is not None:
+                    descend(chosen, value, path, depth + 1)
+        if isinstance(value, dict):
+            props = node.get("properties") or {}
+            for name, item in value.items():
+                sub = props.get(name)
+                if sub is None:
+                    continue
+                if name == "consumers" and isinstance(item, list):
+                    ext = _extension_schema(sub)
+                    for i, block in enumerate(item):
+                        if (
+                            ext is None
+                            or not isinstance(block, dict)
+                            or block.get("consumerKey") != CONSUMER_KEY
+                        ):
+                            continue
+                        for message in schema_errors(ext, block, limit=limit):
+                            inner = message.removeprefix("the body: ")
+                            out.append(f"{where((*path, name, i))} (the {CONSUMER_KEY} extension): {inner}")
+                else:
+                    descend(sub, item, (*path, name), depth + 1)
+        elif isinstance(value, list) and isinstance(node.get("items"), dict):
+            for i, item in enumerate(value):
+                descend(node["items"], item, (*path, i), depth + 1)
+
+    descend(schema, instance, (), 0)
+    return out[:limit]

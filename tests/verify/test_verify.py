@@ -237,6 +237,7 @@ def test_evidence_pack_and_record(served: Served, cli: Cli, tmp_path: Path) -> N
         "status": "pass",
         "okectl_version": manifest["okectl_version"],
         "environments": ["toets/10AA/production"],
+        "drift": {},
     }
 
 
