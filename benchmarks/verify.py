@@ -16,8 +16,9 @@ print it next to the ratio.
 
 Two runs: the suppliers' limits as the example configures them (20 requests per second each:
 verify stays within them, so the rate bound ``requests ÷ rate`` dominates), and with limits
-lifted, which measures verify's own cost. For each, the bounds no critical path sees are
-printed next to it: the rate and concurrency bounds, and the CPU time of client and server.
+lifted (concurrency 16, no rate limit), which measures verify's own cost. For each, the
+bounds no critical path sees are printed next to it: the rate and concurrency bounds, and the
+CPU time of client and server.
 
     python benchmarks/verify.py [--latency-ms 20] [--runs 3] [--only configured|lifted]
 """
@@ -88,7 +89,7 @@ def copy_example(dest: Path, *, lifted: bool) -> None:
     shutil.copy(REPO / "okectl.yaml", dest / "okectl.yaml")
     if lifted:
         for path in (dest / "suppliers").glob("*.yaml"):
-            lifted_limits = "limits: {concurrency: 64, requests_per_second: 10000}"
+            lifted_limits = "limits: {concurrency: 16, requests_per_second: 10000}"
             text = re.sub(r"limits: \{[^}]*\}", lifted_limits, path.read_text())
             path.write_text(text)
 
