@@ -70,3 +70,56 @@ def test_date_times_need_an_offset() -> None:
     assert date_times_without_offset({"a": ["2026-09-01T09:00:00", "2026-09-01T09:00:00Z"]}) == [
         "a[0] '2026-09-01T09:00:00' has no UTC offset"
     ]
+
+
+def test_flow_6_answers_programme_offering_associations_only() -> None:
+    import httpx
+
+    from okectl.verify.checks import Credentials, EnvironmentCheck, Target
+    from okectl.verify.client import Exchange
+    from okectl.verify.model import EnvironmentResult
+
+    item = copy.deepcopy(served("1.0.1")["programme_association"])
+    other = {**copy.deepcopy(item), "associationType": "courseOfferingAssociation"}
+    target = Target(
+        "leerling",
+        "10AA",
+        "test",
+        "test",
+        frozenset({"sis"}),
+        frozenset({6}),
+        "1.0.1",
+        "5.0",
+        "https://sis.example/oke",
+        production=False,
+    )
+    result = EnvironmentResult(
+        "leerling/10AA/test",
+        "leerling",
+        "10AA",
+        "test",
+        "test",
+        ["sis"],
+        [6],
+        "1.0.1",
+        "5.0",
+        target.base_url,
+        "oke-1.0.1.yaml",
+        [],
+    )
+    check = EnvironmentCheck(target, profile("1.0.1"), None, Credentials("c", "s"), 3, result)  # type: ignore[arg-type]
+    path = "/persons/{personId}/associations"
+    for items in ([item], [item, other]):
+        ex = Exchange(
+            "GET",
+            "https://sis.example/oke/persons/p/associations",
+            2,
+            200,
+            httpx.Headers(),
+            json.dumps({**envelope(items[0]), "items": items}).encode(),
+        )
+        check._check_body(3, path, ex, "read.get")
+    assert [c.status for c in result.checks] == ["pass", "fail"]
+    assert "flow 6 returns programme-offering associations only, not courseOfferingAssociation" in (
+        result.checks[1].message
+    )

@@ -302,3 +302,22 @@ def test_v6_environments_negotiate_by_header(v6: Served) -> None:
     resp = httpx.get(base + "/", headers={"Accept": "application/vnd.oeapi+json; version=6.0"})
     assert resp.status_code == 406
     assert resp.json()["requestedVersion"] == "6.0" and resp.json()["supportedVersions"] == ["6.1"]
+
+
+def test_an_environment_the_supplier_does_not_have_is_an_error(
+    served: Served, cli: Cli, tmp_path: Path
+) -> None:
+    school = FILES["schools/10AA.yaml"].replace(
+        '              pilot: {oke_version: "0.9.4"}\n',
+        '              pilot: {oke_version: "0.9.4"}\n              demo: {type: test}\n',
+        1,
+    )
+    root = write_tree(tmp_path / "more", {**FILES, "schools/10AA.yaml": school})
+    result = cli("verify", "--repo", str(root), "--supplier", "toets", "--environment", "demo")
+    assert result.exit_code == 1
+    assert (
+        "ERROR locate: supplier toets has no environment toets/10AA/demo; apply the configuration first"
+        in (result.out)
+    )
+    nothing = cli("verify", "--repo", str(root), "--supplier", "nobody")
+    assert nothing.exit_code == 1 and nothing.err == "no environment matches the selection\n"
