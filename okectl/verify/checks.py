@@ -149,7 +149,7 @@ class EnvironmentCheck:
         t = self.target
         self.ops = operations(t.roles, t.flows, t.oke_version)
 
-    # --- helpers ---------------------------------------------------------------------------
+    # --- plumbing --------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
         return self.target.base_url.rstrip("/") + path
@@ -788,7 +788,7 @@ class WriteContract:
                 "write.patch",
                 ex,
                 (200,),
-                "PATCH /offerings/{offeringId} (session report)",
+                "PATCH /offerings/{offeringId} (report of the sitting, flow 4)",
                 "PATCH carries no id and answers 200",
             )
 

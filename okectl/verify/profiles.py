@@ -78,7 +78,7 @@ def _declare_flow_scopes(spec: Spec) -> None:
         {
             SCOPES["flow-0"]: "flow 0: the test catalogue",
             SCOPES["flow-1-5"]: "flows 1 and 5: candidates and results between SIS and TPL",
-            SCOPES["flow-2-3-4"]: "flows 2, 3 and 4: session plan, results and report between TPL and TA",
+            SCOPES["flow-2-3-4"]: "flows 2, 3 and 4: planning, results and reports between TPL and TA",
         }
     )
     if "/persons/{personId}/associations" in spec["paths"]:

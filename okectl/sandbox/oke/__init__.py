@@ -64,7 +64,7 @@ MISSING_FIELD: dict[str, str] = {
     "member": "personId",
     "organization": "name",
 }
-# The one session report each environment holds (documents have no listing to find them by).
+# The one document (a sitting's report) each environment holds: documents have no listing.
 DOCUMENT_ID = "5e55a0e1-0000-4000-8000-000000000001"
 WRONG_CONSUMER_KEY = "NL-TEST-ADMIN"  # as written before 0.9.3 made consumer keys lower case
 ID_FIELD = {
@@ -172,7 +172,7 @@ class OkeEndpoints:
     log: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # --- helpers ---------------------------------------------------------------------------
+    # --- plumbing --------------------------------------------------------------------------
 
     def _env(self, request: Request) -> _Env:
         supplier = request.path_params["supplier"]
@@ -478,7 +478,7 @@ class OkeEndpoints:
             if params["documentId"] != DOCUMENT_ID:
                 raise OkeProblem(404, "Not Found", f"no document {params['documentId']}")
             return Response(
-                b"%PDF-1.4\n% okectl sandbox session report\n", media_type="application/octet-stream"
+                b"%PDF-1.4\n% okectl sandbox report of a sitting\n", media_type="application/octet-stream"
             )
         kind = path.split("/")[1]
         kind = {"components": "component", "organizations": "organization"}.get(
