@@ -106,6 +106,11 @@ def request_bodies(oke_version: str) -> dict[str, Any]:
     return data
 
 
+def _tls_failure(error: str) -> bool:
+    lowered = error.lower()
+    return "ssl" in lowered or "certificate" in lowered
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost" or host.endswith(".invalid"):
@@ -179,6 +184,19 @@ class EnvironmentCheck:
     def transport_failed(self, level: int, check: str, ex: Exchange) -> bool:
         if ex.error is None:
             return False
+        if _tls_failure(ex.error):
+            # A certificate the client cannot trust is a transport failure of the
+            # environment, not an outage: reported once, at level 0.
+            if not any(c.check == "transport.certificate" for c in self.result.checks):
+                self.record(
+                    0,
+                    "transport.certificate",
+                    "fail",
+                    f"TLS failed: {ex.error}",
+                    exchange=ex,
+                    requires="https with a valid certificate (OKE: TLS)",
+                )
+            return True
         self.record(level, check, "error", f"no answer: {ex.error}", exchange=ex)
         return True
 
@@ -287,8 +305,8 @@ class EnvironmentCheck:
             ex = await self.client.send("POST", token_url, form=form)
             self.token_depth = max(self.token_depth, ex.depth)
             if ex.error is not None:
-                if "SSL" in ex.error or "certificate" in ex.error.lower():
-                    self.record(0, "transport.certificate", "fail", f"TLS failed: {ex.error}", exchange=ex)
+                if _tls_failure(ex.error):
+                    self.transport_failed(0, "transport.certificate", ex)
                 else:
                     self.record(
                         1, "auth.token", "error", f"token endpoint unreachable: {ex.error}", exchange=ex

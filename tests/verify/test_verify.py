@@ -321,3 +321,58 @@ def test_an_environment_the_supplier_does_not_have_is_an_error(
     )
     nothing = cli("verify", "--repo", str(root), "--supplier", "nobody")
     assert nothing.exit_code == 1 and nothing.err == "no environment matches the selection\n"
+
+
+def test_a_tls_failure_is_a_transport_failure(served: Served) -> None:
+    """https to an endpoint that cannot complete a TLS handshake (here: one speaking plain
+    http) fails level 0 with the reason, and nothing above it runs on trust."""
+    import asyncio
+
+    from okectl.verify.checks import Credentials, EnvironmentCheck, Target
+    from okectl.verify.client import SupplierClient
+    from okectl.verify.model import EnvironmentResult
+    from okectl.verify.profiles import profile
+
+    base_url = served.url.replace("http://", "https://") + f"/ooapi/{PRODUCTION}"
+    target = Target(
+        "toets",
+        "10AA",
+        "production",
+        "production",
+        frozenset({"ta"}),
+        frozenset({0, 2, 3, 4}),
+        "1.0.1",
+        "5.0",
+        base_url,
+        production=True,
+    )
+    result = EnvironmentResult(
+        PRODUCTION,
+        "toets",
+        "10AA",
+        "production",
+        "production",
+        ["ta"],
+        [0, 2, 3, 4],
+        "1.0.1",
+        "5.0",
+        base_url,
+        "oke-1.0.1.yaml",
+        [],
+    )
+
+    async def scenario() -> None:
+        client = SupplierClient(concurrency=4, requests_per_second=100, timeout=5)
+        try:
+            check = EnvironmentCheck(
+                target, profile("1.0.1"), client, Credentials(DEV_CLIENT_ID, DEV_CLIENT_SECRET), 3, result
+            )
+            await check.run()
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+    failed = [c for c in result.checks if c.status in ("fail", "error")]
+    assert [(c.level, c.check, c.status) for c in failed] == [(0, "transport.certificate", "fail")]
+    assert failed[0].message.startswith("TLS failed: ")
+    assert failed[0].requires == "https with a valid certificate (OKE: TLS)"
