@@ -57,7 +57,6 @@ SOURCES: dict[str, tuple[str, str]] = {
     "/persons/{personId}": ("/groups/{groupId}/members", "personId"),
     "/persons/{personId}/associations": ("/groups/{groupId}/members", "personId"),
 }
-LISTINGS = frozenset({"/components", "/offerings", "/groups"})
 
 
 class ProductionRefused(Exception):
@@ -556,9 +555,6 @@ class EnvironmentCheck:
             )
 
     # L3 -------------------------------------------------------------------------------------
-
-    def _item_kind(self, path: str) -> str:
-        return path.split("/")[1]
 
     def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
         """Status 200, JSON, valid against the profile, OKE consumers, offsets; the body (None

@@ -23,8 +23,6 @@ import yaml
 
 from okectl.errors import OkectlError
 
-NL_TEST_ADMIN = "nl-test-admin"
-SCOPE_PREFIX = "nl-test-admin-flow-"
 SCOPES: dict[str, str] = {
     "flow-0": "nl-test-admin-flow-0",
     "flow-1-5": "nl-test-admin-flow-1-5",

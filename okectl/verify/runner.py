@@ -28,7 +28,7 @@ from okectl.providers.base import ProviderError
 from okectl.verify.checks import Credentials, EnvironmentCheck, ProductionRefused, Target
 from okectl.verify.client import SupplierClient
 from okectl.verify.model import CheckResult, EnvironmentResult, VerifyReport
-from okectl.verify.profiles import PROFILE_FILES, ProfileError, profile
+from okectl.verify.profiles import PROFILE_FILES, profile
 
 MAX_LEVEL = 4
 
@@ -276,12 +276,9 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     if not declared:
         raise VerifyRefused("no environment matches the selection")
     refuse_production_writes(declared, selection.level)
-    for d in declared:
-        if d.oke_version in PROFILE_FILES:
-            try:
-                profile(d.oke_version)
-            except ProfileError as exc:
-                raise OkectlError(str(exc)) from None
+    # Loaded before any request: a vendored file that cannot be read stops the run here.
+    for oke_version in sorted({d.oke_version for d in declared} & set(PROFILE_FILES)):
+        profile(oke_version)
     report = VerifyReport(level=selection.level, okectl_version=okectl_version(), started=now())
     by_supplier: dict[str, list[Declared]] = {}
     for d in declared:
