@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from okectl.config.models import Supplier
-from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
+from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
 
 SANDBOX_URL_ENV = "OKECTL_SANDBOX_URL"
 EMBEDDED_DB = Path(".okectl") / "sandbox.db"
@@ -82,9 +82,23 @@ def make_provider(supplier: Supplier, ctx: AdapterContext) -> Provider:
     )
 
 
+def oke_access(supplier: Supplier, ctx: AdapterContext) -> OkeAccess:
+    """The development credential at each environment's own token endpoint; in-process
+    unless OKECTL_SANDBOX_URL points at a running sandbox."""
+    from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+
+    transport = None
+    if not os.environ.get(SANDBOX_URL_ENV, ""):
+        import httpx
+
+        transport = httpx.ASGITransport(app=embedded_app(ctx.repo_root))
+    return OkeAccess(client_id=DEV_CLIENT_ID, client_secret=DEV_CLIENT_SECRET, transport=transport)
+
+
 ADAPTER = Adapter(
     name="sandbox",
     create=make_provider,
     settings_model=SandboxSettings,
     capabilities=frozenset({Capability.BULK_READ, Capability.RELEASES, Capability.SERVICE_INFO}),
+    oke_access=oke_access,
 )

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "bump": "okectl.cli.gitops:bump",
     "diff": "okectl.cli.gitops:diff",
     "report": "okectl.cli.gitops:report",
+    "verify": "okectl.cli.verify:verify",
 }
 
 
@@ -88,7 +89,8 @@ def cli(verbose: int, log_format: str) -> None:
     """Configuration as code for OKE: validate, policy-check, plan and apply.
 
     Exit codes: 0 success or no changes, 1 error or declined confirmation, 2 changes
-    present (plan --detailed-exitcode), 3 policy violations of severity error.
+    present (plan --detailed-exitcode), 3 policy violations of severity error,
+    4 conformance failures (verify).
     """
     from okectl import logs
 

@@ -51,6 +51,21 @@ def _render(run: Any, output: str) -> str:
     return render_text(run, color=sys.stdout.isatty())
 
 
+def _version_drift(repo: Path, run: Any, scope: Any, *, markdown: bool) -> str:
+    """What okectl verify recorded (verification/) about environments serving another OKE
+    version than they declare: the admin API cannot see that, only the OKE endpoint can."""
+    from okectl.verify.evidence import recorded_drift
+    from okectl.views.verify import drift_notes
+
+    declared = {
+        str(r.address): str(r.spec.get("oke_version"))
+        for r in run.validated.resources
+        if r.address.kind == "environment"
+        and (scope.schools is None or r.address.school in scope.schools)
+    }
+    return drift_notes(recorded_drift(repo, declared, suppliers=scope.suppliers), markdown=markdown)
+
+
 @click.command()
 @repo_option
 @output_option("text", "json", "markdown")
@@ -91,6 +106,8 @@ def plan(
     if out_file is not None:
         save_plan(run, out_file)
     click.echo(_render(run, output), nl=False)
+    if output != "json":
+        click.echo(_version_drift(repo, run, scope, markdown=output == "markdown"), nl=False)
     if out_file is not None and output == "text":
         click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
     if detailed_exitcode and run.policy is not None and run.policy.errors:

@@ -117,6 +117,18 @@ class AdapterContext:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OkeAccess:
+    """How okectl verify reaches a supplier's OKE endpoints (not its admin API)."""
+
+    client_id: str
+    client_secret: str
+    # None: each environment's own ``{base_url}/oauth/token``.
+    token_url: str | None = None
+    # An httpx transport to use instead of the network (an in-process supplier).
+    transport: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Adapter:
     """A registered way of talking to suppliers (``api.provider`` names it)."""
 
@@ -125,3 +137,5 @@ class Adapter:
     # A pydantic model for ``api.settings``; None: the adapter takes no settings.
     settings_model: type[BaseModel] | None = None
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
+    # How verify reaches the supplier's OKE endpoints; None: the client in ``api.auth``.
+    oke_access: Callable[[Supplier, AdapterContext], OkeAccess] | None = None

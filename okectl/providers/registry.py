@@ -24,7 +24,7 @@ from okectl.config.models import Supplier
 from okectl.config.repository import DesiredState
 from okectl.errors import OkectlError, Problem
 from okectl.model.secrets import SecretRoots, resolve_secret_ref
-from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
+from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
 
 ENTRY_POINT_GROUP = "okectl.providers"
 
@@ -109,8 +109,7 @@ def settings_of(supplier: Supplier, found: Adapter) -> BaseModel | None:
     return found.settings_model.model_validate(supplier.api.settings)
 
 
-def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
-    """The provider for a supplier, as its ``api.provider`` says."""
+def _found(supplier: Supplier) -> Adapter:
     name = supplier.api.provider
     found = adapter(name)
     if found is None:
@@ -118,18 +117,46 @@ def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | N
             f"supplier {supplier.id}: unknown api.provider {name!r}; known providers: "
             + ", ".join(known_providers())
         )
+    return found
+
+
+def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
+    """The provider for a supplier, as its ``api.provider`` says."""
+    found = _found(supplier)
+    return found.create(supplier, _context(supplier, found, repo_root, roots))
+
+
+def oke_access(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> OkeAccess:
+    """How okectl verify reaches the supplier's OKE endpoints: as its adapter says, else
+    with the client of ``api.auth`` (which the supplier must grant the flow scopes)."""
+    found = _found(supplier)
+    ctx = _context(supplier, found, repo_root, roots)
+    if found.oke_access is not None:
+        return found.oke_access(supplier, ctx)
+    auth = supplier.api.auth
+    if auth is None:
+        raise ProviderConfigError(f"supplier {supplier.id}: api.auth is needed to verify its OKE endpoints")
+    secret = ctx.resolve_secret(auth.client_secret)
+    if secret is None:
+        raise ProviderConfigError(
+            f"supplier {supplier.id}: the client secret {auth.client_secret.describe()} is not set"
+        )
+    return OkeAccess(client_id=auth.client_id, client_secret=secret, token_url=auth.token_url)
+
+
+def _context(
+    supplier: Supplier, found: Adapter, repo_root: Path, roots: SecretRoots | None
+) -> AdapterContext:
     try:
         settings = settings_of(supplier, found)
     except ValueError as exc:
         raise ProviderConfigError(f"supplier {supplier.id}: api.settings: {exc}") from None
     secret_roots = roots if roots is not None else SecretRoots.default(repo_root)
-    ctx = AdapterContext(
+    return AdapterContext(
         repo_root=repo_root,
         settings=settings,
         resolve_secret=lambda ref: resolve_secret_ref(ref, secret_roots),
     )
-    provider = found.create(supplier, ctx)
-    return provider
 
 
 def capabilities(supplier: Supplier) -> frozenset[Capability]:

@@ -4,8 +4,8 @@ URL layout (one process serves any number of suppliers):
 
 - ``/s/{supplier}/...``  the administration API of one supplier, as in
   ``okectl/providers/admin-api.yaml`` (token endpoint, tenants, resources, releases)
-- ``/ooapi/{supplier}/{school}/{environment}/``  each environment's OOAPI v5 service endpoint
-  (its ``base_url``)
+- ``/ooapi/{supplier}/{school}/{environment}/``  each environment's OKE service (its
+  ``base_url``): ``GET /`` and the operations of its role, see ``okectl/sandbox/oke``
 - ``/_sandbox/...``  run-time control for tests: faults, statistics, token revocation
 """
 
@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from okectl.model.resources import Kind
 from okectl.sandbox.faults import FaultInjector, Faults
+from okectl.sandbox.oke import OkeEndpoints
 from okectl.sandbox.store import ALL_TENANTS, BASE_URL_MARKER, Credential, Key, Store, dumps
 
 PROBLEM = "application/problem+json"
@@ -372,25 +373,6 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
         sandbox.credential(request, supplier)
         return json_response('{"items":[' + ",".join(store.releases(supplier)) + "]}")
 
-    async def ooapi_service(request: Request) -> Response:
-        supplier = _path(request, "supplier", SUPPLIER_RE)
-        cred = sandbox.credential(request, supplier)
-        school = _tenant(request, cred)
-        env = _path(request, "environment", NAME_RE)
-        stored = store.get(Key(supplier, school, env))
-        if stored is None:
-            raise Problem(404, "Not Found", f"no environment {school}/{env}")
-        doc = json.loads(stored.doc)
-        contact = store.contact_email(supplier) or f"support@{supplier}.example"
-        service = {
-            "contactEmail": contact,
-            "specification": "https://open-education-api.github.io/specification/v5/docs.html",
-            "documentation": f"{_origin(request)}/ooapi/{supplier}/{school}/{env}/docs",
-            "supportedVersions": ["v5"],
-            "supportedConsumers": [{"consumerKey": "nl-test-admin", "version": doc["oke_version"]}],
-        }
-        return json_response(dumps(service), etag=stored.etag)
-
     async def admin_faults(request: Request) -> Response:
         assert sandbox.injector is not None
         if request.method == "POST":
@@ -448,8 +430,7 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
         Route(env, resource("environment"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/clients/{name}", resource("client"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/roles/{name}", resource("role"), methods=["GET", "PUT", "DELETE"]),
-        Route("/ooapi/{supplier}/{school}/{environment}", ooapi_service, methods=["GET"]),
-        Route("/ooapi/{supplier}/{school}/{environment}/", ooapi_service, methods=["GET"]),
+        *OkeEndpoints(store, sandbox.credential).routes(),
         Route("/_sandbox/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/stats", admin_stats, methods=["GET", "DELETE"]),
         Route("/_sandbox/tokens", admin_revoke, methods=["DELETE"]),

@@ -1,0 +1,1 @@
+"""Renderings of results: strings only, no I/O."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -479,6 +479,40 @@ class CertificationCheck(Check):
         )
 
 
+class VerifiedParams(Model):
+    min_level: Annotated[int, Field(ge=0, le=4, description="The lowest verify level that counts")] = 3
+    max_age_days: Annotated[int, Field(ge=1, description="How old the recorded verification may be")] = 90
+
+
+class Verified(Check):
+    kind = "verified"
+    summary = "A passing okectl verify is recorded for the supplier and OKE version (verification/)"
+    params_model = VerifiedParams
+    default_environment_types = ("production",)
+
+    def environment(self, env: EnvView) -> None:
+        from okectl.config.verification import read_record
+        from okectl.model.clock import today
+
+        version = env.oke_version
+        entry = read_record(self.out.state.root, env.supplier.id).get(version)
+        limit = self.params.max_age_days
+        if not isinstance(entry, dict):
+            problem = "no verification is recorded"
+        elif int(entry.get("passed_level", -1)) < self.params.min_level:
+            problem = f"the recorded verification passed level {entry.get('passed_level')} only"
+        elif today() - date.fromisoformat(str(entry.get("date"))) > timedelta(days=limit):
+            problem = f"the recorded verification of {entry.get('date')} is older than {limit} days"
+        else:
+            return
+        self.env_finding(
+            env,
+            env.at("oke_version"),
+            f"{env.supplier.id} on OKE {version}: {problem}; {env.type} needs okectl verify --record "
+            f"passing level {self.params.min_level} or higher within {limit} days",
+        )
+
+
 # --- roles and rights --------------------------------------------------------------------
 
 
@@ -643,6 +677,7 @@ BUILTIN: dict[str, type[Check]] = {
         PrivacyCheck,
         Flow6Dpia,
         CertificationCheck,
+        Verified,
         SupplierRoleMapping,
         SchoolRoles,
         SeparationOfDuties,

@@ -1,0 +1,909 @@
+"""The checks per level, for one environment.
+
+- L0 transport: https with a valid certificate (loopback sandboxes are exempt, and say so);
+- L1 auth: a token per flow scope, 401 without a token, 403 with another flow's scope;
+- L2 metadata: ``GET /`` against the profile's ``Service`` schema, the declared OKE version
+  in ``supportedConsumers`` (else version drift), v6 ``supportedOperations`` and header
+  negotiation;
+- L3 read contract: every GET of the role's enabled flows: status, paging envelope, items
+  valid against the profile, the ``nl-test-admin`` consumer extension, date-times with an
+  offset, 404 problem+json for an unknown id; flow 6 returns programme-offering
+  associations only;
+- L4 write contract: PUT and PATCH as the flow documents say, with synthetic ids created for
+  the run and removed again. Never on a production environment.
+
+Independent requests run concurrently; a request that needs an earlier answer (a token, an
+id from a listing) waits for exactly that answer, so an environment costs about as many
+round trips as its longest chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
+from okectl.verify.client import Exchange, SupplierClient
+from okectl.verify.model import CheckResult, EnvironmentResult, Status
+from okectl.verify.profiles import Profile, v6_service_schema
+from okectl.verify.schema import (
+    consumer_problems,
+    date_times_without_offset,
+    extension_errors,
+    schema_errors,
+)
+
+V6_MEDIA = "application/vnd.oeapi+json"
+UNSUPPORTED_V6_VERSION = "0.1"
+PROBLEM_JSON = "application/problem+json"
+# Where an item endpoint finds its id: the listing that names it, and the field.
+SOURCES: dict[str, tuple[str, str]] = {
+    "/components/{componentId}": ("/components", "componentId"),
+    "/offerings/{offeringId}": ("/offerings", "offeringId"),
+    "/offerings/{offeringId}/associations": ("/offerings", "offeringId"),
+    "/groups/{groupId}": ("/groups", "groupId"),
+    "/groups/{groupId}/members": ("/groups", "groupId"),
+    "/associations/{associationId}": ("/offerings/{offeringId}/associations", "associationId"),
+    "/associations/{associationId}/url": ("/offerings/{offeringId}/associations", "associationId"),
+    "/persons/{personId}": ("/groups/{groupId}/members", "personId"),
+    "/persons/{personId}/associations": ("/groups/{groupId}/members", "personId"),
+}
+
+
+class ProductionRefused(Exception):
+    """A write check was about to run against a production environment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    token_url: str | None = None  # None: the environment's own {base_url}/oauth/token
+
+
+@dataclass(slots=True)
+class Target:
+    """One environment to verify, as the repository declares it and the supplier locates it."""
+
+    supplier: str
+    school: str
+    environment: str
+    type: str
+    roles: frozenset[str]
+    flows: frozenset[int]
+    oke_version: str
+    ooapi_version: str
+    base_url: str
+    production: bool
+
+    @property
+    def address(self) -> str:
+        return f"{self.supplier}/{self.school}/{self.environment}"
+
+    @property
+    def v6(self) -> bool:
+        return self.ooapi_version.split(".")[0] == "6"
+
+
+@cache
+def request_bodies(oke_version: str) -> dict[str, Any]:
+    """Level 4's request bodies, valid against the profile's request schemas (built from the
+    profiles like the sandbox's data)."""
+    name = f"requests-{oke_version}.json"
+    data: dict[str, Any] = json.loads(
+        (resources.files("okectl.verify") / "data" / name).read_text(encoding="utf-8")
+    )
+    return data
+
+
+def _tls_failure(error: str) -> bool:
+    lowered = error.lower()
+    return "ssl" in lowered or "certificate" in lowered
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".invalid"):
+        # *.invalid never resolves: it is the embedded sandbox, reached in-process.
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+def _matches(template: str, path: str) -> bool:
+    return bool(_template_regex(template).match(path))
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    out = template
+    for name, value in values.items():
+        out = out.replace("{" + name + "}", value)
+    return out
+
+
+@dataclass
+class EnvironmentCheck:
+    target: Target
+    profile: Profile
+    client: SupplierClient
+    credentials: Credentials
+    level: int
+    result: EnvironmentResult
+    tokens: dict[str, str] = field(default_factory=dict)
+    token_depth: int = 0
+    ops: list[Operation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        t = self.target
+        self.ops = operations(t.roles, t.flows, t.oke_version)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return self.target.base_url.rstrip("/") + path
+
+    def record(
+        self,
+        level: int,
+        check: str,
+        status: Status,
+        message: str,
+        *,
+        exchange: Exchange | None = None,
+        requires: str = "",
+    ) -> None:
+        self.result.add(
+            CheckResult(
+                level,
+                check,
+                status,
+                message,
+                request=exchange.line if exchange else "",
+                requires=requires,
+                excerpt=exchange.excerpt() if exchange else None,
+            )
+        )
+
+    def transport_failed(self, level: int, check: str, ex: Exchange) -> bool:
+        if ex.error is None:
+            return False
+        if _tls_failure(ex.error):
+            # A certificate the client cannot trust is a transport failure of the
+            # environment, not an outage: reported once, at level 0.
+            if not any(c.check == "transport.certificate" for c in self.result.checks):
+                self.record(
+                    0,
+                    "transport.certificate",
+                    "fail",
+                    f"TLS failed: {ex.error}",
+                    exchange=ex,
+                    requires="https with a valid certificate (OKE: TLS)",
+                )
+            return True
+        self.record(level, check, "error", f"no answer: {ex.error}", exchange=ex)
+        return True
+
+    def headers(self) -> dict[str, str]:
+        if self.target.v6:
+            version = self.target.ooapi_version
+            return {
+                "Accept": f"{V6_MEDIA}; version={version}; consumer={CONSUMER_KEY}; "
+                f"consumer-version={self.target.oke_version}"
+            }
+        return {}
+
+    async def get(self, path: str, *, after: int, scope: str | None = None) -> Exchange:
+        token = self.tokens.get(scope) if scope else next(iter(self.tokens.values()), None)
+        return await self.client.send("GET", self.url(path), after=after, token=token, headers=self.headers())
+
+    def profile_name(self) -> str:
+        return f"OKE {self.profile.version} ({self.profile.file})"
+
+    # --- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.transport()
+        if self.level < 1:
+            return
+        if not await self.fetch_tokens():
+            return
+        later: list[Awaitable[None]] = [self.auth_probes()]
+        if self.level >= 2:
+            later.append(self.metadata())
+        if self.level >= 3:
+            later.append(self.read_contract())
+        await asyncio.gather(*later)
+        if self.level >= 4:
+            await self.write_contract()
+
+    # L0 -------------------------------------------------------------------------------------
+
+    def transport(self) -> None:
+        url = self.target.base_url
+        scheme = urlsplit(url).scheme
+        if is_loopback(url):
+            self.record(
+                0,
+                "transport.https",
+                "skip",
+                f"{url} is a loopback sandbox: exempt from https and certificate checks",
+                requires="https with a valid certificate (OKE: TLS)",
+            )
+        elif scheme != "https":
+            self.record(
+                0,
+                "transport.https",
+                "fail",
+                f"the base URL {url} is not https",
+                requires="https with a valid certificate (OKE: TLS)",
+            )
+        else:
+            # Certificates are checked on every request (the client verifies them); a
+            # failing handshake shows as a transport error on the first one.
+            self.record(
+                0, "transport.https", "pass", f"{url} is https; certificates verified on each request"
+            )
+
+    # L1 -------------------------------------------------------------------------------------
+
+    def _needed_scopes(self) -> list[str]:
+        own = sorted({op.scope for op in self.ops})
+        needed = list(own)
+        for scope in own:
+            probe = self._probe_op(scope)
+            if probe is not None and not (set(needed) - self._allowed(probe)):
+                foreign = self._foreign_scope(probe)
+                if foreign is not None and foreign not in needed:
+                    needed.append(foreign)
+        return needed
+
+    def _allowed(self, op: Operation) -> set[str]:
+        return set(self.profile.scopes(op.method, op.path)) | {op.scope}
+
+    def _foreign_scope(self, op: Operation) -> str | None:
+        allowed = self._allowed(op)
+        for scope in SCOPE_FLOWS:
+            if scope not in allowed and (
+                scope != "nl-test-admin-flow-6" or has_flow6(self.target.oke_version)
+            ):
+                return scope
+        return None
+
+    def _probe_op(self, scope: str) -> Operation | None:
+        mine = [op for op in self.ops if op.scope == scope]
+        gets = [op for op in mine if op.method == "GET"]
+        return (gets or mine)[0] if (gets or mine) else None
+
+    async def fetch_tokens(self) -> bool:
+        token_url = self.credentials.token_url or self.url("/oauth/token")
+        scopes = self._needed_scopes()
+
+        async def one(scope: str) -> None:
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self.credentials.client_id,
+                "client_secret": self.credentials.client_secret,
+                "scope": scope,
+            }
+            ex = await self.client.send("POST", token_url, form=form)
+            self.token_depth = max(self.token_depth, ex.depth)
+            if ex.error is not None:
+                if _tls_failure(ex.error):
+                    self.transport_failed(0, "transport.certificate", ex)
+                else:
+                    self.record(
+                        1, "auth.token", "error", f"token endpoint unreachable: {ex.error}", exchange=ex
+                    )
+                return
+            try:
+                token = ex.json().get("access_token") if ex.status == 200 else None
+            except (ValueError, AttributeError):
+                token = None
+            if not isinstance(token, str):
+                status: Status = "fail" if scope in {op.scope for op in self.ops} else "skip"
+                self.record(
+                    1,
+                    "auth.token",
+                    status,
+                    f"no token for scope {scope}: HTTP {ex.status}",
+                    exchange=ex,
+                    requires="OAuth 2.0 client credentials grant per flow scope",
+                )
+                return
+            self.tokens[scope] = token
+            if scope in {op.scope for op in self.ops}:
+                self.record(1, "auth.token", "pass", f"token for scope {scope}", exchange=ex)
+
+        await asyncio.gather(*(one(s) for s in scopes))
+        own = {op.scope for op in self.ops}
+        return bool(own & set(self.tokens)) or not own
+
+    def _probe_path(self, op: Operation) -> str:
+        return _fill(
+            op.path,
+            {
+                name: str(uuid.uuid4())
+                for name in (
+                    "componentId",
+                    "offeringId",
+                    "associationId",
+                    "personId",
+                    "groupId",
+                    "organizationId",
+                    "documentId",
+                )
+            },
+        )
+
+    async def _send_probe(self, op: Operation, token: str | None) -> Exchange:
+        body: dict[str, Any] | None = {} if op.method in ("PUT", "PATCH") else None
+        return await self.client.send(
+            op.method,
+            self.url(self._probe_path(op)),
+            after=self.token_depth if token else 0,
+            token=token,
+            headers=self.headers(),
+            json_body=body,
+            content_type="application/merge-patch+json" if op.method == "PATCH" else None,
+        )
+
+    async def auth_probes(self) -> None:
+        async def probe(scope: str) -> None:
+            op = self._probe_op(scope)
+            if op is None:
+                return
+            requires = f"{op.method} {op.path} requires a token with scope " + " or ".join(
+                sorted(self._allowed(op))
+            )
+            ex = await self._send_probe(op, None)
+            if not self.transport_failed(1, "auth.no-token", ex):
+                ok = ex.status == 401
+                self.record(
+                    1,
+                    "auth.no-token",
+                    "pass" if ok else "fail",
+                    f"{op.method} {op.path}: 401 without a token"
+                    if ok
+                    else f"{op.method} {op.path}: answered {ex.status} without a token, not 401",
+                    exchange=ex,
+                    requires=requires,
+                )
+            allowed = self._allowed(op)
+            other = next((s for s in self.tokens if s not in allowed), None)
+            if other is None:
+                self.record(
+                    1, "auth.wrong-scope", "skip", f"no token of another flow's scope to probe {op.path}"
+                )
+                return
+            ex = await self._send_probe(op, self.tokens[other])
+            if not self.transport_failed(1, "auth.wrong-scope", ex):
+                ok = ex.status == 403
+                self.record(
+                    1,
+                    "auth.wrong-scope",
+                    "pass" if ok else "fail",
+                    f"{op.method} {op.path}: 403 with scope {other}"
+                    if ok
+                    else f"{op.method} {op.path}: answered {ex.status} to a token of scope {other}, not 403",
+                    exchange=ex,
+                    requires=requires,
+                )
+
+        await asyncio.gather(*(probe(s) for s in sorted({op.scope for op in self.ops})))
+
+    # L2 -------------------------------------------------------------------------------------
+
+    async def metadata(self) -> None:
+        ex = await self.get("/", after=self.token_depth)
+        if self.transport_failed(2, "metadata.service", ex):
+            return
+        requires = f"GET / answers 200 with a Service document ({self.profile_name()})"
+        if ex.status != 200:
+            self.record(
+                2, "metadata.service", "fail", f"GET / answered {ex.status}", exchange=ex, requires=requires
+            )
+            return
+        try:
+            doc = ex.json()
+        except ValueError:
+            self.record(2, "metadata.service", "fail", "GET / is not JSON", exchange=ex, requires=requires)
+            return
+        if self.target.v6:
+            errors = schema_errors(v6_service_schema(), doc, draft2020=True)
+            schema_name = "the OEAPI v6 Service schema"
+        elif self.profile.has_service:
+            errors = schema_errors(self.profile.response_schema("get", "/"), doc)
+            schema_name = f"the Service schema of {self.profile_name()}"
+        else:
+            errors = None
+            schema_name = ""
+        if errors is None:
+            self.record(
+                2,
+                "metadata.service",
+                "skip",
+                f"the {self.profile.version} profile defines no GET /; its version is still read",
+                exchange=ex,
+            )
+        elif errors:
+            self.record(
+                2,
+                "metadata.service",
+                "fail",
+                "GET / is not valid: " + "; ".join(errors),
+                exchange=ex,
+                requires=f"valid against {schema_name}",
+            )
+        else:
+            self.record(2, "metadata.service", "pass", f"GET / is valid against {schema_name}", exchange=ex)
+        self._version(doc, ex)
+        if self.target.v6:
+            self._operations(doc, ex)
+            await self.negotiation(ex.depth)
+
+    def _version(self, doc: Any, ex: Exchange) -> None:
+        declared = self.target.oke_version
+        consumers = doc.get("supportedConsumers") if isinstance(doc, dict) else None
+        ours = [
+            c.get("version")
+            for c in consumers or []
+            if isinstance(c, dict) and c.get("consumerKey") == CONSUMER_KEY
+        ]
+        requires = f"supportedConsumers holds {{consumerKey: {CONSUMER_KEY}, version: {declared}}}"
+        if declared in ours:
+            self.record(2, "metadata.version", "pass", f"GET / names OKE {declared}", exchange=ex)
+        elif ours:
+            served = str(ours[0])
+            self.result.drift = served
+            self.record(
+                2,
+                "metadata.version",
+                "fail",
+                f"version drift: the repository declares OKE {declared}, GET / says OKE {served}",
+                exchange=ex,
+                requires=requires,
+            )
+        else:
+            self.record(
+                2,
+                "metadata.version",
+                "fail",
+                f"GET / names no {CONSUMER_KEY} consumer",
+                exchange=ex,
+                requires=requires,
+            )
+
+    def _operations(self, doc: Any, ex: Exchange) -> None:
+        listed = doc.get("supportedOperations") if isinstance(doc, dict) else None
+        if listed is None:
+            self.record(2, "metadata.operations", "skip", "GET / lists no supportedOperations", exchange=ex)
+            return
+        have = {
+            (verb, op.get("path")) for op in listed if isinstance(op, dict) for verb in op.get("verbs") or []
+        }
+        missing = [f"{op.method} {op.path}" for op in self.ops if (op.method, op.path) not in have]
+        if missing:
+            self.record(
+                2,
+                "metadata.operations",
+                "fail",
+                "supportedOperations lacks " + ", ".join(missing),
+                exchange=ex,
+                requires="supportedOperations covers the role's operations for its enabled flows",
+            )
+        else:
+            self.record(
+                2, "metadata.operations", "pass", f"supportedOperations covers all {len(self.ops)} operations"
+            )
+
+    async def negotiation(self, after: int) -> None:
+        accept = (
+            f"{V6_MEDIA}; version={UNSUPPORTED_V6_VERSION}; consumer={CONSUMER_KEY}; "
+            f"consumer-version={self.target.oke_version}"
+        )
+        token = next(iter(self.tokens.values()), None)
+        ex = await self.client.send(
+            "GET", self.url("/"), after=after - 1, token=token, headers={"Accept": accept}
+        )
+        if self.transport_failed(2, "metadata.negotiation", ex):
+            return
+        requires = "406 with requestedVersion and supportedVersions for a version not served"
+        try:
+            body = ex.json()
+        except ValueError:
+            body = None
+        supported = body.get("supportedVersions") if isinstance(body, dict) else None
+        if (
+            ex.status == 406
+            and isinstance(supported, list)
+            and self.target.ooapi_version in supported
+            and isinstance(body, dict)
+            and body.get("requestedVersion") == UNSUPPORTED_V6_VERSION
+        ):
+            self.record(
+                2,
+                "metadata.negotiation",
+                "pass",
+                f"406 for version {UNSUPPORTED_V6_VERSION}; serves " + ", ".join(map(str, supported)),
+                exchange=ex,
+            )
+        else:
+            self.record(
+                2,
+                "metadata.negotiation",
+                "fail",
+                f"asked for version {UNSUPPORTED_V6_VERSION}: answered {ex.status}"
+                + ("" if isinstance(supported, list) else " without supportedVersions"),
+                exchange=ex,
+                requires=requires,
+            )
+
+    # L3 -------------------------------------------------------------------------------------
+
+    def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
+        """Status 200, JSON, valid against the profile, OKE consumers, offsets; the body (None
+        when there is no JSON answer)."""
+        requires = f"GET {op_path} answers 200 valid against {self.profile_name()}"
+        if ex.status != 200:
+            self.record(
+                level, check, "fail", f"answered {ex.status}, not 200", exchange=ex, requires=requires
+            )
+            return None
+        try:
+            body = ex.json()
+        except ValueError:
+            self.record(level, check, "fail", "the answer is not JSON", exchange=ex, requires=requires)
+            return None
+        schema = self.profile.response_schema("get", op_path)
+        problems = schema_errors(schema, body) if schema is not None else []
+        if schema is not None and not problems:
+            problems += extension_errors(schema, body)
+        problems += consumer_problems(body)
+        problems += date_times_without_offset(body)
+        if op_path == "/persons/{personId}/associations":
+            kinds = (
+                {i.get("associationType") for i in body.get("items", []) if isinstance(i, dict)}
+                if isinstance(body, dict)
+                else set()
+            )
+            other = sorted(str(k) for k in kinds - {"programOfferingAssociation"})
+            if other:
+                problems.append(
+                    "flow 6 returns programme-offering associations only, not " + ", ".join(other)
+                )
+        if problems:
+            self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires)
+        else:
+            self.record(level, check, "pass", f"GET {op_path}: 200, valid", exchange=ex)
+        # Even an invalid answer names ids: the reads that depend on it still run.
+        return body
+
+    async def not_found(self, op: Operation) -> None:
+        path = self._probe_path(op)
+        scope = op.scope if op.scope in self.tokens else None
+        ex = await self.get(path, after=self.token_depth, scope=scope)
+        if self.transport_failed(3, "read.unknown-id", ex):
+            return
+        requires = f"an unknown id answers 404 application/problem+json ({self.profile_name()})"
+        problems: list[str] = []
+        if ex.status != 404:
+            problems.append(f"answered {ex.status}, not 404")
+        elif not ex.content_type.startswith(PROBLEM_JSON):
+            problems.append(f"content type {ex.content_type or 'none'}, not {PROBLEM_JSON}")
+        else:
+            try:
+                body = ex.json()
+            except ValueError:
+                body = None
+            schema = None if self.target.v6 else self.profile.response_schema("get", op.path, "404")
+            if schema is not None:
+                problems += schema_errors(schema, body)
+            elif not isinstance(body, dict) or "title" not in body:
+                problems.append("the problem has no title")
+        if problems:
+            self.record(
+                3,
+                "read.unknown-id",
+                "fail",
+                f"GET {op.path}: " + "; ".join(problems),
+                exchange=ex,
+                requires=requires,
+            )
+        else:
+            self.record(3, "read.unknown-id", "pass", f"GET {op.path}: 404 problem+json", exchange=ex)
+
+    async def read_contract(self) -> None:
+        gets = {op.path: op for op in self.ops if op.method == "GET"}
+        ids: dict[str, asyncio.Future[tuple[str | None, int]]] = {}
+        loop = asyncio.get_running_loop()
+        for path in gets:
+            ids[path] = loop.create_future()
+
+        def publish(path: str, value: str | None, depth: int) -> None:
+            if path in ids and not ids[path].done():
+                ids[path].set_result((value, depth))
+
+        async def read(op: Operation) -> None:
+            path = op.path
+            check = "read.get"
+            depth = self.token_depth
+            if "{" in path:
+                source = SOURCES.get(path)
+                if source is None or source[0] not in gets:
+                    self.record(
+                        3,
+                        check,
+                        "skip",
+                        f"GET {path}: no listing names an id to read; level 4 reads back what it creates",
+                    )
+                    publish(path, None, depth)
+                    return
+                ident, depth = await ids[source[0]]
+                if ident is None:
+                    self.record(3, check, "skip", f"GET {path}: no id found to read")
+                    publish(path, None, depth)
+                    return
+                url_path = _fill(
+                    path,
+                    {
+                        "componentId": ident,
+                        "offeringId": ident,
+                        "groupId": ident,
+                        "associationId": ident,
+                        "personId": ident,
+                    },
+                )
+            else:
+                url_path = path + "?pageSize=10"
+            ex = await self.get(url_path, after=depth, scope=op.scope)
+            if self.transport_failed(3, check, ex):
+                publish(path, None, ex.depth)
+                return
+            body = self._check_body(3, path, ex, check)
+            field_name = next((f for src, f in SOURCES.values() if src == path), None)
+            found: str | None = None
+            if isinstance(body, dict) and field_name is not None:
+                items = body.get("items")
+                first = items[0] if isinstance(items, list) and items else body
+                if isinstance(first, dict) and isinstance(first.get(field_name), str):
+                    found = first[field_name]
+            publish(path, found, ex.depth)
+
+        tasks = [read(op) for op in gets.values()]
+        tasks += [self.not_found(op) for op in gets.values() if "{" in op.path]
+        await asyncio.gather(*tasks)
+
+    # L4 -------------------------------------------------------------------------------------
+
+    async def write_contract(self) -> None:
+        if self.target.production or self.target.type == "production":
+            raise ProductionRefused(f"{self.target.address} is a production environment")
+        await WriteContract(self).run()
+
+
+class WriteContract:
+    """Level 4: synthetic ids, created, checked and removed again."""
+
+    def __init__(self, env: EnvironmentCheck) -> None:
+        self.env = env
+        self.ops = {(op.method, op.path): op for op in env.ops}
+        self.created: list[str] = []
+        self.bodies = request_bodies(env.target.oke_version)
+
+    def token_for(self, method: Method, path: str) -> str | None:
+        """The token for a request: the scope of the operation whose template matches."""
+        for (m, template), op in self.ops.items():
+            if m == method and _matches(template, path):
+                return self.env.tokens.get(op.scope)
+        return None
+
+    async def send(self, method: Method, path: str, body: Any, after: int) -> Exchange:
+        return await self.env.client.send(
+            method,
+            self.env.url(path),
+            after=after,
+            token=self.token_for(method, path),
+            headers=self.env.headers(),
+            json_body=body,
+            content_type="application/merge-patch+json" if method == "PATCH" else None,
+        )
+
+    def expect(self, check: str, ex: Exchange, statuses: tuple[int, ...], what: str, requires: str) -> bool:
+        if self.env.transport_failed(4, check, ex):
+            return False
+        if ex.status in statuses:
+            self.env.record(4, check, "pass", f"{what}: {ex.status}", exchange=ex)
+            return True
+        self.env.record(
+            4,
+            check,
+            "fail",
+            f"{what}: answered {ex.status}, expected {' or '.join(map(str, statuses))}",
+            exchange=ex,
+            requires=requires,
+        )
+        return False
+
+    async def put(
+        self,
+        collection: str,
+        id_field: str,
+        kind: str,
+        ident: str,
+        after: int,
+        extra: dict[str, Any] | None = None,
+    ) -> int | None:
+        path = f"/{collection}/{ident}"
+        body = {**self.bodies[kind], id_field: ident, **(extra or {})}
+        ex = await self.send("PUT", path, body, after)
+        self.created.append(path)
+        ok = self.expect(
+            "write.put",
+            ex,
+            (200, 201),
+            f"PUT /{collection}/{{{id_field}}} (synthetic {ident})",
+            "PUT creates (201) or replaces (200); the body's id equals the path's",
+        )
+        return ex.depth if ok else None
+
+    async def read_back(self, collection: str, template: str, ident: str, after: int) -> None:
+        if ("GET", template) not in self.ops:
+            return
+        ex = await self.env.client.send(
+            "GET",
+            self.env.url(f"/{collection}/{ident}"),
+            after=after,
+            token=self.token_for("GET", template),
+            headers=self.env.headers(),
+        )
+        if not self.env.transport_failed(4, "write.read-back", ex):
+            self.env._check_body(4, template, ex, "write.read-back")
+
+    async def run(self) -> None:
+        env = self.env
+        start = env.token_depth
+        try:
+            await asyncio.gather(self.offerings(start), self.associations(start), self.people(start))
+        finally:
+            await self.cleanup()
+
+    async def offerings(self, after: int) -> None:
+        if ("PUT", "/offerings/{offeringId}") not in self.ops:
+            return
+        ident = str(uuid.uuid4())
+        depth = await self.put("offerings", "offeringId", "put_offering", ident, after)
+        if depth is None:
+            return
+        await asyncio.gather(
+            self.read_back("offerings", "/offerings/{offeringId}", ident, depth),
+            self.read_back(
+                "offerings", "/offerings/{offeringId}/associations", ident + "/associations", depth
+            ),
+        )
+        if ("PATCH", "/offerings/{offeringId}") in self.ops:
+            ex = await self.send("PATCH", f"/offerings/{ident}", self.bodies["patch_offering"], depth)
+            self.expect(
+                "write.patch",
+                ex,
+                (200,),
+                "PATCH /offerings/{offeringId} (report of the sitting, flow 4)",
+                "PATCH carries no id and answers 200",
+            )
+
+    async def associations(self, after: int) -> None:
+        template = "/associations/{associationId}"
+        if ("PUT", template) not in self.ops:
+            return
+        ident, other, cancelled = (str(uuid.uuid4()) for _ in range(3))
+        mismatch = {**self.bodies["put_association"], "associationId": ident}
+        first, wrong, gone = await asyncio.gather(
+            self.put("associations", "associationId", "put_association", ident, after),
+            self.send("PUT", f"/associations/{other}", mismatch, after),
+            self.put(
+                "associations", "associationId", "put_association", cancelled, after, {"state": "canceled"}
+            ),
+        )
+        self.created.append(f"/associations/{other}")
+        self.expect(
+            "write.put-id-mismatch",
+            wrong,
+            (400,),
+            "PUT whose body id differs from the path",
+            "on PUT the body's id equals the path id, else 400",
+        )
+        if first is not None:
+            await asyncio.gather(
+                self.read_back("associations", template, ident, first),
+                self.read_back("associations", template + "/url", ident + "/url", first),
+            )
+            if ("PATCH", template) in self.ops:
+                ex = await self.send(
+                    "PATCH", f"/associations/{ident}", self.bodies["patch_association"], first
+                )
+                self.expect(
+                    "write.patch",
+                    ex,
+                    (200,),
+                    "PATCH /associations/{associationId} (result)",
+                    "PATCH carries no id and answers 200",
+                )
+        receives_results = bool(self.env.target.roles & {"tpl", "sis"})
+        if gone is not None and receives_results and ("PATCH", template) in self.ops:
+            body = {"result": self.bodies["patch_association"].get("result", {})}
+            ex = await self.send("PATCH", f"/associations/{cancelled}", body, gone)
+            self.expect(
+                "write.cancelled-association",
+                ex,
+                (200,),
+                "a correct result for a cancelled association",
+                "a receiver must answer 200, not 400, to a correct result for a cancelled association "
+                "(flows 3 and 5)",
+            )
+
+    async def people(self, after: int) -> None:
+        if ("PUT", "/persons/{personId}") not in self.ops:
+            return
+        person, group = str(uuid.uuid4()), str(uuid.uuid4())
+        done = await asyncio.gather(
+            self.put("persons", "personId", "put_person", person, after),
+            self.put("groups", "groupId", "put_group", group, after),
+        )
+        template = "/groups/{groupId}/members/{personId}"
+        if ("PUT", template) in self.ops and all(d is not None for d in done):
+            path = f"/groups/{group}/members/{person}"
+            body = {**self.bodies["put_member"], "personId": person}
+            ex = await self.send("PUT", path, body, max(d or 0 for d in done))
+            self.created.insert(0, path)
+            self.expect(
+                "write.put",
+                ex,
+                (200, 201),
+                "PUT /groups/{groupId}/members/{personId}",
+                "PUT creates (201) or replaces (200)",
+            )
+
+    async def cleanup(self) -> None:
+        """Remove every synthetic resource again. OKE defines no DELETE; where the supplier
+        offers none (405), the ids are reported so they can be removed by hand."""
+        left: list[str] = []
+
+        async def remove(path: str) -> None:
+            ex = await self.env.client.send(
+                "DELETE", self.env.url(path), token=self._any_token(path), after=self.env.token_depth
+            )
+            if ex.error is not None or ex.status not in (200, 204, 404):
+                left.append(path)
+
+        members = [p for p in self.created if "/members/" in p]
+        rest = [p for p in self.created if "/members/" not in p]
+        await asyncio.gather(*(remove(p) for p in members))
+        await asyncio.gather(*(remove(p) for p in rest))
+        if left:
+            self.env.record(
+                4, "write.cleanup", "skip", "synthetic resources left (no DELETE): " + ", ".join(left)
+            )
+        elif self.created:
+            self.env.record(4, "write.cleanup", "pass", f"{len(self.created)} synthetic resource(s) removed")
+
+    def _any_token(self, path: str) -> str | None:
+        collection = path.split("/")[1]
+        for (method, template), op in self.ops.items():
+            if method in ("PUT", "PATCH") and template.split("/")[1] == collection:
+                return self.env.tokens.get(op.scope)
+        return None

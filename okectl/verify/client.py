@@ -1,0 +1,153 @@
+"""The HTTP side of verify: one client per supplier, within that supplier's limits.
+
+Every request a check sends goes through `SupplierClient.send`, which holds the supplier's
+concurrency and request rate (``api.limits``: one budget for everything okectl sends that
+supplier), never retries (a conformance check must see the first answer), and records how
+many dependent round trips led up to it, so a run can report its critical path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import ssl
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx
+
+from okectl.verify.model import Excerpt
+
+EXCERPT_CHARS = 400
+_TOKEN_VALUE = re.compile(r'("access_token"\s*:\s*")[^"]*(")')
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~30 ms; one context serves every supplier's client.
+    return httpx.create_ssl_context()
+
+
+class RateLimiter:
+    """A token bucket holding one second's worth of requests, like the suppliers' own limits."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request and its answer (or the transport error instead of one)."""
+
+    method: str
+    url: str
+    depth: int  # dependent round trips up to and including this one
+    status: int | None = None
+    headers: httpx.Headers | None = None
+    content: bytes = b""
+    error: str | None = None
+
+    @property
+    def line(self) -> str:
+        return f"{self.method} {self.url}"
+
+    @property
+    def content_type(self) -> str:
+        return str((self.headers or httpx.Headers()).get("content-type", ""))
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def excerpt(self) -> Excerpt:
+        text = self.content[: EXCERPT_CHARS * 2].decode("utf-8", "replace")
+        text = _TOKEN_VALUE.sub(r"\1[redacted]\2", text)
+        if len(text) > EXCERPT_CHARS:
+            text = text[:EXCERPT_CHARS] + "…"
+        return Excerpt(
+            request=self.line,
+            status=self.status,
+            content_type=self.content_type or None,
+            body=self.error or text,
+        )
+
+
+class SupplierClient:
+    """Sends one supplier's verification requests; shared by all its environments."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        requests_per_second: float,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._limiter = RateLimiter(requests_per_second)
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            follow_redirects=False,
+            verify=_tls(),
+        )
+        self.sent = 0
+        self.max_depth = 0
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        after: int = 0,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Exchange:
+        """Send one request; ``after`` is the depth of the exchange it depended on."""
+        sent_headers = {"Accept": "application/json", **(headers or {})}
+        if token is not None:
+            sent_headers["Authorization"] = f"Bearer {token}"
+        content: bytes | None = None
+        if json_body is not None:
+            content = json.dumps(json_body).encode()
+            sent_headers["Content-Type"] = content_type or "application/json"
+        exchange = Exchange(method, url, after + 1)
+        self.max_depth = max(self.max_depth, exchange.depth)
+        async with self._semaphore:
+            await self._limiter.acquire()
+            self.sent += 1
+            try:
+                resp = await self._client.request(
+                    method, url, headers=sent_headers, content=content, data=form
+                )
+            except httpx.HTTPError as exc:
+                exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                return exchange
+        exchange.status = resp.status_code
+        exchange.headers = resp.headers
+        exchange.content = resp.content
+        return exchange
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

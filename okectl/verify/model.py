@@ -1,0 +1,130 @@
+"""What a verification found: one `CheckResult` per check, grouped per environment.
+
+Plain data, so the views render it and the evidence pack stores it without knowing how it
+was obtained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "skip", "error"]
+LEVELS: dict[int, str] = {0: "transport", 1: "auth", 2: "metadata", 3: "read contract", 4: "write contract"}
+
+
+@dataclass(slots=True)
+class Excerpt:
+    """A redacted request and the start of its response."""
+
+    request: str  # "GET https://…/components?pageSize=10"
+    status: int | None = None
+    content_type: str | None = None
+    body: str = ""  # at most a few hundred characters, secrets and tokens removed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    level: int
+    check: str  # e.g. "read.items-valid"
+    status: Status
+    message: str  # what was found
+    request: str = ""  # the request it concerns, when there is one
+    requires: str = ""  # what the profile (or the specification text) requires
+    excerpt: Excerpt | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "excerpt"}
+        out["excerpt"] = self.excerpt.to_dict() if self.excerpt else None
+        return out
+
+
+@dataclass(slots=True)
+class EnvironmentResult:
+    address: str  # supplier/school/environment
+    supplier: str
+    school: str
+    environment: str
+    type: str
+    roles: list[str]
+    flows: list[int]
+    oke_version: str
+    ooapi_version: str
+    base_url: str | None
+    profile: str | None  # the vendored file checked against
+    overlays: list[str]
+    checks: list[CheckResult] = field(default_factory=list)
+    # The OKE version the environment's GET / names, when it differs from the declared one.
+    drift: str | None = None
+
+    def add(self, result: CheckResult) -> None:
+        self.checks.append(result)
+
+    @property
+    def status(self) -> Status:
+        statuses = {c.status for c in self.checks}
+        if "error" in statuses:
+            return "error"
+        if "fail" in statuses:
+            return "fail"
+        return "pass"
+
+    def highest_passed_level(self) -> int:
+        """The highest level up to which every check passed (-1: not even transport)."""
+        passed = -1
+        for level in sorted(LEVELS):
+            at = [c for c in self.checks if c.level == level]
+            if not at or any(c.status in ("fail", "error") for c in at):
+                if at:
+                    break
+                continue
+            passed = level
+        return passed
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "checks"}
+        out["status"] = self.status
+        out["checks"] = [c.to_dict() for c in self.checks]
+        return out
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    level: int
+    okectl_version: str
+    started: str
+    finished: str = ""
+    environments: list[EnvironmentResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # problems not tied to one environment
+    round_trips: int = 0  # the longest chain of dependent requests
+    requests: dict[str, int] = field(default_factory=dict)  # supplier → requests sent
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "skip": 0, "error": 0}
+        for env in self.environments:
+            for check in env.checks:
+                out[check.status] += 1
+        return out
+
+    @property
+    def status(self) -> Status:
+        if self.errors or any(e.status == "error" for e in self.environments):
+            return "error"
+        if any(e.status == "fail" for e in self.environments):
+            return "fail"
+        return "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "okectl_version": self.okectl_version,
+            "started": self.started,
+            "finished": self.finished,
+            "status": self.status,
+            "counts": self.counts(),
+            "errors": list(self.errors),
+            "environments": [e.to_dict() for e in self.environments],
+        }
