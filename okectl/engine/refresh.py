@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import DesiredState
+from okectl.config.settings import load_settings
 from okectl.errors import OkectlError
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource
+from okectl.model.secrets import SecretRoots
 from okectl.providers.base import Capability, Provider, ProviderError
 
 ProgressHook = Callable[[str, str], None]
@@ -56,9 +58,11 @@ async def refresh(
     suppliers: set[str] | None = None,
     schools: set[str] | None = None,
     progress: ProgressHook | None = None,
+    roots: SecretRoots | None = None,
 ) -> Refreshed:
     from okectl.providers.registry import capabilities, make_provider
 
+    roots = roots if roots is not None else load_settings(root).secret_roots
     ids = sorted(s for s in state.suppliers if suppliers is None or s in suppliers)
     providers: dict[str, Provider] = {}
     errors: list[str] = []
@@ -66,7 +70,7 @@ async def refresh(
     try:
         for sid in ids:
             try:
-                providers[sid] = make_provider(state.suppliers[sid], repo_root=root)
+                providers[sid] = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
             except OkectlError as exc:
                 errors.extend(exc.lines())
 
@@ -94,7 +98,9 @@ async def refresh(
     return result
 
 
-async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[Release] | str]:
+async def read_release_feeds(
+    state: DesiredState, root: Path, roots: SecretRoots | None = None
+) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 
     One supplier's outage must not hide the others' answers, so failures are values.
@@ -106,7 +112,7 @@ async def read_release_feeds(state: DesiredState, root: Path) -> dict[str, list[
     async def one(sid: str) -> None:
         provider: Provider | None = None
         try:
-            provider = registry.make_provider(state.suppliers[sid], repo_root=root)
+            provider = registry.make_provider(state.suppliers[sid], repo_root=root, roots=roots)
             out[sid] = list(await provider.releases())
         except Exception as exc:
             out[sid] = f"cannot read the release feed: {exc}"

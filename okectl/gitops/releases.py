@@ -156,7 +156,7 @@ def collect_releases(root: Path, *, today: date | None = None) -> ReleaseReport:
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)
-    feeds = asyncio.run(read_release_feeds(state, root))
+    feeds = asyncio.run(read_release_feeds(state, root, validated.settings.secret_roots))
     report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
     for sid in sorted(state.suppliers):
         entry = SupplierReleases(supplier=sid)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from okectl.config.models import Supplier
+from okectl.config.models import SecretRef, Supplier
+from okectl.config.settings import load_settings
 from okectl.errors import OkectlError
 from okectl.model.secrets import SecretRoots, resolve_secret_ref
 from okectl.providers.base import Adapter, AdapterContext, Capability, Provider
@@ -109,7 +110,8 @@ def settings_of(supplier: Supplier, found: Adapter) -> BaseModel | None:
 
 
 def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
-    """The provider for a supplier, as its ``api.provider`` says."""
+    """The provider for a supplier, as its ``api.provider`` says. Its secret references
+    are read only where ``roots`` allow: the repository's okectl.yaml when not given."""
     name = supplier.api.provider
     found = adapter(name)
     if found is None:
@@ -121,12 +123,15 @@ def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | N
         settings = settings_of(supplier, found)
     except ValueError as exc:
         raise ProviderConfigError(f"supplier {supplier.id}: api.settings: {exc}") from None
-    secret_roots = roots if roots is not None else SecretRoots.default(repo_root)
-    ctx = AdapterContext(
-        repo_root=repo_root,
-        settings=settings,
-        resolve_secret=lambda ref: resolve_secret_ref(ref, secret_roots),
-    )
+    known: list[SecretRoots] = [roots] if roots is not None else []
+
+    def resolve(ref: SecretRef) -> str | None:
+        # The settings are read on first use only: most adapters never read a secret.
+        if not known:
+            known.append(load_settings(repo_root).secret_roots)
+        return resolve_secret_ref(ref, known[0])
+
+    ctx = AdapterContext(repo_root=repo_root, settings=settings, resolve_secret=resolve)
     provider = found.create(supplier, ctx)
     return provider
 

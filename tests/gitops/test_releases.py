@@ -50,7 +50,7 @@ class FakeProvider:
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     module: Any = types.ModuleType("okectl.providers.registry")
 
-    def make_provider(supplier: Supplier, *, repo_root: Path) -> FakeProvider:
+    def make_provider(supplier: Supplier, *, repo_root: Path, roots: object = None) -> FakeProvider:
         return FakeProvider(supplier)
 
     module.make_provider = make_provider

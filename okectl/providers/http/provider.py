@@ -137,16 +137,36 @@ def _normal(value: Any) -> Any:
     return value
 
 
+# How much of what a supplier says about a failure is shown or journaled: enough to act on,
+# never a whole echoed request.
+MAX_DETAIL_CHARS = 300
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
+
+
+def _reason(resp: httpx.Response) -> str:
+    # The standard phrase of the status, never the one on the wire: a supplier chooses that.
+    return httpx.codes.get_reason_phrase(resp.status_code) or "unknown status"
+
+
 def _problem_detail(resp: httpx.Response) -> str:
+    """What a failed answer says, reduced to its problem document's ``title`` and
+    ``detail`` (RFC 9457; the status is shown beside it), on one line and truncated.
+    Anything else in the body (the echoed request, a stack trace) is never shown."""
     try:
         data = resp.json()
     except ValueError:
-        return resp.reason_phrase
-    if isinstance(data, dict):
-        detail = data.get("detail") or data.get("error_description") or data.get("title")
-        if isinstance(detail, str):
-            return detail
-    return resp.reason_phrase
+        return _reason(resp)
+    if not isinstance(data, dict):
+        return _reason(resp)
+    parts: list[str] = []
+    for key in ("title", "detail", "error_description"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+            parts.append(value.strip())
+    text = " ".join(": ".join(parts).translate(_CONTROL).split()) if parts else _reason(resp)
+    if len(text) > MAX_DETAIL_CHARS:
+        text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
+    return text
 
 
 def one_listing_is_faster(
@@ -375,7 +395,7 @@ class HttpProvider:
                 status = resp.status_code
                 if status in MAYBE_APPLIED_STATUSES:
                     call.maybe_applied = True
-                last = f"answered {resp.status_code} {resp.reason_phrase}"
+                last = f"answered {resp.status_code} {_reason(resp)}"
                 wait = _retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
                     error = self._fail(
@@ -477,7 +497,7 @@ class HttpProvider:
         if resp.status_code >= 400:
             raise self._fail(
                 what,
-                f"failed: {resp.status_code} {resp.reason_phrase}: {_problem_detail(resp)}",
+                f"failed: {resp.status_code} {_reason(resp)}: {_problem_detail(resp)}",
                 status=resp.status_code,
                 detail=_problem_detail(resp),
                 address=address,
