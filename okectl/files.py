@@ -36,8 +36,13 @@ def check_target(path: Path) -> None:
         raise UnsafeWrite(f"{path}: exists and is not a regular file; refusing to replace it")
 
 
-def write_atomic(path: Path, data: str | bytes, *, what: str = "the file", mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically (see the module's description)."""
+def write_atomic(
+    path: Path, data: str | bytes, *, what: str = "the file", mode: int = 0o644, durable: bool = True
+) -> None:
+    """Write ``data`` to ``path`` atomically (see the module's description).
+
+    ``durable=False`` skips flushing to disk: for many files of a new folder, whose loss
+    in a crash costs nothing but running the command again."""
     check_target(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     folder = path.parent if str(path.parent) else Path(".")
@@ -51,7 +56,8 @@ def write_atomic(path: Path, data: str | bytes, *, what: str = "the file", mode:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         # Checked again just before the rename: the target may have been swapped meanwhile.
         check_target(path)
         os.replace(tmp, path)
