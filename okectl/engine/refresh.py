@@ -51,6 +51,24 @@ async def _refresh_one(
     return await provider.read_tenants(to_read) if to_read else []
 
 
+def configured_schools(state: DesiredState, supplier: str, schools: set[str] | None) -> list[str]:
+    """The schools (of ``schools``, when given) with a connection to this supplier."""
+    return sorted(
+        code
+        for code, school in state.schools.items()
+        if supplier in school.connections and (schools is None or code in schools)
+    )
+
+
+async def _denied(provider: Provider, schools: list[str]) -> list[str]:
+    # Adapters written before denied_tenants existed do not have it: nothing to check then.
+    check = getattr(provider, "denied_tenants", None)
+    if check is None or not schools:
+        return []
+    denied: list[str] = await check(schools)
+    return denied
+
+
 async def refresh(
     state: DesiredState,
     root: Path,
@@ -79,8 +97,19 @@ async def refresh(
                 progress(sid, "reading")
             try:
                 resources = await _refresh_one(provider, schools, capabilities(state.suppliers[sid]))
+                denied = await _denied(provider, configured_schools(state, sid, schools))
             except ProviderError as exc:
                 errors.append(str(exc))
+                if progress:
+                    progress(sid, "failed")
+                return
+            if denied:
+                # Read as empty, these tenants would be planned as new: everything in them
+                # created again, and refused at apply. Nothing is planned for the supplier.
+                errors.append(
+                    f"supplier {sid}: its credential cannot see the tenant(s) {', '.join(denied)} "
+                    "configured for it; ask the supplier for access, or check api.auth"
+                )
                 if progress:
                     progress(sid, "failed")
                 return

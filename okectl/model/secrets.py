@@ -129,10 +129,11 @@ def _read_file(ref: str, path: Path) -> str | None:
         return None
     except OSError as exc:
         raise SecretRefused(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SecretRefused(f"secret {ref}: {path} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretRefused(f"secret {ref}: {path} is not a regular file")
         if info.st_size > MAX_SECRET_FILE_BYTES:
             raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
         data = fh.read(MAX_SECRET_FILE_BYTES + 1)

@@ -169,6 +169,15 @@ def _problem_detail(resp: httpx.Response) -> str:
     return text
 
 
+def _scope_tenants(scope: Any) -> frozenset[str] | None:
+    """The tenants an OAuth scope names (``tenant:21RC tenant:23KM``, ``tenant:*``); None
+    when it names none, so nothing can be concluded from it."""
+    if not isinstance(scope, str):
+        return None
+    tenants = frozenset(p[len("tenant:"):] for p in scope.split() if p.startswith("tenant:"))
+    return tenants or None
+
+
 def one_listing_is_faster(
     sizes: dict[str, int | None], wanted: list[str], *, page_size: int, concurrency: int
 ) -> bool:
@@ -227,6 +236,11 @@ class HttpProvider:
         self._limiter = RateLimiter(rps, max(self._concurrency, int(rps)))
         self._token: str | None = None
         self._token_expires = 0.0
+        # The tenants the token's scope names (tenant:<school>; "*" for all), None when the
+        # supplier does not say.
+        self._scope_tenants: frozenset[str] | None = None
+        # The last tenant listing: the tenants that exist and this credential sees.
+        self._listed: frozenset[str] | None = None
         self._token_lock = asyncio.Lock()
         self.requests = 0  # every HTTP request sent, retries included
         self._client = httpx.AsyncClient(
@@ -321,8 +335,9 @@ class HttpProvider:
                 data = resp.json()
                 token = str(data["access_token"])
                 ttl = float(data.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise self._fail("token request", "returned no access_token") from None
+            self._scope_tenants = _scope_tenants(data.get("scope"))
             self._token = token
             self._token_expires = time.monotonic() + max(0.0, ttl - min(TOKEN_MARGIN_SECONDS, ttl / 2))
             return token
@@ -547,10 +562,37 @@ class HttpProvider:
                 raise self._malformed(what, "a tenant has no school code")
             count = t.get("resources")
             sizes[school] = count if type(count) is int and count >= 0 else None
+        self._listed = frozenset(sizes)
         return sizes
 
     async def list_tenants(self) -> list[str]:
         return list(await self._tenant_sizes())
+
+    async def denied_tenants(self, schools: Collection[str]) -> list[str]:
+        """Of these schools, those this credential may not see. The token's scope says so
+        without a request; a supplier that gives no scope is asked, for each school that is
+        not among its tenants, with a one-item listing (403: not visible)."""
+        wanted = set(schools)
+        if not wanted:
+            return []
+        await self._access_token()
+        if self._scope_tenants is not None:
+            return [] if "*" in self._scope_tenants else sorted(wanted - self._scope_tenants)
+        listed = self._listed if self._listed is not None else frozenset(await self._tenant_sizes())
+        unknown = sorted(wanted - listed)
+
+        async def denied(school: str) -> bool:
+            what = f"reading tenant {school}"
+            resp = await self._send(
+                "GET", f"/tenants/{school}/resources", what=what, params={"page_size": 1}
+            )
+            if resp.status_code == 403:
+                return True
+            self._check(resp, what)
+            return False
+
+        found = await asyncio.gather(*(denied(s) for s in unknown))
+        return [s for s, no in zip(unknown, found, strict=True) if no]
 
     async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
         if schools is not None and not schools:
