@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import SCHEMA_KINDS
+from okectl.files import write_atomic
 
 SCHEMA_DIR = "schema"
 
@@ -28,6 +29,6 @@ def write_all(out_dir: Path) -> list[Path]:
     written = []
     for kind in SCHEMA_KINDS:
         path = out_dir / f"{kind}.schema.json"
-        path.write_text(render(kind), encoding="utf-8")
+        write_atomic(path, render(kind), what="the schema")
         written.append(path)
     return written

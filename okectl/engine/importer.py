@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import io
-import os
 import shutil
 import tempfile
 from collections import Counter
@@ -28,6 +27,7 @@ from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.refresh import refresh
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
+from okectl.files import replace_file, write_atomic
 from okectl.model.resources import ActualResource
 
 
@@ -190,7 +190,7 @@ def _write_checked(root: Path, result: ImportResult) -> None:
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
         for rel, (_, new) in result.files.items():
-            (scratch / rel).write_text(new, encoding="utf-8")
+            write_atomic(scratch / rel, new, what="an imported file", durable=False)
         try:
             validate_repository(scratch)
         except ValidationFailed as exc:
@@ -199,8 +199,5 @@ def _write_checked(root: Path, result: ImportResult) -> None:
                 + "\n  ".join(exc.lines())
             ) from None
     for rel, (_, new) in result.files.items():
-        target = root / rel
-        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
-        tmp_file.write_text(new, encoding="utf-8")
-        os.replace(tmp_file, target)
+        replace_file(root / rel, new, what="an imported file")
     result.written = True

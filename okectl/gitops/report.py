@@ -23,6 +23,7 @@ from okectl.config.revision import repo_state
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError
+from okectl.files import write_atomic
 from okectl.gitops.releases import alignment, allowed_versions, newest, version_key
 from okectl.model import clock
 
@@ -366,5 +367,5 @@ def write_report(data: ReportData, out_dir: Path) -> Path:
     except OSError as exc:
         raise OkectlError(f"{out_dir}: cannot create the report folder: {exc.strerror}") from None
     path = out_dir / "index.html"
-    path.write_text(render_html(data), encoding="utf-8")
+    write_atomic(path, render_html(data), what="the report")
     return path

@@ -10,6 +10,7 @@ import pytest
 
 from tests.config.conftest import BASE
 from tests.conftest import CliResult, run_cli, write_tree
+from tests.gitops.conftest import make_repo  # noqa: F401 (a git repository, for bump)
 
 # The real sandbox server, for tests where a supplier is involved.
 from tests.sandbox.conftest import sandbox, seed_file  # noqa: F401
