@@ -62,7 +62,7 @@ def start_server(db: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes], 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [
         sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port), "--db", str(db),
-        "--latency-ms", str(latency_ms),
+        "--latency-ms", str(latency_ms), "--control",
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

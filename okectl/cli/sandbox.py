@@ -56,6 +56,12 @@ def sandbox() -> None:
 )
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0, help="Fraction of slow responses.")
 @click.option("--slow-ms", type=click.FloatRange(min=0), default=0, help="How slow a slow response is.")
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Serve the /_sandbox/* endpoints (faults, statistics, token revocation) too: "
+    "anyone who can reach the server can use them.",
+)
 def serve(
     host: str,
     port: int,
@@ -69,11 +75,12 @@ def serve(
     drop_rate: float,
     slow_rate: float,
     slow_ms: float,
+    control: bool,
 ) -> int:
     """Serve the sandbox over HTTP until interrupted.
 
-    Each supplier's API is at /s/<supplier>/; faults can also be changed while it runs
-    with POST /_sandbox/faults (see docs/sandbox.md).
+    Each supplier's API is at /s/<supplier>/; with --control, faults can also be changed
+    while it runs with POST /_sandbox/faults (see docs/sandbox.md).
     """
     from okectl.sandbox.faults import Faults
     from okectl.sandbox.server import serve as run
@@ -88,7 +95,7 @@ def serve(
         slow_rate=slow_rate,
         slow_ms=slow_ms,
     )
-    run(host=host, port=port, db_path=db, seed=seed, faults=faults)
+    run(host=host, port=port, db_path=db, seed=seed, faults=faults, control=control)
     return 0
 
 

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 
 from okectl.errors import OkectlError
 from okectl.sandbox.app import TOKEN_TTL_SECONDS, create_app
-from okectl.sandbox.faults import Faults
+from okectl.sandbox.faults import DroppedConnection, Faults
 from okectl.sandbox.seed import open_store
 
 
@@ -28,16 +29,22 @@ def serve(
     seed: Path | None = None,
     faults: Faults | None = None,
     log_level: str = "info",
+    control: bool = False,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted; ``control`` adds the ``/_sandbox/*`` endpoints."""
     sock = listen(host, port)
     try:
         store = open_store(db_path, seed)
         try:
             config = uvicorn.Config(
-                create_app(store, faults=faults), host=host, port=port, log_level=log_level, access_log=False
+                create_app(store, faults=faults, control=control),
+                host=host,
+                port=port,
+                log_level=log_level,
+                access_log=False,
             )
             server = uvicorn.Server(config)
+            quiet_disconnects()
             server.run(sockets=[sock])
             if not server.started:
                 raise OkectlError(f"the sandbox server on {host}:{port} did not start")
@@ -45,6 +52,33 @@ def serve(
             store.close()
     finally:
         sock.close()
+
+
+class _OneLine(logging.Filter):
+    """A connection that ends early is the client's doing, or injected on purpose: one line
+    for it, never a traceback. Anything else is logged as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, DroppedConnection):
+            record.msg, record.args = "dropped a connection mid-answer (fault injection): %s", (exc,)
+        elif isinstance(exc, ClientDisconnect):
+            record.msg, record.args = "the client disconnected before its request was read", ()
+        else:
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+_ONE_LINE = _OneLine()
+
+
+def quiet_disconnects() -> None:
+    """Log client disconnects and injected drops as one line each (see _OneLine)."""
+    logger = logging.getLogger("uvicorn.error")
+    if _ONE_LINE not in logger.filters:
+        logger.addFilter(_ONE_LINE)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -81,11 +115,12 @@ def serve_in_background(
     faults: Faults | None = None,
     token_ttl: float = TOKEN_TTL_SECONDS,
     host: str = "127.0.0.1",
+    control: bool = False,
 ) -> Iterator[str]:
     """Start a real uvicorn server on a free loopback port in a thread; yield its URL
     (``http://127.0.0.1:PORT``) and stop it on exit.
 
-    Faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
+    With ``control``, faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
     """
     store = open_store(db_path, seed)
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
@@ -95,7 +130,7 @@ def serve_in_background(
     sock.bind((host, 0))
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        create_app(store, faults=faults, token_ttl=token_ttl),
+        create_app(store, faults=faults, token_ttl=token_ttl, control=control),
         log_level="critical",
         access_log=False,
         lifespan="off",

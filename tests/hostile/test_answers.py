@@ -1,6 +1,10 @@
 """Supplier answers from tests/hostile/answers/, served by a real HTTP server: whatever a
 supplier says, okectl shows one line of it (status, title, detail), truncated, with every
-form of its secrets redacted.
+form of its secrets redacted; and whatever names it lists, okectl plans on, listing what it
+cannot address as unmanaged, with the reason.
+
+A listing case (``call: plan``) holds the supplier's ``tenants`` and ``resources``, the
+lines ``expect_unmanaged`` of the plan, and what must ``never`` be shown.
 
 A case file holds: ``call`` (token: the token request fails; list: listing tenants
 fails), ``status``, ``body`` (JSON) or ``text`` (with ``content_type``), ``expect`` (parts
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +28,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from okectl.providers.base import ProviderError
+from tests.config.conftest import BASE
+from tests.conftest import run_cli, write_tree
 from tests.hostile.conftest import HERE
 from tests.sandbox.conftest import run
 from tests.sandbox.fake import CLIENT_SECRET, fake_supplier, provider, token_ok
 
-CASES = sorted(p.stem for p in (HERE / "answers").glob("*.json"))
+
+def _cases(*calls: str) -> list[str]:
+    return sorted(
+        p.stem
+        for p in (HERE / "answers").glob("*.json")
+        if json.loads(p.read_text(encoding="utf-8"))["call"] in calls
+    )
+
+
+CASES = _cases("token", "list")
+LISTINGS = _cases("plan")
 
 
 def _placeholders() -> dict[str, str]:
@@ -95,3 +113,35 @@ def test_a_hostile_supplier_answer_is_one_safe_line(name: str) -> None:
     for key, form in _placeholders().items():
         assert key == "{huge}" or all(form not in text for text in shown), (key, shown)
     assert len(message) <= case.get("max_chars", 1000), len(message)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", LISTINGS)
+def test_a_plan_survives_any_name_a_supplier_lists(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = json.loads((HERE / "answers" / f"{name}.json").read_text(encoding="utf-8"))
+
+    async def api(request: Request) -> Response:
+        if request.url.path.endswith("/tenants"):
+            return JSONResponse({"items": case["tenants"]})
+        return JSONResponse({"items": case["resources"], "next_page_token": None})
+
+    monkeypatch.setenv("DELTA_ADMIN_SECRET", CLIENT_SECRET)
+    with fake_supplier(api) as url:
+        files = dict(BASE)
+        files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip() + (
+            f"api:\n  provider: http\n  url: {url}\n  auth:\n    token_url: {url}/oauth/token\n"
+            "    client_id: okectl\n    client_secret: {env: DELTA_ADMIN_SECRET}\n"
+        )
+        root = write_tree(tmp_path / "repo", files)
+        result = run_cli("plan", "--repo", str(root))
+    assert result.exit_code == 0, result.err
+    assert "Traceback" not in result.err
+    shown = [line.strip()[2:] for line in result.out.splitlines() if line.strip().startswith("? ")]
+    for line in case["expect_unmanaged"]:
+        assert any(s.startswith(line) for s in shown), (line, shown)
+    for part in case["never"]:
+        assert part not in result.out + result.err
+    # Nothing it cannot address is deleted, even when labelled as this repository's.
+    assert ", 0 to delete;" in result.out and "  delete\n" not in result.out

@@ -138,5 +138,5 @@ def seed_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def sandbox(tmp_path: Path, seed_file: Path) -> Iterator[Sandbox]:
     """A fresh, seeded sandbox as a real uvicorn server for each test."""
-    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file) as url:
+    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file, control=True) as url:
         yield Sandbox(url)

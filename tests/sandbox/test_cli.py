@@ -151,6 +151,7 @@ def test_serve_runs_a_real_server_with_faults_from_the_command_line(tmp_path: Pa
     cmd = [
         sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port),
         "--db", str(tmp_path / "served.db"), "--seed", str(seed), "--latency-ms", "25", "--fail-rate", "0.1",
+        "--control",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"

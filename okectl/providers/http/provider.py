@@ -14,6 +14,7 @@ import functools
 import gc
 import json as jsonlib
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -116,6 +117,64 @@ def _text(item: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise _Bad(f"a {item.get('kind')} has no {key}")
     return value
+
+
+# What the API allows in a path (admin-api.yaml), as whole strings.
+_SCHOOL = re.compile(r"[0-9]{2}[A-Z]{2}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# An ETag goes back in If-Match: printable ASCII only, and never "*" (that would match
+# whatever the supplier holds by then).
+_ETAG = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,1023}")
+_fits_cache: dict[tuple[re.Pattern[str], str], bool] = {}
+
+
+def _fits(pattern: re.Pattern[str], value: str) -> bool:
+    # Names repeat across a fleet (production, acceptance, …): check each once.
+    key = (pattern, value)
+    found = _fits_cache.get(key)
+    if found is None:
+        found = pattern.fullmatch(value) is not None
+        if len(_fits_cache) < 100_000:
+            _fits_cache[key] = found
+    return found
+
+
+def _name(item: dict[str, Any], key: str) -> str:
+    """A name as the supplier gave it when it is text, else its JSON form in parentheses,
+    which no name okectl can address has (see _why_unaddressable): 42 is not "42". A
+    missing name breaks the API's contract: the document is malformed."""
+    if key not in item:
+        raise _Bad(f"a {item.get('kind')} has no {key}")
+    value = item[key]
+    return value if isinstance(value, str) else f"({jsonlib.dumps(value)})"
+
+
+def _shown(value: str) -> str:
+    """A supplier's name, safe to print: escaped, on one line, short."""
+    text = jsonlib.dumps(value)[1:-1].replace("/", "\\u002f")
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _why_unaddressable(address: Address, etag: str) -> str | None:
+    parts = [("school code", address.school, _SCHOOL), ("environment name", address.environment, _NAME)]
+    if address.kind != "environment":
+        parts.append((f"{address.kind} name", address.name, _NAME))
+    for what, value, pattern in parts:
+        if not _fits(pattern, value):
+            return f'its {what} "{_shown(value)}" is not one okectl can address'
+    if etag == "*" or not _fits(_ETAG, etag):
+        return "its ETag cannot be sent back to the supplier"
+    return None
+
+
+def _escaped(address: Address) -> Address:
+    return Address(
+        address.supplier,
+        _shown(address.school),
+        _shown(address.environment),
+        address.kind,
+        _shown(address.name),
+    )
 
 
 class _Call:
@@ -448,7 +507,7 @@ class HttpProvider:
         kind = get("kind")
         try:
             if kind == "environment":
-                addr = Address(self.supplier.id, _text(item, "tenant"), _text(item, "name"))
+                addr = Address(self.supplier.id, _name(item, "tenant"), _name(item, "name"))
                 spec = {
                     "type": get("type"),
                     "status": get("status"),
@@ -466,10 +525,10 @@ class HttpProvider:
             elif kind == "client":
                 addr = Address(
                     self.supplier.id,
-                    _text(item, "tenant"),
-                    _text(item, "environment"),
+                    _name(item, "tenant"),
+                    _name(item, "environment"),
                     "client",
-                    _text(item, "system"),
+                    _name(item, "system"),
                 )
                 spec = {
                     "client_id": get("client_id"),
@@ -480,10 +539,10 @@ class HttpProvider:
             elif kind == "role":
                 addr = Address(
                     self.supplier.id,
-                    _text(item, "tenant"),
-                    _text(item, "environment"),
+                    _name(item, "tenant"),
+                    _name(item, "environment"),
                     "role",
-                    _text(item, "role"),
+                    _name(item, "role"),
                 )
                 spec = {"name": get("name"), "groups": get("groups")}
                 extra = {"created_at": get("created_at"), "updated_at": get("updated_at")}
@@ -495,6 +554,11 @@ class HttpProvider:
                 raise _Bad(f"labels of {addr} is not an object")
         except _Bad as exc:
             raise self._malformed(what, str(exc), address=address, secrets=secrets) from None
+        why = _why_unaddressable(addr, etag)
+        if why is not None:
+            # Listed (as unmanaged, with the reason), never written: one odd name at a
+            # supplier must not stop every plan of it.
+            return ActualResource(_escaped(addr), spec, etag, labels, extra, unaddressable=why)
         return ActualResource(addr, spec, etag, labels, extra)
 
     def _check(
@@ -560,6 +624,10 @@ class HttpProvider:
             school = t.get("school") if isinstance(t, dict) else None
             if not isinstance(school, str) or not school:
                 raise self._malformed(what, "a tenant has no school code")
+            if not _fits(_SCHOOL, school):
+                # Not a code okectl can put in a path, nor one the configuration can name:
+                # its resources are still listed (unmanaged) by a reading across tenants.
+                continue
             count = t.get("resources")
             sizes[school] = count if type(count) is int and count >= 0 else None
         self._listed = frozenset(sizes)
@@ -607,7 +675,8 @@ class HttpProvider:
         if self._read_strategy == "auto" and one_listing_is_faster(
             sizes, wanted, page_size=self._page_size, concurrency=self._concurrency
         ):
-            return await self._read_listing(set(wanted))
+            # Unscoped: everything the listing shows, tenants okectl cannot address too.
+            return await self._read_listing(None if schools is None else set(wanted))
         return await self._read_each(wanted)
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
@@ -624,10 +693,10 @@ class HttpProvider:
         with _gc_paused():
             out = []
             for i in items:
-                tenant = i.get("tenant")
-                if not isinstance(tenant, str):
+                if "tenant" not in i:
                     raise self._malformed(what, "a resource has no tenant")
-                if wanted is None or tenant in wanted:
+                tenant = i["tenant"]
+                if wanted is None or (isinstance(tenant, str) and tenant in wanted):
                     out.append(self._actual(i, what))
             return out
 
@@ -650,8 +719,12 @@ class HttpProvider:
 
     # --- writing -------------------------------------------------------------------------
 
-    @staticmethod
-    def _path(address: Address) -> str:
+    def _path(self, address: Address) -> str:
+        # Checked again here: an address may come from a saved plan, and a name outside
+        # the API's patterns ("..", "a/b", a line break) must never reach a URL.
+        why = _why_unaddressable(address, '"x"')
+        if why is not None:
+            raise self._fail("request", f"cannot be sent: {why}", address=address)
         base = f"/tenants/{address.school}/environments/{address.environment}"
         if address.kind == "client":
             return f"{base}/clients/{address.name}"
