@@ -174,3 +174,22 @@ def test_every_problem_of_okectl_yaml_and_the_files_is_reported_at_once(
         "okectl.yaml:2:1: unknown field 'repo'; allowed here: repository, secrets",
         "schools/98YY.yaml:1:1: is a folder, not a YAML file; rename or remove it",
     ]
+
+
+# --- school files with hostile secret references ------------------------------------------
+
+SCHOOL_CASES = sorted(p.name for p in (HERE / "config").glob("school-*.yaml"))
+
+
+@pytest.mark.parametrize("name", SCHOOL_CASES)
+def test_a_hostile_secret_reference_is_refused_at_its_line(
+    base_repo: Path, validate: Validate, name: str
+) -> None:
+    text = (HERE / "config" / name).read_text(encoding="utf-8")
+    never = text.splitlines()[1].removeprefix("# never: ")
+    (base_repo / "schools" / "99ZZ.yaml").write_text(text, encoding="utf-8")
+    lines = validate(base_repo)
+    assert any(line.startswith("schools/99ZZ.yaml:16:") and _expected(name) in line for line in lines), lines
+    assert never not in "\n".join(lines)
+    # Plan stops at the same line, before anything is read or sent.
+    assert clean_failure(run_cli("plan", "--repo", str(base_repo))) == lines
