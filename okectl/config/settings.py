@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from okectl.config.models import Model
 from okectl.config.repository import check_file, problems_from_validation
-from okectl.config.yamlsource import YamlError, load_file
+from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import Problem, ValidationFailed
 from okectl.model.secrets import DEFAULT_ENV_PATTERNS, DEFAULT_FILE_ROOTS, SecretRoots
 
@@ -38,8 +38,7 @@ def _secret_folder(value: str) -> str:
                 f"{value} leads out of the repository; write a folder outside it as an absolute path"
             )
         return value
-    resolved = Path(value).resolve()
-    if resolved in FORBIDDEN_FOLDERS or any(t == resolved or t in resolved.parents for t in FORBIDDEN_TREES):
+    if _forbidden(Path(value).resolve()):
         raise ValueError(f"{value} holds the machine's own files, not secrets; name a folder of secrets")
     return value
 
@@ -118,7 +117,28 @@ def load_settings(root: Path) -> Settings:
         model = SettingsModel.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(problems_from_validation(exc, SETTINGS_FILE, data, SettingsModel)) from None
-    return Settings(
-        repository=model.repository,
-        secret_roots=SecretRoots.of(root, model.secrets.files, model.secrets.env),
+    roots = SecretRoots.of(root, model.secrets.files, model.secrets.env)
+    problems = [
+        Problem(SETTINGS_FILE, *locate(data, ("secrets", "files", i)), f"secrets.files[{i}]: {why}")
+        for i, (given, resolved) in enumerate(zip(model.secrets.files, roots.file_roots, strict=True))
+        if (why := _resolved_root_problem(root, given, resolved)) is not None
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    return Settings(repository=model.repository, secret_roots=roots)
+
+
+def _resolved_root_problem(root: Path, given: str, resolved: Path) -> str | None:
+    # Checked after links are resolved: a link committed as secrets/ -> /etc must not
+    # turn the default folder into the machine's own files.
+    if not PurePosixPath(given).is_absolute() and resolved != root and root not in resolved.parents:
+        return f"{given} leads outside the repository (to {resolved}); write such a folder as absolute"
+    if _forbidden(resolved):
+        return f"{given} is {resolved}, which holds the machine's own files, not secrets"
+    return None
+
+
+def _forbidden(resolved: Path) -> bool:
+    return resolved in FORBIDDEN_FOLDERS or any(
+        t == resolved or t in resolved.parents for t in FORBIDDEN_TREES
     )

@@ -247,3 +247,17 @@ def test_every_echoed_form_of_a_secret_is_redacted(form: str) -> None:
     scrubbed = scrub(text, [SECRET])
     assert echoed not in scrubbed
     assert scrubbed == f"refused: {{'client_secret': '{SENSITIVE_TEXT}'}} at line 3"
+
+
+@pytest.mark.parametrize("target", ["/etc", "/proc/self", "outside"])
+def test_a_secrets_folder_linked_out_of_the_repository_is_refused(
+    base_repo: Path, tmp_path: Path, validate: Validate, target: str
+) -> None:
+    # Committed as a link, the default folder would otherwise read the machine's own files.
+    if target == "outside":
+        (tmp_path / "outside").mkdir()
+        target = str(tmp_path / "outside")
+    (base_repo / "secrets").symlink_to(target)
+    lines = validate(base_repo)
+    assert len(lines) == 1 and lines[0].startswith("okectl.yaml:1:1: secrets.files[0]: secrets "), lines
+    assert "leads outside the repository" in lines[0] or "holds the machine's own files" in lines[0]
