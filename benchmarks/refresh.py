@@ -30,7 +30,6 @@ import dataclasses
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from served import process_cpu, start_server
 
 from okectl.adapters import sandbox as sandbox_adapter
 from okectl.config.fleet import generate_fleet
@@ -50,44 +50,10 @@ from okectl.providers import registry
 from okectl.providers.base import AdapterContext
 from okectl.providers.http.provider import ReadStrategy
 from okectl.sandbox.seed import seed_in_sync
-from okectl.sandbox.server import free_port
 
 TARGET = 1.5
 REPO = Path(__file__).resolve().parent.parent
 STRATEGIES: tuple[ReadStrategy, ...] = ("auto", "per-tenant", "all-tenants")
-
-
-def start_server(db: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port), "--db", str(db),
-        "--latency-ms", str(latency_ms),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            detail = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the sandbox server stopped: {detail}")
-        try:
-            httpx.get(f"{url}/_sandbox/stats", timeout=1).raise_for_status()
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the sandbox server did not start")
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) another process has used; Linux's /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 Sent = dict[str, list[tuple[str, str]]]  # supplier id -> (method, URL) in the order sent
 
@@ -282,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(tmp) / "sandbox.db"
         seeded = seed_in_sync(db, validated.resources, load_settings(root).repository)
 
-        proc, url = start_server(db, args.latency_ms)
+        proc, url = start_server(db, args.latency_ms, control=True)
         try:
             os.environ[sandbox_adapter.SANDBOX_URL_ENV] = url
             results = [

@@ -31,56 +31,24 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from served import process_cpu, start_server
 
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
-from okectl.sandbox.server import free_port
 from okectl.verify.runner import Selection, verify_async
 
 TARGET = 1.5
 REPO = Path(__file__).resolve().parent.parent
 PARTS = ("schools", "suppliers", "environments", "policies")
 ADMIN_ROUND_TRIPS = 3  # token, tenant list, one listing page
-
-
-def start_server(db: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port), "--db", str(db),
-        "--latency-ms", str(latency_ms),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            detail = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the sandbox server stopped: {detail}")
-        try:
-            httpx.get(f"{url}/_sandbox/stats", timeout=1).raise_for_status()
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("the sandbox server did not start")
-
-
-def process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def copy_example(dest: Path, *, lifted: bool) -> None:
@@ -173,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             validated = validate_repository(root)
             db = Path(tmp) / "sandbox.db"
             seed_in_sync(db, validated.resources, load_settings(root).repository)
-            proc, url = start_server(db, args.latency_ms)
+            proc, url = start_server(db, args.latency_ms, control=True)
             try:
                 os.environ[SANDBOX_URL_ENV] = url
                 ratios[label] = measure(root, url, proc.pid, args.runs, latency, label)

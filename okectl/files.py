@@ -22,6 +22,33 @@ class UnsafeWrite(OkectlError):
     """A file okectl was asked to write cannot be written safely."""
 
 
+def read_regular(path: Path, *, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else (a FIFO, a
+    device, a folder, a larger file) is one clear error, and a FIFO never blocks."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise OkectlError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OkectlError(f"{path}: cannot read {what}: not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise OkectlError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise OkectlError(f"{path}: cannot read {what}: larger than {limit:,} bytes")
+    return b"".join(chunks)
+
+
 def check_target(path: Path) -> None:
     """Refuse a target that exists and is not a regular file (checked without following links)."""
     try:
@@ -36,8 +63,24 @@ def check_target(path: Path) -> None:
         raise UnsafeWrite(f"{path}: exists and is not a regular file; refusing to replace it")
 
 
-def write_atomic(path: Path, data: str | bytes, *, what: str = "the file", mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` atomically (see the module's description)."""
+def replace_file(path: Path, data: str | bytes, *, what: str = "the file") -> None:
+    """Write ``path`` with write_atomic, keeping the permissions of the file it replaces."""
+    try:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as exc:
+        raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
+    write_atomic(path, data, what=what, mode=mode)
+
+
+def write_atomic(
+    path: Path, data: str | bytes, *, what: str = "the file", mode: int = 0o644, durable: bool = True
+) -> None:
+    """Write ``data`` to ``path`` atomically (see the module's description).
+
+    ``durable=False`` skips flushing to disk: for many files of a new folder, whose loss
+    in a crash costs nothing but running the command again."""
     check_target(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     folder = path.parent if str(path.parent) else Path(".")
@@ -51,7 +94,8 @@ def write_atomic(path: Path, data: str | bytes, *, what: str = "the file", mode:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         # Checked again just before the rename: the target may have been swapped meanwhile.
         check_target(path)
         os.replace(tmp, path)

@@ -10,16 +10,18 @@ import difflib
 import gc
 import importlib
 import importlib.util
-import os
+import secrets
 import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from okectl.errors import EXIT_ERROR, EXIT_INTERRUPTED, OkectlError
+from okectl.files import write_atomic
 
 # name → "module:attribute"; an area whose module is not installed simply has no command.
 COMMANDS: dict[str, str] = {
@@ -98,10 +100,11 @@ def cli(verbose: int, log_format: str) -> None:
 
 
 def _crash_log(exc: BaseException) -> str:
-    fd, path = tempfile.mkstemp(prefix="okectl-crash-", suffix=".log")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(traceback.format_exception(exc)))
-    return path
+    # A fresh unguessable name in the temporary folder, written like every other file
+    # (never through a link planted there), readable by its owner only.
+    path = Path(tempfile.gettempdir()) / f"okectl-crash-{secrets.token_hex(8)}.log"
+    write_atomic(path, "".join(traceback.format_exception(exc)), what="the crash log", mode=0o600)
+    return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,7 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:
-        path = _crash_log(exc)
+        try:
+            path = _crash_log(exc)
+        except OkectlError as unwritten:
+            click.echo(f"internal error: {type(exc).__name__}; {unwritten}", err=True)
+            return EXIT_ERROR
         click.echo(f"internal error: {type(exc).__name__}; details written to {path}", err=True)
         return EXIT_ERROR
     return result if isinstance(result, int) else 0

@@ -97,7 +97,10 @@ def plan(
     """Show what apply would change at the suppliers."""
     from okectl.engine.planfile import save_plan
     from okectl.engine.planner import make_plan
+    from okectl.files import check_target
 
+    if out_file is not None:
+        check_target(out_file)  # before reading every supplier, not after
     scope = _scope(repo, schools, suppliers, changed_since)
     from okectl.views.progress import read_progress
 

@@ -60,6 +60,12 @@ def _database(db: Path | None, repo: Path) -> Path:
 )
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0, help="Fraction of slow responses.")
 @click.option("--slow-ms", type=click.FloatRange(min=0), default=0, help="How slow a slow response is.")
+@click.option(
+    "--control",
+    is_flag=True,
+    help="Serve the /_sandbox/* endpoints (faults, statistics, token revocation) too: "
+    "anyone who can reach the server can use them.",
+)
 def serve(
     host: str,
     port: int,
@@ -74,11 +80,12 @@ def serve(
     drop_rate: float,
     slow_rate: float,
     slow_ms: float,
+    control: bool,
 ) -> int:
     """Serve the sandbox over HTTP until interrupted.
 
-    Each supplier's API is at /s/<supplier>/; faults can also be changed while it runs
-    with POST /_sandbox/faults (see docs/sandbox.md).
+    Each supplier's API is at /s/<supplier>/; with --control, faults can also be changed
+    while it runs with POST /_sandbox/faults (see docs/sandbox.md).
     """
     from okectl.sandbox.faults import Faults
     from okectl.sandbox.server import serve as run
@@ -101,7 +108,15 @@ def serve(
         click.echo("To plan and apply against it, set in your shell:")
         click.echo(f"  export {SANDBOX_URL_ENV}={url}")
 
-    run(host=host, port=port, db_path=db_path, seed=seed, faults=faults, on_listening=listening)
+    run(
+        host=host,
+        port=port,
+        db_path=db_path,
+        seed=seed,
+        faults=faults,
+        control=control,
+        on_listening=listening,
+    )
     return 0
 
 

@@ -10,6 +10,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from okectl.errors import OkectlError
+from okectl.files import write_atomic
+
 ROLES_YAML = """\
 roles:
   exam-committee: {description: Examencommissie; determines results and sets them final}
@@ -69,6 +72,28 @@ def _school_code(i: int) -> str:
     return f"{i % 100:02d}{letters[(i // 100) % 26]}{letters[(i // 2600) % 26]}"
 
 
+SETTINGS_FILE = "okectl.yaml"
+FLEET_SETTINGS = "# A generated repository for benchmarks and tests.\nrepository: fleet\n"
+
+
+def _empty_folder(out: Path) -> None:
+    """Refuse to write into anything but a new or empty folder: the fleet's files would
+    mix with (and silently replace) what is there."""
+    if out.is_symlink():
+        raise OkectlError(f"{out}: is a symbolic link; give a new or empty folder")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OkectlError(f"{out}: exists and is not a folder; give a new or empty folder")
+    if any(out.iterdir()):
+        raise OkectlError(f"{out}: is not empty; fleet writes a new repository into a new or empty folder")
+
+
+def _write(path: Path, text: str) -> None:
+    # Not flushed one by one: a fleet is thousands of files in a new folder, cheap to redo.
+    write_atomic(path, text, what="a generated file", durable=False)
+
+
 def generate_fleet(
     out: Path, *, schools: int = 100, suppliers: int = 30, connections: int = 8, seed: int = 1
 ) -> FleetStats:
@@ -76,15 +101,17 @@ def generate_fleet(
     about ``connections`` suppliers (one planning supplier and the rest test delivery)."""
     if schools > 67_600:
         raise ValueError("at most 67,600 distinct school codes")
+    _empty_folder(out)
     rng = random.Random(seed)
     for folder in ("schools", "suppliers", "environments", "policies"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     files = 0
-    (out / "policies" / "roles.yaml").write_text(ROLES_YAML)
-    (out / "policies" / "versions.yaml").write_text(VERSIONS_YAML)
-    files += 2
+    _write(out / SETTINGS_FILE, FLEET_SETTINGS)
+    _write(out / "policies" / "roles.yaml", ROLES_YAML)
+    _write(out / "policies" / "versions.yaml", VERSIONS_YAML)
+    files += 3
     for pid, text in PROFILES.items():
-        (out / "environments" / f"{pid}.yaml").write_text(text)
+        _write(out / "environments" / f"{pid}.yaml", text)
         files += 1
 
     n_tpl = max(2, suppliers // 10)
@@ -93,7 +120,8 @@ def generate_fleet(
     for sid in tpl_ids:
         roles = dict.fromkeys(ROLE_NAMES["sis"] + ROLE_NAMES["tpl"])
         names = "\n".join(f"  {r}: {sid.title()} {r}" for r in roles)
-        (out / "suppliers" / f"{sid}.yaml").write_text(
+        _write(
+            out / "suppliers" / f"{sid}.yaml",
             f"id: {sid}\nname: {sid.title()} Studieplanning\nroles: [sis, tpl]\n"
             'flows: [0, 1, 2, 3, 4, 5]\noke_versions: ["1.0", "1.0.1"]\n'
             "api: {provider: sandbox, limits: {concurrency: 8, requests_per_second: 200}}\n"
@@ -104,7 +132,8 @@ def generate_fleet(
         )
     for sid in ta_ids:
         names = "\n".join(f"  {r}: {r.replace('-', ' ').title()}" for r in ROLE_NAMES["ta"])
-        (out / "suppliers" / f"{sid}.yaml").write_text(
+        _write(
+            out / "suppliers" / f"{sid}.yaml",
             f"id: {sid}\nname: {sid.title()} Toetsafname\nroles: [ta]\nflows: {TA_FLOWS}\n"
             'oke_versions: ["1.0", "1.0.1"]\n'
             "api: {provider: sandbox, limits: {concurrency: 8, requests_per_second: 200}}\n"
@@ -154,6 +183,6 @@ def generate_fleet(
             f"  coordinator: [{code.lower()}-afnameleiders]",
             f"  test-coordinator: [{code.lower()}-toetscoordinatie]",
         ]
-        (out / "schools" / f"{code}.yaml").write_text("\n".join(lines) + "\n")
+        _write(out / "schools" / f"{code}.yaml", "\n".join(lines) + "\n")
         files += 1
     return FleetStats(files=files, schools=schools, suppliers=len(tpl_ids) + len(ta_ids))

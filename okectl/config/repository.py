@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -90,12 +91,76 @@ class DesiredState:
         return (src.path, *locate(src.data, loc))
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def check_file(path: Path, root: Path, display: str) -> Problem | None:
+    """Why ``path`` cannot be read as a configuration file, or None when it is a regular
+    file inside the repository (links followed) or does not exist at all.
+
+    A file that is there but cannot be read must never count as absent: a broken link in
+    schools/ would otherwise validate as one school fewer, and plan would delete its
+    environments."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return Problem(display, 1, 1, f"cannot read this file: {exc.strerror}")
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = os.stat(path)
+        except OSError:
+            target = os.readlink(path)
+            return Problem(
+                display, 1, 1, f"is a link to {target}, which does not exist; restore it or remove the link"
+            )
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        return Problem(display, 1, 1, f"cannot read this file: {getattr(exc, 'strerror', None) or exc}")
+    if real != root and root not in real.parents:
+        return Problem(
+            display, 1, 1,
+            f"leads outside the repository (to {real}); okectl reads configuration only from inside it",
+        )
+    if stat.S_ISDIR(info.st_mode):
+        return Problem(display, 1, 1, "is a folder, not a YAML file; rename or remove it")
+    if not stat.S_ISREG(info.st_mode):
+        return Problem(
+            display, 1, 1, "is not a regular file (a FIFO, socket or device); okectl reads only regular files"
+        )
+    if not os.access(path, os.R_OK):
+        return Problem(display, 1, 1, "cannot read this file: permission denied")
+    return None
+
+
+def _yaml_files(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    """The YAML files of one folder; anything named like one that cannot be read as one
+    is a problem, never skipped."""
+    display = folder.relative_to(root).as_posix() + "/"
+    if not os.path.lexists(folder):
+        return []
+    real = folder.resolve()
+    if real != root and root not in real.parents:
+        problems.append(
+            Problem(display, 1, 1, f"leads outside the repository (to {real}); okectl reads only inside it")
+        )
+        return []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except FileNotFoundError:
+    except OSError as exc:
+        why = "it is not a folder" if isinstance(exc, NotADirectoryError) else exc.strerror
+        problems.append(Problem(display, 1, 1, f"cannot read this folder: {why}"))
         return []
-    return [Path(e.path) for e in entries if e.name.endswith(YAML_SUFFIXES) and e.is_file()]
+    files: list[Path] = []
+    for entry in entries:
+        if not entry.name.endswith(YAML_SUFFIXES):
+            continue
+        path = Path(entry.path)
+        problem = check_file(path, root, path.relative_to(root).as_posix())
+        if problem is not None:
+            problems.append(problem)
+        else:
+            files.append(path)
+    return files
 
 
 def load_state(root: Path) -> DesiredState:
@@ -122,7 +187,7 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
 
     for folder, (kind, model, id_field) in FOLDERS.items():
         target: dict[str, Any] = getattr(state, f"{kind}s")
-        for file in _yaml_files(root / folder):
+        for file in _yaml_files(root / folder, root, problems):
             display = file.relative_to(root).as_posix()
             parsed = _parse(file, display, model, problems)
             stem = file.name.rsplit(".", 1)[0]
@@ -151,7 +216,7 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
             state.sources[(kind, ident)] = Source(display, data)
 
     policy_dir = root / "policies"
-    for file in _yaml_files(policy_dir):
+    for file in _yaml_files(policy_dir, root, problems):
         display = file.relative_to(root).as_posix()
         name = file.name if file.suffix == ".yaml" else file.stem + ".yaml"
         if name not in POLICY_FILES:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import SCHEMA_KINDS
+from okectl.errors import OkectlError
+from okectl.files import write_atomic
 
 SCHEMA_DIR = "schema"
 
@@ -24,10 +26,13 @@ def render(kind: str) -> str:
 
 
 def write_all(out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OkectlError(f"{out_dir}: cannot create the schema folder: {exc.strerror}") from None
     written = []
     for kind in SCHEMA_KINDS:
         path = out_dir / f"{kind}.schema.json"
-        path.write_text(render(kind), encoding="utf-8")
+        write_atomic(path, render(kind), what="the schema")
         written.append(path)
     return written

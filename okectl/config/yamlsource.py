@@ -8,6 +8,8 @@ Round-trip ruamel.yaml is kept for editing files, where it is worth its cost.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -183,17 +185,23 @@ def load_text(text: str, path: str) -> Any:
 
 def load_file(file: Path, display: str) -> Any:
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise YamlError(
-                Problem(
-                    display,
-                    1,
-                    1,
-                    f"file is {size:,} bytes, over the limit of {MAX_FILE_BYTES:,}; split it up",
+        # O_NONBLOCK: a FIFO put where a file belongs must not wait for a writer.
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise YamlError(
+                    Problem(display, 1, 1, "is not a regular file; okectl reads only regular files")
                 )
-            )
-        with file.open("rb") as fh:
+            if info.st_size > MAX_FILE_BYTES:
+                raise YamlError(
+                    Problem(
+                        display,
+                        1,
+                        1,
+                        f"file is {info.st_size:,} bytes, over the limit of {MAX_FILE_BYTES:,}; split it up",
+                    )
+                )
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise YamlError(Problem(display, 1, 1, f"cannot read file: {exc.strerror}")) from None

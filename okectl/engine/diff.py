@@ -185,6 +185,9 @@ def diff_resources(
         addr = res.address
         seen.add(addr)
         act = actual_by_addr.get(addr)
+        if act is not None and act.unaddressable is not None:
+            plan.unmanaged.append(Unmanaged(addr, f"cannot be addressed: {act.unaddressable}"))
+            continue
         if act is None:
             src = locate(res) if locate is not None else None
             plan.changes.append(Change(addr, "create", None, dict(res.spec), source=src))
@@ -222,6 +225,9 @@ def diff_resources(
         )
     for addr, act in actual_by_addr.items():
         if addr in seen:
+            continue
+        if act.unaddressable is not None:
+            plan.unmanaged.append(Unmanaged(addr, f"cannot be addressed: {act.unaddressable}"))
             continue
         if act.owned_by(repository):
             plan.changes.append(Change(addr, "delete", dict(act.spec), None, etag=act.etag))

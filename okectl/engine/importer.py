@@ -28,7 +28,7 @@ from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError, ValidationFailed
-from okectl.files import write_atomic
+from okectl.files import replace_file, write_atomic
 from okectl.model.resources import ActualResource
 
 
@@ -190,7 +190,7 @@ def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
         for rel, (_, new) in result.files.items():
-            (scratch / rel).write_text(new, encoding="utf-8")
+            write_atomic(scratch / rel, new, what="an imported file", durable=False)
         while result.files:
             try:
                 validate_repository(scratch)
@@ -206,7 +206,7 @@ def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
                     old, new = result.files.pop(rel)
                     result.blocked[rel] = ((old, new), by_file.get(rel) or exc.lines())
                     result.imported_by_file.pop(rel, None)
-                    (scratch / rel).write_text(old, encoding="utf-8")
+                    write_atomic(scratch / rel, old, what="an imported file", durable=False)
                 continue
             break
     result.imported = [addr for rel in sorted(result.files) for addr in result.imported_by_file[rel]]
@@ -215,5 +215,5 @@ def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
 def _write(root: Path, result: ImportResult) -> None:
     """Replace each file whole: a file is never half-written."""
     for rel, (_, new) in result.files.items():
-        write_atomic(root / rel, new, what="the school file")
+        replace_file(root / rel, new, what="an imported file")
     result.written = True

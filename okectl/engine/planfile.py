@@ -9,7 +9,7 @@ from typing import Any
 
 from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, PlanRun, checksum
 from okectl.errors import OkectlError
-from okectl.files import write_atomic
+from okectl.files import read_regular, write_atomic
 from okectl.model.resources import (
     Address,
     Resource,
@@ -20,6 +20,10 @@ class PlanFileError(OkectlError):
     pass
 
 
+# Far above the plan of a whole fleet; a bound, so /dev/zero or a huge file is refused.
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+
+
 def save_plan(run: PlanRun, path: Path) -> str:
     doc = run.document(with_secrets=True)
     write_atomic(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", what="the plan file")
@@ -28,13 +32,15 @@ def save_plan(run: PlanRun, path: Path) -> str:
 
 def load_plan(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from None
+        text = read_regular(path, what="the plan file", limit=MAX_PLAN_BYTES).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{path}: not a plan file (not UTF-8 text at byte {exc.start})") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{path}:{exc.lineno}:{exc.colno}: not a plan file (invalid JSON)") from None
+    except RecursionError:
+        raise PlanFileError(f"{path}: not a plan file (nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("format_version") != PLAN_FORMAT_VERSION:
         raise PlanFileError(
             f"{path}: not a plan file of format version {PLAN_FORMAT_VERSION}; "

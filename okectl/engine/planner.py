@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
 from okectl.config.revision import repo_state
@@ -21,39 +20,54 @@ from okectl.engine.validate import validate_repository
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
 from okectl.model.scope import Scope
+from okectl.model.secrets import SecretRoots, read_secret
+
+SecretResolver = Callable[[str], str | None]
 
 if TYPE_CHECKING:
     from okectl.policy.findings import Finding, PolicyReport
 
 
-def secret_resolver(root: Path) -> Any:
+def secret_resolver(root: Path, roots: SecretRoots | None = None) -> SecretResolver:
+    """Reads secret references (``env:NAME``, ``file:PATH``) of the repository at ``root``
+    only where its okectl.yaml allows (``roots``, when the caller has them already).
+
+    A reference okectl.yaml does not allow, or a file that is not a small regular file,
+    raises SecretRefused: it stops the run with one line."""
+    allowed: list[SecretRoots] = [roots] if roots is not None else []
+    cache: dict[str, str | None] = {}
+
     def resolve(ref: str) -> str | None:
-        kind, _, name = ref.partition(":")
-        if kind == "env":
-            return os.environ.get(name)
-        if kind == "file":
-            path = (root / name) if not os.path.isabs(name) else Path(name)
-            try:
-                return path.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-        return None
+        if ref not in cache:
+            if not allowed:
+                allowed.append(load_settings(root).secret_roots)
+            cache[ref] = read_secret(ref, allowed[0])
+        return cache[ref]
 
     return resolve
 
 
-def _unset_secrets(plan: Plan, root: Path) -> list[str]:
-    """Secret references that a planned write needs but that are not set here."""
-    resolve = secret_resolver(root)
-    missing: dict[str, int] = {}
-    for ch in plan.changes:
-        ref = (ch.after or {}).get("secret") if ch.address.kind == "client" else None
-        if ch.action == "create" and isinstance(ref, str) and resolve(ref) is None:
-            missing[ref] = missing.get(ref, 0) + 1
-    return [
-        f"secret reference {ref} is not set; apply cannot create the {n} client(s) that need it"
-        for ref, n in sorted(missing.items())
-    ]
+def _unset_secrets(plan: Plan, desired: list[Resource], resolve: SecretResolver) -> list[str]:
+    """Secret references that resolve to nothing here: the clients that need one to be
+    created cannot be, and the secrets of existing ones can be neither compared nor set."""
+    creating = {ch.address for ch in plan.changes if ch.action == "create"}
+    missing: dict[str, list[int]] = {}
+    for res in desired:
+        ref = res.spec.get("secret") if res.address.kind == "client" else None
+        if isinstance(ref, str) and resolve(ref) is None:
+            counts = missing.setdefault(ref, [0, 0])
+            counts[0 if res.address in creating else 1] += 1
+    out: list[str] = []
+    for ref, (new, existing) in sorted(missing.items()):
+        parts = []
+        if new:
+            parts.append(f"apply cannot create the {new} client(s) that need it")
+        if existing:
+            parts.append(
+                f"the secret of {existing} existing client(s) can be neither compared nor updated"
+            )
+        out.append(f"secret reference {ref} is not set; " + "; ".join(parts))
+    return out
 
 
 def locate_resource(state: DesiredState) -> Callable[[Resource], tuple[str, int, int] | None]:
@@ -85,7 +99,8 @@ def make_plan(
     scope = scope or Scope()
     validated = validate_repository(root)
     state = validated.state
-    settings = load_settings(root)
+    settings = validated.settings
+    resolve = secret_resolver(root, settings.secret_roots)
     _check_scope(scope, state)
     desired = [
         r
@@ -94,17 +109,24 @@ def make_plan(
         and (scope.suppliers is None or r.address.supplier in scope.suppliers)
     ]
     refreshed = asyncio.run(
-        refresh(state, root, suppliers=scope.suppliers, schools=scope.schools, progress=progress)
+        refresh(
+            state,
+            root,
+            suppliers=scope.suppliers,
+            schools=scope.schools,
+            progress=progress,
+            roots=settings.secret_roots,
+        )
     )
     actual = [a for a in refreshed.resources if scope.schools is None or a.address.school in scope.schools]
     plan = diff_resources(
         desired,
         actual,
         repository=settings.repository,
-        resolve_secret=secret_resolver(root),
+        resolve_secret=resolve,
         locate=locate_resource(state),
     )
-    plan.warnings.extend(_unset_secrets(plan, root))
+    plan.warnings.extend(_unset_secrets(plan, desired, resolve))
     owned_envs: dict[str, int] = {}
     before_envs: dict[str, int] = {}
     for a in actual:
@@ -139,7 +161,7 @@ def make_plan(
         dirty=dirty,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         safety=safety,
-        resolve_secret=secret_resolver(root),
+        resolve_secret=resolve,
     )
     if with_policy:
         run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)

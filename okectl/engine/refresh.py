@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from okectl.config.repository import DesiredState
+from okectl.config.settings import load_settings
 from okectl.errors import OkectlError
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource
+from okectl.model.secrets import SecretRoots
 from okectl.providers.base import Capability, Provider, ProviderError
 
 ProgressHook = Callable[[str, str], None]
@@ -47,6 +49,24 @@ async def _refresh_one(
     return await provider.read_tenants(to_read) if to_read else []
 
 
+def configured_schools(state: DesiredState, supplier: str, schools: set[str] | None) -> list[str]:
+    """The schools (of ``schools``, when given) with a connection to this supplier."""
+    return sorted(
+        code
+        for code, school in state.schools.items()
+        if supplier in school.connections and (schools is None or code in schools)
+    )
+
+
+async def _denied(provider: Provider, schools: list[str]) -> list[str]:
+    # Adapters written before denied_tenants existed do not have it: nothing to check then.
+    check = getattr(provider, "denied_tenants", None)
+    if check is None or not schools:
+        return []
+    denied: list[str] = await check(schools)
+    return denied
+
+
 async def refresh(
     state: DesiredState,
     root: Path,
@@ -54,9 +74,11 @@ async def refresh(
     suppliers: set[str] | None = None,
     schools: set[str] | None = None,
     progress: ProgressHook | None = None,
+    roots: SecretRoots | None = None,
 ) -> Refreshed:
     from okectl.providers.registry import capabilities, make_provider
 
+    roots = roots if roots is not None else load_settings(root).secret_roots
     ids = sorted(s for s in state.suppliers if suppliers is None or s in suppliers)
     providers: dict[str, Provider] = {}
     errors: list[str] = []
@@ -64,7 +86,7 @@ async def refresh(
     try:
         for sid in ids:
             try:
-                providers[sid] = make_provider(state.suppliers[sid], repo_root=root)
+                providers[sid] = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
             except OkectlError as exc:
                 errors.extend(exc.lines())
 
@@ -73,8 +95,19 @@ async def refresh(
                 progress(sid, "reading")
             try:
                 resources = await _refresh_one(provider, schools, capabilities(state.suppliers[sid]))
+                denied = await _denied(provider, configured_schools(state, sid, schools))
             except ProviderError as exc:
                 errors.append(str(exc))
+                if progress:
+                    progress(sid, "failed")
+                return
+            if denied:
+                # Read as empty, these tenants would be planned as new: everything in them
+                # created again, and refused at apply. Nothing is planned for the supplier.
+                errors.append(
+                    f"supplier {sid}: its credential cannot see the tenant(s) {', '.join(denied)} "
+                    "configured for it; ask the supplier for access, or check api.auth"
+                )
                 if progress:
                     progress(sid, "failed")
                 return
@@ -93,7 +126,11 @@ async def refresh(
 
 
 async def read_release_feeds(
-    state: DesiredState, root: Path, *, progress: ProgressHook | None = None
+    state: DesiredState,
+    root: Path,
+    roots: SecretRoots | None = None,
+    *,
+    progress: ProgressHook | None = None,
 ) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 
@@ -111,7 +148,7 @@ async def read_release_feeds(
             if Capability.RELEASES not in capabilities(state.suppliers[sid]):
                 out[sid] = f"its adapter ({state.suppliers[sid].api.provider}) offers no release feed"
             else:
-                provider = make_provider(state.suppliers[sid], repo_root=root)
+                provider = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
                 out[sid] = list(await provider.releases())
         except Exception as exc:
             out[sid] = f"cannot read the release feed: {exc}"

@@ -9,14 +9,17 @@ from pathlib import Path
 from okectl.config.references import check_references
 from okectl.config.repository import DesiredState, load_state_partially
 from okectl.config.resolve import desired_resources
-from okectl.errors import ValidationFailed
+from okectl.config.settings import Settings, load_settings
+from okectl.errors import Problem, ValidationFailed
 from okectl.model.resources import Resource
+from okectl.model.secrets import SecretRoots, refusal
 
 
 @dataclass(frozen=True)
 class Validated:
     state: DesiredState
     resources: list[Resource]
+    settings: Settings
 
     def summary(self) -> str:
         kinds = Counter(r.kind for r in self.resources)
@@ -28,19 +31,51 @@ class Validated:
 
 
 def validate_repository(root: Path) -> Validated:
-    """The desired state and its resources, or ValidationFailed with every problem."""
+    """The desired state, its resources and the repository's settings (okectl.yaml), or
+    ValidationFailed with every problem of them all."""
+    problems: list[Problem] = []
+    settings: Settings | None = None
+    try:
+        settings = load_settings(root)
+    except ValidationFailed as exc:
+        problems.extend(exc.problems)
     # Files that fail their schema do not hide the cross-file problems of the others.
-    state, problems = load_state_partially(root)
+    state, loading = load_state_partially(root)
+    problems.extend(loading)
     problems.extend(check_references(state))
     from okectl.providers.registry import check_adapter_settings
 
     problems.extend(check_adapter_settings(state))
+    if settings is not None:
+        problems.extend(check_secret_references(state, settings.secret_roots))
     if state.rules is not None:
         # Rule definitions are configuration too: a CEL expression that does not compile
         # is reported at its own line with every other problem.
         from okectl.policy.engine import check_rule_definitions
 
         problems.extend(check_rule_definitions(state))
-    if problems:
+    if problems or settings is None:
         raise ValidationFailed(problems)
-    return Validated(state, desired_resources(state))
+    return Validated(state, desired_resources(state), settings)
+
+
+def check_secret_references(state: DesiredState, roots: SecretRoots) -> list[Problem]:
+    """Every secret reference that points where okectl.yaml allows no secret from, at its
+    line: found by validate already, so a pull request cannot point one at the machine."""
+    problems: list[Problem] = []
+    for sid, supplier in state.suppliers.items():
+        auth = supplier.api.auth
+        if auth is not None:
+            why = refusal(auth.client_secret.describe(), roots)
+            if why is not None:
+                problems.append(state.problem("supplier", sid, ("api", "auth", "client_secret"), why))
+    for code, school in state.schools.items():
+        for sid, conn in school.connections.items():
+            for system, client in conn.clients.items():
+                if client.secret is None:
+                    continue
+                why = refusal(client.secret.describe(), roots)
+                if why is not None:
+                    loc = ("connections", sid, "clients", system, "secret")
+                    problems.append(state.problem("school", code, loc, why))
+    return problems

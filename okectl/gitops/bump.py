@@ -18,7 +18,6 @@ version is removed instead of written.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from okectl.config.revision import dirty_files, inside_git
 from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.validate import validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
+from okectl.files import replace_file, write_atomic
 from okectl.gitops.git import commit_on_branch
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
@@ -315,7 +315,7 @@ def plan_bump(
         scratch = Path(tmp) / "repo"
         shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
         for rel, (_, new) in result.files.items():
-            (scratch / rel).write_text(new, encoding="utf-8")
+            write_atomic(scratch / rel, new, what="a bumped file", durable=False)
         try:
             after_validated = validate_repository(scratch)
         except ValidationFailed as exc:
@@ -348,12 +348,9 @@ def plan_bump(
 
 
 def write_files(root: Path, files: dict[str, tuple[str, str]]) -> None:
-    """Replace each file whole (write a sibling, then rename), never half-written."""
+    """Replace each file whole, never half-written (see okectl.files.write_atomic)."""
     for rel, (_, new) in files.items():
-        target = root / rel
-        tmp_file = target.with_name(f".{target.name}.okectl-tmp")
-        tmp_file.write_text(new, encoding="utf-8")
-        os.replace(tmp_file, target)
+        replace_file(root / rel, new, what="a bumped file")
 
 
 def bump(

@@ -128,7 +128,7 @@ def collect_releases(
     validated = validate_repository(root)
     state = validated.state
     allowed = allowed_versions(state, today)
-    feeds = asyncio.run(read_release_feeds(state, root, progress=progress))
+    feeds = asyncio.run(read_release_feeds(state, root, validated.settings.secret_roots, progress=progress))
     report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
     for sid in sorted(state.suppliers):
         entry = SupplierReleases(supplier=sid)

@@ -124,6 +124,10 @@ class ActualResource:
     labels: dict[str, str] = field(default_factory=dict)
     # Fields the supplier owns (base_url, timestamps): shown, never compared.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why okectl cannot address this resource at the supplier (a name outside the API's
+    # patterns, an ETag it cannot send back), or None. Such a resource is listed as
+    # unmanaged with this reason and never written; its address shows the name escaped.
+    unaddressable: str | None = None
 
     def __repr__(self) -> str:
         # Short on purpose: Python 3.11's asyncio.run formats the main task's result when

@@ -66,54 +66,85 @@ class SecretRoots:
         return any(fnmatch.fnmatchcase(name, p) for p in self.env_patterns)
 
 
+def refusal(ref: str, roots: SecretRoots) -> str | None:
+    """Why ``ref`` may not be read under these roots, or None when it may be. Checks only
+    where the reference points (links resolved), without reading anything."""
+    kind, _, name = ref.partition(":")
+    if kind == "env":
+        if not roots.env_allowed(name):
+            return (
+                f"secret {ref}: the variable {name} is not one okectl.yaml allows secrets from "
+                f"(secrets.env: {', '.join(roots.env_patterns) or 'none'})"
+            )
+        return None
+    if kind == "file":
+        path = _file_path(name, roots)
+        if path is None or not any(path == r or r in path.parents for r in roots.file_roots):
+            allowed = ", ".join(
+                str(r.relative_to(roots.repo_root)) if r.is_relative_to(roots.repo_root) else str(r)
+                for r in roots.file_roots
+            )
+            return (
+                f"secret {ref}: {path or name} is outside the folders okectl.yaml allows secrets from "
+                f"(secrets.files: {allowed or 'none'})"
+            )
+        return None
+    return f"secret {ref}: not a secret reference (env:NAME or file:PATH)"
+
+
 def read_secret(ref: str, roots: SecretRoots) -> str | None:
     """The value behind ``env:NAME`` or ``file:PATH``; None when it is not set.
 
     Raises SecretRefused for a reference outside what the repository allows, or a file
     that is not a small regular file."""
+    why = refusal(ref, roots)
+    if why is not None:
+        raise SecretRefused(why)
     kind, _, name = ref.partition(":")
     if kind == "env":
-        if not roots.env_allowed(name):
-            raise SecretRefused(
-                f"secret {ref}: the variable {name} is not one okectl.yaml allows secrets from "
-                f"(secrets.env: {', '.join(roots.env_patterns) or 'none'})"
-            )
-        return os.environ.get(name)
-    if kind == "file":
-        return _read_file(ref, name, roots)
-    raise SecretRefused(f"secret {ref}: not a secret reference (env:NAME or file:PATH)")
+        return os.environ.get(name) or None
+    path = _file_path(name, roots)
+    assert path is not None
+    return _read_file(ref, path)
 
 
-def _read_file(ref: str, name: str, roots: SecretRoots) -> str | None:
+def _file_path(name: str, roots: SecretRoots) -> Path | None:
+    """The file a reference names, links resolved (so a link cannot lead out of a root)."""
+    if not name or "\x00" in name:
+        return None
     raw = Path(name)
-    path = (raw if raw.is_absolute() else roots.repo_root / raw).resolve()
-    if not any(path == r or r in path.parents for r in roots.file_roots):
-        allowed = ", ".join(str(r.relative_to(roots.repo_root)) if r.is_relative_to(roots.repo_root)
-                            else str(r) for r in roots.file_roots)
-        raise SecretRefused(
-            f"secret {ref}: {path} is outside the folders okectl.yaml allows secrets from "
-            f"(secrets.files: {allowed or 'none'})"
-        )
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return (raw if raw.is_absolute() else roots.repo_root / raw).resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+def _read_file(ref: str, path: Path) -> str | None:
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOFOLLOW: the path was
+        # resolved and checked; a link swapped in since then is refused, not followed.
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise SecretRefused(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SecretRefused(f"secret {ref}: {path} is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretRefused(f"secret {ref}: {path} is not a regular file")
         if info.st_size > MAX_SECRET_FILE_BYTES:
             raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
         data = fh.read(MAX_SECRET_FILE_BYTES + 1)
     if len(data) > MAX_SECRET_FILE_BYTES:
         raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
     try:
-        return data.decode("utf-8").strip()
+        text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SecretRefused(f"secret {ref}: {path} is not UTF-8 text") from None
+    # An empty file holds no secret: it resolves to nothing, like an unset variable.
+    return text or None
 
 
 def resolve_secret_ref(ref: _Ref, roots: SecretRoots) -> str | None:

@@ -69,6 +69,12 @@ class Provider(Protocol):
         """The schools this credential can see."""
         ...
 
+    async def denied_tenants(self, schools: Collection[str]) -> list[str]:
+        """Of these schools, those this credential may not see (a school the supplier does
+        not know yet, but the credential could see, is not denied). Optional: the core asks
+        only adapters that have it."""
+        ...
+
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
         """Every environment, client and role of these schools, with list calls."""
         ...

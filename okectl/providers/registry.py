@@ -20,8 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from okectl.config.models import Supplier
+from okectl.config.models import SecretRef, Supplier
 from okectl.config.repository import DesiredState
+from okectl.config.settings import load_settings
 from okectl.errors import OkectlError, Problem
 from okectl.model.secrets import SecretRoots, resolve_secret_ref
 from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
@@ -121,7 +122,8 @@ def _found(supplier: Supplier) -> Adapter:
 
 
 def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
-    """The provider for a supplier, as its ``api.provider`` says."""
+    """The provider for a supplier, as its ``api.provider`` says. Its secret references
+    are read only where ``roots`` allow: the repository's okectl.yaml when not given."""
     found = _found(supplier)
     return found.create(supplier, _context(supplier, found, repo_root, roots))
 
@@ -151,12 +153,15 @@ def _context(
         settings = settings_of(supplier, found)
     except ValueError as exc:
         raise ProviderConfigError(f"supplier {supplier.id}: api.settings: {exc}") from None
-    secret_roots = roots if roots is not None else SecretRoots.default(repo_root)
-    return AdapterContext(
-        repo_root=repo_root,
-        settings=settings,
-        resolve_secret=lambda ref: resolve_secret_ref(ref, secret_roots),
-    )
+    known: list[SecretRoots] = [roots] if roots is not None else []
+
+    def resolve(ref: SecretRef) -> str | None:
+        # The settings are read on first use only: most adapters never read a secret.
+        if not known:
+            known.append(load_settings(repo_root).secret_roots)
+        return resolve_secret_ref(ref, known[0])
+
+    return AdapterContext(repo_root=repo_root, settings=settings, resolve_secret=resolve)
 
 
 def capabilities(supplier: Supplier) -> frozenset[Capability]:

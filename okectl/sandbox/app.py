@@ -6,7 +6,8 @@ URL layout (one process serves any number of suppliers):
   ``okectl/providers/admin-api.yaml`` (token endpoint, tenants, resources, releases)
 - ``/ooapi/{supplier}/{school}/{environment}/``  each environment's OKE service (its
   ``base_url``): ``GET /`` and the operations of its role, see ``okectl/sandbox/oke``
-- ``/_sandbox/...``  run-time control for tests: faults, statistics, token revocation
+- ``/_sandbox/...``  run-time control for tests: faults, statistics, token revocation; only
+  when asked for (``okectl sandbox serve --control``), as anyone who reaches it can use it
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,12 +40,26 @@ DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 TOKEN_TTL_SECONDS = 3600
 
-SUPPLIER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-SCHOOL_RE = re.compile(r"^[0-9]{2}[A-Z]{2}$")
+# Always used with fullmatch: with match, "$" also matches before a trailing newline.
+SUPPLIER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+SCHOOL_RE = re.compile(r"[0-9]{2}[A-Z]{2}")
 NAME_RE = SUPPLIER_RE
+# Page tokens name a row id: SQLite's integers are 64-bit.
+MAX_ROW_ID = 2**63 - 1
 
-VersionText = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$")]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")]
+
+
+def _whole(value: str) -> str:
+    # Python's "$" also matches before a final line break: the patterns below are meant
+    # for the whole string, as in the OpenAPI document.
+    if value.endswith("\n"):
+        raise ValueError("must not end with a line break")
+    return value
+
+
+Whole = AfterValidator(_whole)
+VersionText = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"), Whole]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"), Whole]
 LabelValue = Annotated[str, StringConstraints(max_length=256)]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -78,7 +93,8 @@ class EnvironmentBody(_Body):
 class ClientBody(_Body):
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     scopes: Annotated[
-        list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]], Field(max_length=16)
+        list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"), Whole]],
+        Field(max_length=16),
     ] = []
     secret: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
     labels: Labels = {}
@@ -177,7 +193,7 @@ class Sandbox:
 
 def _path(request: Request, name: str, pattern: re.Pattern[str]) -> str:
     value: str = request.path_params[name]
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise Problem(400, "Bad Request", f"{name} {value!r} is not valid", slug="invalid-path")
     return value
 
@@ -192,18 +208,23 @@ def _tenant(request: Request, cred: Credential) -> str:
 
 def _page_args(request: Request) -> tuple[int, int]:
     raw_size = request.query_params.get("page_size", str(DEFAULT_PAGE_SIZE))
-    if not raw_size.isascii() or not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+    # Digits only, and few: int() would also take "+5", " 5", "1_0" and 5,000-digit numbers.
+    if not _DIGITS.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
         raise Problem(400, "Bad Request", f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
     token = request.query_params.get("page_token")
     after = 0
     if token is not None:
         try:
-            after = int(base64.urlsafe_b64decode(token.encode("ascii") + b"==").decode("ascii"))
+            decoded = base64.urlsafe_b64decode(token.encode("ascii") + b"==").decode("ascii")
         except (ValueError, UnicodeError, binascii.Error):
-            raise Problem(400, "Bad Request", "page_token is not one this server issued") from None
-        if after < 0:
+            decoded = ""
+        if not _DIGITS.fullmatch(decoded) or int(decoded) > MAX_ROW_ID:
             raise Problem(400, "Bad Request", "page_token is not one this server issued")
+        after = int(decoded)
     return int(raw_size), after
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def _page_token(after: int | None) -> str:
@@ -220,7 +241,7 @@ def _with_origin(text: str, request: Request) -> str:
     return text.replace(BASE_URL_MARKER, '"base_url":"' + _origin(request) + "/ooapi/")
 
 
-def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjector:
+def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool = False) -> FaultInjector:
     store = sandbox.store
 
     async def token(request: Request) -> Response:
@@ -270,7 +291,7 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
     def _listing(request: Request, cred: Credential, school: str | None, kind: Kind | None) -> Response:
         size, after = _page_args(request)
         environment = request.query_params.get("environment")
-        if environment is not None and not NAME_RE.match(environment):
+        if environment is not None and not NAME_RE.fullmatch(environment):
             raise Problem(400, "Bad Request", f"environment {environment!r} is not valid")
         docs, more = store.page(
             cred, school=school, environment=environment, kind=kind, after=after, limit=size
@@ -430,20 +451,30 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None) -> FaultInjecto
         Route(env, resource("environment"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/clients/{name}", resource("client"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/roles/{name}", resource("role"), methods=["GET", "PUT", "DELETE"]),
-        *OkeEndpoints(store, sandbox.credential).routes(),
-        Route("/_sandbox/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/stats", admin_stats, methods=["GET", "DELETE"]),
-        Route("/_sandbox/tokens", admin_revoke, methods=["DELETE"]),
+        *OkeEndpoints(store, sandbox.credential).routes(control=control),
     ]
+    if control:
+        routes += [
+            Route("/_sandbox/faults", admin_faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sandbox/stats", admin_stats, methods=["GET", "DELETE"]),
+            Route("/_sandbox/tokens", admin_revoke, methods=["DELETE"]),
+        ]
     app = Starlette(routes=routes, exception_handlers={Problem: on_problem, HTTPException: on_http})
     injector = FaultInjector(app, faults)
     sandbox.injector = injector
     return injector
 
 
-def create_app(store: Store, *, faults: Faults | None = None, token_ttl: float = TOKEN_TTL_SECONDS) -> Any:
-    """The ASGI application over a store, with fault injection in front."""
-    return build_app(Sandbox(store, token_ttl=token_ttl), faults=faults)
+def create_app(
+    store: Store,
+    *,
+    faults: Faults | None = None,
+    token_ttl: float = TOKEN_TTL_SECONDS,
+    control: bool = False,
+) -> Any:
+    """The ASGI application over a store, with fault injection in front; ``control`` adds
+    the ``/_sandbox/*`` endpoints (faults, statistics, token revocation)."""
+    return build_app(Sandbox(store, token_ttl=token_ttl), faults=faults, control=control)
 
 
 __all__ = ["ALL_TENANTS", "Sandbox", "build_app", "create_app"]

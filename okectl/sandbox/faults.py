@@ -156,7 +156,7 @@ class FaultInjector:
             await _problem(send, status, title, retry_after if (fault == "throttle" or retry_after) else None)
             return
         if fault == "drop":
-            await self.app(scope, receive, _dropping(send))
+            await self.app(scope, receive, _dropping(send, f"{scope.get('method', '')} {path}"))
             return
         if fault == "slow":
             await self.app(scope, receive, _slow(send, faults.slow_ms / 1000))
@@ -180,7 +180,7 @@ async def _problem(send: Send, status: int, title: str, retry_after: float | Non
     await send({"type": "http.response.body", "body": body})
 
 
-def _dropping(send: Send) -> Send:
+def _dropping(send: Send, what: str) -> Send:
     """Send the headers and half the body, then fail: the server drops the connection."""
 
     async def wrapped(message: Message) -> None:
@@ -190,7 +190,7 @@ def _dropping(send: Send) -> Send:
         if message["type"] == "http.response.body":
             body: bytes = message.get("body", b"")
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-            raise DroppedConnection("connection dropped by fault injection")
+            raise DroppedConnection(what)
         await send(message)
 
     return wrapped

@@ -144,7 +144,7 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
     for sid, sup in _mapping(data.get("suppliers"), f"{source}: suppliers", ("suppliers",)).items():
         where = f"{source}: suppliers.{sid}"
         at: Loc = ("suppliers", sid)
-        if not SUPPLIER_RE.match(sid):
+        if not SUPPLIER_RE.fullmatch(sid):
             raise SeedError(f"{where}: a supplier id is lower-case letters, digits and dashes", at, key=True)
         sup = _mapping(sup, where, at)
         extra = set(sup) - {"contact_email", "credentials", "releases", "tenants"}
@@ -172,7 +172,7 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
             ops.append(partial(store.set_releases, sid, checked))
         for school, envs in _mapping(sup.get("tenants"), f"{where}.tenants", (*at, "tenants")).items():
             tat: Loc = (*at, "tenants", school)
-            if not SCHOOL_RE.match(school):
+            if not SCHOOL_RE.fullmatch(school):
                 raise SeedError(
                     f"{where}.tenants.{school}: a tenant is a school code such as 25BE", tat, key=True
                 )
@@ -180,7 +180,7 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
             for env_name, env in _mapping(envs, f"{where}.tenants.{school}", tat).items():
                 ewhere = f"{where}.tenants.{school}.{env_name}"
                 eat: Loc = (*at, "tenants", school, env_name)
-                if not NAME_RE.match(env_name):
+                if not NAME_RE.fullmatch(env_name):
                     raise SeedError(
                         f"{ewhere}: an environment name is lower-case letters, digits and dashes",
                         eat,
@@ -200,6 +200,12 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                 for system, client in clients.items():
                     key = Key(sid, school, env_name, "client", system)
                     cat: Loc = (*eat, "clients", system)
+                    if not NAME_RE.fullmatch(str(system)):
+                        raise SeedError(
+                            f"{ewhere}.clients: a system name is lower-case letters, digits and dashes",
+                            cat,
+                            key=True,
+                        )
                     fields = dict(_mapping(client, f"{ewhere}.clients.{system}", cat))
                     body = _checked("client", fields, f"{ewhere}.clients.{system}", cat)
                     labels = body.pop("labels")
@@ -212,6 +218,12 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                 for role, binding in roles.items():
                     key = Key(sid, school, env_name, "role", role)
                     rat: Loc = (*eat, "roles", role)
+                    if not NAME_RE.fullmatch(str(role)):
+                        raise SeedError(
+                            f"{ewhere}.roles: a role name is lower-case letters, digits and dashes",
+                            rat,
+                            key=True,
+                        )
                     fields = dict(_mapping(binding, f"{ewhere}.roles.{role}", rat))
                     body = _checked("role", fields, f"{ewhere}.roles.{role}", rat)
                     labels = body.pop("labels")

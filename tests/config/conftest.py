@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 BASE: dict[str, str] = {
+    "okectl.yaml": "repository: test\n",
     "policies/versions.yaml": """
         oke_versions:
           "1.0": {ooapi: "5.0", status: final}

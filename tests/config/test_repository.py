@@ -138,7 +138,7 @@ def test_fleet_command_writes_a_valid_repository(tmp_path: Path, cli: Callable[.
     out = tmp_path / "fleet"
     made = cli("fleet", "--out", str(out), "--schools", "5", "--suppliers", "6", "--seed", "2")
     assert made.exit_code == 0
-    assert made.out == f"wrote 16 files to {out}: 5 schools, 6 suppliers\n"
+    assert made.out == f"wrote 17 files to {out}: 5 schools, 6 suppliers\n"
     assert cli("validate", "--repo", str(out)).exit_code == 0
 
 

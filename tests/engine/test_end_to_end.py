@@ -20,8 +20,8 @@ from okectl.engine.plan import checksum
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address, fingerprint
 from okectl.providers.registry import make_provider
-from okectl.sandbox.server import serve_in_background
 from tests.conftest import run_cli
+from tests.serving import serve_in_background
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,7 +30,8 @@ pytestmark = pytest.mark.timeout(120)
 def sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The example's pre-harmonisation seed served over a real socket; every sandbox
     supplier of the example repository talks to it."""
-    with serve_in_background(tmp_path / "sandbox.db", seed=example_repo / "sandbox" / "seed.yaml") as url:
+    seed = example_repo / "sandbox" / "seed.yaml"
+    with serve_in_background(tmp_path / "sandbox.db", seed=seed, control=True) as url:
         monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
         yield url
 

@@ -89,7 +89,8 @@ SCHOOL_33CC = """
         flows: [1, 5]
 """
 BASE_FILES: dict[str, str] = {
-    "okectl.yaml": "repository: test\n",
+    # DELTA_11AA and the like are no *_SECRET names: this repository allows them itself.
+    "okectl.yaml": "repository: test\nsecrets: {env: [\"DELTA_*\"]}\n",
     "suppliers/delta.yaml": SUPPLIER_DELTA,
     "suppliers/planwijs.yaml": SUPPLIER_PLAN,
     "environments/standard.yaml": PROFILE_STANDARD,

@@ -17,6 +17,7 @@ from okectl.policy.findings import PolicyReport
 TODAY = date(2026, 11, 28)
 
 BASE: dict[str, str] = {
+    "okectl.yaml": "repository: test\n",
     "policies/versions.yaml": """
         oke_versions:
           "0.9.4": {ooapi: "5.0", status: outdated, end_of_support: 2025-06-30}

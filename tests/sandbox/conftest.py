@@ -14,8 +14,8 @@ import pytest
 
 from okectl.config.models import Supplier
 from okectl.providers.http.provider import HttpProvider
-from okectl.sandbox.server import serve_in_background
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from tests.serving import serve_in_background
 
 T = TypeVar("T")
 
@@ -138,5 +138,5 @@ def seed_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def sandbox(tmp_path: Path, seed_file: Path) -> Iterator[Sandbox]:
     """A fresh, seeded sandbox as a real uvicorn server for each test."""
-    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file) as url:
+    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file, control=True) as url:
         yield Sandbox(url)

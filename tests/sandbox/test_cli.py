@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from okectl.sandbox.server import free_port
 from okectl.sandbox.store import Store
 from tests.conftest import run_cli
 from tests.sandbox.conftest import SEED
+from tests.serving import free_port
 
 SEED_TABLES = ("resources", "tenants", "credentials", "suppliers", "releases", "meta")
 
@@ -151,6 +151,7 @@ def test_serve_runs_a_real_server_with_faults_from_the_command_line(tmp_path: Pa
     cmd = [
         sys.executable, "-m", "okectl", "sandbox", "serve", "--port", str(port),
         "--db", str(tmp_path / "served.db"), "--seed", str(seed), "--latency-ms", "25", "--fail-rate", "0.1",
+        "--control",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"

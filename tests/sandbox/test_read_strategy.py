@@ -12,6 +12,7 @@ import pytest
 
 from okectl.engine.refresh import refresh
 from okectl.model.resources import ActualResource
+from okectl.model.secrets import SecretRoots
 from okectl.providers import registry
 from okectl.providers.base import Adapter
 from okectl.providers.http.provider import HttpProvider, one_listing_is_faster
@@ -139,7 +140,8 @@ def test_refresh_reads_through_an_adapter_without_read_resources(
     # Declares no capabilities: refresh must not ask it for a bulk read.
     adapter = Adapter(name="older", create=lambda s, ctx: factory(s, repo_root=ctx.repo_root))
     monkeypatch.setitem(registry.BUILT_IN, "older", adapter)
-    state = SimpleNamespace(suppliers={SUPPLIER: supplier(SUPPLIER, provider="older")})
-    refreshed = run(refresh(state, Path("."), schools={"23KM"}))  # type: ignore[arg-type]
+    state = SimpleNamespace(suppliers={SUPPLIER: supplier(SUPPLIER, provider="older")}, schools={})
+    roots = SecretRoots.default(Path("."))
+    refreshed = run(refresh(state, Path("."), schools={"23KM"}, roots=roots))  # type: ignore[arg-type]
     assert made and {r.address.school for r in refreshed.resources} == {"23KM"}
     assert len(refreshed.resources) == 1

@@ -10,6 +10,7 @@ import pytest
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.repository import load_state
 from okectl.errors import OkectlError
+from okectl.model.secrets import SecretRoots
 from okectl.providers import registry
 from okectl.providers.http.provider import HttpProvider
 from okectl.providers.registry import make_provider
@@ -111,10 +112,11 @@ def test_the_http_provider_needs_its_secret_set(tmp_path: Path, monkeypatch: pyt
             "client_secret": {"env": "DELTA_ADMIN_SECRET"},
         },
     }
+    roots = SecretRoots.default(tmp_path)
     with pytest.raises(OkectlError, match=r"the client secret env:DELTA_ADMIN_SECRET is not set"):
-        make_provider(supplier(**api), repo_root=tmp_path)
+        make_provider(supplier(**api), repo_root=tmp_path, roots=roots)
     monkeypatch.setenv("DELTA_ADMIN_SECRET", "from-the-environment")
-    provider = make_provider(supplier(**api), repo_root=tmp_path)
+    provider = make_provider(supplier(**api), repo_root=tmp_path, roots=roots)
     assert isinstance(provider, HttpProvider)
     run(provider.aclose())
 

@@ -14,8 +14,8 @@ import pytest
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
-from okectl.sandbox.server import serve_in_background
 from tests.conftest import write_tree
+from tests.serving import serve_in_background
 
 LIMITS = "limits: {concurrency: 16, requests_per_second: 2000}"
 
@@ -118,7 +118,7 @@ def serve_repository(tmp: Path, files: dict[str, str]) -> Iterator[Served]:
     root = write_tree(tmp / "repo", files)
     db = tmp / "sandbox.db"
     seed_in_sync(db, validate_repository(root).resources, "verify-test")
-    with serve_in_background(db) as url:
+    with serve_in_background(db, control=True) as url:
         yield Served(root, url)
 
 

@@ -12,7 +12,9 @@ import asyncio
 import email.utils
 import functools
 import gc
+import json as jsonlib
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -124,6 +126,64 @@ def _text(item: dict[str, Any], key: str) -> str:
     return value
 
 
+# What the API allows in a path (admin-api.yaml), as whole strings.
+_SCHOOL = re.compile(r"[0-9]{2}[A-Z]{2}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# An ETag goes back in If-Match: printable ASCII only, and never "*" (that would match
+# whatever the supplier holds by then).
+_ETAG = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,1023}")
+_fits_cache: dict[tuple[re.Pattern[str], str], bool] = {}
+
+
+def _fits(pattern: re.Pattern[str], value: str) -> bool:
+    # Names repeat across a fleet (production, acceptance, …): check each once.
+    key = (pattern, value)
+    found = _fits_cache.get(key)
+    if found is None:
+        found = pattern.fullmatch(value) is not None
+        if len(_fits_cache) < 100_000:
+            _fits_cache[key] = found
+    return found
+
+
+def _name(item: dict[str, Any], key: str) -> str:
+    """A name as the supplier gave it when it is text, else its JSON form in parentheses,
+    which no name okectl can address has (see _why_unaddressable): 42 is not "42". A
+    missing name breaks the API's contract: the document is malformed."""
+    if key not in item:
+        raise _Bad(f"a {item.get('kind')} has no {key}")
+    value = item[key]
+    return value if isinstance(value, str) else f"({jsonlib.dumps(value)})"
+
+
+def _shown(value: str) -> str:
+    """A supplier's name, safe to print: escaped, on one line, short."""
+    text = jsonlib.dumps(value)[1:-1].replace("/", "\\u002f")
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _why_unaddressable(address: Address, etag: str) -> str | None:
+    parts = [("school code", address.school, _SCHOOL), ("environment name", address.environment, _NAME)]
+    if address.kind != "environment":
+        parts.append((f"{address.kind} name", address.name, _NAME))
+    for what, value, pattern in parts:
+        if not _fits(pattern, value):
+            return f'its {what} "{_shown(value)}" is not one okectl can address'
+    if etag == "*" or not _fits(_ETAG, etag):
+        return "its ETag cannot be sent back to the supplier"
+    return None
+
+
+def _escaped(address: Address) -> Address:
+    return Address(
+        address.supplier,
+        _shown(address.school),
+        _shown(address.environment),
+        address.kind,
+        _shown(address.name),
+    )
+
+
 class _Call:
     """What one provider call's retries went through."""
 
@@ -135,16 +195,45 @@ class _Call:
         self.maybe_applied = False
 
 
+# How much of what a supplier says about a failure is shown or journaled: enough to act on,
+# never a whole echoed request.
+MAX_DETAIL_CHARS = 300
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
+
+
+def _reason(resp: httpx.Response) -> str:
+    # The standard phrase of the status, never the one on the wire: a supplier chooses that.
+    return httpx.codes.get_reason_phrase(resp.status_code) or "unknown status"
+
+
 def _problem_detail(resp: httpx.Response) -> str:
+    """What a failed answer says, reduced to its problem document's ``title`` and
+    ``detail`` (RFC 9457; the status is shown beside it), on one line and truncated.
+    Anything else in the body (the echoed request, a stack trace) is never shown."""
     try:
         data = resp.json()
     except ValueError:
-        return resp.reason_phrase
-    if isinstance(data, dict):
-        detail = data.get("detail") or data.get("error_description") or data.get("title")
-        if isinstance(detail, str):
-            return detail
-    return resp.reason_phrase
+        return _reason(resp)
+    if not isinstance(data, dict):
+        return _reason(resp)
+    parts: list[str] = []
+    for key in ("title", "detail", "error_description"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+            parts.append(value.strip())
+    text = " ".join(": ".join(parts).translate(_CONTROL).split()) if parts else _reason(resp)
+    if len(text) > MAX_DETAIL_CHARS:
+        text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
+    return text
+
+
+def _scope_tenants(scope: Any) -> frozenset[str] | None:
+    """The tenants an OAuth scope names (``tenant:21RC tenant:23KM``, ``tenant:*``); None
+    when it names none, so nothing can be concluded from it."""
+    if not isinstance(scope, str):
+        return None
+    tenants = frozenset(p[len("tenant:"):] for p in scope.split() if p.startswith("tenant:"))
+    return tenants or None
 
 
 def one_listing_is_faster(
@@ -205,6 +294,11 @@ class HttpProvider:
         self._limiter = RateLimiter(rps, max(self._concurrency, int(rps)))
         self._token: str | None = None
         self._token_expires = 0.0
+        # The tenants the token's scope names (tenant:<school>; "*" for all), None when the
+        # supplier does not say.
+        self._scope_tenants: frozenset[str] | None = None
+        # The last tenant listing: the tenants that exist and this credential sees.
+        self._listed: frozenset[str] | None = None
         self._token_lock = asyncio.Lock()
         self.requests = 0  # every HTTP request sent, retries included
         self._client = httpx.AsyncClient(
@@ -299,8 +393,9 @@ class HttpProvider:
                 data = resp.json()
                 token = str(data["access_token"])
                 ttl = float(data.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise self._fail("token request", "returned no access_token") from None
+            self._scope_tenants = _scope_tenants(data.get("scope"))
             self._token = token
             self._token_expires = time.monotonic() + max(0.0, ttl - min(TOKEN_MARGIN_SECONDS, ttl / 2))
             return token
@@ -373,7 +468,7 @@ class HttpProvider:
                 status = resp.status_code
                 if status in MAYBE_APPLIED_STATUSES:
                     call.maybe_applied = True
-                last = f"answered {resp.status_code} {resp.reason_phrase}"
+                last = f"answered {resp.status_code} {_reason(resp)}"
                 wait = _retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
                     error = self._fail(
@@ -411,14 +506,14 @@ class HttpProvider:
         kind = get("kind")
         try:
             if kind == "environment":
-                addr = Address(self.supplier.id, _text(item, "tenant"), _text(item, "name"))
+                addr = Address(self.supplier.id, _name(item, "tenant"), _name(item, "name"))
             elif kind in ("client", "role"):
                 addr = Address(
                     self.supplier.id,
-                    _text(item, "tenant"),
-                    _text(item, "environment"),
+                    _name(item, "tenant"),
+                    _name(item, "environment"),
                     kind,
-                    _text(item, kind) if kind == "role" else _text(item, "system"),
+                    _name(item, kind) if kind == "role" else _name(item, "system"),
                 )
             else:
                 raise _Bad("a resource has no known kind (environment, client or role)")
@@ -432,6 +527,11 @@ class HttpProvider:
                 raise _Bad(f"labels of {addr} is not an object")
         except _Bad as exc:
             raise self._malformed(what, str(exc), address=address, secrets=secrets) from None
+        why = _why_unaddressable(addr, etag)
+        if why is not None:
+            # Listed (as unmanaged, with the reason), never written: one odd name at a
+            # supplier must not stop every plan of it.
+            return ActualResource(_escaped(addr), spec, etag, labels, extra, unaddressable=why)
         return ActualResource(addr, spec, etag, labels, extra)
 
     def _check(
@@ -449,7 +549,7 @@ class HttpProvider:
         if resp.status_code >= 400:
             raise self._fail(
                 what,
-                f"failed: {resp.status_code} {resp.reason_phrase}: {_problem_detail(resp)}",
+                f"failed: {resp.status_code} {_reason(resp)}: {_problem_detail(resp)}",
                 status=resp.status_code,
                 detail=_problem_detail(resp),
                 address=address,
@@ -497,12 +597,43 @@ class HttpProvider:
             school = t.get("school") if isinstance(t, dict) else None
             if not isinstance(school, str) or not school:
                 raise self._malformed(what, "a tenant has no school code")
+            if not _fits(_SCHOOL, school):
+                # Not a code okectl can put in a path, nor one the configuration can name:
+                # its resources are still listed (unmanaged) by a reading across tenants.
+                continue
             count = t.get("resources")
             sizes[school] = count if type(count) is int and count >= 0 else None
+        self._listed = frozenset(sizes)
         return sizes
 
     async def list_tenants(self) -> list[str]:
         return list(await self._tenant_sizes())
+
+    async def denied_tenants(self, schools: Collection[str]) -> list[str]:
+        """Of these schools, those this credential may not see. The token's scope says so
+        without a request; a supplier that gives no scope is asked, for each school that is
+        not among its tenants, with a one-item listing (403: not visible)."""
+        wanted = set(schools)
+        if not wanted:
+            return []
+        await self._access_token()
+        if self._scope_tenants is not None:
+            return [] if "*" in self._scope_tenants else sorted(wanted - self._scope_tenants)
+        listed = self._listed if self._listed is not None else frozenset(await self._tenant_sizes())
+        unknown = sorted(wanted - listed)
+
+        async def denied(school: str) -> bool:
+            what = f"reading tenant {school}"
+            resp = await self._send(
+                "GET", f"/tenants/{school}/resources", what=what, params={"page_size": 1}
+            )
+            if resp.status_code == 403:
+                return True
+            self._check(resp, what)
+            return False
+
+        found = await asyncio.gather(*(denied(s) for s in unknown))
+        return [s for s, no in zip(unknown, found, strict=True) if no]
 
     async def read_resources(self, schools: Collection[str] | None = None) -> list[ActualResource]:
         if schools is not None and not schools:
@@ -517,7 +648,8 @@ class HttpProvider:
         if self._read_strategy == "auto" and one_listing_is_faster(
             sizes, wanted, page_size=self._page_size, concurrency=self._concurrency
         ):
-            return await self._read_listing(set(wanted))
+            # Unscoped: everything the listing shows, tenants okectl cannot address too.
+            return await self._read_listing(None if schools is None else set(wanted))
         return await self._read_each(wanted)
 
     async def read_tenants(self, schools: list[str]) -> list[ActualResource]:
@@ -534,10 +666,10 @@ class HttpProvider:
         with _gc_paused():
             out = []
             for i in items:
-                tenant = i.get("tenant")
-                if not isinstance(tenant, str):
+                if "tenant" not in i:
                     raise self._malformed(what, "a resource has no tenant")
-                if wanted is None or tenant in wanted:
+                tenant = i["tenant"]
+                if wanted is None or (isinstance(tenant, str) and tenant in wanted):
                     out.append(self._actual(i, what))
             return out
 
@@ -560,8 +692,12 @@ class HttpProvider:
 
     # --- writing -------------------------------------------------------------------------
 
-    @staticmethod
-    def _path(address: Address) -> str:
+    def _path(self, address: Address) -> str:
+        # Checked again here: an address may come from a saved plan, and a name outside
+        # the API's patterns ("..", "a/b", a line break) must never reach a URL.
+        why = _why_unaddressable(address, '"x"')
+        if why is not None:
+            raise self._fail("request", f"cannot be sent: {why}", address=address)
         base = f"/tenants/{address.school}/environments/{address.environment}"
         if address.kind == "client":
             return f"{base}/clients/{address.name}"

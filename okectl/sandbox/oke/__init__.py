@@ -586,16 +586,21 @@ class OkeEndpoints:
             body = {"/".join(k): list(v) for k, v in self.log.items()}
         return Response(json.dumps(body), media_type="application/json")
 
-    def routes(self) -> list[Route]:
+    def routes(self, *, control: bool = False) -> list[Route]:
+        """The OKE routes; ``control`` adds the faults and request log for tests."""
         base = "/ooapi/{supplier}/{school}/{environment}"
-        return [
+        routes = [
             Route(base, self.service, methods=["GET"]),
             Route(base + "/", self.service, methods=["GET"]),
             Route(base + "/oauth/token", self.token, methods=["POST"]),
             Route(base + "/{rest:path}", self.operation, methods=["GET", "PUT", "PATCH", "DELETE"]),
-            Route("/_sandbox/oke/faults", self.admin_faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_sandbox/oke/requests", self.admin_requests, methods=["GET", "DELETE"]),
         ]
+        if control:
+            routes += [
+                Route("/_sandbox/oke/faults", self.admin_faults, methods=["GET", "POST", "DELETE"]),
+                Route("/_sandbox/oke/requests", self.admin_requests, methods=["GET", "DELETE"]),
+            ]
+        return routes
 
 
 class _Answer(Exception):
