@@ -119,47 +119,40 @@ def plan(
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
-def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -> int:
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="With a saved plan: apply its changes that are still current and refuse only the stale "
+    "ones (by default a stale change refuses the whole plan).",
+)
+def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
     from okectl.config.revision import repo_state
     from okectl.config.settings import load_settings
     from okectl.engine.apply import Journal, apply_changes
-    from okectl.engine.planfile import changes_from_document, load_plan, stale_changes
+    from okectl.engine.planfile import load_plan, verify_plan
     from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
-    from okectl.engine.validate import validate_repository
     from okectl.views.plan_text import render_text
 
     root = repo.resolve()
     if plan_file is not None:
         doc = load_plan(plan_file)
-        validated = validate_repository(root)
-        state = validated.state
-        changes = changes_from_document(doc, plan_file)
-        digests = {
-            c.address: c_doc.get("after_digest") for c, c_doc in zip(changes, doc["changes"], strict=True)
-        }
-        desired = {r.address: r for r in validated.resources}
-        salt = doc.get("secret_salt")
-        refused = stale_changes(
-            changes,
-            desired,
-            digests,
-            planned_secrets={
-                c.address: c_doc.get("secret_digest")
-                for c, c_doc in zip(changes, doc["changes"], strict=True)
-                if "secret_digest" in c_doc
-            },
-            secret_salt=salt if isinstance(salt, str) else None,
-            resolve_secret=secret_resolver(root),
-        )
-        if salt is None and any(c.address.kind == "client" and c.action != "delete" for c in changes):
+        # Decided from the suppliers and the desired state, never from the file alone.
+        verified = verify_plan(doc, plan_file, root, allow_partial=allow_partial, force=force)
+        state = verified.run.state
+        changes = verified.changes
+        desired = {r.address: r for r in verified.run.validated.resources}
+        refused = verified.refused
+        if doc.get("secret_salt") is None and any(
+            c.address.kind == "client" and c.action != "delete" for c in changes
+        ):
             click.echo(
                 f"note: {plan_file} records no digests of the secrets it writes (an older okectl "
                 "made it); the secret values are not checked against the plan",
                 err=True,
             )
         plan_checksum = str(doc["checksum"])
-        policy = evaluate_policy(state, validated.resources)
+        policy = evaluate_policy(state, verified.run.validated.resources)
     else:
         run = make_plan(root, force=force)
         state = run.state

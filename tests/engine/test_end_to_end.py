@@ -101,18 +101,11 @@ def test_unmanaged_resources_are_listed_and_survive_apply(
     assert unmanaged <= after
 
 
-def test_a_saved_plan_is_refused_for_a_resource_changed_at_the_supplier(
-    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
-) -> None:
-    plan_file = tmp_path / "plan.json"
-    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
-    doc = json.loads(plan_file.read_text())
-    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
-    address = Address.parse(target["address"])
-    state = load_state(example_repo)
+def _change_at_the_supplier(repo: Path, address: Address) -> None:
+    state = load_state(repo)
 
     async def change_directly() -> None:
-        provider = make_provider(state.suppliers[address.supplier], repo_root=example_repo)
+        provider = make_provider(state.suppliers[address.supplier], repo_root=repo)
         try:
             [current] = [a for a in await provider.read_tenants([address.school]) if a.address == address]
             body = {**current.spec, "status": "retiring"}
@@ -121,11 +114,49 @@ def test_a_saved_plan_is_refused_for_a_resource_changed_at_the_supplier(
             await provider.aclose()
 
     asyncio.run(change_directly())
+
+
+def test_a_saved_plan_with_a_stale_change_is_refused_whole_before_any_write(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
+    address = Address.parse(target["address"])
+    _change_at_the_supplier(example_repo, address)
+    before = plan_json(example_repo)["changes"]
+    httpx.delete(f"{sandbox}/_sandbox/stats").raise_for_status()
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
     assert result.exit_code == 1
+    lines = result.err.splitlines()
+    assert lines[0].startswith(
+        f"{plan_file}: {address} (update): stale: changed at the supplier since the plan was made (ETag "
+    )
+    assert lines[-1] == (
+        f"{plan_file}: 1 of its {len(doc['changes'])} changes are stale; nothing was applied "
+        "(run okectl plan again, or apply with --allow-partial to apply the rest)"
+    )
+    # Nothing was written: the supplier was only read, and the plan is what it was.
+    stats = httpx.get(f"{sandbox}/_sandbox/stats").json()
+    assert stats["requests"], "the touched tenants were read again"
+    assert plan_json(example_repo)["changes"] == before
+    assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_allow_partial_applies_the_current_changes_and_refuses_the_stale_one(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
+    address = Address.parse(target["address"])
+    _change_at_the_supplier(example_repo, address)
+    result = run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file))
+    assert result.exit_code == 1
     assert (
-        f"refused: {address} (update): changed at the supplier since the plan was made (412); "
-        "run okectl plan again" in result.err
+        f"refused: {address} (update): changed at the supplier since the plan was made (ETag " in result.err
     )
     assert "0 failed, 1 refused, 0 not attempted" in result.out
     # Everything else was applied, and the hand change was not overwritten.
@@ -313,9 +344,13 @@ def test_a_saved_plan_is_refused_for_a_secret_whose_value_changed_or_was_unset(
     moved = (f"env:{rotated}", f"env:{unset}")
     affected = {c["address"] for c in clients if desired[c["address"]].spec["secret"] in moved}
 
-    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
-    assert result.exit_code == 1
     why = "the value behind its secret reference changed since the plan was made; run okectl plan again"
+    whole = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert whole.exit_code == 1
+    stale = {line.split(" ")[1] for line in whole.err.splitlines() if line.endswith(f"stale: {why}")}
+    assert stale == affected
+    result = run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file))
+    assert result.exit_code == 1
     refused = {
         line.split(" ")[1]
         for line in result.err.splitlines()
