@@ -163,6 +163,9 @@ def stale_changes(
 
 
 NOT_PLANNED = "not what this repository plans"
+# A saved change whose target no longer matches the configuration was either edited in
+# the file or planned before the configuration changed: the file cannot tell which.
+_CHANGED_SINCE = "; if the configuration changed since the plan was made, run okectl plan again"
 
 
 class PlanRefused(OkectlError):
@@ -248,10 +251,12 @@ def verify_plan(
     desired = {r.address: r for r in run.validated.resources}
     by_address = {c.address: d for c, d in zip(changes, docs, strict=True)}
     salt = doc.get("secret_salt")
-    moved_on = stale_changes(
+    # Only the values behind secret references: the file's target values themselves
+    # are compared with the desired state below.
+    secrets_moved = stale_changes(
         changes,
         desired,
-        {a: d.get("after_digest") for a, d in by_address.items()},
+        {a: checksum(r.spec) for a, r in desired.items() if a in by_address},
         planned_secrets={a: d.get("secret_digest") for a, d in by_address.items()}
         if isinstance(salt, str)
         else None,
@@ -264,12 +269,22 @@ def verify_plan(
         addr = ch.address
         act = run.actual.get(addr)
         now = fresh.get(addr)
+        wanted = desired.get(addr)
         if ch.action != "create" and act is not None and not act.owned_by(repository):
             adopting = ch.action == "update" and now is not None and now.action == "update" and now.adopt
             if not adopting:
                 owner = act.labels.get(LABEL_REPOSITORY) or "nobody: made by hand"
                 forged.append(line(ch, f"{NOT_PLANNED} (this repository does not own it; owner: {owner})"))
                 continue
+        if ch.action == "delete" and wanted is not None:
+            forged.append(line(ch, f"{NOT_PLANNED} (the configuration keeps it{_CHANGED_SINCE})"))
+            continue
+        if ch.action != "delete" and (
+            wanted is None or by_address[addr].get("after_digest") != checksum(wanted.spec)
+        ):
+            problem = "it is not in the configuration" if wanted is None else "other target values"
+            forged.append(line(ch, f"{NOT_PLANNED} ({problem}{_CHANGED_SINCE})"))
+            continue
         if ch.action == "create" and act is not None:
             stale[addr] = "it exists at the supplier now; run okectl plan again"
         elif ch.action != "create" and act is None:
@@ -279,8 +294,8 @@ def verify_plan(
                 "changed at the supplier since the plan was made "
                 f"(ETag {act.etag}, planned {ch.etag}); run okectl plan again"
             )
-        elif addr in moved_on:
-            stale[addr] = moved_on[addr]
+        elif addr in secrets_moved:
+            stale[addr] = secrets_moved[addr]
         elif now is None or not _same_change(now, ch, by_address[addr]):
             forged.append(line(ch, NOT_PLANNED))
         else:

@@ -173,7 +173,11 @@ def test_a_saved_plan_is_refused_for_a_change_in_the_configuration(
     school.write_text(school.read_text().replace('oke_version: "1.0.1"', 'oke_version: "1.0"', 1))
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
     assert result.exit_code == 1
-    assert "the desired state changed since the plan was made; run okectl plan again" in result.err
+    assert (
+        ": not what this repository plans (other target values; if the configuration changed since the "
+        "plan was made, run okectl plan again)" in result.err
+    )
+    assert not (example_repo / ".okectl" / "runs").exists()
 
 
 def test_a_tampered_plan_file_is_refused(example_repo: Path, sandbox: str, tmp_path: Path) -> None:
@@ -273,6 +277,28 @@ def test_the_mass_deletion_guard_trips_and_force_passes_it(
     scoped = run_cli("plan", "--repo", str(example_repo), *touched)
     assert scoped.exit_code == 1 and line in scoped.err.splitlines()
     assert run_cli("plan", "--repo", str(example_repo), "--force").exit_code == 0
+    # A plan saved with --force is applied with --force again: apply does not take the
+    # file's word for it.
+    plan_file = example_repo.parent / "forced.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--force", "--out", str(plan_file)).exit_code == 0
+    unforced = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    [again] = unforced.err.splitlines()
+    assert unforced.exit_code == 1 and again.startswith("delta-toets: the plan deletes 5 of its ")
+    assert "run with --force" in again
+    assert run_cli("apply", "--repo", str(example_repo), "--force", str(plan_file)).exit_code == 0
+
+
+def test_a_saved_plan_applies_whole_and_converges(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    planned = json.loads(plan_file.read_text())["changes"]
+    assert any(c["adopt"] for c in planned), "the example adopts resources made by hand"
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 0, result.err
+    assert f"Apply: {len(planned)} applied, 0 failed, 0 refused, 0 not attempted." in result.out
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
 
 
 def test_deleting_a_production_environment_needs_protect_false(
