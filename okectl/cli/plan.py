@@ -13,7 +13,15 @@ from typing import Any
 import click
 
 from okectl.cli.options import output_option, repo_option
-from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, OkectlError
+from okectl.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_TERMINATED,
+    OkectlError,
+)
 
 
 @contextlib.contextmanager
@@ -102,6 +110,7 @@ def plan(
     from okectl.engine.planner import make_plan
 
     scope = _scope(repo, schools, suppliers, changed_since)
+    _report_in_flight(repo.resolve())
     with _progress(sys.stderr.isatty() and output == "text") as hook:
         run = make_plan(repo, scope=scope, force=force, progress=hook)
     if out_file is not None:
@@ -127,14 +136,39 @@ def plan(
 )
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
+    from okectl.engine.apply import apply_lock
+
+    root = repo.resolve()
+    # One apply per repository: the check against the suppliers and the writes after it
+    # must not interleave with another apply's.
+    with apply_lock(root) as note:
+        if note is not None:
+            click.echo(note, err=True)
+        _report_in_flight(root)
+        return _apply(root, plan_file, auto_approve, force, allow_partial)
+
+
+def _report_in_flight(root: Path) -> None:
+    """Say which writes an interrupted apply left in flight, as a read finds them now."""
+    from okectl.engine.apply import confirm_in_flight, in_flight
+
+    if not in_flight(root):
+        return
+    from okectl.config.repository import load_state
+    from okectl.config.settings import load_settings
+
+    for line in confirm_in_flight(root, load_state(root), load_settings(root).repository):
+        click.echo(line, err=True)
+
+
+def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     from okectl.config.revision import repo_state
     from okectl.config.settings import load_settings
-    from okectl.engine.apply import Journal, apply_changes
+    from okectl.engine.apply import Journal, Stop, apply_changes
     from okectl.engine.planfile import load_plan, verify_plan
     from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
     from okectl.views.plan_text import render_text
 
-    root = repo.resolve()
     if plan_file is not None:
         doc = load_plan(plan_file)
         # Decided from the suppliers and the desired state, never from the file alone.
@@ -183,29 +217,35 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, a
     settings = load_settings(root)
     commit, dirty = repo_state(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
+    stop = Stop()
     result = None
     try:
-        result = asyncio.run(
-            apply_changes(
-                state,
-                root,
-                changes,
-                desired,
-                repository=settings.repository,
-                commit=commit,
-                journal=journal,
-                resolve_secret=secret_resolver(root),
-                refused=refused,
+        with stop.installed():
+            result = asyncio.run(
+                apply_changes(
+                    state,
+                    root,
+                    changes,
+                    desired,
+                    repository=settings.repository,
+                    commit=commit,
+                    journal=journal,
+                    resolve_secret=secret_resolver(root),
+                    refused=refused,
+                    stopped=stop,
+                )
             )
-        )
     finally:
         # The journal ends with what is known, even when the run is interrupted.
-        journal.close(result)
+        journal.close(result, stopped_by=stop.signal)
     for status in ("failed", "unknown", "refused", "not-attempted"):
         for o in result.by_status(status):
             click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)
     click.echo(result.summary())
     click.echo(f"Journal: {result.journal}")
+    if stop.signal is not None:
+        click.echo(f"stopped by {stop.signal}: the writes under way finished, no others started", err=True)
+        return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -207,32 +209,142 @@ def test_apply_under_503s_and_429s_converges_on_rerun_without_duplicates(
     assert count_at_sandbox(example_repo) == desired + unmanaged
 
 
-def test_apply_killed_midway_converges_on_the_next_run(
+def _start_apply(repo: Path, sandbox: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "OKECTL_SANDBOX_URL": sandbox}
+    return subprocess.Popen(
+        [sys.executable, "-m", "okectl", "apply", "--repo", str(repo), "--auto-approve", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _journal_records(repo: Path) -> list[dict[str, object]]:
+    journals = sorted((repo / ".okectl" / "runs").glob("*.jsonl")) if (repo / ".okectl").is_dir() else []
+    if not journals:
+        return []
+    out = []
+    for line in journals[0].read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def _wait_for(predicate: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def _in_flight(records: list[dict[str, object]]) -> list[tuple[object, object]]:
+    intents = [(r["address"], r["action"]) for r in records if r.get("event") == "intent"]
+    done = {(r["address"], r["action"]) for r in records if r.get("event") == "call"}
+    return [i for i in intents if i not in done]
+
+
+def test_apply_killed_midway_says_what_was_in_flight_and_converges_on_the_next_run(
     example_repo: Path, sandbox: str, secrets: dict[str, str]
 ) -> None:
-    faults(sandbox, latency_ms=40)
-    env = {**os.environ, "OKECTL_SANDBOX_URL": sandbox}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "okectl", "apply", "--repo", str(example_repo), "--auto-approve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    journal_dir = example_repo / ".okectl" / "runs"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        journals = list(journal_dir.glob("*.jsonl")) if journal_dir.is_dir() else []
-        if journals and journals[0].read_text().count('"event": "call"') >= 5:
-            break
-        time.sleep(0.05)
+    faults(sandbox, latency_ms=300)
+    proc = _start_apply(example_repo, sandbox)
+    # Killed while writes are under way: intents journaled, outcomes not.
+    _wait_for(lambda: len([r for r in _journal_records(example_repo) if r.get("event") == "call"]) >= 3)
+    _wait_for(lambda: _in_flight(_journal_records(example_repo)))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     faults(sandbox)
-    [journal] = journal_dir.glob("*.jsonl")
-    lines = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert lines[0]["event"] == "start" and lines[-1]["event"] != "end", "the run was killed midway"
+    records = _journal_records(example_repo)
+    assert records[0]["event"] == "start" and records[-1]["event"] != "end", "the run was killed midway"
+    pending = _in_flight(records)
+    assert pending
+    planned = run_cli("plan", "--repo", str(example_repo))
+    lines = planned.err.splitlines()
+    assert lines[0].startswith(f"note: {len(pending)} write(s) of an interrupted apply were in flight (")
+    reported = {tuple(line.strip().split(": ")[0].rsplit(" ", 1)) for line in lines[1 : 1 + len(pending)]}
+    assert reported == {(str(a), f"({b})") for a, b in pending}
+    assert all(
+        ": carried out" in line or ": not carried out" in line for line in lines[1 : 1 + len(pending)]
+    ), lines
+    # Reported once: the journal records that it was looked into.
+    assert _journal_records(example_repo)[-1]["event"] == "recovered"
+    assert "in flight" not in run_cli("plan", "--repo", str(example_repo)).err
     assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_sigterm_stops_starting_writes_records_the_end_and_exits_143(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=200)
+    proc = _start_apply(example_repo, sandbox)
+    _wait_for(lambda: any(r.get("event") == "call" for r in _journal_records(example_repo)))
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    faults(sandbox)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM: the writes under way finished, no others started" in err
+    assert "not attempted" in out and "the run was stopped (SIGTERM)" in err
+    records = _journal_records(example_repo)
+    # Every write that started has its outcome; the end says why it came early.
+    assert _in_flight(records) == []
+    assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
+    assert records[-1]["signal"] == "SIGTERM" and records[-1]["not-attempted"]
+    assert not (example_repo / ".okectl" / "apply.lock").exists()
+    assert "in flight" not in run_cli("plan", "--repo", str(example_repo)).err
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_second_apply_is_refused_while_one_runs(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=200)
+    proc = _start_apply(example_repo, sandbox)
+    lock = example_repo / ".okectl" / "apply.lock"
+    _wait_for(lambda: any(r.get("event") == "intent" for r in _journal_records(example_repo)))
+    holder = json.loads(lock.read_text())
+    assert holder["pid"] == proc.pid and holder["host"] == socket.gethostname()
+    second = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    faults(sandbox)
+    assert second.exit_code == 1
+    assert second.err.splitlines() == [
+        f"another apply of this repository is running (pid {proc.pid} on {socket.gethostname()}, "
+        f"started {holder['started']}); wait for it to finish"
+    ]
+    assert len(list((example_repo / ".okectl" / "runs").glob("*.jsonl"))) == 1, "the second wrote nothing"
+
+
+def test_a_stale_apply_lock_is_taken_over_and_one_from_another_host_is_not(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    lock = example_repo / ".okectl" / "apply.lock"
+    lock.parent.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(
+        json.dumps({"pid": gone.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00"})
+    )
+    applied = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert applied.exit_code == 0, applied.err
+    assert (
+        f"note: took over a stale apply lock left by pid {gone.pid} on {socket.gethostname()}, started "
+        "2026-01-01T00:00:00; that run ended without releasing it" in applied.err
+    )
+    assert not lock.exists(), "released after the run"
+    lock.write_text(json.dumps({"pid": 1, "host": "ci-runner-7", "started": "2026-01-01T00:00:00"}))
+    refused = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert refused.exit_code == 1
+    assert refused.err.splitlines() == [
+        "another apply of this repository is running (pid 1 on ci-runner-7, started 2026-01-01T00:00:00); "
+        f"wait for it to finish; if it is no longer running, remove {lock}"
+    ]
+    assert lock.exists(), "another's lock is left alone"
 
 
 def test_known_secret_values_appear_in_no_output_plan_file_or_journal(
@@ -332,7 +444,11 @@ def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_conve
     assert " 1 outcome unknown, " in result.out
     [journal] = (example_repo / ".okectl" / "runs").glob("*.jsonl")
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert [r["outcome"] for r in lines if r.get("address") == created] == ["unknown"]
+    # Written ahead: the intent before the write, its outcome after.
+    assert [(r["event"], r.get("outcome")) for r in lines if r.get("address") == created] == [
+        ("intent", None),
+        ("call", "unknown"),
+    ]
     assert lines[-1]["event"] == "end" and lines[-1]["unknown"] == 1
     # It was carried out: the next plan does not create it again, and apply converges.
     assert created not in [c["address"] for c in plan_json(example_repo)["changes"]]  # type: ignore[union-attr]
