@@ -3,14 +3,20 @@ served by a real HTTP server, and the provider must say "outcome unknown", never
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
 from okectl.providers.base import OutcomeUnknown
+from okectl.sandbox.server import serve_in_background
+from tests.conftest import run_cli
 from tests.sandbox.conftest import SUPPLIER, run
 from tests.sandbox.fake import fake_supplier, provider
 
@@ -114,3 +120,58 @@ def test_an_update_answered_2xx_with_a_body_that_breaks_the_contract_is_outcome_
         message = run(scenario(url))
     assert problem in message
     assert "An attempt may have been carried out all the same" in message
+
+
+def test_apply_does_not_report_a_delete_done_when_a_503_then_a_404_leave_the_resource_there(
+    example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the sandbox behind a proxy that answers the first DELETE of one resource
+    503 and the next 404, without passing either on. The resource stays; apply must say so."""
+    for res in validate_repository(example_repo).resources:
+        ref = res.spec.get("secret") if res.kind == "client" else None
+        if ref and ref.startswith("env:"):
+            monkeypatch.setenv(ref[4:], f"value-of-{ref[4:]}")
+    with serve_in_background(tmp_path / "sandbox.db", seed=example_repo / "sandbox" / "seed.yaml") as real:
+        monkeypatch.setenv("OKECTL_SANDBOX_URL", real)
+        plan = run_cli("plan", "--repo", str(example_repo), "--output", "json")
+        assert plan.exit_code == 0, plan.err
+        target = next(c["address"] for c in json.loads(plan.out)["changes"] if c["action"] == "delete")
+        addr = Address.parse(target)
+        path = f"/s/{addr.supplier}/tenants/{addr.school}/environments/{addr.environment}"
+        if addr.kind != "environment":
+            path += f"/{addr.kind}s/{addr.name}"
+        answered: list[int] = []
+
+        async def proxy(request: Request) -> Response:
+            if request.method == "DELETE" and request.url.path == path:
+                answered.append(503 if not answered else 404)
+                return JSONResponse({"title": "x"}, status_code=answered[-1], headers={"Retry-After": "0"})
+            async with httpx.AsyncClient(base_url=real) as client:
+                resp = await client.request(
+                    request.method,
+                    request.url.path,
+                    params=request.query_params,
+                    content=await request.body(),
+                    headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                )
+            drop = {"content-length", "content-encoding", "transfer-encoding", "connection"}
+            headers = {k: v for k, v in resp.headers.items() if k.lower() not in drop}
+            return Response(resp.content, status_code=resp.status_code, headers=headers)
+
+        with fake_supplier(proxy) as url:
+            monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
+            result = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+        monkeypatch.setenv("OKECTL_SANDBOX_URL", real)
+        assert answered == [503, 404]
+        assert result.exit_code == 1
+        assert result.err.startswith(f"unknown: {target} (delete): "), result.err
+        assert "a retry answered 404 (nothing to delete), but a read still finds it" in result.err
+        assert " 1 outcome unknown, " in result.out
+        [journal] = (example_repo / ".okectl" / "runs").glob("*.jsonl")
+        calls = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert [r["outcome"] for r in calls if r.get("address") == target and r["event"] == "call"] == [
+            "unknown"
+        ]
+        # It is still there, and the next plan deletes it again.
+        again = json.loads(run_cli("plan", "--repo", str(example_repo), "--output", "json").out)
+        assert [c["action"] for c in again["changes"] if c["address"] == target] == ["delete"]
