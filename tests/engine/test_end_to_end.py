@@ -427,6 +427,43 @@ def test_deleting_a_production_environment_needs_protect_false(
     assert "delta-toets/42DE/production: refusing to delete a production environment" in result.err
 
 
+def test_a_profiles_protect_true_stops_the_delete_a_school_asks_for_with_absent(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    profile = example_repo / "environments" / "extended.yaml"
+    profile.write_text(
+        profile.read_text().replace(
+            "acceptance: {type: acceptance, sso: required}",
+            "acceptance: {type: acceptance, sso: required, protect: true}",
+        )
+    )
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(
+        school.read_text().replace(
+            '      acceptance: {oke_version: "1.1"}', "      acceptance: {absent: true}"
+        )
+    )
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = run_cli(*command, "--repo", str(example_repo))
+        assert result.exit_code == 1
+        assert (
+            "delta-toets/21RC/acceptance: refusing to delete it: environments.acceptance of profile "
+            "extended says protect: true" in result.err.splitlines()
+        )
+    # Still there: nothing was deleted.
+    state = load_state(example_repo)
+
+    async def read() -> set[Address]:
+        provider = make_provider(state.suppliers["delta-toets"], repo_root=example_repo)
+        try:
+            return {a.address for a in await provider.read_tenants(["21RC"])}
+        finally:
+            await provider.aclose()
+
+    assert Address("delta-toets", "21RC", "acceptance") in asyncio.run(read())
+
+
 def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_converges(
     example_repo: Path, sandbox: str, secrets: dict[str, str]
 ) -> None:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
-from okectl.providers.base import OutcomeUnknown
+from okectl.providers.base import OutcomeUnknown, PreconditionFailed
 from okectl.sandbox.server import serve_in_background
 from tests.conftest import run_cli
 from tests.sandbox.conftest import SUPPLIER, run
@@ -175,3 +175,29 @@ def test_apply_does_not_report_a_delete_done_when_a_503_then_a_404_leave_the_res
         # It is still there, and the next plan deletes it again.
         again = json.loads(run_cli("plan", "--repo", str(example_repo), "--output", "json").out)
         assert [c["action"] for c in again["changes"] if c["address"] == target] == ["delete"]
+
+
+@pytest.mark.parametrize("etag", ["*", " * ", ""])
+@pytest.mark.parametrize("action", ["update", "delete"])
+def test_no_update_or_delete_goes_out_with_if_match_star(action: str, etag: str) -> None:
+    sent: list[str] = []
+
+    async def api(request: Request) -> Response:
+        sent.append(request.method)
+        return Response(status_code=204)
+
+    async def scenario(url: str) -> str:
+        async with provider(url) as p:
+            with pytest.raises(PreconditionFailed) as caught:
+                if action == "update":
+                    await p.update(ROLE, {"name": "Beoordelaar", "groups": ["a"]}, LABELS, etag)
+                else:
+                    await p.delete(ROLE, etag)
+            return str(caught.value)
+
+    with fake_supplier(api) as url:
+        message = run(scenario(url))
+    assert sent == []
+    assert (
+        f"{ROLE}: supplier {SUPPLIER}: {action} was not sent: it needs the resource's ETag as read" in message
+    )

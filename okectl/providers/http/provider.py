@@ -683,9 +683,22 @@ class HttpProvider:
     async def update(
         self, address: Address, body: dict[str, Any], labels: dict[str, str], etag: str
     ) -> ActualResource:
+        self._check_etag("update", address, etag)
         return await self._write(address, body, labels, {"If-Match": etag})
 
+    def _check_etag(self, what: str, address: Address, etag: str) -> None:
+        """An update or delete goes out only against the ETag okectl read: `If-Match: *`
+        (or none) would let it overwrite or remove whatever is there now."""
+        if not etag.strip() or etag.strip() == "*":
+            raise self._fail(
+                what,
+                f"was not sent: it needs the resource's ETag as read, not {etag!r}",
+                address=address,
+                cls=PreconditionFailed,
+            )
+
     async def delete(self, address: Address, etag: str) -> None:
+        self._check_etag("delete", address, etag)
         call = _Call()
         resp = await self._send(
             "DELETE",
