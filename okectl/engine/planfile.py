@@ -129,37 +129,24 @@ def changes_from_document(doc: dict[str, Any], path: Path) -> list[Change]:
     return out
 
 
-def stale_changes(
+def secrets_moved_on(
     changes: list[Change],
     desired: dict[Address, Resource],
-    planned_digests: dict[Address, str | None],
+    planned_secrets: dict[Address, str | None],
     *,
-    planned_secrets: dict[Address, str | None] | None = None,
-    secret_salt: str | None = None,
-    resolve_secret: Any = None,
+    secret_salt: str,
+    resolve_secret: Any,
 ) -> dict[Address, str]:
-    """Changes whose desired state moved on since the plan was saved, the values behind
-    secret references included (when the plan recorded their digests)."""
-    out: dict[Address, str] = {}
-    for ch in changes:
-        res = desired.get(ch.address)
-        now = checksum(res.spec) if res is not None else None
-        if now != planned_digests.get(ch.address):
-            out[ch.address] = "the desired state changed since the plan was made; run okectl plan again"
-    if planned_secrets is None or secret_salt is None or resolve_secret is None:
-        return out
+    """Client writes whose secret value (behind its reference) is not the one the plan
+    recorded a digest of, or that a digest is missing for."""
     from okectl.engine.plan import secret_digests, written_secrets
 
-    written = written_secrets(changes, desired, resolve_secret)
-    current = secret_digests(
-        {a: v for a, v in written.items() if a in planned_secrets and a not in out}, secret_salt
-    )
-    for addr, digest in current.items():
-        if digest != planned_secrets[addr]:
-            out[addr] = (
-                "the value behind its secret reference changed since the plan was made; run okectl plan again"
-            )
-    return out
+    current = secret_digests(written_secrets(changes, desired, resolve_secret), secret_salt)
+    return {
+        addr: "the value behind its secret reference changed since the plan was made; run okectl plan again"
+        for addr, digest in current.items()
+        if digest != planned_secrets.get(addr)
+    }
 
 
 NOT_PLANNED = "not what this repository plans"
@@ -204,10 +191,13 @@ def verify_plan(
     Nothing in the file is taken on trust. Each change must be one that planning now
     produces (same address, action, ETag and target values) for a resource this
     repository owns, or one it is about to adopt; anything else refuses the whole plan as
-    "not what this repository plans". A change whose resource moved on (at the supplier or
-    in the configuration) since the plan was made is stale: the whole plan is refused,
-    each stale change named, unless `allow_partial`, which refuses only those. The safety
-    guards run again on the changes to apply. Nothing is written here."""
+    "not what this repository plans" (a change made before the configuration changed
+    included: the file cannot tell it from an edited one). A change whose resource moved on
+    at the supplier, or whose secret value changed, since the plan was made is stale: the
+    whole plan is refused, each stale change named, unless `allow_partial`, which refuses
+    only those. The safety guards run again on the changes to apply. Nothing is written
+    here; every write that follows is conditional on the ETag checked here, so what was
+    checked is what is written over."""
     from okectl.config.settings import load_settings
     from okectl.engine.planner import make_plan, secret_resolver
     from okectl.engine.safety import check_safety
@@ -253,15 +243,16 @@ def verify_plan(
     salt = doc.get("secret_salt")
     # Only the values behind secret references: the file's target values themselves
     # are compared with the desired state below.
-    secrets_moved = stale_changes(
-        changes,
-        desired,
-        {a: checksum(r.spec) for a, r in desired.items() if a in by_address},
-        planned_secrets={a: d.get("secret_digest") for a, d in by_address.items()}
+    secrets_moved = (
+        secrets_moved_on(
+            changes,
+            desired,
+            {a: d.get("secret_digest") for a, d in by_address.items()},
+            secret_salt=salt,
+            resolve_secret=secret_resolver(root),
+        )
         if isinstance(salt, str)
-        else None,
-        secret_salt=salt if isinstance(salt, str) else None,
-        resolve_secret=secret_resolver(root),
+        else {}
     )
     stale: dict[Address, str] = {}
     verified: list[Change] = []
@@ -297,7 +288,8 @@ def verify_plan(
         elif addr in secrets_moved:
             stale[addr] = secrets_moved[addr]
         elif now is None or not _same_change(now, ch, by_address[addr]):
-            forged.append(line(ch, NOT_PLANNED))
+            gives = "no change to it" if now is None else _what(now, ch)
+            forged.append(line(ch, f"{NOT_PLANNED} (planning now gives {gives}; see okectl plan)"))
         else:
             verified.append(now)
     if forged:
@@ -321,6 +313,16 @@ def verify_plan(
         changes=[kept.get(ch.address, ch) for ch in changes if ch.address in kept or ch.address in stale],
         refused=dict(stale),
     )
+
+
+def _what(now: Change, saved: Change) -> str:
+    """How the change planning now produces differs from the saved one, in words."""
+    article = "an" if now.action == "update" else "a"
+    if now.action != saved.action:
+        return f"{article} {now.action}"
+    if now.adopt != saved.adopt:
+        return f"{article} {now.action} that {'adopts' if now.adopt else 'does not adopt'} it"
+    return f"{article} {now.action} with other values"
 
 
 def _same_change(now: Change, ch: Change, saved: dict[str, Any]) -> bool:
