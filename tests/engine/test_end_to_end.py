@@ -276,23 +276,24 @@ def test_apply_killed_midway_says_what_was_in_flight_and_converges_on_the_next_r
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
 
 
-def test_sigterm_stops_starting_writes_records_the_end_and_exits_143(
-    example_repo: Path, sandbox: str, secrets: dict[str, str]
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_or_ctrl_c_stops_starting_writes_records_the_end_and_exits(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], signum: signal.Signals, code: int
 ) -> None:
     faults(sandbox, latency_ms=200)
     proc = _start_apply(example_repo, sandbox)
     _wait_for(lambda: any(r.get("event") == "call" for r in _journal_records(example_repo)))
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     faults(sandbox)
-    assert proc.returncode == 143, err
-    assert "stopped by SIGTERM: the writes under way finished, no others started" in err
-    assert "not attempted" in out and "the run was stopped (SIGTERM)" in err
+    assert proc.returncode == code, err
+    assert f"stopped by {signum.name}: the writes under way finished, no others started" in err
+    assert "not attempted" in out and f"the run was stopped ({signum.name})" in err
     records = _journal_records(example_repo)
     # Every write that started has its outcome; the end says why it came early.
     assert _in_flight(records) == []
     assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
-    assert records[-1]["signal"] == "SIGTERM" and records[-1]["not-attempted"]
+    assert records[-1]["signal"] == signum.name and records[-1]["not-attempted"]
     assert not (example_repo / ".okectl" / "apply.lock").exists()
     assert "in flight" not in run_cli("plan", "--repo", str(example_repo)).err
     assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0

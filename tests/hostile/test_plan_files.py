@@ -139,6 +139,7 @@ def test_a_hostile_plan_file_is_refused_with_one_line_and_nothing_written(
     else:
         assert "not a plan file" in lines[0]
     assert snapshot(world.repo) == before
+    assert not (world.repo / ".okectl" / "apply.lock").exists(), "the apply lock is released"
     assert not (world.repo / ".okectl" / "runs").exists() or not any(
         (world.repo / ".okectl" / "runs").iterdir()
     )
