@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -414,6 +415,10 @@ def in_flight(root: Path) -> list[InFlight]:
     out: list[InFlight] = []
     for path in sorted(runs.glob("*.jsonl")):
         try:
+            # Journals are regular files okectl wrote; anything else there is not read
+            # (a FIFO would hang the run).
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             continue
