@@ -138,6 +138,8 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, a
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
     from okectl.engine.apply import apply_lock
 
+    if allow_partial and plan_file is None:
+        raise OkectlError("--allow-partial is for a saved plan: okectl apply FILE --allow-partial")
     root = repo.resolve()
     # One apply per repository: the check against the suppliers and the writes after it
     # must not interleave with another apply's.

@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -557,7 +558,17 @@ class Stop:
         previous: dict[int, Any] = {}
 
         def handler(signum: int, frame: Any) -> None:
+            if self.signal is not None:
+                # Asked twice: stop at once; the writes under way end as the journal's
+                # intents without outcome, which the next run reads back.
+                if signum == signal.SIGTERM:
+                    raise SystemExit(128 + signum)
+                raise KeyboardInterrupt
             self.signal = signal.Signals(signum).name
+            sys.stderr.write(
+                f"{self.signal}: stopping; no write starts now, the ones under way finish "
+                "(send it again to stop at once)\n"
+            )
 
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -300,6 +300,31 @@ def test_sigterm_or_ctrl_c_stops_starting_writes_records_the_end_and_exits(
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
 
 
+def test_a_second_sigterm_stops_at_once_and_the_next_run_reads_back_what_was_in_flight(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=1000)
+    proc = _start_apply(example_repo, sandbox)
+    _wait_for(lambda: any(r.get("event") == "call" for r in _journal_records(example_repo)))
+    # Right after a write starts, with a second of latency ahead of it.
+    seen = len(_journal_records(example_repo))
+    _wait_for(lambda: any(r.get("event") == "intent" for r in _journal_records(example_repo)[seen:]))
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    faults(sandbox)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    records = _journal_records(example_repo)
+    assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
+    pending = _in_flight(records)
+    assert pending, "the writes under way were cut off"
+    assert not (example_repo / ".okectl" / "apply.lock").exists()
+    planned = run_cli("plan", "--repo", str(example_repo))
+    assert planned.err.startswith(f"note: {len(pending)} write(s) of an interrupted apply were in flight (")
+
+
 def test_a_second_apply_is_refused_while_one_runs(
     example_repo: Path, sandbox: str, secrets: dict[str, str]
 ) -> None:
