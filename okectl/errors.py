@@ -13,6 +13,8 @@ EXIT_CHANGES = 2
 EXIT_POLICY = 3
 EXIT_CONFORMANCE = 4
 EXIT_INTERRUPTED = 130
+# Stopped by SIGTERM (128 + 15), as a shell reports a process it ended.
+EXIT_TERMINATED = 143
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from okectl.cli.options import output_option, repo_option
-from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, EXIT_POLICY, OkectlError
+from okectl.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_TERMINATED,
+    OkectlError,
+)
 
 if TYPE_CHECKING:
     from okectl.policy.findings import PolicyReport
@@ -104,6 +112,7 @@ def plan(
     scope = _scope(repo, schools, suppliers, changed_since)
     from okectl.views.progress import read_progress
 
+    _report_in_flight(repo.resolve())
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
         run = make_plan(repo, scope=scope, force=force, progress=hook)
     if out_file is not None:
@@ -147,48 +156,68 @@ def _confirmed() -> bool:
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (for CI).")
 @click.option("--force", is_flag=True, help="Allow deleting more than a supplier's safety fraction.")
-def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -> int:
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="With a saved plan: apply its changes that are still current and refuse only the stale "
+    "ones (by default a stale change refuses the whole plan).",
+)
+def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
+    from okectl.engine.apply import apply_lock
+
+    if allow_partial and plan_file is None:
+        raise OkectlError("--allow-partial is for a saved plan: okectl apply FILE --allow-partial")
+    root = repo.resolve()
+    # One apply per repository: the check against the suppliers and the writes after it
+    # must not interleave with another apply's.
+    with apply_lock(root) as note:
+        if note is not None:
+            click.echo(note, err=True)
+        _report_in_flight(root)
+        return _apply(root, plan_file, auto_approve, force, allow_partial)
+
+
+def _report_in_flight(root: Path) -> None:
+    """Say which writes an interrupted apply left in flight, as a read finds them now."""
+    from okectl.engine.apply import confirm_in_flight, in_flight
+
+    if not in_flight(root):
+        return
+    from okectl.config.repository import load_state
+    from okectl.config.settings import load_settings
+
+    for line in confirm_in_flight(root, load_state(root), load_settings(root).repository):
+        click.echo(line, err=True)
+
+
+def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     from okectl.config.revision import repo_state
     from okectl.config.settings import load_settings
-    from okectl.engine.apply import Journal, apply_changes
-    from okectl.engine.planfile import changes_from_document, load_plan, stale_changes
+    from okectl.engine.apply import Journal, Stop, apply_changes
+    from okectl.engine.planfile import load_plan, verify_plan
     from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
-    from okectl.engine.validate import validate_repository
     from okectl.views.plan_text import render_text
     from okectl.views.progress import apply_progress
 
-    root = repo.resolve()
     if plan_file is not None:
         doc = load_plan(plan_file)
-        validated = validate_repository(root)
-        state = validated.state
-        changes = changes_from_document(doc, plan_file)
-        digests = {
-            c.address: c_doc.get("after_digest") for c, c_doc in zip(changes, doc["changes"], strict=True)
-        }
-        desired = {r.address: r for r in validated.resources}
-        salt = doc.get("secret_salt")
-        refused = stale_changes(
-            changes,
-            desired,
-            digests,
-            planned_secrets={
-                c.address: c_doc.get("secret_digest")
-                for c, c_doc in zip(changes, doc["changes"], strict=True)
-                if "secret_digest" in c_doc
-            },
-            secret_salt=salt if isinstance(salt, str) else None,
-            resolve_secret=secret_resolver(root),
-        )
-        if salt is None and any(c.address.kind == "client" and c.action != "delete" for c in changes):
+        # Decided from the suppliers and the desired state, never from the file alone.
+        verified = verify_plan(doc, plan_file, root, allow_partial=allow_partial, force=force)
+        state = verified.run.state
+        changes = verified.changes
+        desired = {r.address: r for r in verified.run.validated.resources}
+        refused = verified.refused
+        if doc.get("secret_salt") is None and any(
+            c.address.kind == "client" and c.action != "delete" for c in changes
+        ):
             click.echo(
                 f"note: {plan_file} records no digests of the secrets it writes (an older okectl "
                 "made it); the secret values are not checked against the plan",
                 err=True,
             )
         plan_checksum = str(doc["checksum"])
-        policy: PolicyReport | None = evaluate_policy(state, validated.resources)
+        policy: PolicyReport | None = evaluate_policy(state, verified.run.validated.resources)
     else:
         run = make_plan(root, force=force)
         state = run.state
@@ -216,9 +245,10 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
     settings = load_settings(root)
     commit, dirty = repo_state(root)
     journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
+    stop = Stop()
     result = None
     try:
-        with apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
+        with stop.installed(), apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
             result = asyncio.run(
                 apply_changes(
                     state,
@@ -231,16 +261,20 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool) -
                     resolve_secret=secret_resolver(root),
                     refused=refused,
                     on_outcome=on_outcome,
+                    stopped=stop,
                 )
             )
     finally:
         # The journal ends with what is known, even when the run is interrupted.
-        journal.close(result)
+        journal.close(result, stopped_by=stop.signal)
     for status in ("failed", "unknown", "refused", "not-attempted"):
         for o in result.by_status(status):
             click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)
     click.echo(result.summary())
     click.echo(f"Journal: {result.journal}")
+    if stop.signal is not None:
+        click.echo(f"stopped by {stop.signal}: the writes under way finished, no others started", err=True)
+        return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
 
 

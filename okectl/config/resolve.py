@@ -2,10 +2,63 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from okectl.config.models import Connection, EnvironmentOverride, Profile, School, Supplier
 from okectl.config.references import connection_function
 from okectl.config.repository import DesiredState
 from okectl.model.resources import Address, Resource
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """What the configuration says about protecting one environment from deletion."""
+
+    # protect: true / false as written (the school's override wins over the profile);
+    # None when neither says.
+    protect: bool | None = None
+    # Where it is said, for messages.
+    where: str = ""
+
+    def protected(self, env_type: str | None) -> bool:
+        # Production is protected unless the configuration says protect: false.
+        return self.protect if self.protect is not None else env_type == "production"
+
+
+def _environments(state: DesiredState, conn: Connection) -> dict[str, tuple[str, str, str, Protection]]:
+    """A connection's environments, its profile's merged with the school's overrides:
+    name → (type, sso, status, protection)."""
+    profile: Profile | None = state.profiles.get(conn.profile) if conn.profile else None
+    envs: dict[str, tuple[str, str, str, Protection]] = {}
+    if profile is not None:
+        for name, penv in profile.environments.items():
+            where = f"environments.{name} of profile {profile.id}"
+            envs[name] = (penv.type, penv.sso, penv.status, Protection(penv.protect, where))
+    for name, given in conn.environments.items():
+        etype, sso, status, protect = envs.get(name, (given.type or "test", "required", "live", Protection()))
+        if given.protect is not None:
+            protect = Protection(given.protect, "")
+        envs[name] = (given.type or etype, given.sso or sso, given.status or status, protect)
+    return envs
+
+
+def environment_protection(state: DesiredState) -> dict[Address, tuple[Protection, str | None]]:
+    """Every environment the configuration names (in a profile or a school's override, an
+    absent one included), with what it says about protecting it and its configured type.
+
+    The one place protection is decided: the desired resources and the safety check both
+    use it, so a profile's protect: true holds even where the school marks it absent."""
+    out: dict[Address, tuple[Protection, str | None]] = {}
+    for code, school in state.schools.items():
+        for sid, conn in school.connections.items():
+            for name, (etype, _sso, _status, protect) in _environments(state, conn).items():
+                if protect.protect is not None and not protect.where:
+                    protect = Protection(
+                        protect.protect,
+                        f"connections.{sid}.environments.{name} in schools/{code}.yaml",
+                    )
+                out[Address(sid, code, name)] = (protect, etype)
+    return out
 
 
 def client_id_for(school: School, system: str) -> str:
@@ -16,23 +69,11 @@ def client_id_for(school: School, system: str) -> str:
 def resolve_connection(
     state: DesiredState, school: School, supplier: Supplier, conn: Connection
 ) -> list[Resource]:
-    profile: Profile | None = state.profiles.get(conn.profile) if conn.profile else None
     versions = state.versions.oke_versions if state.versions else {}
     out: list[Resource] = []
-    envs: dict[str, tuple[str, str, str, bool | None]] = {}
-    if profile is not None:
-        for name, penv in profile.environments.items():
-            envs[name] = (penv.type, penv.sso, penv.status, penv.protect)
+    envs = _environments(state, conn)
     base_loc = ("connections", supplier.id)
     function = connection_function(state, supplier.id, conn)
-    for name, given in conn.environments.items():
-        etype, sso, status, protect = envs.get(name, (given.type or "test", "required", "live", None))
-        envs[name] = (
-            given.type or etype,
-            given.sso or sso,
-            given.status or status,
-            given.protect if given.protect is not None else protect,
-        )
     # Clients and roles are the same in every environment of a connection: work them out
     # once, and give each environment its own copy of the spec.
     client_specs = [
@@ -75,7 +116,7 @@ def resolve_connection(
                     },
                 },
                 origin=("school", school.code, loc),
-                protected=protect if protect is not None else etype == "production",
+                protected=protect.protected(etype),
             )
         )
         for system, client_id, scopes, secret in client_specs:

@@ -1,17 +1,27 @@
-"""Applying a plan: dependency order, conditional writes, a journal of every call.
+"""Applying a plan: dependency order, conditional writes, a write-ahead journal, one
+apply per repository at a time.
 
 Every write is conditional (If-Match on update and delete, If-None-Match on create), so a
 resource changed at the supplier since the plan is refused rather than overwritten, and
 re-running after any failure converges instead of duplicating.
+
+The journal is written ahead: an intent record is flushed before each write goes out and
+its outcome after, so a run killed outright (SIGKILL, power loss) still says which writes
+were in flight; the next plan or apply confirms each of them by a read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
-from collections.abc import Callable
+import signal
+import socket
+import stat
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +36,14 @@ from okectl.model.resources import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
     SENSITIVE,
+    ActualResource,
     Address,
     Resource,
 )
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 RUNS_DIR = Path(".okectl") / "runs"
+LOCK_FILE = Path(".okectl") / "apply.lock"
 # unknown: okectl gave up on a write that may have reached the supplier all the same.
 STATUSES = ("applied", "failed", "unknown", "refused", "not-attempted")
 
@@ -77,6 +89,7 @@ class Journal:
         runs.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         self.path = runs / f"{stamp}-{plan_checksum.split(':')[-1][:12]}.jsonl"
+        self.plan_checksum = plan_checksum
         self._fh: TextIO = self.path.open("a", encoding="utf-8")
         self.write(
             event="start",
@@ -92,14 +105,22 @@ class Journal:
         self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         self._fh.flush()
 
-    def close(self, result: ApplyResult | None) -> None:
+    def intent(self, change: Change) -> None:
+        """Record a write about to go out (flushed before it is sent)."""
+        self.write(
+            event="intent",
+            address=str(change.address),
+            action=change.action,
+            etag=change.etag,
+            plan_checksum=self.plan_checksum,
+        )
+
+    def close(self, result: ApplyResult | None, *, stopped_by: str | None = None) -> None:
         if result is None:
             self.write(event="end", interrupted=True)
         else:
-            self.write(
-                event="end",
-                **{s: len(result.by_status(s)) for s in STATUSES},
-            )
+            extra: dict[str, Any] = {"interrupted": True, "signal": stopped_by} if stopped_by else {}
+            self.write(event="end", **extra, **{s: len(result.by_status(s)) for s in STATUSES})
         self._fh.close()
 
 
@@ -147,15 +168,19 @@ async def apply_changes(
     resolve_secret: Any,
     refused: dict[Address, str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    stopped: Callable[[], str | None] | None = None,
 ) -> ApplyResult:
-    """Make the changes; ``on_outcome`` hears of each write as soon as it is done, for
-    progress displays (it runs on the event loop: it must be quick)."""
+    """Apply the changes in dependency order. ``on_outcome`` hears of each write as soon as
+    it is done, for progress displays (it runs on the event loop: it must be quick).
+    ``stopped`` says whether (and by which signal) the run was asked to stop: no write
+    starts after that, the ones under way finish."""
     from okectl.providers.registry import make_provider
 
     result = ApplyResult(journal=journal.path)
     refused = refused or {}
     labels = {MANAGED_BY: MANAGED_BY_VALUE, LABEL_REPOSITORY: repository, LABEL_COMMIT: commit or "unknown"}
     providers: dict[str, Provider] = {}
+    slots: dict[str, asyncio.Semaphore] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
     blocked: set[tuple[Address, str]] = set()
     try:
@@ -164,6 +189,9 @@ async def apply_changes(
             if supplier is None:
                 continue
             providers[sid] = make_provider(supplier, repo_root=root)
+            # Writes wait for a slot here, not inside the provider: the journal's intent
+            # is written only when the write is about to go out, so "in flight" means it.
+            slots[sid] = asyncio.Semaphore(supplier.api.limits.concurrency)
 
         async def run(change: Change) -> None:
             addr = change.address
@@ -179,7 +207,17 @@ async def apply_changes(
             elif _depends_on_blocked(change, blocked):
                 outcome = Outcome(addr, change.action, "not-attempted", "an environment it depends on failed")
             else:
-                outcome = await _one(providers[addr.supplier], change, desired, labels, resolve_secret)
+                async with slots[addr.supplier]:
+                    signal_name = stopped() if stopped is not None else None
+                    if signal_name is not None:
+                        outcome = Outcome(
+                            addr, change.action, "not-attempted", f"the run was stopped ({signal_name})"
+                        )
+                    else:
+                        journal.intent(change)
+                        outcome = await _one(
+                            providers[addr.supplier], change, desired, labels, resolve_secret
+                        )
             if outcome.status != "applied":
                 blocked.add((addr, change.action))
             result.outcomes.append(outcome)
@@ -253,3 +291,297 @@ async def _one(
     return Outcome(addr, change.action, "applied")
 
 
+# --- one apply per repository ----------------------------------------------------------
+
+
+class ApplyLocked(OkectlError):
+    """Another apply of this repository is running (or its lock cannot be read)."""
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    return f"pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}"
+
+
+@contextlib.contextmanager
+def apply_lock(root: Path) -> Iterator[str | None]:
+    """Hold the repository's apply lock (``.okectl/apply.lock``, naming its holder) for the
+    duration; yields a note when a stale lock (its process gone) was taken over.
+
+    A second apply is refused with one line. A lock left by a process that no longer runs
+    on this host is stale and taken over; one from another host cannot be checked, so the
+    message says how to remove it."""
+    path = root / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user": _user(),
+    }
+    text = json.dumps(mine, sort_keys=True) + "\n"
+    note: str | None = None
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is None:
+                raise ApplyLocked(
+                    f"{path}: the apply lock exists but cannot be read; if no apply is running, remove it"
+                ) from None
+            pid = holder.get("pid")
+            if holder.get("host") != mine["host"] or not isinstance(pid, int) or _alive(pid):
+                hint = (
+                    ""
+                    if holder.get("host") == mine["host"]
+                    else f"; if it is no longer running, remove {path}"
+                )
+                raise ApplyLocked(
+                    f"another apply of this repository is running ({_describe(holder)}); "
+                    f"wait for it to finish{hint}"
+                ) from None
+            # Stale: its process is gone. Moved aside atomically, then checked, so two
+            # applies finding the same stale lock cannot both take it over.
+            aside = path.with_name(f"{path.name}.stale-{os.getpid()}")
+            try:
+                os.rename(path, aside)
+            except FileNotFoundError:
+                continue
+            if _holder(aside) != holder:
+                # Another apply took it over meanwhile: give its lock back.
+                os.rename(aside, path)
+                continue
+            aside.unlink()
+            note = (
+                f"note: took over a stale apply lock left by {_describe(holder)}; "
+                "that run ended without releasing it"
+            )
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        break
+    else:
+        raise ApplyLocked(f"{path}: could not take the apply lock; try again")
+    try:
+        yield note
+    finally:
+        # Only our own lock is removed.
+        if _holder(path) == mine:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def lock_holder_running(root: Path) -> bool:
+    """Whether an apply of this repository is running on this host right now."""
+    holder = _holder(root / LOCK_FILE)
+    if holder is None:
+        return (root / LOCK_FILE).exists()
+    pid = holder.get("pid")
+    return holder.get("host") != socket.gethostname() or (isinstance(pid, int) and _alive(pid))
+
+
+# --- writes left in flight by an interrupted run ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    journal: Path
+    address: Address
+    action: str
+    etag: str | None
+
+
+def in_flight(root: Path) -> list[InFlight]:
+    """Writes whose intent was journaled without an outcome, in runs not yet looked into."""
+    runs = root / RUNS_DIR
+    if not runs.is_dir():
+        return []
+    out: list[InFlight] = []
+    for path in sorted(runs.glob("*.jsonl")):
+        try:
+            # Journals are regular files okectl wrote; anything else there is not read
+            # (a FIFO would hang the run).
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        pending: dict[tuple[Any, Any], dict[str, Any]] = {}
+        looked_into = False
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the last line of a run killed while writing it
+            if not isinstance(record, dict):
+                continue
+            event = record.get("event")
+            key = (record.get("address"), record.get("action"))
+            if event == "intent":
+                pending[key] = record
+            elif event == "call":
+                pending.pop(key, None)
+            elif event == "recovered":
+                looked_into = True
+        if looked_into:
+            continue
+        for (address, action), record in pending.items():
+            try:
+                addr = Address.parse(str(address))
+            except ValueError:
+                continue
+            etag = record.get("etag")
+            out.append(InFlight(path, addr, str(action), etag if isinstance(etag, str) else None))
+    return out
+
+
+def _verdict(item: InFlight, found: ActualResource | None, repository: str) -> str:
+    if item.action == "delete":
+        return "carried out (it is gone)" if found is None else "not carried out (it is still there)"
+    if item.action == "create":
+        if found is None:
+            return "not carried out (it does not exist)"
+        return (
+            "carried out (it exists)" if found.owned_by(repository) else "not carried out (made by another)"
+        )
+    if found is None:
+        return "it no longer exists"
+    if found.etag == item.etag:
+        return "not carried out (unchanged since the plan)"
+    return f"carried out, or changed by someone else since (ETag now {found.etag})"
+
+
+async def _read_back(
+    state: DesiredState, root: Path, items: list[InFlight]
+) -> dict[tuple[str, str], dict[Address, ActualResource] | str]:
+    from okectl.providers.registry import make_provider
+
+    tenants = sorted({(i.address.supplier, i.address.school) for i in items})
+    out: dict[tuple[str, str], dict[Address, ActualResource] | str] = {}
+    for sid in sorted({s for s, _ in tenants}):
+        supplier = state.suppliers.get(sid)
+        schools = [c for s, c in tenants if s == sid]
+        if supplier is None:
+            for school in schools:
+                out[(sid, school)] = f"supplier {sid!r} is no longer configured"
+            continue
+        try:
+            provider = make_provider(supplier, repo_root=root)
+        except OkectlError as exc:
+            for school in schools:
+                out[(sid, school)] = f"could not be read: {exc}"
+            continue
+        try:
+            for school in schools:
+                try:
+                    found = await provider.read_tenants([school])
+                except ProviderError as exc:
+                    out[(sid, school)] = f"could not be read: {exc}"
+                    continue
+                out[(sid, school)] = {a.address: a for a in found}
+        finally:
+            await provider.aclose()
+    return out
+
+
+def confirm_in_flight(root: Path, state: DesiredState, repository: str) -> list[str]:
+    """Lines saying which writes an interrupted run left in flight and what a read of each
+    finds now. A run whose writes were all confirmed is marked as looked into, so it is
+    reported once. Nothing when an apply is running now: its writes are its own."""
+    if lock_holder_running(root):
+        return []
+    items = in_flight(root)
+    if not items:
+        return []
+    found = asyncio.run(_read_back(state, root, items))
+    journals = sorted({i.journal for i in items})
+    lines = [
+        f"note: {len(items)} write(s) of an interrupted apply were in flight "
+        f"({', '.join(str(j.relative_to(root)) for j in journals)}); read back now:"
+    ]
+    unconfirmed: set[Path] = set()
+    for item in items:
+        seen = found[(item.address.supplier, item.address.school)]
+        if isinstance(seen, str):
+            verdict = f"not confirmed: {seen}"
+            unconfirmed.add(item.journal)
+        else:
+            verdict = _verdict(item, seen.get(item.address), repository)
+        lines.append(f"  {item.address} ({item.action}): {verdict}")
+    for journal in journals:
+        if journal in unconfirmed:
+            continue
+        confirmed = [i for i in items if i.journal == journal]
+        record = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": "recovered",
+            "confirmed": [f"{i.address} ({i.action})" for i in confirmed],
+        }
+        # Appended, like every journal record: the journal is a log, never rewritten.
+        with contextlib.suppress(OSError), journal.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=True) + "\n")
+    return lines
+
+
+# --- stopping on a signal ---------------------------------------------------------------
+
+
+class Stop:
+    """Set by SIGTERM or SIGINT during an apply: no write starts after it."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    def __call__(self) -> str | None:
+        return self.signal
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Catch SIGTERM and SIGINT for the duration (main thread only)."""
+        previous: dict[int, Any] = {}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signal is not None:
+                # Asked twice: stop at once; the writes under way end as the journal's
+                # intents without outcome, which the next run reads back.
+                if signum == signal.SIGTERM:
+                    raise SystemExit(128 + signum)
+                raise KeyboardInterrupt
+            self.signal = signal.Signals(signum).name
+            sys.stderr.write(
+                f"{self.signal}: stopping; no write starts now, the ones under way finish "
+                "(send it again to stop at once)\n"
+            )
+
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, handler)
+        except ValueError:
+            pass  # not the main thread: signals keep their default behaviour
+        try:
+            yield
+        finally:
+            for signum, old in previous.items():
+                signal.signal(signum, old)

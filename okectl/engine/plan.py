@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from okectl.config.repository import DesiredState
 from okectl.engine.validate import Validated
-from okectl.model.resources import Address, Resource
+from okectl.model.resources import ActualResource, Address, Resource
 from okectl.model.scope import Scope
 from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 
@@ -154,6 +154,10 @@ class PlanRun:
     # digest of each secret a change writes, so apply can tell the value moved on.
     resolve_secret: SecretResolver | None = None
     secret_salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    # What the refresh found, by address, and the owned environments per supplier the
+    # mass-deletion guard counts: apply FILE checks a saved plan against these.
+    actual: dict[Address, ActualResource] = field(default_factory=dict, repr=False)
+    owned_envs: dict[str, int] = field(default_factory=dict)
 
     @property
     def state(self) -> DesiredState:

@@ -16,7 +16,7 @@ from okectl.engine.diff import diff_resources
 from okectl.engine.plan import Plan, PlanRun
 from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.safety import UnsafePlan, check_safety
-from okectl.engine.validate import validate_repository
+from okectl.engine.validate import Validated, validate_repository
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
 from okectl.model.scope import Scope
@@ -94,10 +94,14 @@ def make_plan(
     force: bool = False,
     progress: ProgressHook | None = None,
     with_policy: bool = True,
+    guard: bool = True,
+    validated: Validated | None = None,
 ) -> PlanRun:
+    """`guard`: raise UnsafePlan when the safety check finds problems (apply FILE checks
+    the saved plan's own changes instead)."""
     root = root.resolve()
     scope = scope or Scope()
-    validated = validate_repository(root)
+    validated = validated if validated is not None else validate_repository(root)
     state = validated.state
     settings = validated.settings
     resolve = secret_resolver(root, settings.secret_roots)
@@ -162,10 +166,12 @@ def make_plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         safety=safety,
         resolve_secret=resolve,
+        actual={a.address: a for a in actual},
+        owned_envs=owned_envs,
     )
     if with_policy:
         run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)
-    if safety:
+    if safety and guard:
         raise UnsafePlan(safety)
     return run
 
@@ -194,5 +200,3 @@ def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None
 
 
 # --- saved plans ---------------------------------------------------------------------
-
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from okectl.config.repository import DesiredState
-from okectl.config.resolve import environment_overrides
+from okectl.config.resolve import Protection, environment_protection
 from okectl.engine.plan import Plan
 from okectl.errors import OkectlError
 
@@ -20,22 +20,26 @@ class UnsafePlan(OkectlError):
 def check_safety(plan: Plan, state: DesiredState, actual_envs: dict[str, int], *, force: bool) -> list[str]:
     """Problems that stop the plan: protected deletions always, mass deletions unless forced.
 
-    A production environment is protected unless its override says protect: false, and
-    any environment whose override says protect: true is protected whatever its type.
+    Protection comes from the configuration (``environment_protection``: the school's
+    override, else its profile): a production environment is protected unless it says
+    protect: false, and one that says protect: true is protected whatever its type.
     """
     problems: list[str] = []
-    overrides = environment_overrides(state)
+    protection = environment_protection(state)
     deletes_per_supplier: dict[str, int] = {}
     for ch in plan.changes:
         a = ch.address
         if a.kind != "environment" or ch.action == "create":
             continue
-        override = overrides.get(a)
-        protect = override.protect if override is not None else None
+        said, configured_type = protection.get(a, (Protection(), None))
         where = f"connections.{a.supplier}.environments.{a.environment} in schools/{a.school}.yaml"
-        was_production = (ch.before or {}).get("type") == "production"
+        was_production = (ch.before or {}).get("type") == "production" or configured_type == "production"
         if ch.action == "update":
-            if was_production and (ch.after or {}).get("type") != "production" and protect is not False:
+            if (
+                (ch.before or {}).get("type") == "production"
+                and (ch.after or {}).get("type") != "production"
+                and said.protect is not False
+            ):
                 # Otherwise a production environment could be retyped out of its
                 # protection in one plan and deleted in the next.
                 problems.append(
@@ -44,9 +48,9 @@ def check_safety(plan: Plan, state: DesiredState, actual_envs: dict[str, int], *
                 )
             continue
         deletes_per_supplier[a.supplier] = deletes_per_supplier.get(a.supplier, 0) + 1
-        if protect is True:
-            problems.append(f"{a}: refusing to delete it: {where} says protect: true")
-        elif was_production and not (override is not None and override.absent and protect is False):
+        if said.protect is True:
+            problems.append(f"{a}: refusing to delete it: {said.where} says protect: true")
+        elif was_production and said.protect is not False:
             problems.append(
                 f"{a}: refusing to delete a production environment; it is protected. To delete it, "
                 f"keep it in schools/{a.school}.yaml under connections.{a.supplier}.environments."

@@ -181,14 +181,19 @@ async def _problem(send: Send, status: int, title: str, retry_after: float | Non
 
 
 def _dropping(send: Send, what: str) -> Send:
-    """Send the headers and half the body, then fail: the server drops the connection."""
+    """Send the headers and half the body, then fail: the server drops the connection.
+    An answer without a body (a 204) is dropped before its headers, or it would arrive whole."""
+    start: list[Message] = []
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            await send(message)
+            start.append(message)
             return
         if message["type"] == "http.response.body":
             body: bytes = message.get("body", b"")
+            if not body:
+                raise DroppedConnection(what)
+            await send(start.pop())
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise DroppedConnection(what)
         await send(message)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -102,18 +104,11 @@ def test_unmanaged_resources_are_listed_and_survive_apply(
     assert unmanaged <= after
 
 
-def test_a_saved_plan_is_refused_for_a_resource_changed_at_the_supplier(
-    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
-) -> None:
-    plan_file = tmp_path / "plan.json"
-    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
-    doc = json.loads(plan_file.read_text())
-    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
-    address = Address.parse(target["address"])
-    state = load_state(example_repo)
+def _change_at_the_supplier(repo: Path, address: Address) -> None:
+    state = load_state(repo)
 
     async def change_directly() -> None:
-        provider = make_provider(state.suppliers[address.supplier], repo_root=example_repo)
+        provider = make_provider(state.suppliers[address.supplier], repo_root=repo)
         try:
             [current] = [a for a in await provider.read_tenants([address.school]) if a.address == address]
             body = {**current.spec, "status": "retiring"}
@@ -122,11 +117,49 @@ def test_a_saved_plan_is_refused_for_a_resource_changed_at_the_supplier(
             await provider.aclose()
 
     asyncio.run(change_directly())
+
+
+def test_a_saved_plan_with_a_stale_change_is_refused_whole_before_any_write(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
+    address = Address.parse(target["address"])
+    _change_at_the_supplier(example_repo, address)
+    before = plan_json(example_repo)["changes"]
+    httpx.delete(f"{sandbox}/_sandbox/stats").raise_for_status()
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
     assert result.exit_code == 1
+    lines = result.err.splitlines()
+    assert lines[0].startswith(
+        f"{plan_file}: {address} (update): stale: changed at the supplier since the plan was made (ETag "
+    )
+    assert lines[-1] == (
+        f"{plan_file}: 1 of its {len(doc['changes'])} changes are stale; nothing was applied "
+        "(run okectl plan again, or apply with --allow-partial to apply the rest)"
+    )
+    # Nothing was written: the supplier was only read, and the plan is what it was.
+    stats = httpx.get(f"{sandbox}/_sandbox/stats").json()
+    assert stats["requests"], "the touched tenants were read again"
+    assert plan_json(example_repo)["changes"] == before
+    assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_allow_partial_applies_the_current_changes_and_refuses_the_stale_one(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
+    address = Address.parse(target["address"])
+    _change_at_the_supplier(example_repo, address)
+    result = run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file))
+    assert result.exit_code == 1
     assert (
-        f"refused: {address} (update): changed at the supplier since the plan was made (412); "
-        "run okectl plan again" in result.err
+        f"refused: {address} (update): changed at the supplier since the plan was made (ETag " in result.err
     )
     assert "0 failed, 1 refused, 0 not attempted" in result.out
     # Everything else was applied, and the hand change was not overwritten.
@@ -143,7 +176,11 @@ def test_a_saved_plan_is_refused_for_a_change_in_the_configuration(
     school.write_text(school.read_text().replace('oke_version: "1.0.1"', 'oke_version: "1.0"', 1))
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
     assert result.exit_code == 1
-    assert "the desired state changed since the plan was made; run okectl plan again" in result.err
+    assert (
+        ": not what this repository plans (other target values; if the configuration changed since the "
+        "plan was made, run okectl plan again)" in result.err
+    )
+    assert not (example_repo / ".okectl" / "runs").exists()
 
 
 def test_a_tampered_plan_file_is_refused(example_repo: Path, sandbox: str, tmp_path: Path) -> None:
@@ -173,32 +210,168 @@ def test_apply_under_503s_and_429s_converges_on_rerun_without_duplicates(
     assert count_at_sandbox(example_repo) == desired + unmanaged
 
 
-def test_apply_killed_midway_converges_on_the_next_run(
+def _start_apply(repo: Path, sandbox: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "OKECTL_SANDBOX_URL": sandbox}
+    return subprocess.Popen(
+        [sys.executable, "-m", "okectl", "apply", "--repo", str(repo), "--auto-approve", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _journal_records(repo: Path) -> list[dict[str, object]]:
+    journals = sorted((repo / ".okectl" / "runs").glob("*.jsonl")) if (repo / ".okectl").is_dir() else []
+    if not journals:
+        return []
+    out = []
+    for line in journals[0].read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+def _wait_for(predicate: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def _in_flight(records: list[dict[str, object]]) -> list[tuple[object, object]]:
+    intents = [(r["address"], r["action"]) for r in records if r.get("event") == "intent"]
+    done = {(r["address"], r["action"]) for r in records if r.get("event") == "call"}
+    return [i for i in intents if i not in done]
+
+
+def test_apply_killed_midway_says_what_was_in_flight_and_converges_on_the_next_run(
     example_repo: Path, sandbox: str, secrets: dict[str, str]
 ) -> None:
-    faults(sandbox, latency_ms=40)
-    env = {**os.environ, "OKECTL_SANDBOX_URL": sandbox}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "okectl", "apply", "--repo", str(example_repo), "--auto-approve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    journal_dir = example_repo / ".okectl" / "runs"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        journals = list(journal_dir.glob("*.jsonl")) if journal_dir.is_dir() else []
-        if journals and journals[0].read_text().count('"event": "call"') >= 5:
-            break
-        time.sleep(0.05)
+    faults(sandbox, latency_ms=300)
+    proc = _start_apply(example_repo, sandbox)
+    # Killed while writes are under way: intents journaled, outcomes not.
+    _wait_for(lambda: len([r for r in _journal_records(example_repo) if r.get("event") == "call"]) >= 3)
+    _wait_for(lambda: _in_flight(_journal_records(example_repo)))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     faults(sandbox)
-    [journal] = journal_dir.glob("*.jsonl")
-    lines = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert lines[0]["event"] == "start" and lines[-1]["event"] != "end", "the run was killed midway"
+    records = _journal_records(example_repo)
+    assert records[0]["event"] == "start" and records[-1]["event"] != "end", "the run was killed midway"
+    pending = _in_flight(records)
+    assert pending
+    planned = run_cli("plan", "--repo", str(example_repo))
+    lines = planned.err.splitlines()
+    assert lines[0].startswith(f"note: {len(pending)} write(s) of an interrupted apply were in flight (")
+    reported = {tuple(line.strip().split(": ")[0].rsplit(" ", 1)) for line in lines[1 : 1 + len(pending)]}
+    assert reported == {(str(a), f"({b})") for a, b in pending}
+    assert all(
+        ": carried out" in line or ": not carried out" in line for line in lines[1 : 1 + len(pending)]
+    ), lines
+    # Reported once: the journal records that it was looked into.
+    assert _journal_records(example_repo)[-1]["event"] == "recovered"
+    assert "in flight" not in run_cli("plan", "--repo", str(example_repo)).err
     assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_or_ctrl_c_stops_starting_writes_records_the_end_and_exits(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], signum: signal.Signals, code: int
+) -> None:
+    faults(sandbox, latency_ms=200)
+    proc = _start_apply(example_repo, sandbox)
+    _wait_for(lambda: any(r.get("event") == "call" for r in _journal_records(example_repo)))
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    faults(sandbox)
+    assert proc.returncode == code, err
+    assert f"stopped by {signum.name}: the writes under way finished, no others started" in err
+    assert "not attempted" in out and f"the run was stopped ({signum.name})" in err
+    records = _journal_records(example_repo)
+    # Every write that started has its outcome; the end says why it came early.
+    assert _in_flight(records) == []
+    assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
+    assert records[-1]["signal"] == signum.name and records[-1]["not-attempted"]
+    assert not (example_repo / ".okectl" / "apply.lock").exists()
+    assert "in flight" not in run_cli("plan", "--repo", str(example_repo)).err
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+
+
+def test_a_second_sigterm_stops_at_once_and_the_next_run_reads_back_what_was_in_flight(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=1000)
+    proc = _start_apply(example_repo, sandbox)
+    _wait_for(lambda: any(r.get("event") == "call" for r in _journal_records(example_repo)))
+    # Right after a write starts, with a second of latency ahead of it.
+    seen = len(_journal_records(example_repo))
+    _wait_for(lambda: any(r.get("event") == "intent" for r in _journal_records(example_repo)[seen:]))
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    faults(sandbox)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    records = _journal_records(example_repo)
+    assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
+    pending = _in_flight(records)
+    assert pending, "the writes under way were cut off"
+    assert not (example_repo / ".okectl" / "apply.lock").exists()
+    planned = run_cli("plan", "--repo", str(example_repo))
+    assert planned.err.startswith(f"note: {len(pending)} write(s) of an interrupted apply were in flight (")
+
+
+def test_a_second_apply_is_refused_while_one_runs(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    faults(sandbox, latency_ms=200)
+    proc = _start_apply(example_repo, sandbox)
+    lock = example_repo / ".okectl" / "apply.lock"
+    _wait_for(lambda: any(r.get("event") == "intent" for r in _journal_records(example_repo)))
+    holder = json.loads(lock.read_text())
+    assert holder["pid"] == proc.pid and holder["host"] == socket.gethostname()
+    second = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    faults(sandbox)
+    assert second.exit_code == 1
+    assert second.err.splitlines() == [
+        f"another apply of this repository is running (pid {proc.pid} on {socket.gethostname()}, "
+        f"started {holder['started']}); wait for it to finish"
+    ]
+    assert len(list((example_repo / ".okectl" / "runs").glob("*.jsonl"))) == 1, "the second wrote nothing"
+
+
+def test_a_stale_apply_lock_is_taken_over_and_one_from_another_host_is_not(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    lock = example_repo / ".okectl" / "apply.lock"
+    lock.parent.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(
+        json.dumps({"pid": gone.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00"})
+    )
+    applied = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert applied.exit_code == 0, applied.err
+    assert (
+        f"note: took over a stale apply lock left by pid {gone.pid} on {socket.gethostname()}, started "
+        "2026-01-01T00:00:00; that run ended without releasing it" in applied.err
+    )
+    assert not lock.exists(), "released after the run"
+    lock.write_text(json.dumps({"pid": 1, "host": "ci-runner-7", "started": "2026-01-01T00:00:00"}))
+    refused = run_cli("apply", "--repo", str(example_repo), "--auto-approve")
+    assert refused.exit_code == 1
+    assert refused.err.splitlines() == [
+        "another apply of this repository is running (pid 1 on ci-runner-7, started 2026-01-01T00:00:00); "
+        f"wait for it to finish; if it is no longer running, remove {lock}"
+    ]
+    assert lock.exists(), "another's lock is left alone"
 
 
 def test_known_secret_values_appear_in_no_output_plan_file_or_journal(
@@ -243,6 +416,28 @@ def test_the_mass_deletion_guard_trips_and_force_passes_it(
     scoped = run_cli("plan", "--repo", str(example_repo), *touched)
     assert scoped.exit_code == 1 and line in scoped.err.splitlines()
     assert run_cli("plan", "--repo", str(example_repo), "--force").exit_code == 0
+    # A plan saved with --force is applied with --force again: apply does not take the
+    # file's word for it.
+    plan_file = example_repo.parent / "forced.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--force", "--out", str(plan_file)).exit_code == 0
+    unforced = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    [again] = unforced.err.splitlines()
+    assert unforced.exit_code == 1 and again.startswith("delta-toets: the plan deletes 5 of its ")
+    assert "run with --force" in again
+    assert run_cli("apply", "--repo", str(example_repo), "--force", str(plan_file)).exit_code == 0
+
+
+def test_a_saved_plan_applies_whole_and_converges(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    planned = json.loads(plan_file.read_text())["changes"]
+    assert any(c["adopt"] for c in planned), "the example adopts resources made by hand"
+    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert result.exit_code == 0, result.err
+    assert f"Apply: {len(planned)} applied, 0 failed, 0 refused, 0 not attempted." in result.out
+    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
 
 
 def test_deleting_a_production_environment_needs_protect_false(
@@ -257,6 +452,43 @@ def test_deleting_a_production_environment_needs_protect_false(
     result = run_cli("plan", "--repo", str(example_repo), "--force")
     assert result.exit_code == 1
     assert "delta-toets/42DE/production: refusing to delete a production environment" in result.err
+
+
+def test_a_profiles_protect_true_stops_the_delete_a_school_asks_for_with_absent(
+    example_repo: Path, sandbox: str, secrets: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(example_repo), "--auto-approve").exit_code == 0
+    profile = example_repo / "environments" / "extended.yaml"
+    profile.write_text(
+        profile.read_text().replace(
+            "acceptance: {type: acceptance, sso: required}",
+            "acceptance: {type: acceptance, sso: required, protect: true}",
+        )
+    )
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(
+        school.read_text().replace(
+            '      acceptance: {oke_version: "1.1"}', "      acceptance: {absent: true}"
+        )
+    )
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = run_cli(*command, "--repo", str(example_repo))
+        assert result.exit_code == 1
+        assert (
+            "delta-toets/21RC/acceptance: refusing to delete it: environments.acceptance of profile "
+            "extended says protect: true" in result.err.splitlines()
+        )
+    # Still there: nothing was deleted.
+    state = load_state(example_repo)
+
+    async def read() -> set[Address]:
+        provider = make_provider(state.suppliers["delta-toets"], repo_root=example_repo)
+        try:
+            return {a.address for a in await provider.read_tenants(["21RC"])}
+        finally:
+            await provider.aclose()
+
+    assert Address("delta-toets", "21RC", "acceptance") in asyncio.run(read())
 
 
 def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_converges(
@@ -276,7 +508,11 @@ def test_a_write_whose_answers_are_lost_is_reported_as_outcome_unknown_and_conve
     assert " 1 outcome unknown, " in result.out
     [journal] = (example_repo / ".okectl" / "runs").glob("*.jsonl")
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert [r["outcome"] for r in lines if r.get("address") == created] == ["unknown"]
+    # Written ahead: the intent before the write, its outcome after.
+    assert [(r["event"], r.get("outcome")) for r in lines if r.get("address") == created] == [
+        ("intent", None),
+        ("call", "unknown"),
+    ]
     assert lines[-1]["event"] == "end" and lines[-1]["unknown"] == 1
     # It was carried out: the next plan does not create it again, and apply converges.
     assert created not in [c["address"] for c in plan_json(example_repo)["changes"]]  # type: ignore[union-attr]
@@ -314,9 +550,13 @@ def test_a_saved_plan_is_refused_for_a_secret_whose_value_changed_or_was_unset(
     moved = (f"env:{rotated}", f"env:{unset}")
     affected = {c["address"] for c in clients if desired[c["address"]].spec["secret"] in moved}
 
-    result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
-    assert result.exit_code == 1
     why = "the value behind its secret reference changed since the plan was made; run okectl plan again"
+    whole = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert whole.exit_code == 1
+    stale = {line.split(" ")[1] for line in whole.err.splitlines() if line.endswith(f"stale: {why}")}
+    assert stale == affected
+    result = run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file))
+    assert result.exit_code == 1
     refused = {
         line.split(" ")[1]
         for line in result.err.splitlines()

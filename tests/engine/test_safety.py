@@ -111,3 +111,53 @@ def test_retyping_a_production_environment_is_refused(example_repo: Path) -> Non
     )
     [problem] = check_safety(plan, state, {"delta-toets": 20}, force=True)
     assert problem.startswith("delta-toets/21RC/production: refusing to change a production environment")
+
+
+def test_a_profiles_protect_true_holds_where_the_school_marks_the_environment_absent(
+    example_repo: Path,
+) -> None:
+    profile = example_repo / "environments" / "extended.yaml"
+    profile.write_text(
+        profile.read_text().replace(
+            "acceptance: {type: acceptance, sso: required}",
+            "acceptance: {type: acceptance, sso: required, protect: true}",
+        )
+    )
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(
+        school.read_text().replace(
+            '      acceptance: {oke_version: "1.1"}', "      acceptance: {absent: true}"
+        )
+    )
+    state = load_state(example_repo)
+    plan = Plan(
+        changes=[
+            Change(
+                Address("delta-toets", "21RC", "acceptance"), "delete", {"type": "acceptance"}, None, etag="e"
+            )
+        ]
+    )
+    assert check_safety(plan, state, {"delta-toets": 20}, force=True) == [
+        "delta-toets/21RC/acceptance: refusing to delete it: environments.acceptance of profile extended "
+        "says protect: true"
+    ]
+
+
+def test_a_production_environment_the_school_marks_only_absent_stays_protected(example_repo: Path) -> None:
+    school = example_repo / "schools" / "21RC.yaml"
+    school.write_text(
+        school.read_text().replace(
+            "    environments:\n      acceptance:",
+            "    environments:\n      production: {absent: true}\n      acceptance:",
+        )
+    )
+    state = load_state(example_repo)
+    plan = Plan(
+        changes=[
+            Change(
+                Address("delta-toets", "21RC", "production"), "delete", {"type": "production"}, None, etag="e"
+            )
+        ]
+    )
+    [problem] = check_safety(plan, state, {"delta-toets": 20}, force=True)
+    assert "refusing to delete a production environment; it is protected" in problem

@@ -161,15 +161,15 @@ def _fifo(path: Path) -> None:
 PLAN_FILES: dict[str, tuple[Callable[[Path], object], str]] = {
     "not-utf-8": (
         lambda p: p.write_bytes(b'{"format_version": "\xff\xfe"}'),
-        "not a plan file (not UTF-8 text at byte",
+        "not a plan file (not UTF-8 text: byte",
     ),
     "nested-too-deep": (
         lambda p: p.write_text("[" * 200_000 + "]" * 200_000),
-        "not a plan file (nested too deeply)",
+        "not a plan file (nested more than 32 levels deep)",
     ),
     "nested-objects": (
         lambda p: p.write_text('{"a":' * 100_000 + "1" + "}" * 100_000),
-        "not a plan file (nested too deeply)",
+        "not a plan file (nested more than 32 levels deep)",
     ),
     "fifo": (_fifo, "cannot read the plan file: not a regular file"),
     "invalid-json": (

@@ -207,7 +207,10 @@ def test_a_delete_whose_answer_was_lost_is_done(sandbox: Sandbox) -> None:
             current = await p.read(addr)
             assert current is not None
             sandbox.faults(drop_next=1, match="/environments/acceptance")
+            before = p.requests
             await p.delete(addr, current.etag)
+            # DELETE (carried out, answer dropped), DELETE (404), GET (404): confirmed gone
+            assert p.requests - before == 3
             assert await p.read(addr) is None
 
     run(scenario())

@@ -48,7 +48,7 @@ def test_writing_another_tenant_is_denied_whether_or_not_it_exists(sandbox: Sand
                     await p.create(Address(SUPPLIER, school, "test"), body, {})
                 assert info.value.status == 403
             with pytest.raises(ProviderError) as info:
-                await p.delete(Address(SUPPLIER, "23KM", "acceptance"), "*")
+                await p.delete(Address(SUPPLIER, "23KM", "acceptance"), '"some-etag"')
             assert info.value.status == 403
 
     run(scenario())

@@ -749,7 +749,26 @@ class HttpProvider:
                 status=404,
                 address=address,
             )
-        return self._actual(self._check(resp, action, address, secrets), action, address, secrets)
+        data = self._check(resp, action, address, secrets)
+        return self._written(data, action, address, labels, secrets)
+
+    def _written(
+        self, data: Any, action: str, address: Address, labels: dict[str, str], secrets: Iterable[str]
+    ) -> ActualResource:
+        """The resource a successful write answered with. The supplier said yes, but an
+        answer that breaks the contract (not the resource, another resource, other labels)
+        does not say what it did: the outcome is unknown, never applied."""
+        try:
+            written = self._actual(data, action, address, secrets)
+        except ProviderError as exc:
+            raise self._unknown(exc) from None
+        if written.address != address:
+            problem = f"answered with another resource ({written.address})"
+        elif written.labels != labels:
+            problem = "answered with labels other than the ones sent"
+        else:
+            return written
+        raise self._unknown(self._fail(action, problem, address=address, secrets=secrets))
 
     async def _confirm(
         self, address: Address, body: dict[str, Any], labels: dict[str, str]
@@ -772,9 +791,22 @@ class HttpProvider:
     async def update(
         self, address: Address, body: dict[str, Any], labels: dict[str, str], etag: str
     ) -> ActualResource:
+        self._check_etag("update", address, etag)
         return await self._write(address, body, labels, {"If-Match": etag})
 
+    def _check_etag(self, what: str, address: Address, etag: str) -> None:
+        """An update or delete goes out only against the ETag okectl read: `If-Match: *`
+        (or none) would let it overwrite or remove whatever is there now."""
+        if not etag.strip() or etag.strip() == "*":
+            raise self._fail(
+                what,
+                f"was not sent: it needs the resource's ETag as read, not {etag!r}",
+                address=address,
+                cls=PreconditionFailed,
+            )
+
     async def delete(self, address: Address, etag: str) -> None:
+        self._check_etag("delete", address, etag)
         call = _Call()
         resp = await self._send(
             "DELETE",
@@ -786,9 +818,16 @@ class HttpProvider:
         )
         if resp.status_code == 204:
             return
+        if resp.status_code == 404 and call.maybe_applied:
+            # An earlier attempt may have been carried out before its answer was lost, or
+            # the 404 may be wrong: it counts as deleted only once a read finds it gone.
+            await self._confirm_gone(address, "a retry answered 404 (nothing to delete)")
+            return
+        if 200 <= resp.status_code < 300:
+            # Not the 204 the contract promises: whether it deleted anything is for a read to say.
+            await self._confirm_gone(address, f"answered {resp.status_code} instead of 204")
+            return
         if resp.status_code == 404:
-            if call.maybe_applied:
-                return  # an earlier attempt of this delete was carried out
             raise self._fail(
                 "delete",
                 "found nothing to delete (404): it changed since it was read",
@@ -806,6 +845,23 @@ class HttpProvider:
                 cls=PreconditionFailed,
             )
         self._check(resp, "delete", address)
+
+    async def _confirm_gone(self, address: Address, why: str) -> None:
+        """Return only when a read finds the resource gone; otherwise the delete's
+        outcome is unknown."""
+        try:
+            current = await self.read(address)
+        except ProviderError as exc:
+            status = f" ({exc.status})" if exc.status is not None else ""
+            raise self._unknown(
+                self._fail("delete", f"{why}, and the read to confirm it failed{status}", address=address)
+            ) from None
+        if current is not None:
+            raise self._unknown(
+                self._fail(
+                    "delete", f"{why}, but a read still finds it (etag {current.etag})", address=address
+                )
+            )
 
     # --- other ---------------------------------------------------------------------------
 
