@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import getpass
 import json
+import logging
 import os
 import signal
 import socket
@@ -42,6 +43,7 @@ from okectl.model.resources import (
 )
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
+log = logging.getLogger(__name__)
 RUNS_DIR = Path(".okectl") / "runs"
 LOCK_FILE = Path(".okectl") / "apply.lock"
 # unknown: okectl gave up on a write that may have reached the supplier all the same.
@@ -228,6 +230,14 @@ async def apply_changes(
                 outcome=outcome.status,
                 message=outcome.message,
                 etag=change.etag,
+            )
+            log.info(
+                "%s %s: %s%s",
+                change.action,
+                addr,
+                outcome.status,
+                f" ({outcome.message})" if outcome.message else "",
+                extra={"address": str(addr), "action": change.action, "outcome": outcome.status},
             )
             if on_outcome is not None:
                 on_outcome(outcome)

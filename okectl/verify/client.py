@@ -11,46 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import ssl
-import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import httpx
 
+from okectl.providers.http.transport import RateLimiter, tls_context
 from okectl.verify.model import Excerpt
 
 EXCERPT_CHARS = 400
 _TOKEN_VALUE = re.compile(r'("access_token"\s*:\s*")[^"]*(")')
-
-
-@cache
-def _tls() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~30 ms; one context serves every supplier's client.
-    return httpx.create_ssl_context()
-
-
-class RateLimiter:
-    """A token bucket holding one second's worth of requests, like the suppliers' own limits."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
 @dataclass(slots=True)
@@ -101,13 +71,14 @@ class SupplierClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._limiter = RateLimiter(requests_per_second)
+        # A second's worth of requests at once, like the suppliers' own limits.
+        self._limiter = RateLimiter(requests_per_second, burst=max(1, int(requests_per_second)))
         self._client = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
-            verify=_tls(),
+            verify=tls_context(),
         )
         self.sent = 0
         self.max_depth = 0

@@ -9,17 +9,10 @@ connection failures, timeouts, 429 and 5xx, honouring Retry-After.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import functools
-import gc
-import json as jsonlib
+import logging
 import random
-import re
-import ssl
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal
 
 import httpx
@@ -27,8 +20,6 @@ import httpx
 from okectl.config.models import Supplier
 from okectl.model.releases import Release
 from okectl.model.resources import (
-    READ_ONLY_FIELDS,
-    WIRE_FIELDS,
     ActualResource,
     Address,
     fingerprint,
@@ -36,204 +27,34 @@ from okectl.model.resources import (
 )
 from okectl.model.secrets import scrub
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, ProviderError
+from okectl.providers.http.codec import (
+    SCHOOL_PATTERN,
+    Malformed,
+    decode_resource,
+    fits,
+    gc_paused,
+    parse_date,
+    problem_detail,
+    reason_phrase,
+    scope_tenants,
+    why_unaddressable,
+)
+from okectl.providers.http.transport import (
+    MAYBE_APPLIED_STATUSES,
+    RETRY_STATUSES,
+    TOKEN_MARGIN_SECONDS,
+    WRITES,
+    Call,
+    RateLimiter,
+    retry_after,
+    tls_context,
+)
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
 ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Answers after which a refused request may still have been carried out: the server may
-# have acted on it before failing (429 and 401 are refused before anything happens).
-MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
-WRITES = frozenset({"PUT", "DELETE"})
 MAYBE_DONE = ". An attempt may have been carried out all the same: run okectl plan to see"
 PAGE_SIZE = 1000
-TOKEN_MARGIN_SECONDS = 30.0
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector around a synchronous burst of allocations.
-
-    Decoding a fleet's resources allocates tens of thousands of acyclic dicts; left on, the
-    collector would run full passes over everything the process holds (the whole desired
-    state) several times over, which costs more than the decoding itself.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    # Loading the CA bundle takes ~30 ms; a fleet has dozens of suppliers, so load it once.
-    return httpx.create_ssl_context()
-
-
-class RateLimiter:
-    """Requests per second, allowing ``burst`` at once (generic cell rate algorithm)."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._slack = self._interval * max(0, burst - 1)
-        self._tat = 0.0
-
-    async def acquire(self) -> None:
-        if not self._interval:
-            return
-        now = time.monotonic()
-        tat = max(self._tat, now)
-        self._tat = tat + self._interval
-        wait = tat - self._slack - now
-        if wait > 0:
-            await asyncio.sleep(wait)
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _date(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-class _Bad(Exception):
-    """A supplier document of the wrong shape (turned into a ProviderError)."""
-
-
-def _text(item: dict[str, Any], key: str) -> str:
-    value = item.get(key)
-    if not isinstance(value, str) or not value:
-        raise _Bad(f"a {item.get('kind')} has no {key}")
-    return value
-
-
-# What the API allows in a path (admin-api.yaml), as whole strings.
-_SCHOOL = re.compile(r"[0-9]{2}[A-Z]{2}")
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-# An ETag goes back in If-Match: printable ASCII only, and never "*" (that would match
-# whatever the supplier holds by then).
-_ETAG = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,1023}")
-_fits_cache: dict[tuple[re.Pattern[str], str], bool] = {}
-
-
-def _fits(pattern: re.Pattern[str], value: str) -> bool:
-    # Names repeat across a fleet (production, acceptance, …): check each once.
-    key = (pattern, value)
-    found = _fits_cache.get(key)
-    if found is None:
-        found = pattern.fullmatch(value) is not None
-        if len(_fits_cache) < 100_000:
-            _fits_cache[key] = found
-    return found
-
-
-def _name(item: dict[str, Any], key: str) -> str:
-    """A name as the supplier gave it when it is text, else its JSON form in parentheses,
-    which no name okectl can address has (see _why_unaddressable): 42 is not "42". A
-    missing name breaks the API's contract: the document is malformed."""
-    if key not in item:
-        raise _Bad(f"a {item.get('kind')} has no {key}")
-    value = item[key]
-    return value if isinstance(value, str) else f"({jsonlib.dumps(value)})"
-
-
-def _shown(value: str) -> str:
-    """A supplier's name, safe to print: escaped, on one line, short."""
-    text = jsonlib.dumps(value)[1:-1].replace("/", "\\u002f")
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def _why_unaddressable(address: Address, etag: str) -> str | None:
-    parts = [("school code", address.school, _SCHOOL), ("environment name", address.environment, _NAME)]
-    if address.kind != "environment":
-        parts.append((f"{address.kind} name", address.name, _NAME))
-    for what, value, pattern in parts:
-        if not _fits(pattern, value):
-            return f'its {what} "{_shown(value)}" is not one okectl can address'
-    if etag == "*" or not _fits(_ETAG, etag):
-        return "its ETag cannot be sent back to the supplier"
-    return None
-
-
-def _escaped(address: Address) -> Address:
-    return Address(
-        address.supplier,
-        _shown(address.school),
-        _shown(address.environment),
-        address.kind,
-        _shown(address.name),
-    )
-
-
-class _Call:
-    """What one provider call's retries went through."""
-
-    __slots__ = ("attempts", "maybe_applied")
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        # An earlier attempt of this call failed in a way that may have reached the server.
-        self.maybe_applied = False
-
-
-# How much of what a supplier says about a failure is shown or journaled: enough to act on,
-# never a whole echoed request.
-MAX_DETAIL_CHARS = 300
-_CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
-
-
-def _reason(resp: httpx.Response) -> str:
-    # The standard phrase of the status, never the one on the wire: a supplier chooses that.
-    return httpx.codes.get_reason_phrase(resp.status_code) or "unknown status"
-
-
-def _problem_detail(resp: httpx.Response) -> str:
-    """What a failed answer says, reduced to its problem document's ``title`` and
-    ``detail`` (RFC 9457; the status is shown beside it), on one line and truncated.
-    Anything else in the body (the echoed request, a stack trace) is never shown."""
-    try:
-        data = resp.json()
-    except ValueError:
-        return _reason(resp)
-    if not isinstance(data, dict):
-        return _reason(resp)
-    parts: list[str] = []
-    for key in ("title", "detail", "error_description"):
-        value = data.get(key)
-        if isinstance(value, str) and value.strip() and value.strip() not in parts:
-            parts.append(value.strip())
-    text = " ".join(": ".join(parts).translate(_CONTROL).split()) if parts else _reason(resp)
-    if len(text) > MAX_DETAIL_CHARS:
-        text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
-    return text
-
-
-def _scope_tenants(scope: Any) -> frozenset[str] | None:
-    """The tenants an OAuth scope names (``tenant:21RC tenant:23KM``, ``tenant:*``); None
-    when it names none, so nothing can be concluded from it."""
-    if not isinstance(scope, str):
-        return None
-    tenants = frozenset(p[len("tenant:"):] for p in scope.split() if p.startswith("tenant:"))
-    return tenants or None
 
 
 def one_listing_is_faster(
@@ -251,6 +72,9 @@ def one_listing_is_faster(
     per_tenant = max(1, -(-max(sizes[s] or 0 for s in wanted) // page_size))
     rounds = -(-len(wanted) // concurrency) * per_tenant
     return pages <= rounds
+
+
+log = logging.getLogger(__name__)
 
 
 class HttpProvider:
@@ -303,7 +127,7 @@ class HttpProvider:
         self.requests = 0  # every HTTP request sent, retries included
         self._client = httpx.AsyncClient(
             transport=transport,
-            verify=_tls() if transport is None else True,
+            verify=tls_context() if transport is None else True,
             timeout=httpx.Timeout(supplier.api.timeout_seconds),
             limits=httpx.Limits(
                 max_connections=self._concurrency, max_keepalive_connections=self._concurrency
@@ -386,7 +210,7 @@ class HttpProvider:
             if resp.status_code != 200:
                 raise self._fail(
                     "token request",
-                    f"was refused ({resp.status_code}: {_problem_detail(resp)}); check api.auth",
+                    f"was refused ({resp.status_code}: {problem_detail(resp)}); check api.auth",
                     status=resp.status_code,
                 )
             try:
@@ -395,7 +219,14 @@ class HttpProvider:
                 ttl = float(data.get("expires_in", 3600))
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise self._fail("token request", "returned no access_token") from None
-            self._scope_tenants = _scope_tenants(data.get("scope"))
+            self._scope_tenants = scope_tenants(data.get("scope"))
+            log.info(
+                "%s: %s an access token (valid %.0f s)",
+                self.supplier.id,
+                "renewed" if renew else "obtained",
+                ttl,
+                extra={"supplier": self.supplier.id, "action": "token"},
+            )
             self._token = token
             self._token_expires = time.monotonic() + max(0.0, ttl - min(TOKEN_MARGIN_SECONDS, ttl / 2))
             return token
@@ -412,7 +243,7 @@ class HttpProvider:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         authenticated: bool = True,
-        call: _Call | None = None,
+        call: Call | None = None,
         secrets: Iterable[str] = (),
     ) -> httpx.Response:
         """Send with retries. Every request okectl makes is safe to repeat: reads, token
@@ -422,7 +253,7 @@ class HttpProvider:
         have been carried out by the server (so a 412 or 404 may be its own doing)."""
         if not url.startswith(("http://", "https://")):
             url = self._api_url + url
-        call = call if call is not None else _Call()
+        call = call if call is not None else Call()
         attempt = 0
         renewed = False
         last = ""
@@ -444,6 +275,14 @@ class HttpProvider:
                     resp = await self._client.request(
                         method, url, json=json, data=data, params=params, headers=send_headers
                     )
+                    log.debug(
+                        "%s: %s %s → %d",
+                        self.supplier.id,
+                        method,
+                        resp.request.url.path,
+                        resp.status_code,
+                        extra={"supplier": self.supplier.id, "method": method, "status": resp.status_code},
+                    )
             except httpx.TimeoutException as exc:
                 last, status = f"timed out after {self.supplier.api.timeout_seconds:g} s", None
                 # Only a request that was never sent cannot have been carried out.
@@ -456,6 +295,12 @@ class HttpProvider:
             else:
                 if resp.status_code == 401 and authenticated and not renewed:
                     # The token expired or was revoked early: fetch a new one, once.
+                    log.info(
+                        "%s: %s answered 401; renewing the access token",
+                        self.supplier.id,
+                        what,
+                        extra={"supplier": self.supplier.id, "status": 401},
+                    )
                     renewed = True
                     attempt -= 1
                     try:
@@ -468,20 +313,22 @@ class HttpProvider:
                 status = resp.status_code
                 if status in MAYBE_APPLIED_STATUSES:
                     call.maybe_applied = True
-                last = f"answered {resp.status_code} {_reason(resp)}"
-                wait = _retry_after(resp)
+                last = f"answered {resp.status_code} {reason_phrase(resp)}"
+                wait = retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
                     error = self._fail(
                         what,
                         f"{last} and asks to wait {wait:.0f} s; try again later",
                         status=status,
-                        detail=_problem_detail(resp),
+                        detail=problem_detail(resp),
                         address=address,
                         secrets=secrets,
                     )
                     raise self._unknown(error) if maybe_done and call.maybe_applied else error
                 if attempt < self._max_attempts:
-                    await self._sleep(wait if wait is not None else self._delay(attempt))
+                    delay = wait if wait is not None else self._delay(attempt)
+                    self._log_retry(what, method, last, attempt, delay, throttled=status == 429)
+                    await self._sleep(delay)
                     continue
             if attempt >= self._max_attempts:
                 error = self._fail(
@@ -492,47 +339,34 @@ class HttpProvider:
                     secrets=secrets,
                 )
                 raise self._unknown(error) if maybe_done and call.maybe_applied else error
-            await self._sleep(self._delay(attempt))
+            delay = self._delay(attempt)
+            self._log_retry(what, method, last, attempt, delay, throttled=False)
+            await self._sleep(delay)
+
+    def _log_retry(
+        self, what: str, method: str, last: str, attempt: int, delay: float, *, throttled: bool
+    ) -> None:
+        log.info(
+            "%s: %s %s; %s in %.2f s (attempt %d of %d)",
+            self.supplier.id,
+            what,
+            last,
+            "throttled, retrying" if throttled else "retrying",
+            delay,
+            attempt + 1,
+            self._max_attempts,
+            extra={"supplier": self.supplier.id, "method": method, "attempt": attempt + 1, "wait": delay},
+        )
 
     # --- reading -------------------------------------------------------------------------
 
     def _actual(
         self, item: Any, what: str, address: Address | None = None, secrets: Iterable[str] = ()
     ) -> ActualResource:
-        # Written out per kind: this runs once per resource of the fleet on every plan.
-        if type(item) is not dict:
-            raise self._malformed(what, "a resource is not an object", address=address, secrets=secrets)
-        get = item.get
-        kind = get("kind")
         try:
-            if kind == "environment":
-                addr = Address(self.supplier.id, _name(item, "tenant"), _name(item, "name"))
-            elif kind in ("client", "role"):
-                addr = Address(
-                    self.supplier.id,
-                    _name(item, "tenant"),
-                    _name(item, "environment"),
-                    kind,
-                    _name(item, kind) if kind == "role" else _name(item, "system"),
-                )
-            else:
-                raise _Bad("a resource has no known kind (environment, client or role)")
-            spec = {f: get(f) for f in WIRE_FIELDS[kind]}
-            if kind == "client":
-                spec["secret_fingerprint"] = get("secret_fingerprint")
-            extra = {f: get(f) for f in READ_ONLY_FIELDS[kind]}
-            etag = _text(item, "etag")
-            labels = get("labels") or {}
-            if type(labels) is not dict:
-                raise _Bad(f"labels of {addr} is not an object")
-        except _Bad as exc:
+            return decode_resource(item, self.supplier.id)
+        except Malformed as exc:
             raise self._malformed(what, str(exc), address=address, secrets=secrets) from None
-        why = _why_unaddressable(addr, etag)
-        if why is not None:
-            # Listed (as unmanaged, with the reason), never written: one odd name at a
-            # supplier must not stop every plan of it.
-            return ActualResource(_escaped(addr), spec, etag, labels, extra, unaddressable=why)
-        return ActualResource(addr, spec, etag, labels, extra)
 
     def _check(
         self, resp: httpx.Response, what: str, address: Address | None = None, secrets: Iterable[str] = ()
@@ -542,21 +376,21 @@ class HttpProvider:
                 what,
                 "was denied (403): the credential has no access to this tenant",
                 status=403,
-                detail=_problem_detail(resp),
+                detail=problem_detail(resp),
                 address=address,
                 secrets=secrets,
             )
         if resp.status_code >= 400:
             raise self._fail(
                 what,
-                f"failed: {resp.status_code} {_reason(resp)}: {_problem_detail(resp)}",
+                f"failed: {resp.status_code} {reason_phrase(resp)}: {problem_detail(resp)}",
                 status=resp.status_code,
-                detail=_problem_detail(resp),
+                detail=problem_detail(resp),
                 address=address,
                 secrets=secrets,
             )
         try:
-            with _gc_paused():
+            with gc_paused():
                 return resp.json()
         except ValueError:
             raise self._fail(what, "returned a body that is not JSON", address=address) from None
@@ -597,7 +431,7 @@ class HttpProvider:
             school = t.get("school") if isinstance(t, dict) else None
             if not isinstance(school, str) or not school:
                 raise self._malformed(what, "a tenant has no school code")
-            if not _fits(_SCHOOL, school):
+            if not fits(SCHOOL_PATTERN, school):
                 # Not a code okectl can put in a path, nor one the configuration can name:
                 # its resources are still listed (unmanaged) by a reading across tenants.
                 continue
@@ -663,7 +497,7 @@ class HttpProvider:
     async def _read_listing(self, wanted: set[str] | None) -> list[ActualResource]:
         what = "reading resources"
         items = await self._pages("/resources", what)
-        with _gc_paused():
+        with gc_paused():
             out = []
             for i in items:
                 if "tenant" not in i:
@@ -678,7 +512,7 @@ class HttpProvider:
             *(self._pages(f"/tenants/{s}/resources", f"reading tenant {s}") for s in ordered)
         )
         out = []
-        with _gc_paused():
+        with gc_paused():
             for school, items in zip(ordered, results, strict=True):
                 what = f"reading tenant {school}"
                 out.extend([self._actual(i, what) for i in items])
@@ -695,7 +529,7 @@ class HttpProvider:
     def _path(self, address: Address) -> str:
         # Checked again here: an address may come from a saved plan, and a name outside
         # the API's patterns ("..", "a/b", a line break) must never reach a URL.
-        why = _why_unaddressable(address, '"x"')
+        why = why_unaddressable(address, '"x"')
         if why is not None:
             raise self._fail("request", f"cannot be sent: {why}", address=address)
         base = f"/tenants/{address.school}/environments/{address.environment}"
@@ -712,7 +546,7 @@ class HttpProvider:
         payload = {**body, "labels": labels}
         secret = body.get("secret")
         secrets = (secret,) if isinstance(secret, str) else ()
-        call = _Call()
+        call = Call()
         resp = await self._send(
             "PUT",
             self._path(address),
@@ -737,7 +571,7 @@ class HttpProvider:
                 action,
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=_problem_detail(resp),
+                detail=problem_detail(resp),
                 address=address,
                 cls=PreconditionFailed,
                 secrets=secrets,
@@ -807,7 +641,7 @@ class HttpProvider:
 
     async def delete(self, address: Address, etag: str) -> None:
         self._check_etag("delete", address, etag)
-        call = _Call()
+        call = Call()
         resp = await self._send(
             "DELETE",
             self._path(address),
@@ -840,7 +674,7 @@ class HttpProvider:
                 "delete",
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=_problem_detail(resp),
+                detail=problem_detail(resp),
                 address=address,
                 cls=PreconditionFailed,
             )
@@ -880,8 +714,8 @@ class HttpProvider:
                 Release(
                     product_version=str(r["product_version"]),
                     oke_versions=tuple(str(v) for v in versions),
-                    released=_date(r.get("released")),
-                    end_of_support=_date(r.get("end_of_support")),
+                    released=parse_date(r.get("released")),
+                    end_of_support=parse_date(r.get("end_of_support")),
                     notes_url=notes if isinstance(notes, str) else None,
                 )
             )
