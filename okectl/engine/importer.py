@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.refresh import ProgressHook, refresh
-from okectl.engine.validate import validate_repository
+from okectl.engine.validate import edited_copy, validate_repository
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.files import replace_file, write_atomic
 from okectl.model.resources import ActualResource
@@ -186,11 +184,7 @@ def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
     edits only its own file, so a problem names the edit that caused it."""
     if not result.files:
         return
-    with tempfile.TemporaryDirectory(prefix="okectl-import-") as tmp:
-        scratch = Path(tmp) / "repo"
-        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
-        for rel, (_, new) in result.files.items():
-            write_atomic(scratch / rel, new, what="an imported file", durable=False)
+    with edited_copy(root, result.files, what="an imported file") as scratch:
         while result.files:
             try:
                 validate_repository(scratch)

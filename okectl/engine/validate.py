@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from okectl.config.repository import DesiredState, load_state_partially
 from okectl.config.resolve import desired_resources
 from okectl.config.settings import Settings, load_settings
 from okectl.errors import Problem, ValidationFailed
+from okectl.files import write_atomic
 from okectl.model.resources import Resource
 from okectl.model.secrets import SecretRoots, refusal
 
@@ -79,3 +84,15 @@ def check_secret_references(state: DesiredState, roots: SecretRoots) -> list[Pro
                     loc = ("connections", sid, "clients", system, "secret")
                     problems.append(state.problem("school", code, loc, why))
     return problems
+
+
+@contextmanager
+def edited_copy(root: Path, files: dict[str, tuple[str, str]], *, what: str) -> Iterator[Path]:
+    """A scratch copy of the repository with ``files`` ({path: (old, new)}) written: where
+    an edit (bump, import) is validated before the real files are touched."""
+    with tempfile.TemporaryDirectory(prefix="okectl-edit-") as tmp:
+        scratch = Path(tmp) / "repo"
+        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
+        for rel, (_, new) in files.items():
+            write_atomic(scratch / rel, new, what=what, durable=False)
+        yield scratch

@@ -18,8 +18,6 @@ version is removed instead of written.
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,9 @@ from ruamel.yaml.tokens import CommentToken
 from okectl.config.repository import DesiredState
 from okectl.config.revision import dirty_files, inside_git
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.validate import validate_repository
+from okectl.engine.validate import edited_copy, validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
-from okectl.files import replace_file, write_atomic
+from okectl.files import replace_file
 from okectl.gitops.git import commit_on_branch
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
@@ -311,11 +309,7 @@ def plan_bump(
         if r.address.kind == "environment"
     }
     before_policy, before_other = _policy_findings(state)
-    with tempfile.TemporaryDirectory(prefix="okectl-bump-") as tmp:
-        scratch = Path(tmp) / "repo"
-        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".git", ".okectl", "__pycache__"))
-        for rel, (_, new) in result.files.items():
-            write_atomic(scratch / rel, new, what="a bumped file", durable=False)
+    with edited_copy(root, result.files, what="a bumped file") as scratch:
         try:
             after_validated = validate_repository(scratch)
         except ValidationFailed as exc:
