@@ -404,12 +404,15 @@ def apply_lock(root: Path) -> Iterator[str | None]:
 
 
 def lock_holder_running(root: Path) -> bool:
-    """Whether an apply of this repository is running on this host right now."""
+    """Whether another apply of this repository is running right now (this process holding
+    the lock does not count: its own writes have not started)."""
     holder = _holder(root / LOCK_FILE)
     if holder is None:
         return (root / LOCK_FILE).exists()
     pid = holder.get("pid")
-    return holder.get("host") != socket.gethostname() or (isinstance(pid, int) and _alive(pid))
+    if holder.get("host") != socket.gethostname():
+        return True
+    return isinstance(pid, int) and pid != os.getpid() and _alive(pid)
 
 
 # --- writes left in flight by an interrupted run ----------------------------------------
