@@ -208,14 +208,6 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
         changes = verified.changes
         desired = {r.address: r for r in verified.run.validated.resources}
         refused = verified.refused
-        if doc.get("secret_salt") is None and any(
-            c.address.kind == "client" and c.action != "delete" for c in changes
-        ):
-            click.echo(
-                f"note: {plan_file} records no digests of the secrets it writes (an older okectl "
-                "made it); the secret values are not checked against the plan",
-                err=True,
-            )
         plan_checksum = str(doc["checksum"])
         policy: PolicyReport | None = evaluate_policy(state, verified.run.validated.resources)
     else:

@@ -21,7 +21,10 @@ class PlanFileError(OkectlError):
 
 def save_plan(run: PlanRun, path: Path) -> str:
     doc = run.document(with_secrets=True)
-    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", what="the plan file")
+    # Readable by its owner only: it holds digests of the secret values it writes.
+    write_atomic(
+        path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n", what="the plan file", mode=0o600
+    )
     return str(doc["checksum"])
 
 
@@ -143,6 +146,7 @@ def secrets_moved_on(
 
 
 NOT_PLANNED = "not what this repository plans"
+_NO_SPEC = Resource(Address("", "", ""), {})
 # A saved change whose target no longer matches the configuration was either edited in
 # the file or planned before the configuration changed: the file cannot tell which.
 _CHANGED_SINCE = "; if the configuration changed since the plan was made, run okectl plan again"
@@ -234,6 +238,18 @@ def verify_plan(
     desired = {r.address: r for r in run.validated.resources}
     by_address = {c.address: d for c, d in zip(changes, docs, strict=True)}
     salt = doc.get("secret_salt")
+    # A client write sends the value behind its secret reference; a file without the digest
+    # of that value (dropped from it, or never there) cannot show the value is the planned one.
+    undigested = [
+        line(ch, "records no digest of the secret it writes; make the plan again with okectl plan --out")
+        for ch in changes
+        if ch.address.kind == "client"
+        and ch.action != "delete"
+        and isinstance((desired.get(ch.address) or _NO_SPEC).spec.get("secret"), str)
+        and (not isinstance(salt, str) or not by_address[ch.address].get("secret_digest"))
+    ]
+    if undigested:
+        raise PlanRefused(undigested)
     # Only the values behind secret references: the file's target values themselves
     # are compared with the desired state below.
     secrets_moved = (

@@ -174,3 +174,11 @@ def test_an_edited_plan_file_with_a_recomputed_checksum_is_still_checked(
         assert result.err.startswith(f"{plan_file}: " + expected.format(addr=addr)), result.err
         assert "Traceback" not in result.err and "internal error" not in result.err
     assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_a_saved_plan_is_readable_by_its_owner_only(example_repo: Path, tmp_path: Path) -> None:
+    """It holds digests of the secret values it writes: not for everyone on the machine."""
+    out = tmp_path / "plan.json"
+    result = run_cli("plan", "--repo", str(example_repo), "--out", str(out))
+    assert result.exit_code == 0, result.err
+    assert out.stat().st_mode & 0o777 == 0o600

@@ -588,7 +588,7 @@ def test_a_plan_file_with_a_broken_secret_salt_is_one_clear_error(
     )
 
 
-def test_a_plan_file_without_secret_digests_applies_with_a_note(
+def test_a_plan_file_without_secret_digests_is_refused(
     example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
 ) -> None:
     plan_file = tmp_path / "plan.json"
@@ -600,7 +600,9 @@ def test_a_plan_file_without_secret_digests_applies_with_a_note(
         change.pop("secret_digest", None)
     doc["checksum"] = checksum(doc)
     plan_file.write_text(json.dumps(doc))
+    before = count_at_sandbox(example_repo)
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
-    assert result.exit_code == 0, result.err
-    assert result.err.startswith(f"note: {plan_file} records no digests of the secrets it writes")
-    assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
+    assert result.exit_code == 1, result.err
+    assert "records no digest of the secret it writes; make the plan again" in result.err
+    assert "Apply:" not in result.out
+    assert count_at_sandbox(example_repo) == before
