@@ -22,10 +22,13 @@ from okectl.model.secrets import DEFAULT_ENV_PATTERNS, DEFAULT_FILE_ROOTS, Secre
 
 SETTINGS_FILE = "okectl.yaml"
 
-# Folders no secret may come from, whatever okectl.yaml says: they hold the machine's own
-# state (process environments, devices, its configuration), never a secret for a supplier.
-FORBIDDEN_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
-FORBIDDEN_FOLDERS = (Path("/"), Path("/etc"), Path("/root"), Path("/home"), Path("/var"), Path("/usr"))
+# The only place outside the repository secrets may come from: where container runtimes
+# mount them (Docker, Compose, Kubernetes volumes). Anywhere else outside holds the
+# machine's own state, and a pull request can change okectl.yaml too.
+OUTSIDE_ALLOWED = Path("/run/secrets")
+# Folders of the repository that are never secret folders: git's own (its config holds the
+# CI checkout's token), okectl's state, and the configuration, which is committed.
+INSIDE_FORBIDDEN = (".git", ".okectl", "schools", "suppliers", "environments", "policies")
 
 
 def _secret_folder(value: str) -> str:
@@ -38,8 +41,8 @@ def _secret_folder(value: str) -> str:
                 f"{value} leads out of the repository; write a folder outside it as an absolute path"
             )
         return value
-    if _forbidden(Path(value).resolve()):
-        raise ValueError(f"{value} holds the machine's own files, not secrets; name a folder of secrets")
+    # Where an absolute folder may be is decided once links are resolved, against the
+    # repository's own place (see _resolved_root_problem).
     return value
 
 
@@ -65,8 +68,8 @@ SecretFolder = Annotated[
 class SecretSettings(Model):
     files: list[SecretFolder] = Field(
         default_factory=lambda: list(DEFAULT_FILE_ROOTS),
-        description="folders {file: PATH} may read from: relative to the repository, or absolute "
-        "(such as /run/secrets); never /, /proc, /sys, /dev or /etc",
+        description="folders {file: PATH} may read from: inside the repository (never the "
+        "repository itself, .git, .okectl or the configuration folders), or under /run/secrets",
     )
     env: list[EnvPattern] = Field(
         default_factory=lambda: list(DEFAULT_ENV_PATTERNS),
@@ -131,14 +134,21 @@ def load_settings(root: Path) -> Settings:
 def _resolved_root_problem(root: Path, given: str, resolved: Path) -> str | None:
     # Checked after links are resolved: a link committed as secrets/ -> /etc must not
     # turn the default folder into the machine's own files.
-    if not PurePosixPath(given).is_absolute() and resolved != root and root not in resolved.parents:
-        return f"{given} leads outside the repository (to {resolved}); write such a folder as absolute"
-    if _forbidden(resolved):
-        return f"{given} is {resolved}, which holds the machine's own files, not secrets"
+    if _under(resolved, OUTSIDE_ALLOWED):
+        return None
+    if not _under(resolved, root):
+        shown = given if str(resolved) == given else f"{given} (that is {resolved})"
+        return (
+            f"{shown} is outside the repository and {OUTSIDE_ALLOWED}, where the machine's own files "
+            f"are; keep secrets in a folder of the repository that git ignores, or under {OUTSIDE_ALLOWED}"
+        )
+    if resolved == root:
+        return f"{given} is the repository itself (its .git holds CI's token); name a folder of secrets"
+    first = resolved.relative_to(root).parts[0]
+    if first in INSIDE_FORBIDDEN:
+        return f"{given} is in {first}/, which holds no secrets (git's, okectl's or committed files)"
     return None
 
 
-def _forbidden(resolved: Path) -> bool:
-    return resolved in FORBIDDEN_FOLDERS or any(
-        t == resolved or t in resolved.parents for t in FORBIDDEN_TREES
-    )
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents

@@ -246,7 +246,7 @@ def verify_plan(
         if ch.address.kind == "client"
         and ch.action != "delete"
         and isinstance((desired.get(ch.address) or _NO_SPEC).spec.get("secret"), str)
-        and (not isinstance(salt, str) or not by_address[ch.address].get("secret_digest"))
+        and (not isinstance(salt, str) or "secret_digest" not in by_address[ch.address])
     ]
     if undigested:
         raise PlanRefused(undigested)

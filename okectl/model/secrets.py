@@ -33,6 +33,15 @@ DEFAULT_FILE_ROOTS = ("secrets",)
 DEFAULT_ENV_PATTERNS = ("*_SECRET", "OKECTL_SECRET_*")
 
 
+# Variables of CI systems and clouds: their own credentials, never a secret for a supplier.
+# Refused whatever okectl.yaml allows, since a pull request can change okectl.yaml too.
+CI_VARIABLES = (
+    "CI", "CI_*", "GITHUB_*", "ACTIONS_*", "RUNNER_*", "GITLAB_*", "BUILDKITE_*", "CIRCLE_*",
+    "TRAVIS_*", "JENKINS_*", "BITBUCKET_*", "SYSTEM_*", "AZURE_*", "AWS_*", "GOOGLE_*", "GCP_*",
+    "CLOUDSDK_*", "KUBERNETES_*", "SSH_*", "GPG_*", "NPM_*", "PYPI_*", "TWINE_*", "DOCKER_*",
+)
+
+
 class SecretRefused(OkectlError):
     """A reference that points somewhere okectl will not read a secret from."""
 
@@ -63,6 +72,8 @@ class SecretRoots:
         return cls(root, tuple((root / f).resolve() for f in files), tuple(env))
 
     def env_allowed(self, name: str) -> bool:
+        if any(fnmatch.fnmatchcase(name, p) for p in CI_VARIABLES):
+            return False
         return any(fnmatch.fnmatchcase(name, p) for p in self.env_patterns)
 
 
@@ -72,6 +83,8 @@ def refusal(ref: str, roots: SecretRoots) -> str | None:
     kind, _, name = ref.partition(":")
     if kind == "env":
         if not roots.env_allowed(name):
+            if any(fnmatch.fnmatchcase(name, p) for p in CI_VARIABLES):
+                return f"secret {ref}: {name} belongs to the CI system or cloud; okectl never sends it"
             return (
                 f"secret {ref}: the variable {name} is not one okectl.yaml allows secrets from "
                 f"(secrets.env: {', '.join(roots.env_patterns) or 'none'})"
