@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from okectl.config.verification import RECORD_DIR, read_record
+from okectl.config.verification import RECORD_DIR, read_record, record_path
 from okectl.errors import OkectlError
 from okectl.files import write_atomic
 from okectl.verify.model import VerifyReport
@@ -94,8 +94,8 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
     """Update ``verification/<supplier>.json`` with this run, per OKE version."""
     written: list[Path] = []
     for (supplier, oke_version), part in sorted(_groups(report).items()):
-        path = root / RECORD_DIR / f"{supplier}.json"
-        versions = read_record(root, supplier)
+        path = record_path(root, supplier)
+        versions = {v: run.model_dump(mode="json") for v, run in read_record(root, supplier).items()}
         passed = min((e.highest_passed_level() for e in part.environments), default=-1)
         versions[oke_version] = {
             "date": today.isoformat(),
@@ -110,12 +110,16 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
         doc = {"supplier": supplier, "oke_versions": dict(sorted(versions.items()))}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise OkectlError(
                 f"{path}: cannot write the verification record ({exc.strerror or exc})"
             ) from None
-        written.append(path)
+        real = path.parent.resolve()
+        if root.resolve() not in real.parents:
+            raise OkectlError(f"{RECORD_DIR}/ leads outside the repository (to {real}); not writing there")
+        write_atomic(path, json.dumps(doc, indent=2) + "\n", what="the verification record")
+        if path not in written:
+            written.append(path)
     return written
 
 
@@ -132,9 +136,8 @@ def recorded_drift(
         supplier = path.stem
         if suppliers is not None and supplier not in suppliers:
             continue
-        for version, entry in read_record(root, supplier).items():
-            drift = entry.get("drift") if isinstance(entry, dict) else None
-            for address, served in (drift or {}).items():
+        for version, run in read_record(root, supplier).items():
+            for address, served in run.drift.items():
                 if declared.get(address) == version:
-                    out.append((address, version, str(served), str(entry.get("date"))))
+                    out.append((address, version, served, run.date.isoformat()))
     return sorted(out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -492,17 +492,19 @@ class Verified(Check):
 
     def environment(self, env: EnvView) -> None:
         from okectl.config.verification import read_record
-        from okectl.model.clock import today
 
+        today = self.out.today
         version = env.oke_version
-        entry = read_record(self.out.state.root, env.supplier.id).get(version)
+        run = read_record(self.out.state.root, env.supplier.id).get(version)
         limit = self.params.max_age_days
-        if not isinstance(entry, dict):
+        if run is None:
             problem = "no verification is recorded"
-        elif int(entry.get("passed_level", -1)) < self.params.min_level:
-            problem = f"the recorded verification passed level {entry.get('passed_level')} only"
-        elif today() - date.fromisoformat(str(entry.get("date"))) > timedelta(days=limit):
-            problem = f"the recorded verification of {entry.get('date')} is older than {limit} days"
+        elif run.passed_level < self.params.min_level:
+            problem = f"the recorded verification passed level {run.passed_level} only"
+        elif run.date > today:
+            problem = f"the recorded verification is dated {run.date}, after today"
+        elif today - run.date > timedelta(days=limit):
+            problem = f"the recorded verification of {run.date} is older than {limit} days"
         else:
             return
         self.env_finding(
