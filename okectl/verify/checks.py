@@ -176,7 +176,7 @@ class EnvironmentCheck:
                 message,
                 request=exchange.line if exchange else "",
                 requires=requires,
-                excerpt=exchange.excerpt() if exchange else None,
+                excerpt=exchange.excerpt(self._hidden()) if exchange else None,
             )
         )
 
@@ -289,6 +289,10 @@ class EnvironmentCheck:
         mine = [op for op in self.ops if op.scope == scope]
         gets = [op for op in mine if op.method == "GET"]
         return (gets or mine)[0] if (gets or mine) else None
+
+    def _hidden(self) -> list[str]:
+        """What evidence must never show: the client secret and every token obtained."""
+        return [self.credentials.client_secret, *self.tokens.values()]
 
     async def fetch_tokens(self) -> bool:
         token_url = self.credentials.token_url or self.url("/oauth/token")

@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from okectl.model.secrets import scrub
 from okectl.providers.http.transport import RateLimiter, tls_context
 from okectl.verify.model import Excerpt
 
 EXCERPT_CHARS = 400
-_TOKEN_VALUE = re.compile(r'("access_token"\s*:\s*")[^"]*(")')
+# Token fields of an OAuth answer: hidden whatever their value.
+_TOKEN_VALUE = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")[^"]*(")')
 
 
 @dataclass(slots=True)
@@ -46,8 +49,11 @@ class Exchange:
     def json(self) -> Any:
         return json.loads(self.content)
 
-    def excerpt(self) -> Excerpt:
-        text = self.content[: EXCERPT_CHARS * 2].decode("utf-8", "replace")
+    def excerpt(self, hidden: Iterable[str] = ()) -> Excerpt:
+        """What evidence keeps of this exchange: the start of the answer, with the client
+        secret and tokens (``hidden``) replaced in any form a supplier may echo them in."""
+        # Scrubbed whole before it is cut: a cut through a secret would leave part of it.
+        text = scrub(self.content.decode("utf-8", "replace"), hidden)
         text = _TOKEN_VALUE.sub(r"\1[redacted]\2", text)
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS] + "…"

@@ -245,7 +245,27 @@ def test_token_excerpts_are_redacted(served: Served) -> None:
     served.faults(PRODUCTION, no_auth=True)
     report = verify(served.root, Selection(suppliers=frozenset({"toets"}), environment="production", level=1))
     text = json.dumps([c.to_dict() for e in report.environments for c in e.checks])
-    assert '"access_token"' not in text or '"access_token": "[redacted]"' in text
+    assert 'access_token\\": \\"[redacted]' in text
+    assert DEV_CLIENT_SECRET not in text
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "unknown client_secret=hunter2-SECRET",
+        '{"client_secret": "hunter2-SECRET"}',
+        "client_secret=hunter2%2DSECRET&x=1".replace("%2D", "-"),
+        "Bearer tok-abc.def",
+        '{"refresh_token": "rt-xyz", "id_token": "it-xyz"}',
+    ],
+)
+def test_evidence_never_keeps_a_secret_a_supplier_echoes(echo: str) -> None:
+    from okectl.verify.client import Exchange
+
+    exchange = Exchange("POST", "https://ta.example/oauth/token", 1, 400, content=echo.encode())
+    body = exchange.excerpt(["hunter2-SECRET", "tok-abc.def"]).body
+    for value in ("hunter2-SECRET", "tok-abc.def", "rt-xyz", "it-xyz"):
+        assert value not in body, body
 
 
 # --- limits ------------------------------------------------------------------------------
