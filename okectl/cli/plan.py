@@ -196,7 +196,8 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
     from okectl.config.settings import load_settings
     from okectl.engine.apply import Journal, Stop, apply_changes
     from okectl.engine.planfile import load_plan, verify_plan
-    from okectl.engine.planner import evaluate_policy, make_plan, secret_resolver
+    from okectl.engine.planner import evaluate_policy, make_plan, scoped_policy, secret_resolver
+    from okectl.model.scope import Scope
     from okectl.views.plan_text import render_text
     from okectl.views.progress import apply_progress
 
@@ -209,7 +210,14 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
         desired = {r.address: r for r in verified.run.validated.resources}
         refused = verified.refused
         plan_checksum = str(doc["checksum"])
-        policy: PolicyReport | None = evaluate_policy(state, verified.run.validated.resources)
+        # As the plan that made the file: the findings about what it writes, and those about
+        # the repository as a whole (taken from the changes, not from the file's own claim).
+        touched = Scope(
+            schools={c.address.school for c in changes}, suppliers={c.address.supplier for c in changes}
+        )
+        policy: PolicyReport | None = scoped_policy(
+            evaluate_policy(state, verified.run.validated.resources), touched
+        )
     else:
         run = make_plan(root, force=force)
         state = run.state

@@ -103,3 +103,21 @@ def test_a_scoped_plan_reports_only_the_policy_findings_of_its_scope(example_rep
         run_cli("plan", "--repo", str(example_repo), "-o", "json", "--supplier", "examengo").out
     )
     assert {f["address"].split("/")[0] for f in supplier["findings"]} == {"examengo"}
+
+
+def test_a_scoped_saved_plan_applies_as_its_plan_said(example_repo: Path, tmp_path: Path) -> None:
+    """A plan of one school that exits 2 (changes, no policy errors) is applied; errors at
+    another school stop only the plans and applies that write there."""
+    _break_policy_at_27nh(example_repo)
+    out = tmp_path / "21rc.plan"
+    planned = run_cli(
+        "plan", "--repo", str(example_repo), "--school", "21RC", "--detailed-exitcode", "--out", str(out)
+    )
+    assert planned.exit_code == 2, planned.err
+    applied = run_cli("apply", "--repo", str(example_repo), str(out))
+    assert applied.exit_code in (0, 1), applied.err
+    assert "refusing to apply" not in applied.err and "Apply:" in applied.out
+    whole = tmp_path / "all.plan"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(whole)).exit_code == 0
+    refused = run_cli("apply", "--repo", str(example_repo), str(whole))
+    assert refused.exit_code == 3 and "refusing to apply: " in refused.err
