@@ -105,3 +105,23 @@ def write_atomic(
         if isinstance(exc, OSError):
             raise UnsafeWrite(f"{path}: cannot write {what}: {exc.strerror}") from None
         raise
+
+
+def state_folder(root: Path, rel: Path) -> Path:
+    """``root/rel`` as a real folder inside the repository (created when missing), for
+    okectl's own state (journals, the apply lock, the embedded sandbox). A component that
+    is a link or not a folder is refused: state is never written somewhere a link points."""
+    folder = root
+    for part in rel.parts:
+        folder = folder / part
+        try:
+            os.mkdir(folder, 0o755)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise UnsafeWrite(f"{folder}: cannot create okectl's state folder: {exc.strerror}") from None
+        info = os.lstat(folder)
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            kind = "a link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+            raise UnsafeWrite(f"{folder}: is {kind}; okectl keeps its state only in a real folder here")
+    return folder

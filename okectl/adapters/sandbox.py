@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from okectl.config.models import Supplier
+from okectl.files import state_folder
 from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
 
 SANDBOX_URL_ENV = "OKECTL_SANDBOX_URL"
@@ -45,7 +46,8 @@ def embedded_app(repo_root: Path) -> Any:
         app = _embedded_apps.get(root)
         if app is None:
             seed = root / EMBEDDED_SEED
-            store = open_store(root / EMBEDDED_DB, seed if seed.is_file() else None)
+            folder = state_folder(root, EMBEDDED_DB.parent)
+            store = open_store(folder / EMBEDDED_DB.name, seed if seed.is_file() else None)
             app = create_app(store)
             _embedded_apps[root] = app
         return app

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from okectl.config.repository import DesiredState
 from okectl.engine.plan import Change
 from okectl.errors import OkectlError
+from okectl.files import state_folder
 from okectl.model.resources import (
     LABEL_COMMIT,
     LABEL_REPOSITORY,
@@ -87,12 +88,13 @@ class Journal:
     killed halfway still says what it did."""
 
     def __init__(self, root: Path, *, plan_checksum: str, commit: str | None, dirty: bool) -> None:
-        runs = root / RUNS_DIR
-        runs.mkdir(parents=True, exist_ok=True)
+        runs = state_folder(root, RUNS_DIR)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         self.path = runs / f"{stamp}-{plan_checksum.split(':')[-1][:12]}.jsonl"
         self.plan_checksum = plan_checksum
-        self._fh: TextIO = self.path.open("a", encoding="utf-8")
+        # A new file of its own: never one planted at its name, never through a link.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        self._fh: TextIO = os.fdopen(os.open(self.path, flags, 0o600), "a", encoding="utf-8")
         self.write(
             event="start",
             plan_checksum=plan_checksum,
@@ -340,8 +342,7 @@ def apply_lock(root: Path) -> Iterator[str | None]:
     A second apply is refused with one line. A lock left by a process that no longer runs
     on this host is stale and taken over; one from another host cannot be checked, so the
     message says how to remove it."""
-    path = root / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = state_folder(root, LOCK_FILE.parent) / LOCK_FILE.name
     mine = {
         "pid": os.getpid(),
         "host": socket.gethostname(),

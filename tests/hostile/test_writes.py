@@ -196,3 +196,18 @@ def test_a_plan_file_that_cannot_be_read_is_one_clear_line(
 def test_a_device_as_plan_file_is_refused_without_reading_it(example_repo: Path) -> None:
     lines = clean_failure(run_cli("apply", "--repo", str(example_repo), "/dev/zero"))
     assert lines == ["/dev/zero: cannot read the plan file: not a regular file"]
+
+
+@pytest.mark.parametrize("planted", [".okectl/runs", ".okectl"])
+def test_okectl_never_keeps_its_state_where_a_link_points(
+    example_repo: Path, tmp_path: Path, planted: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (example_repo / planted).parent.mkdir(parents=True, exist_ok=True)
+    (example_repo / planted).symlink_to(elsewhere)
+    lines = clean_failure(run_cli("apply", "--repo", str(example_repo), "--auto-approve"))
+    assert len(lines) == 1 and lines[0] == (
+        f"{example_repo / planted}: is a link; okectl keeps its state only in a real folder here"
+    ), lines
+    assert list(elsewhere.iterdir()) == []
