@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,11 @@ def _render(run: Any, output: str) -> str:
 def _version_drift(repo: Path, run: Any, scope: Any, *, markdown: bool) -> str:
     """What okectl verify recorded (verification/) about environments serving another OKE
     version than they declare: the admin API cannot see that, only the OKE endpoint can."""
+    from okectl.config.verification import RECORD_DIR
+
+    if not os.path.lexists(repo / RECORD_DIR):
+        # No record, nothing to show: not worth loading verify's modules for.
+        return ""
     from okectl.verify.evidence import recorded_drift
     from okectl.views.verify import drift_notes
 
@@ -103,7 +109,6 @@ def plan(
     force: bool,
 ) -> int:
     """Show what apply would change at the suppliers."""
-    from okectl.engine.planfile import save_plan
     from okectl.engine.planner import make_plan
     from okectl.files import check_target
 
@@ -116,6 +121,8 @@ def plan(
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
         run = make_plan(repo, scope=scope, force=force, progress=hook)
     if out_file is not None:
+        from okectl.engine.planfile import save_plan
+
         save_plan(run, out_file)
     click.echo(_render(run, output), nl=False)
     if output != "json":
@@ -180,6 +187,10 @@ def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, a
 
 def _report_in_flight(root: Path) -> None:
     """Say which writes an interrupted apply left in flight, as a read finds them now."""
+    from okectl.engine.apply import RUNS_DIR
+
+    if not os.path.lexists(root / RUNS_DIR):
+        return
     from okectl.engine.apply import confirm_in_flight, in_flight
 
     if not in_flight(root):

@@ -118,6 +118,10 @@ class ApiAuth(Model):
     client_secret: SecretRef
 
 
+# The adapters that come with okectl and take no settings of their own.
+PLAIN_ADAPTERS = frozenset({"http", "sandbox"})
+
+
 class SupplierApi(Model):
     provider: Slug = Field(
         default="sandbox",

@@ -155,6 +155,11 @@ def _yaml_files(folder: Path, root: Path, problems: list[Problem]) -> list[Path]
         if not entry.name.endswith(YAML_SUFFIXES):
             continue
         path = Path(entry.path)
+        if entry.is_file(follow_symlinks=False) and os.access(path, os.R_OK):
+            # A regular file, not a link, in a folder already known to be inside the
+            # repository: nothing more to resolve (scandir knows its type already).
+            files.append(path)
+            continue
         problem = check_file(path, root, path.relative_to(root).as_posix())
         if problem is not None:
             problems.append(problem)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import json
 import logging
 import os
@@ -129,6 +128,8 @@ class Journal:
 
 
 def _user() -> str:
+    import getpass  # its terminal handling is not needed before a journal starts
+
     try:
         return getpass.getuser()
     except Exception:

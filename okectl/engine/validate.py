@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from okectl.config.models import PLAIN_ADAPTERS
 from okectl.config.references import check_references
 from okectl.config.repository import DesiredState, load_state_partially
 from okectl.config.resolve import desired_resources
@@ -48,9 +49,12 @@ def validate_repository(root: Path) -> Validated:
     state, loading = load_state_partially(root)
     problems.extend(loading)
     problems.extend(check_references(state))
-    from okectl.providers.registry import check_adapter_settings
+    if any(s.api.provider not in PLAIN_ADAPTERS or s.api.settings for s in state.suppliers.values()):
+        # The registry (and every installed package's entry points) only when an adapter
+        # has something to check.
+        from okectl.providers.registry import check_adapter_settings
 
-    problems.extend(check_adapter_settings(state))
+        problems.extend(check_adapter_settings(state))
     if settings is not None:
         problems.extend(check_secret_references(state, settings.secret_roots))
     if state.rules is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from okectl.config.models import SecretRef, Supplier
+from okectl.config.models import PLAIN_ADAPTERS, SecretRef, Supplier
 from okectl.config.repository import DesiredState
 from okectl.config.settings import load_settings
 from okectl.errors import OkectlError, Problem
@@ -170,18 +170,13 @@ def capabilities(supplier: Supplier) -> frozenset[Capability]:
     return found.capabilities if found is not None else frozenset()
 
 
-# Adapters that come with okectl and take no settings: a supplier naming one with no
-# api.settings needs no look-up (which would read every installed package's entry points).
-_PLAIN = frozenset({"http", "sandbox"})
-
-
 def check_adapter_settings(state: DesiredState) -> list[Problem]:
     """Every supplier's ``api.provider`` is a registered adapter, and its ``api.settings``
     pass the settings model that adapter declares; problems at their place in the YAML."""
     problems: list[Problem] = []
     for sid, supplier in sorted(state.suppliers.items()):
         name = supplier.api.provider
-        if name in _PLAIN and not supplier.api.settings:
+        if name in PLAIN_ADAPTERS and not supplier.api.settings:
             continue
         found = adapter(name)
         if found is None:
