@@ -68,17 +68,20 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 ETAG_PATTERN = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,1023}")
 
 
-_fits_cache: dict[tuple[re.Pattern[str], str], bool] = {}
+# Per pattern, whether a value fits it: names repeat across a fleet (production,
+# acceptance, …), so each is checked once.
+_fits_cache: dict[re.Pattern[str], dict[str, bool]] = {}
 
 
 def fits(pattern: re.Pattern[str], value: str) -> bool:
-    # Names repeat across a fleet (production, acceptance, …): check each once.
-    key = (pattern, value)
-    found = _fits_cache.get(key)
+    known = _fits_cache.get(pattern)
+    if known is None:
+        known = _fits_cache[pattern] = {}
+    found = known.get(value)
     if found is None:
         found = pattern.fullmatch(value) is not None
-        if len(_fits_cache) < 100_000:
-            _fits_cache[key] = found
+        if len(known) < 100_000:
+            known[value] = found
     return found
 
 
@@ -99,6 +102,16 @@ def shown(value: str) -> str:
 
 
 def why_unaddressable(address: Address, etag: str) -> str | None:
+    # The common case first, on plain strings and without building anything: this runs
+    # once per resource of the fleet on every plan.
+    if (
+        fits(SCHOOL_PATTERN, address.school)
+        and fits(NAME_PATTERN, address.environment)
+        and (address.kind == "environment" or fits(NAME_PATTERN, address.name))
+        and etag != "*"
+        and ETAG_PATTERN.fullmatch(etag) is not None
+    ):
+        return None
     parts = [
         ("school code", address.school, SCHOOL_PATTERN),
         ("environment name", address.environment, NAME_PATTERN),
@@ -108,9 +121,7 @@ def why_unaddressable(address: Address, etag: str) -> str | None:
     for what, value, pattern in parts:
         if not fits(pattern, value):
             return f'its {what} "{shown(value)}" is not one okectl can address'
-    if etag == "*" or not fits(ETAG_PATTERN, etag):
-        return "its ETag cannot be sent back to the supplier"
-    return None
+    return "its ETag cannot be sent back to the supplier"
 
 
 def escaped(address: Address) -> Address:
