@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from okectl.config.models import Connection, EnvironmentOverride, Profile, School, Supplier
+from okectl.config.models import Connection, Profile, School, Supplier
 from okectl.config.references import connection_function
 from okectl.config.repository import DesiredState
 from okectl.model.resources import Address, Resource
@@ -137,16 +137,6 @@ def resolve_connection(
             )
     return out
 
-
-def environment_overrides(state: DesiredState) -> dict[Address, EnvironmentOverride]:
-    """Every per-environment override in the schools' connections, by address: where the
-    configuration says an environment is absent, protected or unprotected."""
-    out: dict[Address, EnvironmentOverride] = {}
-    for code, school in state.schools.items():
-        for sid, conn in school.connections.items():
-            for name, override in conn.environments.items():
-                out[Address(sid, code, name)] = override
-    return out
 
 
 def desired_resources(

@@ -111,7 +111,11 @@ def load_settings(root: Path) -> Settings:
     try:
         data = load_file(path, SETTINGS_FILE)
     except YamlError as exc:
-        raise ValidationFailed([exc.problem]) from None
+        problem = exc.problem
+        if "file is empty" in problem.message:
+            # Removing it is no way out here: every repository needs one.
+            problem = Problem(SETTINGS_FILE, 1, 1, "is empty; write at least `repository: ID` in it")
+        raise ValidationFailed([problem]) from None
     if not isinstance(data, dict):
         raise ValidationFailed(
             [Problem(SETTINGS_FILE, 1, 1, "expected a mapping of settings, such as `repository: ID`")]

@@ -272,12 +272,17 @@ async def _one(
     resolve_secret: Any,
 ) -> Outcome:
     addr = change.address
+    # Set once the write is handed to the adapter: what goes wrong after that may have
+    # happened at the supplier all the same.
+    sent = False
     try:
         if change.action == "delete":
+            sent = True
             await provider.delete(addr, change.etag or "")
         else:
             res = desired[addr]
             body = write_body(res, resolve_secret, creating=change.action == "create")
+            sent = True
             if change.action == "create":
                 await provider.create(addr, body, labels)
             else:
@@ -298,8 +303,13 @@ async def _one(
     except Exception as exc:
         # Whatever went wrong with this call, the others go on and the summary and the
         # journal still say what happened; the type is enough, the text may hold a body.
+        # An adapter that failed unexpectedly once it had the write may have carried it out.
         return Outcome(
-            addr, change.action, "failed", f"unexpected error ({type(exc).__name__}); run plan again"
+            addr,
+            change.action,
+            "unknown" if sent else "failed",
+            f"unexpected error ({type(exc).__name__}) in the {provider.supplier.api.provider} adapter; "
+            "run okectl plan to see what happened",
         )
     return Outcome(addr, change.action, "applied")
 

@@ -31,12 +31,15 @@ from okectl.providers.base import Adapter, PreconditionFailed
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     state_file: str
+    # Raises after the write is saved: an adapter failing once it had the write.
+    fail_after_write: bool = False
 
 
 class AcmeProvider:
-    def __init__(self, supplier: Any, path: Path) -> None:
+    def __init__(self, supplier: Any, path: Path, fail_after_write: bool) -> None:
         self.supplier = supplier
         self.path = path
+        self.fail_after_write = fail_after_write
 
     def _load(self) -> dict[str, Any]:
         return json.loads(self.path.read_text()) if self.path.exists() else {}
@@ -61,6 +64,8 @@ class AcmeProvider:
         etag = hashlib.sha256(json.dumps([spec, labels], sort_keys=True).encode()).hexdigest()[:12]
         data[str(address)] = {"spec": spec, "etag": etag, "labels": labels}
         self._save(data)
+        if self.fail_after_write:
+            raise RuntimeError("lost the answer")
         return self._actual(str(address), data[str(address)])
 
     async def create(self, address: Address, body: dict[str, Any], labels: dict[str, str]) -> ActualResource:
@@ -97,7 +102,7 @@ class AcmeProvider:
 
 
 def create(supplier: Any, ctx: Any) -> AcmeProvider:
-    return AcmeProvider(supplier, ctx.repo_root / ctx.settings.state_file)
+    return AcmeProvider(supplier, ctx.repo_root / ctx.settings.state_file, ctx.settings.fail_after_write)
 
 
 ADAPTER = Adapter(name="acme", create=create, settings_model=Settings)
@@ -177,3 +182,15 @@ def test_an_adapter_that_is_not_installed_is_named_where_the_yaml_asks_for_it(ex
     assert result.stderr.splitlines() == [
         "suppliers/oudtoets.yaml:8:13: unknown api.provider 'acme'; known providers: http, sandbox"
     ]
+
+
+def test_an_adapter_that_fails_once_it_had_a_write_leaves_its_outcome_unknown(
+    example_repo: Path, site: Path
+) -> None:
+    _use_acme(example_repo, "{state_file: acme.json, fail_after_write: true}")
+    result = _okectl(site, example_repo, "apply", "--auto-approve")
+    assert result.returncode == 1
+    unknown = [line for line in result.stderr.splitlines() if line.startswith("unknown: oudtoets/")]
+    assert unknown, result.stderr
+    assert all("unexpected error (RuntimeError) in the acme adapter" in line for line in unknown)
+    assert not any(line.startswith("failed: oudtoets/") for line in result.stderr.splitlines())
