@@ -94,7 +94,9 @@ def oke_access(supplier: Supplier, ctx: AdapterContext) -> OkeAccess:
         import httpx
 
         transport = httpx.ASGITransport(app=embedded_app(ctx.repo_root))
-    return OkeAccess(client_id=DEV_CLIENT_ID, client_secret=DEV_CLIENT_SECRET, transport=transport)
+    return OkeAccess(
+        client_id=DEV_CLIENT_ID, client_secret=DEV_CLIENT_SECRET, transport=transport, local=True
+    )
 
 
 ADAPTER = Adapter(

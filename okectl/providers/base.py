@@ -132,6 +132,9 @@ class OkeAccess:
     token_url: str | None = None
     # An httpx transport to use instead of the network (an in-process supplier).
     transport: Any = None
+    # A reference supplier on this machine (the sandbox): its loopback endpoints are
+    # exempt from the https check. Never for a real supplier, whatever its URL says.
+    local: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -84,6 +84,8 @@ class Target:
     ooapi_version: str
     base_url: str
     production: bool
+    # The adapter's own reference supplier (the sandbox): loopback URLs need no https.
+    local: bool = False
 
     @property
     def address(self) -> str:
@@ -218,7 +220,9 @@ class EnvironmentCheck:
     # --- the run ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.transport()
+        if not self.transport():
+            # No token, and nothing else, goes to an endpoint that is not https.
+            return
         if self.level < 1:
             return
         if not await self.fetch_tokens():
@@ -234,10 +238,11 @@ class EnvironmentCheck:
 
     # L0 -------------------------------------------------------------------------------------
 
-    def transport(self) -> None:
+    def transport(self) -> bool:
+        """L0; False when the endpoint must not be sent anything more."""
         url = self.target.base_url
         scheme = urlsplit(url).scheme
-        if is_loopback(url):
+        if self.target.local and is_loopback(url):
             self.record(
                 0,
                 "transport.https",
@@ -250,15 +255,17 @@ class EnvironmentCheck:
                 0,
                 "transport.https",
                 "fail",
-                f"the base URL {url} is not https",
+                f"the base URL {url} is not https; nothing more was sent to it",
                 requires="https with a valid certificate (OKE: TLS)",
             )
+            return False
         else:
             # Certificates are checked on every request (the client verifies them); a
             # failing handshake shows as a transport error on the first one.
             self.record(
                 0, "transport.https", "pass", f"{url} is https; certificates verified on each request"
             )
+        return True
 
     # L1 -------------------------------------------------------------------------------------
 

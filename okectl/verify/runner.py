@@ -218,6 +218,7 @@ async def _verify_supplier(
                 base_url=base_url,
                 # Production at the supplier counts as much as production in the YAML.
                 production=d.type == "production" or actual_type == "production",
+                local=access.local,
             )
             if level >= 4 and target.production:
                 result.add(CheckResult(4, "write.refused", "error", "level 4 is refused on production"))

@@ -87,6 +87,34 @@ def test_no_level_4_request_ever_reaches_a_production_environment(served: Served
     assert served.requests() == {}
 
 
+def test_an_endpoint_that_is_not_https_gets_no_token(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the adapter's own reference supplier is exempt from https: the same loopback
+    URL reported for any other supplier fails level 0, and nothing more is sent to it."""
+    import dataclasses
+
+    from okectl.adapters import sandbox as sandbox_adapter
+    from okectl.providers import registry
+
+    own = sandbox_adapter.ADAPTER
+    assert own.oke_access is not None
+    make_access = own.oke_access
+
+    def as_a_real_supplier(supplier: object, ctx: object) -> object:
+        return dataclasses.replace(make_access(supplier, ctx), local=False)  # type: ignore[arg-type]
+
+    monkeypatch.setitem(
+        registry.BUILT_IN, "sandbox", dataclasses.replace(own, oke_access=as_a_real_supplier)
+    )
+    report = verify(served.root, Selection(suppliers=frozenset({"toets"}), level=3))
+    assert report.environments
+    for env in report.environments:
+        assert [(c.check, c.status) for c in env.checks] == [("transport.https", "fail")], env.checks
+        assert "is not https; nothing more was sent to it" in env.checks[0].message
+    assert served.requests() == {}
+
+
 def test_an_environment_production_at_the_supplier_gets_no_write_either(served: Served) -> None:
     """The repository says acceptance; the supplier says production: production wins."""
     env_url = f"{served.url}/s/toets/tenants/10AA/environments/acceptance"
