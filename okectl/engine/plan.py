@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from okectl.config.repository import DesiredState
-from okectl.engine.validate import Validated
 from okectl.model.resources import ActualResource, Address, Resource
 from okectl.model.scope import Scope
 from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 
 if TYPE_CHECKING:
+    from okectl.config.repository import DesiredState
+    from okectl.engine.validate import Validated
     from okectl.policy.findings import PolicyReport
 
 # Turns a secret reference (env:NAME, file:PATH) into its value; None when it is not set.

@@ -26,21 +26,8 @@ from okectl.gitops.releases import alignment, allowed_versions, newest
 from okectl.model import clock
 from okectl.model.versions import version_key
 
-# Okabe–Ito, with the cue that does not need colour.
-ALIGNMENT: dict[str, dict[str, str]] = {
-    "current": {"colour": "#009E73", "symbol": "✓", "label": "aligned with the target"},
-    "behind": {"colour": "#E69F00", "symbol": "↓", "label": "behind the target"},
-    "ahead": {"colour": "#56B4E9", "symbol": "↑", "label": "ahead (pilot)"},
-    "not-allowed": {"colour": "#D55E00", "symbol": "✕", "label": "not allowed by policy"},
-    "unknown": {"colour": "#BBBBBB", "symbol": "?", "label": "no target"},
-}
-# Environment types in the chart: colour plus a fill pattern each.
-ENV_TYPES: list[tuple[str, str, str]] = [
-    ("production", "#0072B2", "solid"),
-    ("acceptance", "#E69F00", "stripes"),
-    ("test", "#009E73", "dots"),
-    ("other", "#CC79A7", "cross"),
-]
+# Environment types the chart counts separately; the rest count as "other".
+CHART_TYPES = ("production", "acceptance", "test", "other")
 
 
 @dataclass
@@ -300,7 +287,7 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
         bars.append(
             Bar(
                 code,
-                [(t, by_type[t]) for t, _, _ in ENV_TYPES],
+                [(t, by_type[t]) for t in CHART_TYPES],
                 sum(by_type.values()),
                 now_total,
                 after_total,

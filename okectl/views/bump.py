@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from okectl.gitops.bump import BumpResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from okectl.gitops.bump import BumpResult
+
 
 
 def render_bump(result: BumpResult) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from okectl.gitops.diff import StateDiff, redacted
-from okectl.model.secrets import SENSITIVE_CHANGE
+from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
+
+if TYPE_CHECKING:
+    from okectl.gitops.diff import StateDiff
 
 
 def render_state_diff(diff: StateDiff) -> str:
@@ -14,7 +16,7 @@ def render_state_diff(diff: StateDiff) -> str:
     lines = [f"Desired-state difference from {diff.base} to {diff.target}:"]
     for res in diff.added:
         lines.append(f"+ {res.address}  (added)")
-        lines.extend(f"    {k}: {_show(v)}" for k, v in _flatten(redacted(res)))
+        lines.extend(f"    {k}: {_show(v)}" for k, v in _flatten(redact_spec(res.kind, res.spec) or {}))
     for res in diff.removed:
         lines.append(f"- {res.address}  (removed)")
     for address, fields in diff.changed:

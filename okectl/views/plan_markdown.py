@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from itertools import groupby
+from typing import TYPE_CHECKING
 
-from okectl.engine.plan import Change, PlanRun
 from okectl.model.secrets import SENSITIVE_CHANGE
 from okectl.views.values import element, show
+
+if TYPE_CHECKING:
+    from okectl.engine.plan import Change, PlanRun
 
 LIMIT = 60_000
 MARKER = "<!-- okectl-plan -->"

@@ -7,13 +7,15 @@ costs a no-op plan more than rendering it does.
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from okectl.engine.plan import Change, PlanRun
 from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 from okectl.views.values import element, show
+
+if TYPE_CHECKING:
+    from okectl.engine.plan import Change, PlanRun
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 LEGEND = {"create": "create", "update": "update in place", "delete": "delete"}

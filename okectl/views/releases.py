@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from okectl.gitops.releases import EnvironmentRow, ReleaseReport
+from typing import TYPE_CHECKING
+
 from okectl.model.versions import version_key
+
+if TYPE_CHECKING:
+    from okectl.gitops.releases import EnvironmentRow, ReleaseReport
 
 
 def render_releases(report: ReleaseReport) -> str:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
-from okectl.gitops.report import ALIGNMENT, ENV_TYPES, ReportData
+if TYPE_CHECKING:
+    from okectl.gitops.report import ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+# Okabe–Ito, with the cue that does not need colour.
+ALIGNMENT: dict[str, dict[str, str]] = {
+    "current": {"colour": "#009E73", "symbol": "✓", "label": "aligned with the target"},
+    "behind": {"colour": "#E69F00", "symbol": "↓", "label": "behind the target"},
+    "ahead": {"colour": "#56B4E9", "symbol": "↑", "label": "ahead (pilot)"},
+    "not-allowed": {"colour": "#D55E00", "symbol": "✕", "label": "not allowed by policy"},
+    "unknown": {"colour": "#BBBBBB", "symbol": "?", "label": "no target"},
+}
+# Environment types in the chart: colour plus a fill pattern each.
+ENV_TYPES: list[tuple[str, str, str]] = [
+    ("production", "#0072B2", "solid"),
+    ("acceptance", "#E69F00", "stripes"),
+    ("test", "#009E73", "dots"),
+    ("other", "#CC79A7", "cross"),
+]
 
 
 def render_html(data: ReportData) -> str:

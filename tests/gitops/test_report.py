@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from okectl.gitops.report import ALIGNMENT, build_report, write_report
-from okectl.views.report import render_html
+from okectl.gitops.report import build_report, write_report
+from okectl.views.report import ALIGNMENT, render_html
 from tests.conftest import run_cli
 
 from .conftest import GitRepo
