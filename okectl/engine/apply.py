@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from okectl.config.repository import DesiredState
-from okectl.engine.plan import Change
+from okectl.engine.plan import Change, SecretResolver
 from okectl.errors import OkectlError
 from okectl.files import state_folder
 from okectl.model.resources import (
@@ -136,7 +136,7 @@ def _user() -> str:
         return "unknown"
 
 
-def write_body(res: Resource, resolve_secret: Any, *, creating: bool) -> dict[str, Any]:
+def write_body(res: Resource, resolve_secret: SecretResolver, *, creating: bool) -> dict[str, Any]:
     """What is sent to the supplier: the spec, with a secret reference turned into its value."""
     body: dict[str, Any] = {}
     for key, value in res.spec.items():
@@ -170,7 +170,7 @@ async def apply_changes(
     repository: str,
     commit: str | None,
     journal: Journal,
-    resolve_secret: Any,
+    resolve_secret: SecretResolver,
     refused: dict[Address, str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     stopped: Callable[[], str | None] | None = None,
@@ -269,7 +269,7 @@ async def _one(
     change: Change,
     desired: dict[Address, Resource],
     labels: dict[str, str],
-    resolve_secret: Any,
+    resolve_secret: SecretResolver,
 ) -> Outcome:
     addr = change.address
     # Set once the write is handed to the adapter: what goes wrong after that may have

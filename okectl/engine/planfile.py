@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, Plan, PlanRun, checksum
+from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, Plan, PlanRun, SecretResolver, checksum
 from okectl.engine.safety import UnsafePlan
 from okectl.errors import OkectlError
 from okectl.files import read_regular, write_atomic
@@ -131,7 +131,7 @@ def secrets_moved_on(
     planned_secrets: dict[Address, str | None],
     *,
     secret_salt: str,
-    resolve_secret: Any,
+    resolve_secret: SecretResolver,
 ) -> dict[Address, str]:
     """Client writes whose secret value (behind its reference) is not the one the plan
     recorded a digest of, or that a digest is missing for."""
