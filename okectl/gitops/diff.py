@@ -32,18 +32,12 @@ class StateDiff:
             "from": self.base,
             "to": self.target,
             "summary": {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)},
-            "added": [{"address": str(r.address), "spec": redacted(r)} for r in self.added],
-            "removed": [{"address": str(r.address), "spec": redacted(r)} for r in self.removed],
+            "added": [{"address": str(r.address), "spec": redact_spec(r.kind, r.spec)} for r in self.added],
+            "removed": [{"address": str(r.address), "spec": redact_spec(r.kind, r.spec)} for r in self.removed],
             "changed": [
                 {"address": str(a), "fields": [f.to_json() for f in fields]} for a, fields in self.changed
             ],
         }
-
-
-def redacted(res: Resource) -> dict[str, Any]:
-    shown = redact_spec(res.kind, res.spec)
-    assert shown is not None
-    return shown
 
 
 def _field_diffs(before: Resource, after: Resource) -> list[FieldChange]:
