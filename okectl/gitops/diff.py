@@ -33,7 +33,9 @@ class StateDiff:
             "to": self.target,
             "summary": {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)},
             "added": [{"address": str(r.address), "spec": redact_spec(r.kind, r.spec)} for r in self.added],
-            "removed": [{"address": str(r.address), "spec": redact_spec(r.kind, r.spec)} for r in self.removed],
+            "removed": [
+                {"address": str(r.address), "spec": redact_spec(r.kind, r.spec)} for r in self.removed
+            ],
             "changed": [
                 {"address": str(a), "fields": [f.to_json() for f in fields]} for a, fields in self.changed
             ],
