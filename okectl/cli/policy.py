@@ -44,9 +44,11 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     validated = validate_repository(repo)
     releases = None
     if release_feeds:
-        from okectl.engine.feeds import read_release_feeds
+        from okectl.engine.refresh import readable_feeds
 
-        releases, failures = read_release_feeds(validated.state, validated.state.root)
+        releases, failures = readable_feeds(
+            validated.state, validated.state.root, validated.settings.secret_roots
+        )
         for line in failures:
             click.echo(f"warning: {line}", err=True)
     report = evaluate(

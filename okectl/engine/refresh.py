@@ -160,3 +160,18 @@ async def read_release_feeds(
 
     await asyncio.gather(*(one(sid) for sid in sorted(state.suppliers)))
     return out
+
+
+def readable_feeds(
+    state: DesiredState, root: Path, roots: SecretRoots | None = None
+) -> tuple[dict[str, list[Release]], list[str]]:
+    """The release feeds that could be read, and one line per supplier whose feed could not
+    (checked against its YAML alone: one supplier's outage must not fail every school)."""
+    feeds: dict[str, list[Release]] = {}
+    failures: list[str] = []
+    for sid, got in sorted(asyncio.run(read_release_feeds(state, root, roots)).items()):
+        if isinstance(got, str):
+            failures.append(f"{sid}: {got}; checked against its YAML only")
+        else:
+            feeds[sid] = got
+    return feeds, failures
