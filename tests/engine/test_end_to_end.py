@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -119,15 +120,21 @@ def _change_at_the_supplier(repo: Path, address: Address) -> None:
     asyncio.run(change_directly())
 
 
-def test_a_saved_plan_with_a_stale_change_is_refused_whole_before_any_write(
-    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
-) -> None:
+def _saved_plan_made_stale(example_repo: Path, tmp_path: Path) -> tuple[Path, dict[str, Any], Address]:
+    """A saved plan, and one environment it updates changed at the supplier since."""
     plan_file = tmp_path / "plan.json"
     assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
     doc = json.loads(plan_file.read_text())
     target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
     address = Address.parse(target["address"])
     _change_at_the_supplier(example_repo, address)
+    return plan_file, doc, address
+
+
+def test_a_saved_plan_with_a_stale_change_is_refused_whole_before_any_write(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file, doc, address = _saved_plan_made_stale(example_repo, tmp_path)
     before = plan_json(example_repo)["changes"]
     httpx.delete(f"{sandbox}/_sandbox/stats").raise_for_status()
     result = run_cli("apply", "--repo", str(example_repo), str(plan_file))
@@ -150,12 +157,7 @@ def test_a_saved_plan_with_a_stale_change_is_refused_whole_before_any_write(
 def test_allow_partial_applies_the_current_changes_and_refuses_the_stale_one(
     example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
 ) -> None:
-    plan_file = tmp_path / "plan.json"
-    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
-    doc = json.loads(plan_file.read_text())
-    target = next(c for c in doc["changes"] if c["action"] == "update" and c["kind"] == "environment")
-    address = Address.parse(target["address"])
-    _change_at_the_supplier(example_repo, address)
+    plan_file, _, address = _saved_plan_made_stale(example_repo, tmp_path)
     result = run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file))
     assert result.exit_code == 1
     assert (
