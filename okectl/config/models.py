@@ -118,6 +118,10 @@ class ApiAuth(Model):
     client_secret: SecretRef
 
 
+DEFAULT_TIMEOUT_SECONDS = 10.0
+# Said of a supplier without an api wherever something would need one.
+VERIFIED_ONLY = "has no api: it is verified only, and plan and apply leave it alone"
+
 # The adapters that come with okectl and take no settings of their own.
 PLAIN_ADAPTERS = frozenset({"http", "sandbox"})
 
@@ -130,7 +134,7 @@ class SupplierApi(Model):
     url: str | None = None
     auth: ApiAuth | None = None
     limits: ApiLimits = ApiLimits()
-    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = DEFAULT_TIMEOUT_SECONDS
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="The adapter's own settings, checked by the model the adapter declares",
@@ -177,7 +181,12 @@ class Supplier(Model):
     oke_versions: list[Version] = Field(
         default_factory=list, description="OKE versions the supplier's product supports"
     )
-    api: SupplierApi = SupplierApi()
+    api: SupplierApi | None = Field(
+        default=None,
+        description="How okectl changes this supplier's configuration (an adapter: `sandbox`, "
+        "`http`, `requests`, or a registered one). Without it the supplier is verified only: "
+        "plan and apply leave its resources alone",
+    )
     role_names: dict[str, str] = Field(
         default_factory=dict, description="Canonical role → the supplier's name for it"
     )
@@ -185,6 +194,20 @@ class Supplier(Model):
     certification: list[Certification] = Field(default_factory=list)
     support: Support = Support()
     safety: Safety = Safety()
+
+    @property
+    def managed(self) -> bool:
+        """Whether plan and apply manage its configuration; without an api it is verified only."""
+        return self.api is not None
+
+    @property
+    def limits(self) -> ApiLimits:
+        """What okectl may send it, over any channel (verify's requests too)."""
+        return self.api.limits if self.api is not None else ApiLimits()
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.api.timeout_seconds if self.api is not None else DEFAULT_TIMEOUT_SECONDS
 
 
 # --- environment profiles --------------------------------------------------------------

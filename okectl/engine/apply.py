@@ -196,7 +196,7 @@ async def apply_changes(
             providers[sid] = make_provider(supplier, repo_root=root)
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
-            slots[sid] = asyncio.Semaphore(supplier.api.limits.concurrency)
+            slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
 
         async def run(change: Change) -> None:
             addr = change.address
@@ -308,10 +308,15 @@ async def _one(
             addr,
             change.action,
             "unknown" if sent else "failed",
-            f"unexpected error ({type(exc).__name__}) in the {provider.supplier.api.provider} adapter; "
+            f"unexpected error ({type(exc).__name__}) in the {_adapter_name(provider)} adapter; "
             "run okectl plan to see what happened",
         )
     return Outcome(addr, change.action, "applied")
+
+
+def _adapter_name(provider: Provider) -> str:
+    api = provider.supplier.api
+    return api.provider if api is not None else "unknown"
 
 
 # --- one apply per repository ----------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from okectl.config.models import VERIFIED_ONLY
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
@@ -75,6 +76,8 @@ def import_supplier(
     supplier = state.suppliers.get(supplier_id)
     if supplier is None:
         raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
+    if not supplier.managed:
+        raise OkectlError(f"supplier {supplier_id} {VERIFIED_ONLY}")
     refreshed = asyncio.run(
         refresh(state, root, suppliers={supplier_id}, schools=schools, progress=progress)
     )

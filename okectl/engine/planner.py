@@ -70,6 +70,20 @@ def _unset_secrets(plan: Plan, desired: list[Resource], resolve: SecretResolver)
     return out
 
 
+def _verified_only(state: DesiredState, resources: list[Resource]) -> list[str]:
+    """One line per supplier without an api: its environments are declared (and verified)
+    but nothing reads or changes them, which a reader of the plan must not mistake for
+    "in sync"."""
+    envs: dict[str, int] = {}
+    for res in resources:
+        if res.address.kind == "environment" and not state.suppliers[res.address.supplier].managed:
+            envs[res.address.supplier] = envs.get(res.address.supplier, 0) + 1
+    return [
+        f"supplier {sid} has no api: its {n} environment(s) are verified only, not planned"
+        for sid, n in sorted(envs.items())
+    ]
+
+
 def locate_resource(state: DesiredState) -> Callable[[Resource], tuple[str, int, int] | None]:
     def locate(res: Resource) -> tuple[str, int, int] | None:
         if res.origin is None:
@@ -106,12 +120,13 @@ def make_plan(
     settings = validated.settings
     resolve = secret_resolver(root, settings.secret_roots)
     _check_scope(scope, state)
-    desired = [
+    in_scope = [
         r
         for r in validated.resources
         if (scope.schools is None or r.address.school in scope.schools)
         and (scope.suppliers is None or r.address.supplier in scope.suppliers)
     ]
+    desired = [r for r in in_scope if state.suppliers[r.address.supplier].managed]
     refreshed = asyncio.run(
         refresh(
             state,
@@ -130,6 +145,7 @@ def make_plan(
         resolve_secret=resolve,
         locate=locate_resource(state),
     )
+    plan.warnings.extend(_verified_only(state, in_scope))
     plan.warnings.extend(_unset_secrets(plan, desired, resolve))
     owned_envs: dict[str, int] = {}
     before_envs: dict[str, int] = {}
@@ -152,7 +168,11 @@ def make_plan(
         # supplier's whole estate: count what the configuration gives it everywhere, so
         # the pieces of a large deletion cannot each slip under the limit.
         for r in validated.resources:
-            if r.address.kind == "environment" and r.address.school not in scope.schools:
+            if (
+                r.address.kind == "environment"
+                and r.address.school not in scope.schools
+                and state.suppliers[r.address.supplier].managed
+            ):
                 owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
     safety = check_safety(plan, state, owned_envs, force=force)
     commit, dirty = repo_state(root)

@@ -79,7 +79,12 @@ async def refresh(
     from okectl.providers.registry import capabilities, make_provider
 
     roots = roots if roots is not None else load_settings(root).secret_roots
-    ids = sorted(s for s in state.suppliers if suppliers is None or s in suppliers)
+    # A supplier without an api is verified only: there is nothing to read it with.
+    ids = sorted(
+        sid
+        for sid, supplier in state.suppliers.items()
+        if supplier.managed and (suppliers is None or sid in suppliers)
+    )
     providers: dict[str, Provider] = {}
     errors: list[str] = []
     result = Refreshed()
@@ -145,8 +150,11 @@ async def read_release_feeds(
         if progress:
             progress(sid, "reading")
         try:
-            if Capability.RELEASES not in capabilities(state.suppliers[sid]):
-                out[sid] = f"its adapter ({state.suppliers[sid].api.provider}) offers no release feed"
+            api = state.suppliers[sid].api
+            if api is None:
+                out[sid] = "it has no api (verified only), so no release feed"
+            elif Capability.RELEASES not in capabilities(state.suppliers[sid]):
+                out[sid] = f"its adapter ({api.provider}) offers no release feed"
             else:
                 provider = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
                 out[sid] = list(await provider.releases())

@@ -49,7 +49,10 @@ def validate_repository(root: Path) -> Validated:
     state, loading = load_state_partially(root)
     problems.extend(loading)
     problems.extend(check_references(state))
-    if any(s.api.provider not in PLAIN_ADAPTERS or s.api.settings for s in state.suppliers.values()):
+    if any(
+        s.api is not None and (s.api.provider not in PLAIN_ADAPTERS or s.api.settings)
+        for s in state.suppliers.values()
+    ):
         # The registry (and every installed package's entry points) only when an adapter
         # has something to check.
         from okectl.providers.registry import check_adapter_settings
@@ -73,7 +76,7 @@ def check_secret_references(state: DesiredState, roots: SecretRoots) -> list[Pro
     line: found by validate already, so a pull request cannot point one at the machine."""
     problems: list[Problem] = []
     for sid, supplier in state.suppliers.items():
-        auth = supplier.api.auth
+        auth = supplier.api.auth if supplier.api is not None else None
         if auth is not None:
             why = refusal(auth.client_secret.describe(), roots)
             if why is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from okectl.config.models import PLAIN_ADAPTERS, SecretRef, Supplier
+from okectl.config.models import PLAIN_ADAPTERS, VERIFIED_ONLY, SecretRef, Supplier, SupplierApi
 from okectl.config.repository import DesiredState
 from okectl.config.settings import load_settings
 from okectl.errors import OkectlError, Problem
@@ -41,7 +41,7 @@ class _HttpSettings(BaseModel):
 def _http(supplier: Supplier, ctx: AdapterContext) -> Provider:
     from okectl.providers.http.provider import HttpProvider
 
-    api = supplier.api
+    api = _api(supplier)
     if api.url is None or api.auth is None:
         raise ProviderConfigError(
             f"supplier {supplier.id}: api.provider is http, so api.url and api.auth "
@@ -107,11 +107,17 @@ def settings_of(supplier: Supplier, found: Adapter) -> BaseModel | None:
     """The adapter's own settings (``api.settings``), checked by the model it declares."""
     if found.settings_model is None:
         return None
-    return found.settings_model.model_validate(supplier.api.settings)
+    return found.settings_model.model_validate(_api(supplier).settings)
+
+
+def _api(supplier: Supplier) -> SupplierApi:
+    if supplier.api is None:
+        raise ProviderConfigError(f"supplier {supplier.id} {VERIFIED_ONLY}")
+    return supplier.api
 
 
 def _found(supplier: Supplier) -> Adapter:
-    name = supplier.api.provider
+    name = _api(supplier).provider
     found = adapter(name)
     if found is None:
         raise ProviderConfigError(
@@ -135,7 +141,7 @@ def oke_access(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None
     ctx = _context(supplier, found, repo_root, roots)
     if found.oke_access is not None:
         return found.oke_access(supplier, ctx)
-    auth = supplier.api.auth
+    auth = _api(supplier).auth
     if auth is None:
         raise ProviderConfigError(f"supplier {supplier.id}: api.auth is needed to verify its OKE endpoints")
     secret = ctx.resolve_secret(auth.client_secret)
@@ -166,6 +172,8 @@ def _context(
 
 def capabilities(supplier: Supplier) -> frozenset[Capability]:
     """What the supplier's adapter declares it can do (nothing for an unknown one)."""
+    if supplier.api is None:
+        return frozenset()
     found = adapter(supplier.api.provider)
     return found.capabilities if found is not None else frozenset()
 
@@ -175,8 +183,11 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
     pass the settings model that adapter declares; problems at their place in the YAML."""
     problems: list[Problem] = []
     for sid, supplier in sorted(state.suppliers.items()):
-        name = supplier.api.provider
-        if name in PLAIN_ADAPTERS and not supplier.api.settings:
+        api = supplier.api
+        if api is None:
+            continue
+        name = api.provider
+        if name in PLAIN_ADAPTERS and not api.settings:
             continue
         found = adapter(name)
         if found is None:
@@ -190,7 +201,7 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
             )
             continue
         if found.settings_model is None:
-            if supplier.api.settings:
+            if api.settings:
                 problems.append(
                     state.problem(
                         "supplier", sid, ("api", "settings"), f"the {name} adapter takes no settings"
@@ -198,7 +209,7 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                 )
             continue
         try:
-            found.settings_model.model_validate(supplier.api.settings)
+            found.settings_model.model_validate(api.settings)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ("api", "settings", *err["loc"])

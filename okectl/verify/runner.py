@@ -171,11 +171,11 @@ async def _verify_supplier(
             result.add(CheckResult(0, "locate", "error", f"cannot reach supplier {supplier.id}: {exc}"))
             results.append(result)
         return results, 0, 0
-    limits = supplier.api.limits
+    limits = supplier.limits
     client = SupplierClient(
         concurrency=limits.concurrency,
         requests_per_second=limits.requests_per_second,
-        timeout=supplier.api.timeout_seconds,
+        timeout=supplier.timeout_seconds,
         transport=access.transport,
     )
     checks: list[EnvironmentCheck] = []

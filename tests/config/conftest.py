@@ -30,6 +30,7 @@ BASE: dict[str, str] = {
         name: EduPlan
         roles: [sis, tpl]
         flows: [0, 1, 2, 3, 4, 5]
+        api: {provider: sandbox}
         role_names: {exam-office: Examenbureau}
         """,
     "suppliers/delta.yaml": """
@@ -37,6 +38,7 @@ BASE: dict[str, str] = {
         name: Delta
         roles: [ta]
         flows: [0, 2, 3, 4]
+        api: {provider: sandbox}
         role_names: {assessor: Beoordelaar}
         """,
     "schools/99ZZ.yaml": """

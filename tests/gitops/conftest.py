@@ -16,6 +16,7 @@ SUPPLIER_DELTA = """
     roles: [ta]
     flows: [0, 2, 3, 4]
     oke_versions: ["1.0", "1.0.1", "1.1"]
+    api: {provider: sandbox}
     role_names: {assessor: Beoordelaar}
 """
 SUPPLIER_PLAN = """
@@ -24,6 +25,7 @@ SUPPLIER_PLAN = """
     roles: [tpl]
     flows: [0, 1, 2, 3, 4, 5]
     oke_versions: ["1.0", "1.0.1"]
+    api: {provider: sandbox}
 """
 PROFILE_STANDARD = """
     id: standard

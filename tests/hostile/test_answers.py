@@ -130,7 +130,9 @@ def test_a_plan_survives_any_name_a_supplier_lists(
     monkeypatch.setenv("DELTA_ADMIN_SECRET", CLIENT_SECRET)
     with fake_supplier(api) as url:
         files = dict(BASE)
-        files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip() + (
+        files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip().replace(
+            "api: {provider: sandbox}\n", ""
+        ) + (
             f"api:\n  provider: http\n  url: {url}\n  auth:\n    token_url: {url}/oauth/token\n"
             "    client_id: okectl\n    client_secret: {env: DELTA_ADMIN_SECRET}\n"
         )

@@ -154,7 +154,9 @@ def test_validate_refuses_a_reference_at_its_line(
 
 
 def test_a_supplier_api_secret_is_checked_too(base_repo: Path, validate: Validate) -> None:
-    with (base_repo / "suppliers" / "delta.yaml").open("a", encoding="utf-8") as fh:
+    path = base_repo / "suppliers" / "delta.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("api: {provider: sandbox}\n", ""), "utf-8")
+    with path.open("a", encoding="utf-8") as fh:
         fh.write(
             "api:\n  provider: http\n  url: https://admin.delta.example\n  auth:\n"
             "    token_url: https://admin.delta.example/token\n    client_id: okectl\n"

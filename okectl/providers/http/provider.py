@@ -99,7 +99,7 @@ class HttpProvider:
         sleep: Callable[[float], Any] | None = None,
     ) -> None:
         self.supplier = supplier
-        limits = supplier.api.limits
+        limits = supplier.limits
         self._api_url = api_url.rstrip("/")
         self._token_url = token_url
         self._client_id = client_id
@@ -128,7 +128,7 @@ class HttpProvider:
         self._client = httpx.AsyncClient(
             transport=transport,
             verify=tls_context() if transport is None else True,
-            timeout=httpx.Timeout(supplier.api.timeout_seconds),
+            timeout=httpx.Timeout(supplier.timeout_seconds),
             limits=httpx.Limits(
                 max_connections=self._concurrency, max_keepalive_connections=self._concurrency
             ),
@@ -284,7 +284,7 @@ class HttpProvider:
                         extra={"supplier": self.supplier.id, "method": method, "status": resp.status_code},
                     )
             except httpx.TimeoutException as exc:
-                last, status = f"timed out after {self.supplier.api.timeout_seconds:g} s", None
+                last, status = f"timed out after {self.supplier.timeout_seconds:g} s", None
                 # Only a request that was never sent cannot have been carried out.
                 if not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                     call.maybe_applied = True
