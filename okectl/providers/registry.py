@@ -198,7 +198,7 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                 )
             continue
         try:
-            found.settings_model.model_validate(supplier.api.settings)
+            settings = found.settings_model.model_validate(supplier.api.settings)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ("api", "settings", *err["loc"])
@@ -213,4 +213,7 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                         key=err["type"] == "extra_forbidden",
                     )
                 )
+            continue
+        if found.check is not None:
+            problems.extend(found.check(state, supplier, settings))
     return problems
