@@ -46,7 +46,7 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 class Provenance(Model):
     """Where a recorded resource comes from: a confirmed change request, or an export."""
 
-    on: IsoDate = Field(description="The day it was confirmed or imported")
+    date: IsoDate = Field(description="The day it was confirmed or imported")
     request: Text | None = Field(default=None, description="The change request that was confirmed")
     ticket: Text | None = Field(default=None, description="The supplier's ticket reference")
     by: Text | None = Field(default=None, description="Who confirmed it")
@@ -206,8 +206,28 @@ def render_record(record: RecordedState) -> str:
         for key in ("clients", "roles"):
             if not env.get(key):
                 env.pop(key, None)
-    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, allow_unicode=True, width=110)
-    return f"{SCHEMA_LINE}\n{body}"
+    return render_yaml(doc, SCHEMA_LINE, flow_leaves=True)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    # A file reviewed in a pull request says each value where it stands: no &anchors and
+    # *aliases for values that happen to be shared (the same date twice).
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render_yaml(doc: Any, modeline: str, *, flow_leaves: bool = False) -> str:
+    """A file okectl writes for review in git: its modeline, then plain YAML in the given
+    key order (leaf collections in flow style when ``flow_leaves``)."""
+    body = yaml.dump(
+        doc,
+        Dumper=_PlainDumper,
+        sort_keys=False,
+        default_flow_style=None if flow_leaves else False,
+        allow_unicode=True,
+        width=110,
+    )
+    return f"{modeline}\n{body}"
 
 
 def write_record(root: Path, record: RecordedState) -> Path:

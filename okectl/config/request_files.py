@@ -89,7 +89,7 @@ class RequestDocument(Model):
 
 
 class Event(Model):
-    on: IsoDate
+    date: IsoDate
     event: EventKind
     by: Text | None = None
     ref: Text | None = Field(default=None, description="The supplier's ticket reference")

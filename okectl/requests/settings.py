@@ -12,11 +12,23 @@ from okectl.config.models import Email, Model
 # What a column of a supplier's export can hold: okectl's name for it. Environment fields
 # keep their wire names; sso is split in three, a role's name is role_name.
 ExportField = Literal[
-    "school", "environment", "kind", "name",
-    "type", "status", "function", "oke_version", "ooapi_version", "flows",
-    "sso_mode", "sso_federation", "sso_schac_home",
-    "client_id", "scopes",
-    "role_name", "groups",
+    "school",
+    "environment",
+    "kind",
+    "name",
+    "type",
+    "status",
+    "function",
+    "oke_version",
+    "ooapi_version",
+    "flows",
+    "sso_mode",
+    "sso_federation",
+    "sso_schac_home",
+    "client_id",
+    "scopes",
+    "role_name",
+    "groups",
 ]
 ListField = frozenset({"flows", "scopes", "groups"})
 Header = Annotated[str, StringConstraints(min_length=1, max_length=128)]
