@@ -161,3 +161,15 @@ def send(repo: Path, rids: tuple[str, ...], all_open: bool, supplier: str | None
     for item in sent:
         click.echo(f"sent {item.request} to {', '.join(item.recipients)}")
     return EXIT_OK
+
+
+def import_export(repo: Path, supplier: str, schools: tuple[str, ...], write: bool, export: Path) -> int:
+    """``okectl import --supplier S --from FILE``: a supplier's export against its record."""
+    from okectl.engine.validate import validate_repository
+    from okectl.requests.exports import import_export as run_import
+    from okectl.views.requests import render_export_import
+
+    state = validate_repository(repo).state
+    result = run_import(repo, state, supplier, export, schools=set(schools) or None, write=write)
+    click.echo(render_export_import(result), nl=False)
+    return EXIT_OK

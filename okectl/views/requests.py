@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from okectl.requests.exports import ExportImport
     from okectl.requests.store import StoredRequest
     from okectl.requests.tracking import OpenRequest
 
@@ -94,3 +95,40 @@ def render_show(req: StoredRequest, markdown: str, age: OpenRequest | None) -> s
             parts.append(f"(evidence: {req.rel}/{e.evidence})")
         head.append("  " + " ".join(parts))
     return "\n".join(head) + "\n\n" + markdown
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def render_export_import(result: ExportImport) -> str:
+    out: list[str] = []
+    symbols = {"add": "+", "remove": "-", "change": "~"}
+    for school in result.schools:
+        if not school.differences:
+            out.append(f"{result.supplier}/{school.school}: the export matches {school.path}")
+            continue
+        out.append(
+            f"{result.supplier}/{school.school}: {len(school.differences)} difference(s) from {school.path}"
+        )
+        for diff in school.differences:
+            out.append(f"  {symbols[diff.action]} {diff.address}")
+            out.extend(f"      {path}: {_value(b)} → {_value(a)}" for path, b, a in diff.fields)
+    verbs = {"confirms": "confirms", "observed": "observes", "reopens": "reopens"}
+    for obs in result.observations:
+        out.append(f"{verbs[obs.outcome]} {obs.request}: {obs.detail}")
+    out.extend(f"skipped: {line}" for line in result.skipped)
+    changed = len(result.changed)
+    if not changed and not result.observations:
+        out.append(f"Nothing to record: {result.source} matches the recorded state.")
+    elif result.written:
+        out.append(
+            f"Wrote {changed} record(s) from {result.source}; commit them with the requests they touch."
+        )
+    else:
+        out.append(f"Would write {changed} record(s). Run again with --write to write them.")
+    return "\n".join(out) + "\n"
