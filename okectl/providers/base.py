@@ -155,5 +155,6 @@ class Adapter:
     # How verify reaches the supplier's OKE endpoints; None: the client in ``api.auth``.
     oke_access: Callable[[Supplier, AdapterContext], OkeAccess] | None = None
     # The adapter's own checks of a supplier file (and of files it keeps for the supplier),
-    # run by validate once api.settings pass settings_model: problems located in the files.
+    # run by validate with the settings (None when they do not pass settings_model):
+    # problems located in the files.
     check: Callable[[DesiredState, Supplier, BaseModel | None], list[Problem]] | None = None

@@ -213,7 +213,8 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                         key=err["type"] == "extra_forbidden",
                     )
                 )
-            continue
+            # The adapter's own checks still run: every problem of the file in one run.
+            settings = None
         if found.check is not None:
             problems.extend(found.check(state, supplier, settings))
     return problems
