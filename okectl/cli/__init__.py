@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "diff": "okectl.cli.gitops:diff",
     "report": "okectl.cli.gitops:report",
     "verify": "okectl.cli.verify:verify",
+    "requests": "okectl.cli.requests:requests",
 }
 
 

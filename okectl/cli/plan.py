@@ -294,8 +294,18 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
 @click.option("--supplier", required=True, help="The supplier to import from.")
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--write", is_flag=True, help="Write the YAML; without it, print what would be written.")
-def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
+@click.option(
+    "--from",
+    "export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A supplier's export (CSV, JSON, YAML) to record as its state (change-request suppliers).",
+)
+def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool, export: Path | None) -> int:
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
+    if export is not None:
+        from okectl.cli.requests import import_export
+
+        return import_export(repo, supplier, schools, write, export)
     from okectl.engine.importer import import_supplier
     from okectl.views.importer import render_import
     from okectl.views.progress import read_progress

@@ -15,6 +15,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -162,10 +164,44 @@ class Certification(Model):
     date: IsoDate | None = None
 
 
+Language = Literal["nl", "en"]
+
+
 class Support(Model):
-    email: Email | None = None
+    email: Email | None = Field(
+        default=None, description="The support desk's address; change requests are addressed to it"
+    )
     url: str | None = None
     phone: str | None = None
+    portal: Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=2048)] | None = Field(
+        default=None, description="The support desk's portal or change form, an https:// URL"
+    )
+    sla_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=10, description="Days the support desk takes to carry out a change request; older is overdue"
+    )
+    escalate_after_days: Annotated[int, Field(ge=1, le=730)] | None = Field(
+        default=None,
+        description="Days after which an unconfirmed change request is escalated (default: twice sla_days)",
+    )
+    language: Language = Field(
+        default="nl", description="The language change requests are written in: nl or en"
+    )
+
+    @field_validator("escalate_after_days")
+    @classmethod
+    def _not_before_sla(cls, value: int | None, info: ValidationInfo) -> int | None:
+        sla = info.data.get("sla_days")
+        if value is not None and isinstance(sla, int) and value < sla:
+            raise PydanticCustomError(
+                "escalation_before_sla",
+                "escalate_after_days ({value}) is before sla_days ({sla}); escalate after the SLA has passed",
+                {"value": value, "sla": sla},
+            )
+        return value
+
+    @property
+    def escalation_days(self) -> int:
+        return self.escalate_after_days if self.escalate_after_days is not None else 2 * self.sla_days
 
 
 class Safety(Model):

@@ -21,6 +21,8 @@ from okectl.config.models import (
     VersionCatalogue,
 )
 from okectl.config.policies import RuleSet, WaiverSet
+from okectl.config.record import RecordedState
+from okectl.config.request_files import RequestDocument, RequestStatus
 from okectl.config.yamlsource import YamlError, load_file, locate, raw_key, raw_text
 from okectl.errors import Problem, RepositoryError, ValidationFailed
 
@@ -44,6 +46,10 @@ SCHEMA_KINDS: dict[str, type[BaseModel]] = {
     "versions": VersionCatalogue,
     "rules": RuleSet,
     "waivers": WaiverSet,
+    # Files okectl keeps for suppliers it manages by change requests.
+    "state": RecordedState,
+    "request": RequestDocument,
+    "request-status": RequestStatus,
 }
 YAML_SUFFIXES = (".yaml", ".yml")
 

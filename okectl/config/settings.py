@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from okectl.config.models import Model
+from okectl.config.models import Email, Model, SecretRef
 from okectl.config.repository import check_file, problems_from_validation
 from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import Problem, ValidationFailed
-from okectl.model.secrets import DEFAULT_ENV_PATTERNS, DEFAULT_FILE_ROOTS, SecretRoots
+from okectl.model.secrets import DEFAULT_ENV_PATTERNS, DEFAULT_FILE_ROOTS, SecretRoots, refusal
 
 SETTINGS_FILE = "okectl.yaml"
 
@@ -78,18 +79,64 @@ class SecretSettings(Model):
     )
 
 
+# --- smtp: where okectl apply --send delivers change requests -------------------------
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class SmtpSettings(Model):
+    """The mail server change requests are sent through (``okectl apply --send``)."""
+
+    host: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,252}$|^\[?::1\]?$")
+    ] = Field(description="The SMTP server's host name")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=587, description="587 for starttls, 465 for ssl, 25 for none"
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade the connection), ssl (TLS from the start) or none (loopback only)",
+    )
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    password: SecretRef | None = Field(
+        default=None, description="A secret reference ({env: NAME} or {file: PATH}), never the password"
+    )
+    from_address: Email = Field(description="The sender of change requests, e.g. oke-beheer@school.nl")
+    ca_file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
+        default=None,
+        description="A PEM file of certificate authorities to trust instead of the system's (a private CA)",
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @model_validator(mode="after")
+    def _credentials_protected(self) -> SmtpSettings:
+        if (self.username is None) != (self.password is None):
+            raise PydanticCustomError("smtp_login", "give both username and password, or neither")
+        if self.security == "none" and self.host not in LOOPBACK_HOSTS:
+            raise PydanticCustomError(
+                "smtp_plaintext",
+                "security none sends mail unencrypted; it is allowed only to a server on this machine "
+                "(localhost); use starttls or ssl",
+            )
+        return self
+
+
 class SettingsModel(Model):
     repository: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")] = Field(
         description="an id of letters, digits, '.', '_', '/' or '-' "
         "(it goes into ownership labels: keep it stable)",
     )
     secrets: SecretSettings = Field(default_factory=SecretSettings)
+    smtp: SmtpSettings | None = Field(
+        default=None, description="Where okectl apply --send sends change requests"
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
     repository: str
     secret_roots: SecretRoots
+    smtp: SmtpSettings | None = None
 
 
 def load_settings(root: Path) -> Settings:
@@ -130,9 +177,21 @@ def load_settings(root: Path) -> Settings:
         for i, (given, resolved) in enumerate(zip(model.secrets.files, roots.file_roots, strict=True))
         if (why := _resolved_root_problem(root, given, resolved)) is not None
     ]
+    problems += _smtp_problems(model.smtp, data, roots)
     if problems:
         raise ValidationFailed(problems)
-    return Settings(repository=model.repository, secret_roots=roots)
+    return Settings(repository=model.repository, secret_roots=roots, smtp=model.smtp)
+
+
+def _smtp_problems(smtp: SmtpSettings | None, data: Any, roots: SecretRoots) -> list[Problem]:
+    # The password is read only when mail is sent; where its reference points is checked
+    # now, as every other secret reference is.
+    if smtp is None or smtp.password is None:
+        return []
+    why = refusal(smtp.password.describe(), roots)
+    if why is None:
+        return []
+    return [Problem(SETTINGS_FILE, *locate(data, ("smtp", "password")), f"smtp.password: {why}")]
 
 
 def _resolved_root_problem(root: Path, given: str, resolved: Path) -> str | None:

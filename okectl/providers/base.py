@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from okectl.config.models import SecretRef, Supplier
+from okectl.config.repository import DesiredState
+from okectl.errors import Problem
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource, Address
 
@@ -60,6 +62,10 @@ class Capability(StrEnum):
     RELEASES = "releases"
     # service_info: an environment's OOAPI service document (GET {base_url}/)
     SERVICE_INFO = "service-info"
+    # The supplier is changed by its support desk, not by writes: apply hands the changes
+    # of each school to okectl.requests.write_change_requests instead of create/update/delete,
+    # whose reads return what the supplier confirmed (state/<supplier>/<school>.yaml).
+    CHANGE_REQUESTS = "change-requests"
 
 
 class Provider(Protocol):
@@ -148,3 +154,7 @@ class Adapter:
     capabilities: frozenset[Capability] = field(default_factory=frozenset)
     # How verify reaches the supplier's OKE endpoints; None: the client in ``api.auth``.
     oke_access: Callable[[Supplier, AdapterContext], OkeAccess] | None = None
+    # The adapter's own checks of a supplier file (and of files it keeps for the supplier),
+    # run by validate with the settings (None when they do not pass settings_model):
+    # problems located in the files.
+    check: Callable[[DesiredState, Supplier, BaseModel | None], list[Problem]] | None = None

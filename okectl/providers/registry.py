@@ -209,7 +209,7 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                 )
             continue
         try:
-            found.settings_model.model_validate(api.settings)
+            settings = found.settings_model.model_validate(api.settings)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ("api", "settings", *err["loc"])
@@ -224,4 +224,8 @@ def check_adapter_settings(state: DesiredState) -> list[Problem]:
                         key=err["type"] == "extra_forbidden",
                     )
                 )
+            # The adapter's own checks still run: every problem of the file in one run.
+            settings = None
+        if found.check is not None:
+            problems.extend(found.check(state, supplier, settings))
     return problems

@@ -171,7 +171,7 @@ def test_every_problem_of_okectl_yaml_and_the_files_is_reported_at_once(
     (base_repo / "okectl.yaml").write_text("repository: x\nrepo: y\n", encoding="utf-8")
     (base_repo / "schools" / "98YY.yaml").mkdir()
     assert validate(base_repo) == [
-        "okectl.yaml:2:1: unknown field 'repo'; allowed here: repository, secrets",
+        "okectl.yaml:2:1: unknown field 'repo'; allowed here: repository, secrets, smtp",
         "schools/98YY.yaml:1:1: is a folder, not a YAML file; rename or remove it",
     ]
 

@@ -180,7 +180,7 @@ def test_an_adapter_that_is_not_installed_is_named_where_the_yaml_asks_for_it(ex
     result = _okectl(example_repo / "no-site", example_repo, "validate")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "suppliers/oudtoets.yaml:8:13: unknown api.provider 'acme'; known providers: http, sandbox"
+        "suppliers/oudtoets.yaml:8:13: unknown api.provider 'acme'; known providers: http, requests, sandbox"
     ]
 
 

@@ -92,7 +92,7 @@ def test_an_unknown_provider_names_the_supplier_and_the_known_ones(tmp_path: Pat
     with pytest.raises(OkectlError) as info:
         make_provider(supplier(provider="acme"), repo_root=tmp_path)
     assert str(info.value) == (
-        "supplier delta-toets: unknown api.provider 'acme'; known providers: http, sandbox"
+        "supplier delta-toets: unknown api.provider 'acme'; known providers: http, requests, sandbox"
     )
 
 

@@ -1,0 +1,584 @@
+"""Importing a supplier's export into the recorded state (``okectl import --from FILE``).
+
+Many suppliers can send an export of what they have (CSV, sometimes JSON or YAML). It is
+read as hostile input: bounded in size and rows, decoded strictly, every bad cell named by
+its line. The supplier file's ``api.settings.export`` maps its columns (and its words) to
+okectl's fields. A school in the export replaces that school's record; schools it does not
+mention keep theirs.
+
+An export is also an observation: a request whose every change the export shows is
+confirmed by it, and a confirmed request the export contradicts is reopened. What the
+export showed is kept as evidence in the request's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from okectl.config.models import Model, SchoolCode, Slug, Supplier
+from okectl.config.record import (
+    Provenance,
+    RecordedClient,
+    RecordedEnvironment,
+    RecordedRole,
+    RecordedState,
+    load_record,
+    write_record,
+)
+from okectl.config.repository import DesiredState
+from okectl.config.request_files import Event, RequestedChange, RequestStatus
+from okectl.config.yamlsource import YamlError, YList, load_text
+from okectl.errors import OkectlError, Problem, ValidationFailed
+from okectl.files import read_regular
+from okectl.model import clock
+from okectl.model.resources import Address, normalise
+from okectl.requests.recorded import client_spec, environment_spec, resources_of, role_spec, with_resources
+from okectl.requests.settings import ExportMapping, ListField, requests_settings
+from okectl.requests.store import StoredRequest, list_requests, write_evidence, write_status
+
+MAX_EXPORT_BYTES = 16 << 20
+MAX_ROWS = 100_000
+Spec = dict[str, Any]
+# The resource's fields an export can show, flattened (sso.mode), by export column.
+OBSERVABLE: dict[str, str] = {
+    "type": "type", "status": "status", "function": "function", "oke_version": "oke_version",
+    "ooapi_version": "ooapi_version", "flows": "flows", "sso_mode": "sso.mode",
+    "sso_federation": "sso.federation", "sso_schac_home": "sso.schac_home",
+    "client_id": "client_id", "scopes": "scopes", "role_name": "name", "groups": "groups",
+}  # fmt: skip
+
+
+class ExportError(ValidationFailed):
+    """An export that cannot be read: every problem, at its line."""
+
+
+class _Key(Model):
+    school: SchoolCode
+    environment: Slug
+    kind: Literal["environment", "client", "role"] = "environment"
+    name: Slug | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    cells: dict[str, Any]  # okectl field → value (text or list of text), present cells only
+
+
+@dataclass
+class Export:
+    """What an export says, per school: each resource's fields, and which fields it shows."""
+
+    display: str
+    digest: str
+    schools: dict[str, dict[Address, Spec]] = field(default_factory=dict)
+    observable: frozenset[str] = frozenset()
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, encoding: str, display: str) -> str:
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ExportError(
+            [Problem(display, line, col, f"not {encoding} text; set api.settings.export.encoding")]
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ExportError([Problem(display, line, 1, "holds a NUL character; not a text export")])
+    return text.removeprefix("\ufeff")
+
+
+def _csv_rows(text: str, mapping: ExportMapping, display: str, problems: list[Problem]) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ExportError([Problem(display, 1, 1, "is empty; expected a header row")]) from None
+    except csv.Error as exc:
+        raise ExportError([Problem(display, 1, 1, f"malformed CSV: {exc}")]) from None
+    names = [h.strip() for h in header]
+    dupes = sorted({h for h in names if names.count(h) > 1 and h})
+    if dupes:
+        raise ExportError([Problem(display, 1, 1, f"the column(s) {', '.join(dupes)} appear twice")])
+    columns = _columns(names, mapping, display)
+    rows: list[_Row] = []
+    line = 1
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(display, reader.line_num, 1, f"malformed CSV: {exc}"))
+            break
+        line = start
+        if not any(v.strip() for v in values):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise ExportError([Problem(display, line, 1, f"more than {MAX_ROWS:,} rows; split the export")])
+        if len(values) != len(names):
+            problems.append(Problem(display, line, 1, f"has {len(values)} cells, the header {len(names)}"))
+            continue
+        cells = {f: values[i] for f, i in columns.items()}
+        rows.append(_Row(line, {f: v for f, v in cells.items() if v.strip()}))
+    return rows
+
+
+def _columns(names: list[str], mapping: ExportMapping, display: str) -> dict[str, int]:
+    """Export field → column index, for the fields the export has a column for."""
+    out = {f: names.index(mapping.header(f)) for f in _FIELDS if mapping.header(f) in names}
+    missing = [mapping.header(f) for f in ("school", "environment") if f not in out]
+    if missing:
+        raise ExportError(
+            [
+                Problem(
+                    display,
+                    1,
+                    1,
+                    f"no column {', '.join(repr(m) for m in missing)}; name it in "
+                    "api.settings.export.columns of the supplier file",
+                )
+            ]
+        )
+    return out
+
+
+_FIELDS = (
+    "school", "environment", "kind", "name", *OBSERVABLE,
+)  # fmt: skip
+
+
+def _document_rows(data: Any, mapping: ExportMapping, display: str, problems: list[Problem]) -> list[_Row]:
+    if not isinstance(data, list):
+        raise ExportError([Problem(display, 1, 1, "expected a list of resources, one object each")])
+    if len(data) > MAX_ROWS:
+        raise ExportError([Problem(display, 1, 1, f"more than {MAX_ROWS:,} resources; split the export")])
+    rows: list[_Row] = []
+    for i, item in enumerate(data):
+        line = data.marks[i][0] if isinstance(data, YList) else 1
+        if not isinstance(item, dict):
+            problems.append(Problem(display, line, 1, f"item {i + 1}: expected an object of fields"))
+            continue
+        cells: dict[str, Any] = {}
+        for f in _FIELDS:
+            value = item.get(mapping.header(f))
+            if value is None or value == "" or value == []:
+                continue
+            if isinstance(value, list):
+                cells[f] = [str(v) for v in value if not isinstance(v, (dict, list))]
+            elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                cells[f] = str(value)
+            else:
+                problems.append(
+                    Problem(display, line, 1, f"item {i + 1}: {mapping.header(f)}: not text or a list")
+                )
+        rows.append(_Row(line, cells))
+    return rows
+
+
+def _cell(field: str, value: Any, mapping: ExportMapping) -> Any:
+    words = mapping.values.get(field, {})  # type: ignore[call-overload]
+    if field in ListField:
+        items = value if isinstance(value, list) else str(value).split(mapping.list_separator)
+        out = [words.get(s, s) for s in (str(v).strip() for v in items) if s]
+        return [int(v) if field == "flows" and v.lstrip("-").isdigit() else v for v in out]
+    text = str(value).strip()
+    return words.get(text, text)
+
+
+def _validated(model: type[BaseModel], values: Mapping[str, Any], row: _Row, where: str) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = ".".join(str(p) for p in err["loc"]) or "row"
+        raise _RowProblem(Problem(where, row.line, 1, f"{name}: {err['msg']}")) from None
+
+
+class _RowProblem(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def read_export(path: Path, mapping: ExportMapping, *, supplier: str, display: str | None = None) -> Export:
+    """The export at ``path``, read with the supplier's mapping. ExportError lists every
+    problem, each at its line."""
+    shown = display or path.name
+    raw = read_regular(path, what="the export", limit=MAX_EXPORT_BYTES)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    fmt = mapping.format or {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(
+        path.suffix.lower()
+    )
+    if fmt is None:
+        raise ExportError(
+            [Problem(shown, 1, 1, "unknown format; name the file .csv, .json or .yaml, or set export.format")]
+        )
+    problems: list[Problem] = []
+    if fmt == "csv":
+        rows = _csv_rows(_decode(raw, mapping.encoding, shown), mapping, shown, problems)
+    elif fmt == "json":
+        text = _decode(raw, "utf-8", shown)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExportError([Problem(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+        except RecursionError:
+            raise ExportError([Problem(shown, 1, 1, "nested too deeply to be an export")]) from None
+        rows = _document_rows(data, mapping, shown, problems)
+    else:
+        try:
+            data = load_text(_decode(raw, "utf-8", shown), shown)
+        except YamlError as exc:
+            raise ExportError([exc.problem]) from None
+        rows = _document_rows(data, mapping, shown, problems)
+    export = Export(shown, digest)
+    lines: dict[Address, int] = {}
+    for row in rows:
+        try:
+            address, spec = _resource(row, mapping, shown, supplier)
+        except _RowProblem as exc:
+            problems.append(exc.problem)
+            continue
+        if address in lines:
+            problems.append(Problem(shown, row.line, 1, f"{address} again (first at line {lines[address]})"))
+            continue
+        lines[address] = row.line
+        export.schools.setdefault(address.school, {})[address] = spec
+    for address, line in sorted(lines.items(), key=lambda item: item[1]):
+        parent = address.parent
+        if parent is not None and parent not in lines:
+            problems.append(
+                Problem(
+                    shown, line, 1, f"{address}: its environment {parent.environment} is not in the export"
+                )
+            )
+    if problems:
+        raise ExportError(problems)
+    present = set(_present_fields(rows))
+    export.observable = frozenset(OBSERVABLE[f] for f in present if f in OBSERVABLE)
+    return export
+
+
+def _present_fields(rows: Iterable[_Row]) -> Iterable[str]:
+    for row in rows:
+        yield from row.cells
+
+
+def _resource(row: _Row, mapping: ExportMapping, display: str, supplier: str) -> tuple[Address, Spec]:
+    cells = {f: _cell(f, v, mapping) for f, v in row.cells.items()}
+    key = _validated(
+        _Key,
+        {k: cells[k] for k in ("school", "environment", "kind", "name") if k in cells},
+        row,
+        display,
+    )
+    if key.kind != "environment" and key.name is None:
+        raise _RowProblem(
+            Problem(display, row.line, 1, f"a {key.kind} needs its name ({mapping.header('name')})")
+        )
+    if key.kind == "environment":
+        sso = {k: cells.get(f"sso_{k}") for k in ("mode", "federation", "schac_home")}
+        values = {k: cells.get(k) for k in ("type", "status", "function", "oke_version", "ooapi_version")}
+        env = _validated(
+            RecordedEnvironment,
+            {
+                **{k: v for k, v in values.items() if v is not None},
+                "flows": cells.get("flows", []),
+                "sso": {k: v for k, v in sso.items() if v is not None} if any(sso.values()) else None,
+            },
+            row,
+            display,
+        )
+        return Address(supplier, key.school, key.environment), environment_spec(env)
+    if key.kind == "client":
+        client = _validated(
+            RecordedClient,
+            {
+                k: v
+                for k, v in {"client_id": cells.get("client_id"), "scopes": cells.get("scopes", [])}.items()
+                if v is not None
+            },
+            row,
+            display,
+        )
+        return Address(supplier, key.school, key.environment, "client", key.name), client_spec(client)
+    role = _validated(
+        RecordedRole,
+        {
+            k: v
+            for k, v in {"name": cells.get("role_name"), "groups": cells.get("groups", [])}.items()
+            if v is not None
+        },
+        row,
+        display,
+    )
+    return Address(supplier, key.school, key.environment, "role", key.name), role_spec(role)
+
+
+# --- comparing with the record, and observing requests -----------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    address: Address
+    action: Literal["add", "remove", "change"]
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # (path, recorded, exported)
+
+
+@dataclass
+class SchoolImport:
+    school: str
+    path: str
+    differences: list[Difference]
+    record: RecordedState
+
+
+@dataclass(frozen=True)
+class Observation:
+    request: str
+    outcome: Literal["confirms", "observed", "reopens"]
+    detail: str
+    evidence: dict[str, Any]
+
+
+@dataclass
+class ExportImport:
+    supplier: str
+    source: str
+    digest: str
+    schools: list[SchoolImport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def changed(self) -> list[SchoolImport]:
+        return [s for s in self.schools if s.differences]
+
+
+def _flat(spec: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (spec or {}).items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = normalise(value)
+    return out
+
+
+def _differences(recorded: Mapping[Address, Spec], exported: Mapping[Address, Spec]) -> list[Difference]:
+    out: list[Difference] = []
+    for address in sorted(set(recorded) | set(exported)):
+        before, after = recorded.get(address), exported.get(address)
+        if before is None:
+            out.append(Difference(address, "add"))
+        elif after is None:
+            out.append(Difference(address, "remove"))
+        else:
+            b, a = _flat(before), _flat(after)
+            fields = tuple((k, b.get(k), a.get(k)) for k in sorted(set(b) | set(a)) if b.get(k) != a.get(k))
+            if fields:
+                out.append(Difference(address, "change", fields))
+    return out
+
+
+def _mismatches(
+    change: RequestedChange, exported: Mapping[Address, Spec], observable: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Where the export differs from what ``change`` asked for (observable fields only)."""
+    address = Address.parse(change.address)
+    found = exported.get(address)
+    if change.action == "delete":
+        return [] if found is None else [{"address": change.address, "expected": None, "found": "present"}]
+    if found is None:
+        return [{"address": change.address, "expected": "present", "found": None}]
+    want, got = _flat(change.after), _flat(found)
+    return [
+        {"address": change.address, "field": k, "expected": want.get(k), "found": got.get(k)}
+        for k in sorted(want)
+        if k in observable and want.get(k) != got.get(k)
+    ]
+
+
+def _observe(
+    requests: list[StoredRequest], export: Export, day: date
+) -> list[tuple[StoredRequest, Observation]]:
+    """Which open requests the export confirms, and which confirmed ones it contradicts.
+    A confirmed request counts only for the fields no later confirmed request changed."""
+    out: list[tuple[StoredRequest, Observation]] = []
+    source = {
+        "kind": "export",
+        "file": export.display,
+        "digest": export.digest,
+        "observed_on": day.isoformat(),
+    }
+    latest: dict[tuple[str, str], str] = {}
+    confirmed = [r for r in requests if r.status.status == "confirmed"]
+    for req in sorted(confirmed, key=lambda r: (_confirmed_on(r.status), r.status.requested_on, r.id)):
+        for change in req.document.changes:
+            for path in _flat(change.after) or {"": None}:
+                latest[(change.address, path)] = req.id
+    for req in requests:
+        school = export.schools.get(req.status.school)
+        if school is None or req.status.status not in ("open", "confirmed"):
+            continue
+        found = {c.address: _mismatches(c, school, export.observable) for c in req.document.changes}
+        if req.status.status == "open":
+            if any(found.values()):
+                continue
+            secret = any(c.secret for c in req.document.changes)
+            evidence = {
+                **source,
+                "request": req.id,
+                "outcome": "observed" if secret else "confirms",
+                "changes": [_shown(c, school) for c in req.document.changes],
+            }
+            detail = (
+                f"every change shows in {export.display}; the secret exchange cannot show in an export: "
+                "confirm it with okectl requests confirm"
+                if secret
+                else f"every change shows in {export.display}"
+            )
+            out.append((req, Observation(req.id, "observed" if secret else "confirms", detail, evidence)))
+            continue
+        contradicted = [
+            m
+            for address, mismatches in found.items()
+            for m in mismatches
+            if latest.get((address, m.get("field", ""))) == req.id
+            or (m.get("field") is None and any(k[0] == address and v == req.id for k, v in latest.items()))
+        ]
+        if contradicted:
+            evidence = {**source, "request": req.id, "outcome": "reopens", "contradicted": contradicted}
+            first = contradicted[0]
+            what = f"{first['address']}" + (f" {first['field']}" if "field" in first else "")
+            detail = (
+                f"{export.display} contradicts it: {what} is {_text(first['found'])}, "
+                f"requested {_text(first['expected'])}"
+            )
+            out.append((req, Observation(req.id, "reopens", detail, evidence)))
+    return out
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "absent"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _shown(change: RequestedChange, exported: Mapping[Address, Spec]) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "action": change.action,
+        "found": exported.get(Address.parse(change.address)),
+    }
+
+
+def _confirmed_on(status: RequestStatus) -> date:
+    dates = [e.date for e in status.history if e.event == "confirmed"]
+    return dates[-1] if dates else status.requested_on
+
+
+def import_export(
+    root: Path,
+    state: DesiredState,
+    supplier_id: str,
+    file: Path,
+    *,
+    schools: set[str] | None = None,
+    write: bool = False,
+    today: date | None = None,
+) -> ExportImport:
+    """Compare a supplier's export with its record; with ``write``, replace the record of
+    each school the export shows, then confirm or reopen the requests it observes.
+
+    Records are written before any request's status: an interrupted run leaves requests
+    as they were, and running it again finds the records current and observes the same."""
+    supplier = _requests_supplier(state, supplier_id)
+    settings = requests_settings(supplier)
+    export = read_export(file, settings.export, supplier=supplier_id, display=file.name)
+    day = today or clock.today()
+    result = ExportImport(supplier_id, export.display, export.digest)
+    connected = {code for code, s in state.schools.items() if supplier_id in s.connections}
+    source = Provenance(date=day, export=export.display[:256], export_digest=export.digest)
+    for code in sorted(export.schools):
+        if schools is not None and code not in schools:
+            export.schools.pop(code)
+            continue
+        if code not in connected:
+            result.skipped.append(
+                f"{supplier_id}/{code}: no connection to {supplier_id} in schools/{code}.yaml; "
+                "add the connection, then import again"
+            )
+            export.schools.pop(code)
+            continue
+        loaded = load_record(root, supplier_id, code)
+        record = loaded.record if loaded is not None else RecordedState(supplier=supplier_id, school=code)
+        recorded = resources_of(record)
+        exported = export.schools[code]
+        differences = _differences(recorded, exported)
+        updated = with_resources(
+            record,
+            [(a, exported.get(a)) for a in set(recorded) | set(exported)],
+            source=source,
+        )
+        result.schools.append(SchoolImport(code, f"state/{supplier_id}/{code}.yaml", differences, updated))
+    requests, problems = list_requests(root, supplier=supplier_id)
+    if problems:
+        raise ValidationFailed(problems)
+    observed = _observe(requests, export, day)
+    result.observations = [o for _, o in observed]
+    if write:
+        for school in result.changed:
+            write_record(root, school.record)
+        for req, obs in observed:
+            _record_observation(root, req, obs, export, day)
+        result.written = True
+    return result
+
+
+def _record_observation(root: Path, req: StoredRequest, obs: Observation, export: Export, day: date) -> None:
+    name = f"{day.isoformat()}-export-{export.digest.removeprefix('sha256:')[:12]}.json"
+    if any(e.evidence and e.evidence.endswith(name) for e in req.status.history):
+        return  # this export was already observed for this request
+    evidence = write_evidence(root, req.status, name, obs.evidence)
+    event = {"confirms": "confirmed", "observed": "observed", "reopens": "reopened"}[obs.outcome]
+    update: dict[str, Any] = {}
+    if obs.outcome == "confirms":
+        update["status"] = "confirmed"
+    elif obs.outcome == "reopens":
+        update["status"] = "open"
+    entry = Event(date=day, event=event, detail=obs.detail[:2000], evidence=evidence)  # type: ignore[arg-type]
+    write_status(root, req.status.model_copy(update={**update, "history": [*req.status.history, entry]}))
+
+
+def _requests_supplier(state: DesiredState, supplier_id: str) -> Supplier:
+    supplier = state.suppliers.get(supplier_id)
+    if supplier is None:
+        raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
+    if supplier.api is None or supplier.api.provider != "requests":
+        kind = "has no api" if supplier.api is None else f"has api.provider {supplier.api.provider}"
+        raise OkectlError(
+            f"supplier {supplier_id} {kind}: its state is not imported from an export "
+            "(--from is for suppliers managed by change requests)"
+        )
+    return supplier
