@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, run_cli
 
 ACTION = yaml.safe_load((PROJECT / "action.yml").read_text(encoding="utf-8"))
 STEPS = {step["id"]: step for step in ACTION["runs"]["steps"]}
@@ -356,3 +356,22 @@ def test_the_verify_result_joins_the_comment_and_a_huge_plan_is_cut(node: str, t
     assert len(body) < 65_536  # GitHub's limit for a comment
     assert "_Cut here; the whole text is in the job log._" in body
     assert "### okectl verify --level 3 (exit 4)\n\n```text\nlevel 3: 2 failures\n" in body
+
+
+def test_the_comment_names_the_warnings_first_and_lists_them_in_one_box_after_the_changes(
+    runner: Runner,
+) -> None:
+    # The example repository references supplier secrets that are not set here: one warning each.
+    assert runner.run("install").returncode == 0
+    assert runner.run("plan").returncode == 0
+    markdown = Path(runner.outputs["plan"]["markdown"]).read_text()
+    text = run_cli("plan", "--repo", str(runner.workspace / runner.inputs["repo"])).out
+    warnings = [line.removeprefix("warning: ") for line in text.splitlines() if line.startswith("warning: ")]
+
+    assert len(warnings) == 22
+    assert markdown.count("[!WARNING]") == 1
+    box = markdown.index("> [!WARNING]\n> **22 warnings**\n>\n")
+    assert box > markdown.rindex("```diff")  # after every change
+    assert markdown.index("**22 warnings**, listed after the changes.") < markdown.index("```diff")
+    listed = re.findall(r"^> - (.*)$", markdown[box:], re.M)
+    assert listed == warnings
