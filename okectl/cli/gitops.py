@@ -49,6 +49,11 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
 )
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--branch", help="Commit the change on this new branch and stay on it.")
+@click.option(
+    "--author",
+    metavar='"NAME <EMAIL>"',
+    help="Who the --branch commit is by, when not git's own user.name and user.email.",
+)
 def bump(
     repo: Path,
     supplier: str,
@@ -56,6 +61,7 @@ def bump(
     environment: str | None,
     schools: tuple[str, ...],
     branch: str | None,
+    author: str | None,
 ) -> int:
     """Move a supplier's connections to another OKE version, editing the school files in place."""
     from okectl.gitops.bump import bump as run_bump
@@ -68,6 +74,7 @@ def bump(
         environment=environment,
         schools=list(schools),
         branch=branch,
+        author=author,
     )
     click.echo(render_bump(result), nl=False)
     return EXIT_OK

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from okectl.adapters.sandbox import EMBEDDED_DB, SANDBOX_URL_ENV
+from okectl.adapters.sandbox import EMBEDDED_DB, EMBEDDED_SEED, SANDBOX_URL_ENV
 from okectl.cli.options import repo_option
 from okectl.errors import OkectlError
 
@@ -17,6 +17,11 @@ def sandbox() -> None:
 
 
 DB_HELP = "SQLite database (created when missing) [default: <repo>/.okectl/sandbox.db, the embedded one]."
+
+
+def _reset_command(db: Path | None, repo: Path) -> str:
+    """The command that resets the database serve was given."""
+    return "okectl sandbox seed" + (f" --db {db}" if db is not None else "")
 
 
 def _database(db: Path | None, repo: Path) -> Path:
@@ -34,7 +39,8 @@ def _database(db: Path | None, repo: Path) -> Path:
     "--seed",
     "seed",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Seed file loaded when the database has never been seeded.",
+    help="Seed file loaded into a new database [default: <repo>/sandbox/seed.yaml, as the embedded "
+    "sandbox]; a database seeded from another is refused.",
 )
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0, help="Added to every API request.")
 @click.option("--fail-rate", type=click.FloatRange(0, 1), default=0, help="Fraction answered 503.")
@@ -102,6 +108,10 @@ def serve(
     )
     db_path = _database(db, repo)
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    # A new database starts as the embedded sandbox's does, so a plan against this server
+    # and one without it see the same suppliers.
+    default_seed = repo / EMBEDDED_SEED
+    chosen = seed if seed is not None else default_seed if default_seed.is_file() else None
 
     def listening(url: str) -> None:
         click.echo(f"Sandbox supplier at {url} (database {db_path}); Ctrl-C stops it.")
@@ -112,10 +122,12 @@ def serve(
         host=host,
         port=port,
         db_path=db_path,
-        seed=seed,
+        seed=chosen,
         faults=faults,
         control=control,
         on_listening=listening,
+        insist_on_seed=seed is not None,
+        reset=_reset_command(db, repo),
     )
     return 0
 
@@ -130,7 +142,8 @@ def serve(
 )
 @repo_option
 def seed(db: Path | None, file: Path | None, in_sync: bool, repo: Path) -> int:
-    """Load a seed FILE (default: <repo>/sandbox/seed.yaml) into the database."""
+    """Reset the database to a seed FILE (default: <repo>/sandbox/seed.yaml), or to the
+    repository's desired state as applied (--in-sync): what it held before is removed."""
     from okectl.sandbox.seed import seed_file, seed_in_sync
     from okectl.sandbox.store import Store
 
@@ -152,7 +165,7 @@ def seed(db: Path | None, file: Path | None, in_sync: bool, repo: Path) -> int:
         raise OkectlError(f"{path}: no seed file; give one, or use --in-sync")
     store = Store(db)
     try:
-        count = seed_file(store, path)
+        count = seed_file(store, path, reset=True)
     finally:
         store.close()
     click.echo(f"{db}: {count} resources loaded from {path}")

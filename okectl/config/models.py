@@ -28,27 +28,54 @@ Federation = Literal["surfconext", "entree"]
 EnvironmentStatus = Literal["live", "planned", "retiring"]
 
 Flow = Annotated[int, Field(ge=0, le=6, description="OKE flow number, 0 to 6")]
+
+# By pattern: what a value that does not match it is not, and how to write it. The pattern
+# means little to a reader, and a description is for the schema, where "a quoted string" is
+# advice about YAML: said of "1.O", which is quoted, it sends the reader the wrong way.
+NOT_MATCHING: dict[str, str] = {}
+
+
+def _shaped(pattern: str, problem: str, **constraints: Any) -> StringConstraints:
+    NOT_MATCHING[pattern] = problem
+    return StringConstraints(pattern=pattern, **constraints)
+
+
 Version = Annotated[
     str,
-    StringConstraints(pattern=r"^\d+\.\d+(\.\d+)?$"),
+    _shaped(r"^\d+\.\d+(\.\d+)?$", 'not a version: write digits, e.g. "1.0"'),
     Field(description='A version written as a quoted string, e.g. "1.0.1"'),
 ]
 Slug = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
+    _shaped(
+        r"^[a-z0-9][a-z0-9-]{0,62}$",
+        "not a name okectl accepts: write lower-case letters, digits and dashes, e.g. delta-toets",
+    ),
     Field(description="Lower-case letters, digits and dashes"),
 ]
 SchoolCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[0-9]{2}[A-Z]{2}$"),
+    _shaped(
+        r"^[0-9]{2}[A-Z]{2}$",
+        "not an institution code (BRIN): write two digits and two capitals, e.g. 25BE",
+    ),
     Field(description="Institution code (BRIN): two digits and two capitals, e.g. 25BE"),
 ]
 Domain = Annotated[
     str,
-    StringConstraints(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+    _shaped(
+        r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        "not a domain name: write it in lower case, e.g. school.nl",
+        max_length=253,
+    ),
     Field(description="A domain name in lower case, e.g. school.nl"),
 ]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str,
+    _shaped(
+        r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "not an e-mail address: write name@domain, e.g. support@school.nl"
+    ),
+]
 
 OKE_SCOPES: dict[str, frozenset[int]] = {
     "nl-test-admin-flow-0": frozenset({0}),
@@ -78,7 +105,16 @@ class Model(BaseModel):
 class SecretRef(Model):
     """Where a secret lives. The value itself never appears in the repository."""
 
-    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    env: (
+        Annotated[
+            str,
+            _shaped(
+                r"^[A-Za-z_][A-Za-z0-9_]*$",
+                "not a variable name: write letters, digits and _, e.g. DELTA_SECRET",
+            ),
+        ]
+        | None
+    ) = None
     file: str | None = None
 
     @model_validator(mode="before")

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 
+from okectl.config.hints import did_you_mean
 from okectl.config.models import OKE_SCOPES, Connection, School
 from okectl.config.repository import DesiredState
 from okectl.errors import Problem
-
-
-def _hint(name: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _flows(flows: Iterable[int]) -> str:
@@ -43,7 +38,7 @@ def check_references(state: DesiredState) -> list[Problem]:
                     loc,
                     f"OKE version {version!r} is not in the version catalogue "
                     f"(policies/versions.yaml: {', '.join(versions)})"
-                    + (_hint(version, versions) or "; use one of those, or add it to the catalogue"),
+                    + (did_you_mean(version, versions) or "; use one of those, or add it to the catalogue"),
                 )
             )
 
@@ -61,7 +56,7 @@ def check_references(state: DesiredState) -> list[Problem]:
                             sid,
                             ("role_names", role),
                             f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
-                            + (_hint(role, catalogue) or "; add it there or fix the name"),
+                            + (did_you_mean(role, catalogue) or "; add it there or fix the name"),
                             key=True,
                         )
                     )
@@ -76,7 +71,10 @@ def check_references(state: DesiredState) -> list[Problem]:
                             "roles",
                             ("separation_of_duties", i, "roles", j),
                             f"role {role!r} is not in the catalogue"
-                            + (_hint(role, state.roles.roles) or "; add it under roles or fix the name"),
+                            + (
+                                did_you_mean(role, state.roles.roles)
+                                or "; add it under roles or fix the name"
+                            ),
                         )
                     )
 
@@ -105,7 +103,7 @@ def _check_school(
             add(
                 ("systems", function),
                 f"unknown supplier {system!r}: there is no suppliers/{system}.yaml"
-                f"{_hint(system, state.suppliers)}",
+                f"{did_you_mean(system, state.suppliers)}",
             )
         elif function not in supplier.roles:
             add(
@@ -120,11 +118,14 @@ def _check_school(
                 add(
                     ("roles", role),
                     f"role {role!r} is not in the role catalogue (policies/roles.yaml)"
-                    + (_hint(role, catalogue) or "; add it there or fix the name"),
+                    + (did_you_mean(role, catalogue) or "; add it there or fix the name"),
                     key=True,
                 )
 
     systems = set(school.systems.values())
+    # A system whose supplier does not exist is reported above; suggesting it again would
+    # repeat the typo.
+    known_systems = {s for s in systems if s in state.suppliers}
     for sid, conn in school.connections.items():
         base = ("connections", sid)
         supplier = state.suppliers.get(sid)
@@ -133,7 +134,8 @@ def _check_school(
         if supplier is None:
             add(
                 base,
-                f"unknown supplier {sid!r}: there is no suppliers/{sid}.yaml{_hint(sid, state.suppliers)}",
+                f"unknown supplier {sid!r}: there is no suppliers/{sid}.yaml"
+                f"{did_you_mean(sid, state.suppliers)}",
                 key=True,
             )
             continue
@@ -158,7 +160,7 @@ def _check_school(
                 add(
                     (*base, "profile"),
                     f"unknown profile {conn.profile!r}: there is no environments/{conn.profile}.yaml"
-                    f"{_hint(conn.profile, state.profiles)}",
+                    f"{did_you_mean(conn.profile, state.profiles)}",
                 )
         version_known("school", code, (*base, "oke_version"), conn.oke_version)
         unsupported = sorted(set(conn.flows) - set(supplier.flows))
@@ -174,7 +176,8 @@ def _check_school(
                 add(
                     cloc,
                     f"unknown system {system!r}: not among this school's systems "
-                    f"({', '.join(sorted(systems)) or 'none'}){_hint(system, systems)}",
+                    f"({', '.join(sorted(systems)) or 'none'})"
+                    + (did_you_mean(system, known_systems) or "; add it under systems or fix the name"),
                     key=True,
                 )
             for i, scope in enumerate(client.scopes):
@@ -183,7 +186,7 @@ def _check_school(
                     add(
                         (*cloc, "scopes", i),
                         f"unknown scope {scope!r}; OKE scopes are {', '.join(OKE_SCOPES)}"
-                        f"{_hint(scope, OKE_SCOPES)}",
+                        f"{did_you_mean(scope, OKE_SCOPES)}",
                     )
                 elif not covered & set(conn.flows):
                     add(
@@ -207,7 +210,7 @@ def _check_school(
             profile_unparsed = profile is None and ("profile", conn.profile) in state.unparsed
             if not in_profile and override.type is None and not profile_unparsed:
                 where = f"profile {conn.profile!r}" if profile is not None else "no profile"
-                hint = _hint(env, profile.environments) if profile is not None else ""
+                hint = did_you_mean(env, profile.environments) if profile is not None else ""
                 add(
                     eloc,
                     f"environment {env!r} is not in {where}{hint}; give it a type to add it",

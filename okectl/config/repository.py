@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import types
@@ -13,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from okectl.config.hints import close_match, did_you_mean
 from okectl.config.models import (
+    NOT_MATCHING,
     Profile,
     RoleCatalogue,
     School,
@@ -231,14 +232,14 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
         display = file.relative_to(root).as_posix()
         name = file.name if file.suffix == ".yaml" else file.stem + ".yaml"
         if name not in POLICY_FILES:
-            hint = difflib.get_close_matches(name, POLICY_FILES, n=1)
+            hint = close_match(name, POLICY_FILES)
             problems.append(
                 Problem(
                     display,
                     1,
                     1,
                     f"unknown policy file; expected one of {', '.join(POLICY_FILES)}"
-                    + (f" (did you mean {hint[0]}?)" if hint else ""),
+                    + (f" (did you mean {hint}?)" if hint else ""),
                 )
             )
             continue
@@ -392,10 +393,10 @@ def _misspelt_required(
         if parent is None:
             continue
         absent = [f for f in parent.model_fields if (*loc[:-1], f) in missing]
-        close = difflib.get_close_matches(str(loc[-1]), absent, n=1, cutoff=0.6)
-        if close:
-            covered.add((*loc[:-1], close[0]))
-            suggestion[loc] = close[0]
+        close = close_match(str(loc[-1]), absent)
+        if close is not None:
+            covered.add((*loc[:-1], close))
+            suggestion[loc] = close
     return covered, suggestion
 
 
@@ -432,11 +433,11 @@ def problems_from_validation(
             line, col = locate(data, loc, key=True)
             parent = _model_at(model, loc[:-1])
             allowed = sorted(parent.model_fields) if parent else []
-            close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+            close = close_match(name, allowed)
             if loc in suggestion:
                 msg = f"unknown field {name!r}; did you mean {suggestion[loc]!r}? (it is required)"
-            elif close:
-                msg = f"unknown field {name!r}; did you mean {close[0]!r}?"
+            elif close is not None:
+                msg = f"unknown field {name!r}; did you mean {close!r}?"
             else:
                 msg = f"unknown field {name!r}; allowed here: {', '.join(allowed)}"
         elif etype == "missing":
@@ -496,15 +497,16 @@ def problems_from_validation(
             line, col = locate(data, loc)
             expected = err.get("ctx", {}).get("expected", "")
             options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
-            close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
             raw = raw_text(data, loc)
             if raw is not None and raw in options:
                 # YAML 1.1 reads off/no/yes as booleans: the word was right, it needs quotes.
                 msg = f"{where}: YAML reads {raw} as {_kind(value)}; {_quote_hint(raw, value)}"
             else:
                 msg = f"{where}: {value!r} is not one of {', '.join(o for o in options if o)}"
-                if close:
-                    msg += f"; did you mean {close[0]!r}?"
+                msg += did_you_mean(str(value), [o for o in options if o])
+        elif etype == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") in NOT_MATCHING:
+            line, col = locate(data, loc)
+            msg = f"{where}: {value!r} is {NOT_MATCHING[err['ctx']['pattern']]}"
         elif etype == "string_pattern_mismatch":
             line, col = locate(data, loc)
             desc = _field_description(model, loc)

@@ -34,7 +34,7 @@ from okectl.config.roundtrip import roundtrip_yaml
 from okectl.engine.validate import edited_copy, validate_repository
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.files import replace_file
-from okectl.gitops.git import commit_on_branch
+from okectl.gitops.git import commit_identity, commit_on_branch
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
 
@@ -355,10 +355,14 @@ def bump(
     environment: str | None = None,
     schools: list[str] | None = None,
     branch: str | None = None,
+    author: str | None = None,
     write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
 ) -> BumpResult:
-    """Bump, write the files and, with ``branch``, commit them on a new branch left checked out."""
+    """Bump, write the files and, with ``branch``, commit them on a new branch left checked out
+    (as ``author``, "Name <email>", or git's own identity)."""
     root = root.resolve()
+    if author is not None and branch is None:
+        raise OkectlError("--author names who commits: it goes with --branch")
     if inside_git(root):
         dirty = dirty_files(root)
         if dirty:
@@ -368,15 +372,17 @@ def bump(
             )
     elif branch is not None:
         raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
+    # Before the work, not after it: a commit that cannot be made must not leave a branch behind.
+    identity = commit_identity(root, author) if branch is not None else None
     result = plan_bump(
         root, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
     )
     if not result.files:
         return result
-    if branch is not None:
+    if branch is not None and identity is not None:
         result.branch = branch
         result.commit = commit_on_branch(
-            root, branch, result.files, result.commit_message(), write=write
+            root, branch, result.files, result.commit_message(), write=write, identity=identity
         )
     else:
         write(root, result.files)

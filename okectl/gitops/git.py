@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,51 @@ from okectl.config.revision import (
     open_repo,
 )
 
+# "Name <email>", as git commit --author takes it.
+_AUTHOR = re.compile(r"\s*(?P<name>[^<>\n]*[^<>\s])\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*")
+# What git var prints: "Name <email> 1700000000 +0100".
+_IDENT = re.compile(r"(?P<name>[^<>\n]*) <(?P<email>[^<>\n]*)> \d+ [+-]\d{4}")
+NO_IDENTITY = (
+    "git does not know who you are, so okectl will not commit: set it with "
+    'git config --global user.name "Your Name" and git config --global user.email you@example.com, '
+    'or pass --author "Name <email>"'
+)
+
+
+def parse_author(text: str) -> git.Actor:
+    """``Name <email>`` as an actor; anything else is refused."""
+    match = _AUTHOR.fullmatch(text)
+    if match is None:
+        raise GitError(
+            f'--author {text!r}: write it as "Name <email>", e.g. "Adoption Team <team@example.org>"'
+        )
+    return git.Actor(match["name"], match["email"])
+
+
+def _known(repo: git.Repo, which: str) -> git.Actor | None:
+    # git's own answer, from its configuration, GIT_AUTHOR_*/GIT_COMMITTER_* and what it may
+    # detect, and None where `git commit` would refuse. GitPython would make up user@host.
+    try:
+        match = _IDENT.fullmatch(repo.git.var(which).strip())
+    except git.GitCommandError:
+        return None
+    return git.Actor(match["name"], match["email"]) if match else None
+
+
+def commit_identity(root: Path, author: str | None = None) -> tuple[git.Actor, git.Actor]:
+    """Author and committer of a commit okectl makes, found as `git commit` finds them.
+
+    ``author`` ("Name <email>") is the author, and the committer too where git knows none.
+    Without an identity this refuses, as git does, before anything is written."""
+    given = parse_author(author) if author is not None else None
+    repo, _ = open_repo(root)
+    with repo:
+        committer = _known(repo, "GIT_COMMITTER_IDENT")
+        by = given or _known(repo, "GIT_AUTHOR_IDENT")
+    if by is None:
+        raise GitError(NO_IDENTITY)
+    return by, committer or by
+
 
 def commit_on_branch(
     root: Path,
@@ -20,8 +66,10 @@ def commit_on_branch(
     message: str,
     *,
     write: Any,
+    identity: tuple[git.Actor, git.Actor],
 ) -> str:
-    """Create ``branch`` at HEAD, switch to it, write ``files`` and commit them.
+    """Create ``branch`` at HEAD, switch to it, write ``files`` and commit them as
+    ``identity`` (author, committer: see commit_identity).
 
     The user is left on the new branch, as with ``git switch -c``: the next step is to
     push it and open a pull request. The caller has checked that the tree is clean, so
@@ -45,7 +93,7 @@ def commit_on_branch(
         index = repo.index
         index.add(paths)
         try:
-            commit = index.commit(message, parent_commits=[head])
+            commit = index.commit(message, parent_commits=[head], author=identity[0], committer=identity[1])
         except (git.GitCommandError, ValueError) as exc:
             raise GitError(
                 f"wrote the files on branch {branch} but could not commit them: {exc}; commit them yourself"

@@ -7,7 +7,6 @@ the fleet times the rules' cross-references.
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from okectl.config.hints import did_you_mean
 from okectl.config.policies import Rule, Selector, Waiver
 from okectl.config.repository import DesiredState
 from okectl.config.yamlsource import locate
@@ -59,11 +59,6 @@ def _waivers(state: DesiredState) -> list[Waiver]:
     return list(state.waivers.waivers) if state.waivers is not None else []
 
 
-def _hint(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 class _Definitions:
     def __init__(self, state: DesiredState) -> None:
         self.state = state
@@ -101,7 +96,7 @@ class _Definitions:
                 if not is_pattern(value) and value not in known and not unparsed:
                     noun = field[:-1]
                     self.problem(
-                        ident, (*loc, field, j), f"unknown {noun} {value!r}{_hint(value, list(known))}"
+                        ident, (*loc, field, j), f"unknown {noun} {value!r}{did_you_mean(value, list(known))}"
                     )
 
     def rule(self, i: int, rule: Rule) -> None:
@@ -109,7 +104,7 @@ class _Definitions:
         cls = KINDS.get(rule.kind)
         self.selector("rules", (*loc, "select"), rule.select)
         if cls is None:
-            hint = _hint(rule.kind, list(KINDS)) or f"; one of {', '.join(sorted(KINDS))}"
+            hint = did_you_mean(rule.kind, list(KINDS)) or f"; one of {', '.join(sorted(KINDS))}"
             self.problem("rules", (*loc, "kind"), f"unknown rule kind {rule.kind!r}{hint}")
             return
         try:
@@ -176,7 +171,7 @@ class _Definitions:
                     "waivers",
                     ("waivers", i, "policy"),
                     f"no rule with id {waiver.policy!r} in policies/rules.yaml"
-                    f"{_hint(waiver.policy, list(seen))}",
+                    f"{did_you_mean(waiver.policy, list(seen))}",
                 )
             self.selector("waivers", ("waivers", i, "select"), waiver.select)
         return self.prepared

@@ -31,6 +31,7 @@ instead.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -44,10 +45,22 @@ from okectl.model.resources import LABEL_COMMIT, LABEL_REPOSITORY, MANAGED_BY, M
 from okectl.sandbox.app import BODIES, NAME_RE, SCHOOL_RE, SUPPLIER_RE
 from okectl.sandbox.store import Key, Store, build_doc, bulk_insert, now_iso
 
+# What a database records about how it was seeded: when, from what (in words, for
+# messages), and the seed file's digest (to tell whether another seed is the same one). A
+# database with a record is never seeded again, except by `okectl sandbox seed`, which
+# resets it: seeding on top of what serve, apply or another seed wrote would mix them.
 SEEDED = "seeded"
+SEEDED_FROM = "seeded_from"
+SEED_DIGEST = "seed_sha256"
+NOTHING = "nothing (it started empty)"
+RESET = "okectl sandbox seed"
 
 
 Loc = tuple[Any, ...]
+
+
+class SeedMismatch(OkectlError):
+    """A database holds something other than what this run would seed it with."""
 
 
 class SeedError(OkectlError):
@@ -127,8 +140,9 @@ def _release(value: Any, where: str, loc: Loc) -> dict[str, Any]:
     }
 
 
-def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> int:
-    """Load a parsed seed into the store; returns the number of resources written."""
+def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed", reset: bool = False) -> int:
+    """Load a parsed seed into the store; returns the number of resources written. With
+    ``reset``, whatever the store held is removed first (once the seed has been checked)."""
     ops: list[Callable[[], None]] = []
     if "dev_credential" in data:
         ops.append(partial(store.set_meta, "dev_credential", "true" if data["dev_credential"] else "false"))
@@ -229,6 +243,8 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
                     labels = body.pop("labels")
                     docs.append((key, build_doc(key, body, labels, None, timestamp=stamp)))
     # Written only once the whole seed has been checked: a mistake leaves the store as it was.
+    if reset:
+        store.clear()
     for op in ops:
         op()
     bulk_insert(store, docs)
@@ -236,23 +252,69 @@ def seed_data(store: Store, data: dict[str, Any], *, source: str = "seed") -> in
     return len(docs)
 
 
-def seed_file(store: Store, path: Path) -> int:
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SeedError(f"{path}: cannot read the seed file ({exc.strerror or exc})") from None
+
+
+def _record(store: Store, what: str, digest: str = "") -> None:
+    store.set_meta(SEEDED_FROM, what)
+    store.set_meta(SEED_DIGEST, digest)
+    if store.get_meta(SEEDED) is None:
+        store.set_meta(SEEDED, now_iso())
+
+
+def seed_file(store: Store, path: Path, *, reset: bool = False) -> int:
+    """Load the seed at ``path`` and record it; with ``reset``, in place of what the store held."""
     tree = read_seed(path)
     source = str(path)
+    digest = _digest(path)
     try:
-        return seed_data(store, _mapping(_plain(tree), source, ()), source=source)
+        count = seed_data(store, _mapping(_plain(tree), source, ()), source=source, reset=reset)
     except SeedError as exc:
         if exc.loc is None or not str(exc).startswith(f"{source}: "):
             raise
         line, col = locate(tree, exc.loc, key=exc.key)
         raise SeedError(f"{source}:{line}:{col}: {str(exc)[len(source) + 2 :]}") from None
+    _record(store, str(path.resolve()), digest)
+    return count
 
 
-def open_store(db_path: Path | str, seed: Path | None = None) -> Store:
-    """The store at db_path, seeded from `seed` when it has never been seeded."""
+def open_store(
+    db_path: Path | str, seed: Path | None = None, *, insist: bool = False, reset: str = RESET
+) -> Store:
+    """The store at db_path; a new database is seeded from ``seed`` (or recorded as started
+    empty), and one that was seeded before is used as it is, never seeded on top of.
+
+    A database holding data with no record of its seeding is refused when there is a seed to
+    load, and so, with ``insist`` (a seed asked for by name), is one seeded from something
+    else: one line each, saying to reset it with ``reset`` (the command that does)."""
     store = Store(db_path)
-    if seed is not None and store.get_meta(SEEDED) is None:
-        seed_file(store, seed)
+    try:
+        seeded = store.get_meta(SEEDED)
+        if seeded is None and store.holds_data():
+            if seed is not None:
+                raise SeedMismatch(
+                    f"{db_path} holds data but no record of being seeded (an older okectl sandbox "
+                    f"serve or another tool wrote it); okectl will not seed {seed} on top of it: "
+                    f"reset it with {reset}"
+                )
+        elif seeded is None:
+            if seed is not None:
+                seed_file(store, seed)
+            else:
+                _record(store, NOTHING)
+        elif insist and seed is not None and store.get_meta(SEED_DIGEST) != _digest(seed):
+            source = store.get_meta(SEEDED_FROM) or "something else"
+            raise SeedMismatch(
+                f"{db_path} was seeded from {source} on {seeded[:10]}, not from {seed}; okectl will not "
+                f"mix them: reset it with {reset} {seed}"
+            )
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -282,8 +344,10 @@ def seed_in_sync(
     store = Store(db_path)
     try:
         docs = in_sync_docs(resources, repository_id, commit=commit)
+        # In place of what was there: resources left from before would show up in the plan.
+        store.clear()
         bulk_insert(store, docs)
-        store.set_meta(SEEDED, now_iso())
+        _record(store, f"the desired state of repository {repository_id}, as applied")
         return len(docs)
     finally:
         store.close()

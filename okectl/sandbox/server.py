@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from okectl.errors import OkectlError
 from okectl.sandbox.app import create_app
 from okectl.sandbox.faults import DroppedConnection, Faults
-from okectl.sandbox.seed import open_store
+from okectl.sandbox.seed import RESET, open_store
 
 
 def serve(
@@ -26,14 +26,18 @@ def serve(
     log_level: str = "info",
     on_listening: Callable[[str], None] | None = None,
     control: bool = False,
+    insist_on_seed: bool = False,
+    reset: str = RESET,
 ) -> None:
-    """Serve until interrupted. ``on_listening`` gets the URL once the port is bound;
-    ``control`` adds the ``/_sandbox/*`` endpoints."""
+    """Serve until interrupted. ``on_listening`` gets the URL once the port is bound and the
+    database is open; ``control`` adds the ``/_sandbox/*`` endpoints. The database is opened
+    as open_store does (``insist_on_seed``: the seed was asked for by name; ``reset``: the
+    command that resets the database, for the message when it holds something else)."""
     sock = listen(host, port)
     try:
+        store = open_store(db_path, seed, insist=insist_on_seed, reset=reset)
         if on_listening is not None:
             on_listening(local_url(host, int(sock.getsockname()[1])))
-        store = open_store(db_path, seed)
         try:
             config = uvicorn.Config(
                 create_app(store, faults=faults, control=control),

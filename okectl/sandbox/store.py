@@ -171,6 +171,18 @@ class Store:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def holds_data(self) -> bool:
+        """Whether anything at all was written into this database."""
+        tables = ("resources", "tenants", "credentials", "suppliers", "releases", "meta")
+        with self._lock:
+            return any(self._db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in tables)
+
+    def clear(self) -> None:
+        """Remove everything: suppliers, tenants, credentials, releases, resources, records."""
+        with self.transaction() as db:
+            for table in ("resources", "tenants", "credentials", "suppliers", "releases", "meta"):
+                db.execute(f"DELETE FROM {table}")
+
     @property
     def dev_credential(self) -> bool:
         return self.get_meta("dev_credential") != "false"

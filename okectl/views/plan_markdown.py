@@ -37,6 +37,20 @@ def _change_md(ch: Change) -> list[str]:
     return lines
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _warnings_md(warnings: list[str]) -> list[str]:
+    """The warnings of the text plan in one alert box: twenty unset secrets are one thing
+    to read, not twenty boxes in front of the changes."""
+    if not warnings:
+        return []
+    lines = ["> [!WARNING]", f"> **{_count(len(warnings), 'warning')}**", ">"]
+    lines.extend(f"> - {_cell(w)}" for w in warnings)
+    return [*lines, ""]
+
+
 def render_markdown(run: PlanRun) -> str:
     plan = run.plan
     c = plan.counts()
@@ -56,8 +70,9 @@ def render_markdown(run: PlanRun) -> str:
     head.extend(f"_{_cell(reason)}_  " for reason in run.scope.reasons)
     if not plan.changes:
         head.append("**No changes.** The suppliers match the configuration.")
-    # The same warnings the text plan prints, where a reviewer cannot miss them.
-    head.extend(f"> [!WARNING]\n> {_cell(w)}\n" for w in plan.warnings)
+    if plan.warnings:
+        # Named before the changes, so a cut comment still says they exist; listed after them.
+        head.append(f"**{_count(len(plan.warnings), 'warning')}**, listed after the changes.\n")
     body: list[str] = []
     for supplier, changes in groupby(plan.changes, key=lambda ch: ch.address.supplier):
         items = list(changes)
@@ -72,6 +87,7 @@ def render_markdown(run: PlanRun) -> str:
         for ch in items:
             body.extend(_change_md(ch))
         body.append("```\n</details>\n")
+    body.extend(_warnings_md(plan.warnings))
     if run.policy is not None:
         findings = [f for f in run.policy.findings if f.waived_by is None]
         if findings:

@@ -125,8 +125,8 @@ def test_choice_that_yaml_reads_as_a_boolean_says_to_quote_it(repo: BuildRepo, p
 def test_value_not_matching_its_pattern_explains_the_pattern(repo: BuildRepo, problems: Problems) -> None:
     root = repo({"schools/99ZZ.yaml": _school(code="99zz")})
     assert problems(root) == [
-        "schools/99ZZ.yaml:1:7: code: '99zz' is not valid; expected institution code (BRIN): "
-        "two digits and two capitals, e.g. 25BE"
+        "schools/99ZZ.yaml:1:7: code: '99zz' is not an institution code (BRIN): "
+        "write two digits and two capitals, e.g. 25BE"
     ]
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import EXAMPLE_TODAY, PROJECT, run_cli
 
 from .conftest import GitRepo
 
@@ -326,3 +330,106 @@ def test_an_environment_bump_to_the_connections_own_version_changes_no_file(make
     assert result.exit_code == 0, result.err
     assert result.out == "Nothing to bump: every affected environment already runs OKE 1.0.\n"
     assert repo.git("status", "--porcelain") == ""
+
+
+def _without_identity(repo: GitRepo, tmp_path: Path) -> dict[str, str]:
+    """okectl's environment when git knows no one: a new HOME, no global or system
+    configuration, and the repository's own identity removed."""
+    repo.git("config", "--unset", "user.name")
+    repo.git("config", "--unset", "user.email")
+    home = tmp_path / "home"
+    home.mkdir()
+    # Without this git may still make up an identity from the host name on a machine with a
+    # full domain name; with it, git refuses on every machine, as it does here on a bare host.
+    (home / ".gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "OKECTL_TODAY": EXAMPLE_TODAY,
+        "PYTHONPATH": str(PROJECT),
+    }
+
+
+def _okectl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "okectl", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def _snapshot(repo: GitRepo) -> tuple[str, str, str, dict[str, str]]:
+    files = {p.relative_to(repo.root).as_posix(): p.read_text() for p in repo.root.rglob("*.yaml")}
+    head, branches = repo.git("rev-parse", "HEAD"), repo.git("branch", "--list")
+    return head, branches, repo.git("status", "--porcelain"), files
+
+
+def test_bump_on_a_branch_without_a_git_identity_refuses_and_changes_nothing(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    repo = make_repo()
+    env = _without_identity(repo, tmp_path)
+    # git itself refuses to commit here: that is the situation.
+    assert subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=repo.root, env=env,
+                          capture_output=True, check=False).returncode != 0
+    before = _snapshot(repo)
+
+    result = _okectl(env, "bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "bump/delta",
+                     "--repo", str(repo.root))
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "git does not know who you are, so okectl will not commit: set it with "
+        'git config --global user.name "Your Name" and git config --global user.email you@example.com, '
+        'or pass --author "Name <email>"\n'
+    )
+    assert result.stdout == ""
+    assert _snapshot(repo) == before  # no commit, no branch, the working tree as it was
+    assert repo.branch == "main"
+
+
+def test_bump_on_a_branch_commits_as_the_author_given(make_repo: MakeRepo, tmp_path: Path) -> None:
+    repo = make_repo()
+    env = _without_identity(repo, tmp_path)
+
+    result = _okectl(env, "bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "bump/delta",
+                     "--author", "Ann Example <ann@example.org>", "--repo", str(repo.root))
+
+    assert result.returncode == 0, result.stderr
+    assert repo.branch == "bump/delta"
+    assert repo.git("log", "-1", "--format=%an <%ae>|%cn <%ce>") == (
+        "Ann Example <ann@example.org>|Ann Example <ann@example.org>"
+    )
+    assert repo.git("rev-list", "--count", "HEAD") == "2"
+
+
+def test_bump_on_a_branch_commits_as_gits_own_user(make_repo: MakeRepo) -> None:
+    repo = make_repo()
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", "--branch", "bump/delta",
+                     "--repo", str(repo.root))
+
+    assert result.exit_code == 0, result.err
+    assert repo.git("log", "-1", "--format=%an <%ae>") == "Adoption Team <team@example.org>"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--branch", "b", "--author", "Ann Example"),
+         "--author 'Ann Example': write it as \"Name <email>\", e.g. \"Adoption Team <team@example.org>\""),
+        (("--author", "Ann Example <ann@example.org>"), "--author names who commits: it goes with --branch"),
+    ],
+)
+def test_a_malformed_or_stray_author_is_refused_before_anything_is_written(
+    make_repo: MakeRepo, args: tuple[str, ...], message: str
+) -> None:
+    repo = make_repo()
+    before = _snapshot(repo)
+
+    result = run_cli("bump", "--supplier", "delta", "--oke-version", "1.0.1", *args, "--repo", str(repo.root))
+
+    assert result.exit_code == 1
+    assert result.err == message + "\n"
+    assert _snapshot(repo) == before

@@ -93,7 +93,7 @@ def test_the_action_installs_okectl_then_validates_checks_plans_verifies_and_com
     assert "plan --detailed-exitcode --output markdown --out" in by_id["plan"]["run"]
     assert 'okectl verify --level "$VERIFY_LEVEL"' in by_id["verify"]["run"]
     assert by_id["artifact"]["uses"].startswith("actions/upload-artifact@")
-    assert by_id["comment"]["uses"].startswith("actions/github-script@")
+    assert "python -m okectl.cli.action comment" in by_id["comment"]["run"]
     # Every step that works on the configuration runs in the repository the caller names.
     for step_id in ("validate", "policy", "plan", "verify"):
         assert by_id[step_id]["working-directory"] == "${{ inputs.repo }}"
@@ -136,15 +136,13 @@ def test_every_step_output_the_action_reads_is_written_by_that_step() -> None:
         assert ref in references
 
 
-def test_the_comment_is_found_again_by_its_marker_among_bot_comments() -> None:
+def test_the_comment_step_gets_the_token_and_the_marker_and_runs_only_on_pull_requests() -> None:
+    # What it does with them runs against a stand-in for GitHub's API in test_action.py.
     comment = next(s for s in _load(ACTION)["runs"]["steps"] if s["id"] == "comment")
-    script = comment["with"]["script"]
 
-    assert comment["with"]["github-token"] == "${{ inputs.github-token }}"
+    assert comment["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
     assert comment["env"]["COMMENT_ID"] == "${{ inputs.comment-id }}"
-    assert "const marker = `<!-- ${env.COMMENT_ID} -->`;" in script
-    assert "c.user.type === 'Bot'" in script and "c.body.startsWith(marker)" in script
-    assert "updateComment" in script and "createComment" in script
+    assert '--comment-id "$COMMENT_ID"' in comment["run"]
     assert "github.event.pull_request" in comment["if"]
     assert _load(ACTION)["inputs"]["comment-id"]["default"] == "okectl-plan"
 
@@ -201,16 +199,18 @@ def test_apply_runs_one_at_a_time_through_a_protected_environment() -> None:
 
 
 def test_the_nightly_drift_run_keeps_a_single_labelled_issue() -> None:
+    # What the issue step does runs against a stand-in for GitHub's API in test_action.py.
     doc = _load(PROJECT / ".github/workflows/drift.yml")
 
     assert doc[True]["schedule"]
     step = _action_step(doc, "drift")
     assert step["with"]["comment"] == "false"
-    script = next(s for s in _steps(doc, "drift") if "uses" in s and "github-script" in s["uses"])
-    assert script["env"]["PLAN_EXIT"] == "${{ steps.plan.outputs.plan-exit-code }}"
-    body = script["with"]["script"]
-    assert "okectl-drift" in body and "state: 'closed'" in body and "issues.create(" in body
-    assert "process.env.PLAN_EXIT === '2'" in body
+    assert step["with"]["fail"] == "false"  # the issue is kept before the job fails
+    issue = next(s for s in _steps(doc, "drift") if "drift-issue" in s.get("run", ""))
+    assert issue["env"]["PLAN_EXIT"] == "${{ steps.plan.outputs.plan-exit-code }}"
+    assert issue["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    last = _steps(doc, "drift")[-1]
+    assert last["if"] == "always()" and "PLAN_EXIT" in last["run"]
     assert doc["permissions"]["issues"] == "write"
 
 

@@ -124,4 +124,4 @@ def test_markdown_carries_the_warnings_of_the_text_plan(example_repo: Path) -> N
     run = run_with([update(1)], example_repo)
     run.plan.warnings.append("secret reference env:X is not set; apply cannot create the 1 client(s)")
     assert "warning: secret reference env:X is not set" in render_text(run, color=False)
-    assert "> [!WARNING]\n> secret reference env:X is not set" in render_markdown(run)
+    assert "> [!WARNING]\n> **1 warning**\n>\n> - secret reference env:X is not set" in render_markdown(run)
