@@ -77,6 +77,15 @@ Email = Annotated[
     ),
 ]
 
+HttpsUrl = Annotated[
+    str,
+    _shaped(
+        r"^https://[^\s]+$",
+        "not an https address: write https://…, e.g. https://support.example.nl",
+        max_length=2048,
+    ),
+]
+
 OKE_SCOPES: dict[str, frozenset[int]] = {
     "nl-test-admin-flow-0": frozenset({0}),
     "nl-test-admin-flow-1-5": frozenset({1, 5}),
@@ -209,7 +218,7 @@ class Support(Model):
     )
     url: str | None = None
     phone: str | None = None
-    portal: Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=2048)] | None = Field(
+    portal: HttpsUrl | None = Field(
         default=None, description="The support desk's portal or change form, an https:// URL"
     )
     sla_days: Annotated[int, Field(ge=1, le=365)] = Field(

@@ -576,9 +576,13 @@ def _requests_supplier(state: DesiredState, supplier_id: str) -> Supplier:
     if supplier is None:
         raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
     if supplier.api is None or supplier.api.provider != "requests":
-        kind = "has no api" if supplier.api is None else f"has api.provider {supplier.api.provider}"
+        kind = (
+            "has no api: it is verified only"
+            if supplier.api is None
+            else f"has api.provider {supplier.api.provider}: its state is read from its API"
+        )
         raise OkectlError(
-            f"supplier {supplier_id} {kind}: its state is not imported from an export "
+            f"supplier {supplier_id} {kind}, not imported from an export "
             "(--from is for suppliers managed by change requests)"
         )
     return supplier

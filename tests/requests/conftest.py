@@ -41,6 +41,7 @@ REPO = {
         name: EduPlan SIS
         roles: [sis]
         flows: [0, 1, 5]
+        api: {provider: sandbox}
         support: {email: support@eduplan.example}
     """,
     "environments/standard.yaml": """
