@@ -221,7 +221,6 @@ _BACKSLASH = re.compile(
     r"\\u([0-9a-fA-F]{4})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?|\\x([0-9a-fA-F]{2})|\\([\\/\"'bfnrt])"
 )
 _SHORT_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_WHITESPACE = re.compile(r"\s+")
 _MAX_ROUNDS = 4
 
 
@@ -238,8 +237,23 @@ def _unbackslash_one(m: re.Match[str]) -> str:
     return _SHORT_ESCAPES.get(c, c)
 
 
+# Backslash escapes other than \" and \\: those two alone change nothing a search needs, as
+# each secret's JSON spelling is searched as it is (and a JSON body has them in every ETag).
+_RARE_ESCAPE = re.compile(r"\\[uUxX/bfnrt]")
+
+
 def _unbackslash(text: str) -> str:
-    return _BACKSLASH.sub(_unbackslash_one, text) if "\\" in text else text
+    if "\\" not in text or not _RARE_ESCAPE.search(text):
+        return text
+    return _BACKSLASH.sub(_unbackslash_one, text)
+
+
+def _compact(text: str) -> str:
+    # str.replace, not a regular expression: this runs over whole answers.
+    for c in " \r\n\t\f\v":
+        if c in text:
+            text = text.replace(c, "")
+    return text
 
 
 def _unpercent(text: str) -> str:
@@ -441,7 +455,7 @@ class Scrubber:
         if not self._forms or not text:
             return []
         views = _views(text)
-        compact = [_WHITESPACE.sub("", v) for v in views]
+        compact = [_compact(v) for v in views]
         found = []
         for forms in self._forms:
             hits = forms.found_in(views, compact)
