@@ -1,0 +1,199 @@
+"""okectl against a hostile supplier (tests/hostile/supplier.py: the sandbox behind a real
+server that answers chosen requests with echoes, bombs and trickles), through the real
+command line: whatever it sends, okectl ends with one clear line, in bounded time, and no
+secret it sent comes back out in any output, log or journal."""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from tests.config.conftest import BASE
+from tests.conftest import CliResult, run_cli, write_tree
+from tests.hostile.encodings import ENCODINGS, readable
+from tests.hostile.supplier import API_SECRET, Hostility, Served, hostile_supplier
+
+# The client secret apply writes (env DELTA_SECRET), as full of what encodings change as
+# the API client secret (env DELTA_API_SECRET).
+CLIENT_SECRET = "cl!ent/s3cret+value=ö&x 123"
+
+
+@dataclass
+class Run:
+    served: Served
+    root: Path
+
+    def cli(self, *args: str, verbose: tuple[str, ...] = ()) -> CliResult:
+        command, *rest = args
+        return run_cli(*verbose, command, "--repo", str(self.root), *rest)
+
+    def journal(self) -> str:
+        runs = self.root / ".okectl" / "runs"
+        return "".join(p.read_text(encoding="utf-8") for p in sorted(runs.glob("*.jsonl")))
+
+    def secrets(self) -> list[str]:
+        """Every secret okectl sent this supplier in the run."""
+        return [API_SECRET, CLIENT_SECRET, *self.served.issued_tokens]
+
+    def assert_nothing_revealed(self, *texts: str) -> None:
+        for secret in self.secrets():
+            for text in texts:
+                assert not readable(secret, text), (secret, text[:2000])
+
+
+Start = Callable[..., Run]
+
+
+@pytest.fixture
+def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
+    """``hostile(Hostility(...), **limits)``: a hostile supplier for delta, and the base
+    repository with delta pointed at it (``limits``: its ``api.limits``)."""
+    monkeypatch.setenv("DELTA_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("DELTA_API_SECRET", API_SECRET)
+    with contextlib.ExitStack() as stack:
+
+        def start(hostility: Hostility, **limits: float) -> Run:
+            served = stack.enter_context(hostile_supplier(tmp_path / "supplier", hostility))
+            files = dict(BASE)
+            files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip() + (
+                served.supplier_api_yaml("delta", "DELTA_API_SECRET", **limits)
+            )
+            return Run(served, write_tree(tmp_path / "repo", files))
+
+        yield start
+
+
+def one_clear_line(result: CliResult) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.out, result.err)
+    assert "Traceback" not in result.err and "MemoryError" not in result.err, result.err
+    lines = [line for line in result.err.splitlines() if line.startswith("supplier delta:")]
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+# Each form alone (so it leads the one line okectl shows), then all at once.
+FORM_GROUPS = [(name,) for name in sorted(ENCODINGS)] + [tuple(ENCODINGS)]
+
+
+class TestEchoedSecrets:
+    """A supplier that echoes the request (its token, the API client secret, a written
+    client secret) back in every encoding: nothing of it reaches output, logs or journal."""
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("forms", FORM_GROUPS, ids=lambda f: f[0] if len(f) == 1 else "all-at-once")
+    def test_a_read_that_echoes_the_bearer_token(self, hostile: Start, forms: tuple[str, ...]) -> None:
+        run = hostile(Hostility("echo", at=r"GET .*/tenants$", forms=forms))
+        result = run.cli("plan", verbose=("-vv",))
+        line = one_clear_line(result)
+        assert "listing tenants failed: 400 Bad Request: Rejected: " in line
+        assert len(run.served.issued_tokens) == 1
+        run.assert_nothing_revealed(result.out, result.err)
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("status", [401, 400])
+    def test_a_token_endpoint_that_echoes_the_client_secret(self, hostile: Start, status: int) -> None:
+        run = hostile(Hostility("echo", at=r"POST .*/oauth/token$", status=status))
+        result = run.cli("plan", verbose=("-vv", "--log-format", "json"))
+        assert f"token request was refused ({status}: Rejected: POST" in one_clear_line(result)
+        run.assert_nothing_revealed(result.out, result.err)
+
+    @pytest.mark.timeout(90)
+    @pytest.mark.parametrize("status", [400, 412, 500])
+    def test_a_write_that_echoes_the_client_secret_it_carries(self, hostile: Start, status: int) -> None:
+        run = hostile(Hostility("echo", at=r"PUT .*/clients/", status=status))
+        result = run.cli("apply", "--auto-approve", verbose=("-vv", "--log-format", "json"))
+        assert result.exit_code == 1 and "Traceback" not in result.err, result.err
+        assert "delta/99ZZ/production/client/eduplan" in result.err
+        assert "delta/99ZZ/production: created" in result.out
+        journal = run.journal()
+        assert '"address": "delta/99ZZ/production/client/eduplan"' in journal
+        run.assert_nothing_revealed(result.out, result.err, journal)
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("form", ["raw", "json", "base64", "url-%20", "html-decimal", "hex"])
+    def test_a_successful_listing_that_carries_the_token(self, hostile: Start, form: str) -> None:
+        """Names and labels of a listing go into plans, shown and saved: a document that
+        holds a secret okectl sent is not kept."""
+        run = hostile(Hostility("echo", at=r"GET .*/resources$", status=200, forms=(form,)))
+        result = run.cli("plan", "--output", "json")
+        line = one_clear_line(result)
+        assert "answered with a document that holds a secret okectl sent it" in line, line
+        run.assert_nothing_revealed(result.out, result.err)
+
+
+BOUNDED_MODES = ["gzip-bomb", "endless", "huge-length", "slow-loris"]
+
+
+class TestUnboundedAnswers:
+    """A supplier whose answer never ends, or ends in 10 GiB: one line, in bounded time."""
+
+    EXPECT: ClassVar[dict[str, str]] = {
+        "gzip-bomb": "answered more than the 16 MiB okectl reads once decompressed",
+        "endless": "sent more than the 16 MiB okectl reads of an answer",
+        "huge-length": "announced an answer of 1.5 GiB, more than the 16 MiB okectl reads",
+        "slow-loris": "timed out after 3 s with",
+    }
+
+    @pytest.mark.timeout(90)
+    @pytest.mark.parametrize("mode", BOUNDED_MODES)
+    def test_a_listing(self, hostile: Start, mode: str) -> None:
+        run = hostile(Hostility(mode, at=r"GET .*/tenants$"))
+        started = time.monotonic()
+        line = one_clear_line(run.cli("plan"))
+        took = time.monotonic() - started
+        assert line.startswith("supplier delta: listing tenants "), line
+        assert self.EXPECT[mode] in line, line
+        if mode == "slow-loris":
+            # A byte every 2 s never resets the 3 s deadline; retries stop within 6 s.
+            assert "(api.limits.max_retry_seconds: 6)" in line
+            assert took < 20, took
+        else:
+            assert "(api.limits.max_answer_bytes)" in line
+            # Not retried: the same request would get the same answer.
+            assert run.served.hit == ["GET /s/delta/tenants"]
+
+    @pytest.mark.timeout(90)
+    @pytest.mark.parametrize("mode", BOUNDED_MODES)
+    def test_the_token_endpoint(self, hostile: Start, mode: str) -> None:
+        run = hostile(Hostility(mode, at=r"POST .*/oauth/token$"))
+        line = one_clear_line(run.cli("plan"))
+        assert line.startswith("supplier delta: token request "), line
+        assert self.EXPECT[mode] in line, line
+
+    @pytest.mark.timeout(120)
+    @pytest.mark.parametrize("mode", BOUNDED_MODES)
+    def test_a_write_is_outcome_unknown(self, hostile: Start, mode: str) -> None:
+        run = hostile(Hostility(mode, at=r"PUT .*/roles/"))
+        result = run.cli("apply", "--auto-approve")
+        assert result.exit_code == 1 and "Traceback" not in result.err, result.err
+        [line] = [x for x in result.err.splitlines() if "role/assessor" in x]
+        assert self.EXPECT[mode] in line, line
+        # The supplier had the write before its answer went wrong: it may have been made.
+        assert "An attempt may have been carried out all the same" in line
+        assert "delta/99ZZ/production: created" in result.out
+
+    @pytest.mark.timeout(60)
+    def test_the_limit_is_a_setting(self, hostile: Start) -> None:
+        run = hostile(Hostility("endless", at=r"GET .*/tenants$"), max_answer_bytes=65536)
+        line = one_clear_line(run.cli("plan"))
+        assert "sent more than the 64 KiB okectl reads of an answer" in line
+
+
+def test_the_double_echoes_every_form_it_names(tmp_path: Path) -> None:
+    """The double itself: every chosen form is in the body, and header-safe ones in headers."""
+    import httpx
+
+    with hostile_supplier(tmp_path, Hostility("echo", at="GET /s/delta/tenants")) as served:
+        resp = httpx.get(served.api("delta") + "/tenants", headers={"Authorization": "Bearer tok-123456"})
+    assert resp.status_code == 400
+    echo = resp.json()["echo"]
+    assert set(ENCODINGS) <= set(echo)
+    assert all(readable("tok-123456", echo[name]) for name in ENCODINGS)
+    assert readable("tok-123456", resp.headers["x-echo-base64"])
