@@ -27,7 +27,8 @@ Which requests misbehave: ``Hostility.at``, a regular expression searched in
 
 A hostile answer stops when the client hangs up (or after ``max_seconds``). The server
 records the access tokens the sandbox issued (``issued_tokens``) and the requests the
-hostile answers went to (``hit``), so a test can look for every secret of a run.
+hostile answers went to (``hit``) among all it was sent (``requests``), so a test can look
+for every secret of a run.
 
 Usage::
 
@@ -86,7 +87,8 @@ class Served:
     secret: str = API_SECRET
     client_id: str = CLIENT_ID
     issued_tokens: list[str] = field(default_factory=list)
-    hit: list[str] = field(default_factory=list)
+    hit: list[str] = field(default_factory=list)  # requests answered with hostility
+    requests: list[str] = field(default_factory=list)  # every request, "METHOD /path"
 
     def api(self, supplier: str) -> str:
         return f"{self.url}/s/{supplier}"
@@ -279,6 +281,7 @@ class HostileApp:
             await self.app(scope, receive, send)
             return
         line = f"{scope['method']} {scope['path']}"
+        self.served.requests.append(line)
         if not self._at.search(line):
             await self.app(scope, receive, self._recording(scope, send))
             return

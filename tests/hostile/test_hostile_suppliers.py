@@ -6,7 +6,9 @@ secret it sent comes back out in any output, log or journal."""
 from __future__ import annotations
 
 import contextlib
+import os
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,8 +17,10 @@ from typing import ClassVar
 
 import pytest
 
+from okectl.model.secrets import SecretRefused, SecretRoots, read_secret
 from tests.config.conftest import BASE
 from tests.conftest import CliResult, run_cli, write_tree
+from tests.hostile.conftest import clean_failure
 from tests.hostile.encodings import ENCODINGS, readable
 from tests.hostile.supplier import API_SECRET, Hostility, Served, hostile_supplier
 
@@ -197,3 +201,169 @@ def test_the_double_echoes_every_form_it_names(tmp_path: Path) -> None:
     assert set(ENCODINGS) <= set(echo)
     assert all(readable("tok-123456", echo[name]) for name in ENCODINGS)
     assert readable("tok-123456", resp.headers["x-echo-base64"])
+
+
+class TestSecretReferences:
+    """A repository (a pull request can change any of it) that points a secret reference
+    at CI's or a cloud's credentials, or at a file outside the secrets folder: refused at
+    its line, before anything at all is sent to the supplier."""
+
+    DENIED: ClassVar[list[str]] = [
+        "ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET", "GH_TOKEN", "NODE_AUTH_TOKEN", "VAULT_TOKEN",
+        "GOOGLE_APPLICATION_CREDENTIALS", "github_token",
+    ]
+
+    @staticmethod
+    def point_api_secret(run: Run, ref: str) -> None:
+        path = run.root / "suppliers" / "delta.yaml"
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("client_secret: {env: DELTA_API_SECRET}", f"client_secret: {ref}")
+        path.write_text(text, encoding="utf-8")
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("name", DENIED)
+    def test_a_credential_of_ci_a_cloud_or_a_tool_is_never_read(
+        self, hostile: Start, monkeypatch: pytest.MonkeyPatch, name: str
+    ) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        # Even holding the right value, it is not read: it is not okectl's to send.
+        monkeypatch.setenv(name, API_SECRET)
+        self.point_api_secret(run, f"{{env: {name}}}")
+        line = clean_failure(run.cli("plan"))[0]
+        assert line.startswith("suppliers/delta.yaml:"), line
+        assert f"secret env:{name}: {name} belongs to " in line and "okectl never sends it" in line
+        # okectl.yaml naming it outright is refused at its own line.
+        (run.root / "okectl.yaml").write_text(
+            f'repository: test\nsecrets:\n  env: ["*_SECRET", "{name}"]\n', encoding="utf-8"
+        )
+        line = clean_failure(run.cli("plan"))[0]
+        assert line.startswith("okectl.yaml:3:") and "which okectl never reads" in line, line
+        assert run.served.requests == []
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize(
+        "pattern", ["*_TOKEN", "*TOKEN*", "*_KEY", "*PASSWORD*", "KUBE*", "*_SECRET*", "?H_TOKEN"]
+    )
+    def test_a_pattern_broad_enough_to_reach_other_tools_credentials_is_refused(
+        self, hostile: Start, pattern: str
+    ) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        (run.root / "okectl.yaml").write_text(
+            f'repository: test\nsecrets:\n  env:\n    - "*_SECRET"\n    - "{pattern}"\n', encoding="utf-8"
+        )
+        [line] = clean_failure(run.cli("validate"))
+        assert line.startswith(f"okectl.yaml:5:7: secrets.env[1]: {pattern!r} is too broad: it matches"), line
+        assert clean_failure(run.cli("plan")) == [line]
+        assert run.served.requests == []
+
+    @pytest.mark.timeout(60)
+    def test_a_link_that_stays_in_the_folder_is_read(self, hostile: Start) -> None:
+        """The layout of a Kubernetes secret volume: links inside the folder only."""
+        run = hostile(Hostility("echo", at="^never$"))
+        folder = run.root / "secrets"
+        (folder / "..2026_11_28").mkdir(parents=True)
+        (folder / "..2026_11_28" / "delta").write_text(API_SECRET + "\n", encoding="utf-8")
+        (folder / "..data").symlink_to("..2026_11_28")
+        (folder / "delta").symlink_to("..data/delta")
+        self.point_api_secret(run, "{file: secrets/delta}")
+        result = run.cli("plan")
+        assert result.exit_code in (0, 2), result.err
+        assert len(run.served.issued_tokens) == 1
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("target", ["outside", "/proc/self/environ", "../okectl.yaml", "loop"])
+    def test_a_link_out_of_the_folder_is_refused_before_anything_is_sent(
+        self, hostile: Start, tmp_path: Path, target: str
+    ) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        folder = run.root / "secrets"
+        folder.mkdir()
+        if target == "outside":
+            # The right secret, in a file outside: still not read.
+            (tmp_path / "outside").write_text(API_SECRET, encoding="utf-8")
+            target = str(tmp_path / "outside")
+        if target == "loop":
+            (folder / "other").symlink_to("delta")
+            target = "other"
+        (folder / "delta").symlink_to(target)
+        self.point_api_secret(run, "{file: secrets/delta}")
+        [line] = clean_failure(run.cli("plan"))
+        assert line.startswith("suppliers/delta.yaml:"), line
+        assert "is outside the folders okectl.yaml allows" in line
+        assert run.served.requests == []
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize(
+        ("make", "message"),
+        [
+            ("fifo", "is not a regular file"),
+            ("folder", "is not a regular file"),
+            ("large", "is larger than 4096 bytes"),
+            ("binary", "is not UTF-8 text"),
+            ("under-a-file", "Not a directory"),
+            ("long-name", "File name too long"),
+        ],
+    )
+    def test_every_file_system_refusal_is_one_line(self, hostile: Start, make: str, message: str) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        folder = run.root / "secrets"
+        folder.mkdir()
+        name = "delta"
+        if make == "fifo":
+            os.mkfifo(folder / name)
+        elif make == "folder":
+            (folder / name).mkdir()
+        elif make == "large":
+            (folder / name).write_bytes(b"x" * 5000)
+        elif make == "binary":
+            (folder / name).write_bytes(b"\xff\xfe\x00")
+        elif make == "under-a-file":
+            (folder / name).write_text("a file", encoding="utf-8")
+            name = "delta/key"
+        else:
+            name = "d" * 300
+        self.point_api_secret(run, f"{{file: secrets/{name}}}")
+        assert run.cli("validate").exit_code == 0
+        [line] = clean_failure(run.cli("plan"))
+        assert line.startswith(f"secret file:secrets/{name}: ") and message in line, line
+        assert run.served.requests == []
+
+
+@pytest.mark.timeout(60)
+def test_a_folder_swapped_for_a_link_while_okectl_reads_is_never_followed(tmp_path: Path) -> None:
+    """The check and the read race a process that keeps swapping the folder a secret is in
+    for a link to a folder outside: every read gives the secret, nothing, or one refusal,
+    never the file outside."""
+    repo = tmp_path / "repo"
+    inside = repo / "secrets" / "team"
+    inside.mkdir(parents=True)
+    (inside / "delta").write_text("the-right-secret", encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "delta").write_text("a file of the machine", encoding="utf-8")
+    roots = SecretRoots.default(repo)
+    stop = threading.Event()
+    parked = repo / "secrets" / "parked"
+
+    def swap() -> None:
+        while not stop.is_set():
+            os.rename(inside, parked)
+            os.symlink(outside, inside)
+            os.unlink(inside)
+            os.rename(parked, inside)
+
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                seen.add(str(read_secret("file:secrets/team/delta", roots)))
+            except SecretRefused as exc:
+                seen.add(str(exc).split(": ", 1)[1].split(" /")[0])
+    finally:
+        stop.set()
+        swapper.join(timeout=10)
+    assert "a file of the machine" not in seen
+    assert "the-right-secret" in seen
