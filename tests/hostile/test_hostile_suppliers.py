@@ -6,6 +6,7 @@ secret it sent comes back out in any output, log or journal."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import textwrap
 import threading
@@ -367,3 +368,77 @@ def test_a_folder_swapped_for_a_link_while_okectl_reads_is_never_followed(tmp_pa
         swapper.join(timeout=10)
     assert "a file of the machine" not in seen
     assert "the-right-secret" in seen
+
+
+def _record(**change: object) -> dict[str, object]:
+    run: dict[str, object] = {
+        "date": "2026-11-20", "level": 3, "passed_level": 3, "status": "pass",
+        "okectl_version": "1.0", "environments": ["delta/99ZZ/production"], "drift": {},
+    }
+    run.update(change)
+    return {"supplier": "delta", "oke_versions": {"1.0": run}}
+
+
+class TestVerificationRecords:
+    """okectl's own record of verifications (verification/<supplier>.json) is read as
+    hostile input: a record that contradicts itself or the calendar is refused with one
+    line naming it, never believed; so is one that is not a record or not a small file."""
+
+    CASES: ClassVar[dict[str, tuple[object, str]]] = {
+        "passed-above-level": (_record(level=2, passed_level=4), "OKE 1.0: passed_level 4 is above level 2"),
+        "level-out-of-range": (_record(level=5, passed_level=5), "oke_versions.1.0.level: Input should be"),
+        "passed-below-range": (_record(passed_level=-2), "oke_versions.1.0.passed_level: Input should"),
+        "unknown-status": (_record(status="passed"), "oke_versions.1.0.status: Input should be 'pass'"),
+        "failed-yet-passed-all": (_record(status="fail"), "status is fail, yet passed_level 3 is every"),
+        "dated-in-the-future": (_record(date="2030-01-01"), "dated 2030-01-01, after today (2026-11-28)"),
+        "another-suppliers-environment": (
+            _record(environments=["other/99ZZ/production"]), "names an environment of another supplier"
+        ),
+        "drift-of-an-unverified-environment": (
+            _record(drift={"delta/99ZZ/acceptance": "1.0.1"}), "drift names an environment the run did not"
+        ),
+        "another-suppliers-record": (
+            {**_record(), "supplier": "other"}, "the record of 'other', not of delta"
+        ),
+        "not-a-version": (
+            {"oke_versions": {"../1": _record()["oke_versions"]["1.0"]}}, "String should match"
+        ),
+        "key-twice": ('{"oke_versions": {"1.0": {"level": 4, "level": 1}}}', "the key 'level' appears twice"),
+        "nested-too-deep": ("[" * 100_000 + "]" * 100_000, "not a verification record"),
+        "too-large": ('{"pad": "' + "x" * (1 << 20) + '"}', "larger than 1,048,576 bytes"),
+        "fifo": (None, "not a regular file"),
+    }
+
+    @pytest.mark.timeout(60)
+    @pytest.mark.parametrize("case", sorted(CASES))
+    def test_a_record_not_to_be_believed_is_refused_naming_it(self, hostile: Start, case: str) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        content, message = self.CASES[case]
+        folder = run.root / "verification"
+        folder.mkdir()
+        if content is None:
+            os.mkfifo(folder / "delta.json")
+        else:
+            text = content if isinstance(content, str) else json.dumps(content)
+            (folder / "delta.json").write_text(text, encoding="utf-8")
+        result = run.cli("plan")
+        assert result.exit_code == 1 and "Traceback" not in result.err, result.err
+        lines = result.err.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert "verification/delta.json" in lines[0] and message in lines[0], lines[0]
+        # The rule that reads it refuses it the same way.
+        (run.root / "policies" / "rules.yaml").write_text(
+            "rules:\n  - {id: verified, kind: verified}\n", encoding="utf-8"
+        )
+        checked = run_cli("policy", "check", "--repo", str(run.root))
+        assert checked.exit_code == 1 and message in checked.err, checked.err
+
+    @pytest.mark.timeout(60)
+    def test_a_record_that_holds_together_is_read(self, hostile: Start) -> None:
+        run = hostile(Hostility("echo", at="^never$"))
+        (run.root / "verification").mkdir()
+        record = _record(drift={"delta/99ZZ/production": "1.0.1"})
+        (run.root / "verification" / "delta.json").write_text(json.dumps(record), encoding="utf-8")
+        result = run.cli("plan")
+        assert result.exit_code in (0, 2), result.err
+        assert "1.0.1" in result.out + result.err
