@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from okectl.errors import OkectlError
+from okectl.files import read_fd
 from okectl.model.resources import SENSITIVE, Kind
 
 SENSITIVE_TEXT = "(sensitive)"
@@ -299,25 +300,15 @@ def _read_file(ref: str, path: Path) -> str | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise SecretRefused(f"secret {ref}: {path} is not a regular file")
-        if info.st_size > MAX_SECRET_FILE_BYTES:
-            raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # Bounded whatever fstat said: a file can grow between the two.
-        while size <= MAX_SECRET_FILE_BYTES:
-            chunk = os.read(fd, MAX_SECRET_FILE_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        data = read_fd(fd, MAX_SECRET_FILE_BYTES) if info.st_size <= MAX_SECRET_FILE_BYTES else None
     except OSError as exc:
         raise SecretRefused(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
     finally:
         os.close(fd)
-    if size > MAX_SECRET_FILE_BYTES:
+    if data is None:
         raise SecretRefused(f"secret {ref}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
     try:
-        text = b"".join(chunks).decode("utf-8").strip()
+        text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SecretRefused(f"secret {ref}: {path} is not UTF-8 text") from None
     # An empty file holds no secret: it resolves to nothing, like an unset variable.
