@@ -32,21 +32,29 @@ def read_regular(path: Path, *, what: str, limit: int) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OkectlError(f"{path}: cannot read {what}: not a regular file")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        data = read_fd(fd, limit)
     except OSError as exc:
         raise OkectlError(f"{path}: cannot read {what}: {exc.strerror}") from None
     finally:
         os.close(fd)
-    if size > limit:
+    if data is None:
         raise OkectlError(f"{path}: cannot read {what}: larger than {limit:,} bytes")
-    return b"".join(chunks)
+    return data
+
+
+def read_fd(fd: int, limit: int) -> bytes | None:
+    """What an open file holds, or None when it holds more than ``limit`` bytes: read to
+    one byte past the limit at most, whatever its size said (a file can grow meanwhile).
+    OSError is the caller's to report; the descriptor stays open."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 def check_target(path: Path) -> None:

@@ -8,9 +8,10 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -34,11 +35,13 @@ def serve_in_background(
     token_ttl: float = TOKEN_TTL_SECONDS,
     host: str = "127.0.0.1",
     control: bool = False,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> Iterator[str]:
     """Start a real uvicorn server on a free loopback port in a thread; yield its URL
     (``http://127.0.0.1:PORT``) and stop it on exit.
 
     With ``control``, faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
+    ``wrap``, when given, wraps the sandbox's ASGI app (``tests/hostile/supplier.py``).
     """
     store = open_store(db_path, seed)
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
@@ -47,8 +50,9 @@ def serve_in_background(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = int(sock.getsockname()[1])
+    app = create_app(store, faults=faults, token_ttl=token_ttl, control=control)
     config = uvicorn.Config(
-        create_app(store, faults=faults, token_ttl=token_ttl, control=control),
+        wrap(app) if wrap is not None else app,
         log_level="critical",
         access_log=False,
         lifespan="off",

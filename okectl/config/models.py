@@ -157,6 +157,16 @@ class SecretRef(Model):
 class ApiLimits(Model):
     concurrency: Annotated[int, Field(ge=1, le=256)] = 8
     requests_per_second: Annotated[float, Field(gt=0, le=10_000)] = 20.0
+    max_answer_bytes: Annotated[int, Field(ge=4096, le=1 << 30)] = Field(
+        default=16 << 20,
+        description="The most okectl reads of one answer, as received and once decompressed "
+        "(bytes; default 16 MiB); a larger answer is an error",
+    )
+    max_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=60.0,
+        description="How long one call may keep retrying (seconds); each attempt also has "
+        "api.timeout_seconds in all",
+    )
 
 
 class ApiAuth(Model):
@@ -181,7 +191,11 @@ class SupplierApi(Model):
     url: str | None = None
     auth: ApiAuth | None = None
     limits: ApiLimits = ApiLimits()
-    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = DEFAULT_TIMEOUT_SECONDS
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=DEFAULT_TIMEOUT_SECONDS,
+        description="The time one request may take in all, from connecting to the last byte of "
+        "its answer (seconds)",
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="The adapter's own settings, checked by the model the adapter declares",

@@ -19,7 +19,13 @@ from okectl.config.models import Email, Model, SecretRef
 from okectl.config.repository import check_file, problems_from_validation
 from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import Problem, ValidationFailed
-from okectl.model.secrets import DEFAULT_ENV_PATTERNS, DEFAULT_FILE_ROOTS, SecretRoots, refusal
+from okectl.model.secrets import (
+    DEFAULT_ENV_PATTERNS,
+    DEFAULT_FILE_ROOTS,
+    SecretRoots,
+    env_pattern_problem,
+    refusal,
+)
 
 SETTINGS_FILE = "okectl.yaml"
 
@@ -49,10 +55,15 @@ def _secret_folder(value: str) -> str:
 
 def _env_pattern(value: str) -> str:
     if not value.strip("*?"):
-        raise ValueError(
+        why: str | None = (
             f"{value!r} would allow every variable (a CI system's own tokens too); "
             "name the variables, e.g. *_SECRET"
         )
+    else:
+        why = env_pattern_problem(value)
+    if why is not None:
+        # Braces would be read as placeholders of the message template.
+        raise PydanticCustomError("env_pattern", why.replace("{", "(").replace("}", ")"))
     return value
 
 
@@ -75,7 +86,9 @@ class SecretSettings(Model):
     env: list[EnvPattern] = Field(
         default_factory=lambda: list(DEFAULT_ENV_PATTERNS),
         description="names {env: NAME} may read, as patterns of letters, digits, '_' and the "
-        "wildcards * and ?, such as *_SECRET",
+        "wildcards * and ?, such as *_SECRET; never one that matches other tools' credentials "
+        "(*_TOKEN matches GH_TOKEN), and CI systems', clouds' and tools' own variables are never "
+        "read whatever the patterns say",
     )
 
 

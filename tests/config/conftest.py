@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,13 @@ BASE: dict[str, str] = {
 }
 
 BuildRepo = Callable[..., Path]
+
+
+def delta_with(api_block: str) -> str:
+    """The base repository's delta supplier with another ``api:`` block (``""``: none at all,
+    which makes it verified only)."""
+    text = textwrap.dedent(BASE["suppliers/delta.yaml"]).lstrip()
+    return text.replace("api: {provider: sandbox}\n", "") + api_block
 
 
 @pytest.fixture

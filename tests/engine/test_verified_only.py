@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.config.conftest import BASE
+from tests.config.conftest import BASE, delta_with
 from tests.conftest import run_cli, write_tree
 
 
@@ -16,8 +15,7 @@ from tests.conftest import run_cli, write_tree
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DELTA_SECRET", "s3cret-value-for-delta")
     files = dict(BASE)
-    supplier = textwrap.dedent(files["suppliers/delta.yaml"])
-    files["suppliers/delta.yaml"] = supplier.replace("api: {provider: sandbox}\n", "")
+    files["suppliers/delta.yaml"] = delta_with("")
     return write_tree(tmp_path / "repo", files)
 
 

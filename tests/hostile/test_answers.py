@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import textwrap
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from okectl.providers.base import ProviderError
-from tests.config.conftest import BASE
+from tests.config.conftest import BASE, delta_with
 from tests.conftest import run_cli, write_tree
 from tests.hostile.conftest import HERE
 from tests.sandbox.conftest import run
@@ -130,9 +129,7 @@ def test_a_plan_survives_any_name_a_supplier_lists(
     monkeypatch.setenv("DELTA_ADMIN_SECRET", CLIENT_SECRET)
     with fake_supplier(api) as url:
         files = dict(BASE)
-        files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip().replace(
-            "api: {provider: sandbox}\n", ""
-        ) + (
+        files["suppliers/delta.yaml"] = delta_with(
             f"api:\n  provider: http\n  url: {url}\n  auth:\n    token_url: {url}/oauth/token\n"
             "    client_id: okectl\n    client_secret: {env: DELTA_ADMIN_SECRET}\n"
         )

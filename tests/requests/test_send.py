@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from okectl.model.secrets import echoed_forms
+from okectl.model.secrets import Scrubber
 from okectl.requests.writer import WrittenRequest
 from tests.conftest import run_cli
 from tests.requests.conftest import SECRET
@@ -125,8 +125,8 @@ def test_send_over_starttls_with_a_private_ca_and_a_login(
     texts = [content.decode("utf-8", "replace")] + [
         str(p.get_content()) for p in msg.walk() if not p.is_multipart()
     ]
-    assert not any(form in text for text in texts for form in echoed_forms(SECRET))
-    assert not any(form in text for text in texts for form in echoed_forms(SMTP_PASSWORD))
+    scrubber = Scrubber([SECRET, SMTP_PASSWORD])
+    assert not any(scrubber.reveals(text) for text in texts)
     shown = run_cli("requests", "show", written.id, "--repo", str(repo))
     assert "2026-11-28 sent - to servicedesk@deskonly.example" in shown.out
 

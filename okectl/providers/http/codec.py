@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import json as jsonlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -147,13 +147,16 @@ def reason_phrase(resp: httpx.Response) -> str:
     return httpx.codes.get_reason_phrase(resp.status_code) or "unknown status"
 
 
-def problem_detail(resp: httpx.Response) -> str:
+def problem_detail(resp: httpx.Response, scrub: Callable[[str], str]) -> str:
     """What a failed answer says, reduced to its problem document's ``title`` and
     ``detail`` (RFC 9457; the status is shown beside it), on one line and truncated.
-    Anything else in the body (the echoed request, a stack trace) is never shown."""
+    Anything else in the body (the echoed request, a stack trace) is never shown.
+
+    ``scrub`` (a Scrubber of what was sent) runs before the text is cut: a cut through an
+    echoed secret would leave a part no scrubber recognises."""
     try:
         data = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         return reason_phrase(resp)
     if not isinstance(data, dict):
         return reason_phrase(resp)
@@ -162,7 +165,7 @@ def problem_detail(resp: httpx.Response) -> str:
         value = data.get(key)
         if isinstance(value, str) and value.strip() and value.strip() not in parts:
             parts.append(value.strip())
-    text = " ".join(": ".join(parts).translate(_CONTROL).split()) if parts else reason_phrase(resp)
+    text = " ".join(scrub(": ".join(parts)).translate(_CONTROL).split()) if parts else reason_phrase(resp)
     if len(text) > MAX_DETAIL_CHARS:
         text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
     return text

@@ -3,16 +3,25 @@
 Within one supplier, requests share a pooled client, a concurrency bound and a
 requests-per-second limit from the supplier's YAML. Reads, and writes made safe by
 If-Match / If-None-Match, are retried with exponential backoff and full jitter on
-connection failures, timeouts, 429 and 5xx, honouring Retry-After.
+connection failures, timeouts, 429 and 5xx, honouring Retry-After, for at most
+``api.limits.max_retry_seconds`` per call.
+
+Every answer is read within ``api.timeout_seconds`` in all and ``api.limits.max_answer_bytes``
+(as received and decompressed; see ``transport.read_bounded``). Every message and log line
+the provider makes passes through one scrubber that knows every secret okectl sent this
+supplier: the API client secret, each access token it received, each client secret written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import logging
+import math
 import random
+import re
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 import httpx
@@ -25,7 +34,7 @@ from okectl.model.resources import (
     fingerprint,
     normalise,
 )
-from okectl.model.secrets import scrub
+from okectl.model.secrets import Scrubber
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, ProviderError
 from okectl.providers.http.codec import (
     SCHOOL_PATTERN,
@@ -44,9 +53,12 @@ from okectl.providers.http.transport import (
     RETRY_STATUSES,
     TOKEN_MARGIN_SECONDS,
     WRITES,
+    AnswerDeadline,
+    AnswerRefused,
     Call,
     RateLimiter,
     retry_after,
+    send_bounded,
     tls_context,
 )
 
@@ -55,6 +67,15 @@ ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]
 
 MAYBE_DONE = ". An attempt may have been carried out all the same: run okectl plan to see"
 PAGE_SIZE = 1000
+# An access token goes back in a header: printable ASCII without spaces, of a sane length.
+TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,8192}")
+# Tokens are asked for again after this long at most, whatever expires_in says.
+MAX_TOKEN_SECONDS = 86_400.0
+# A listing is read page after page as the supplier's page tokens lead: these end one that
+# would not end by itself (each page is bounded by api.limits.max_answer_bytes).
+MAX_PAGES = 10_000
+MAX_LISTED = 2_000_000
+MAX_PAGE_TOKEN_CHARS = 2048
 
 
 def one_listing_is_faster(
@@ -125,10 +146,16 @@ class HttpProvider:
         self._listed: frozenset[str] | None = None
         self._token_lock = asyncio.Lock()
         self.requests = 0  # every HTTP request sent, retries included
+        self._timeout = supplier.timeout_seconds
+        self._max_answer = limits.max_answer_bytes
+        self._max_retry_seconds = limits.max_retry_seconds
+        # Grows with every secret okectl sends this supplier (see _hide).
+        self._scrubber = Scrubber([client_secret])
         self._client = httpx.AsyncClient(
             transport=transport,
             verify=tls_context() if transport is None else True,
-            timeout=httpx.Timeout(supplier.timeout_seconds),
+            # Per step; send_bounded holds each request to the same time in all.
+            timeout=httpx.Timeout(self._timeout),
             limits=httpx.Limits(
                 max_connections=self._concurrency, max_keepalive_connections=self._concurrency
             ),
@@ -136,6 +163,21 @@ class HttpProvider:
         )
 
     # --- messages ------------------------------------------------------------------------
+
+    def _hide(self, *values: str) -> None:
+        """From now on, keep these values out of every message and log line too."""
+        new = [v for v in values if v and v not in self._scrubber.secrets]
+        if new:
+            self._scrubber = self._scrubber.with_secrets(new)
+
+    def _log(self, level: int, message: str, *args: object, extra: dict[str, Any]) -> None:
+        # Formatted here so the whole line is scrubbed: an argument may hold what a
+        # supplier sent (a transport error quotes the bytes it choked on).
+        if log.isEnabledFor(level):
+            log.log(level, "%s", self._scrubber(message % args), extra=extra)
+
+    def _problem(self, resp: httpx.Response) -> str:
+        return problem_detail(resp, self._scrubber)
 
     def _contact(self) -> str:
         s = self.supplier.support
@@ -151,27 +193,20 @@ class HttpProvider:
         detail: str | None = None,
         address: Address | None = None,
         cls: type[ProviderError] = ProviderError,
-        secrets: Iterable[str] = (),
     ) -> ProviderError:
         """An error for a failed call. Everything a supplier said is redacted first: its
-        error text may echo the request (the API client secret, a client's secret)."""
-        hidden = (self._client_secret, *secrets)
+        error text may echo the request (the API client secret, a token, a client's secret)."""
         where = f"{address}: " if address is not None else ""
         return cls(
-            scrub(f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}", hidden),
+            self._scrubber(f"{where}supplier {self.supplier.id}: {what} {problem}; {self._contact()}"),
             status=status,
-            detail=scrub(detail, hidden) if detail is not None else None,
+            detail=self._scrubber(detail) if detail is not None else None,
             address=str(address) if address is not None else None,
         )
 
-    def _malformed(
-        self, what: str, why: str, *, address: Address | None = None, secrets: Iterable[str] = ()
-    ) -> ProviderError:
+    def _malformed(self, what: str, why: str, *, address: Address | None = None) -> ProviderError:
         return self._fail(
-            what,
-            f"answered with a document okectl does not understand: {why}",
-            address=address,
-            secrets=secrets,
+            what, f"answered with a document okectl does not understand: {why}", address=address
         )
 
     # --- transport -----------------------------------------------------------------------
@@ -210,17 +245,23 @@ class HttpProvider:
             if resp.status_code != 200:
                 raise self._fail(
                     "token request",
-                    f"was refused ({resp.status_code}: {problem_detail(resp)}); check api.auth",
+                    f"was refused ({resp.status_code}: {self._problem(resp)}); check api.auth",
                     status=resp.status_code,
                 )
             try:
                 data = resp.json()
-                token = str(data["access_token"])
+                token = data["access_token"]
                 ttl = float(data.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 raise self._fail("token request", "returned no access_token") from None
+            if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+                raise self._fail("token request", "returned an access_token okectl cannot send back")
+            # Hidden before anything else is said: every later message may echo it.
+            self._hide(token)
+            ttl = min(ttl, MAX_TOKEN_SECONDS) if math.isfinite(ttl) and ttl > 0 else 0.0
             self._scope_tenants = scope_tenants(data.get("scope"))
-            log.info(
+            self._log(
+                logging.INFO,
                 "%s: %s an access token (valid %.0f s)",
                 self.supplier.id,
                 "renewed" if renew else "obtained",
@@ -244,7 +285,6 @@ class HttpProvider:
         headers: dict[str, str] | None = None,
         authenticated: bool = True,
         call: Call | None = None,
-        secrets: Iterable[str] = (),
     ) -> httpx.Response:
         """Send with retries. Every request okectl makes is safe to repeat: reads, token
         requests, and writes guarded by If-Match or If-None-Match.
@@ -259,9 +299,11 @@ class HttpProvider:
         last = ""
         status: int | None = None
         maybe_done = method in WRITES
+        started = time.monotonic()
         while True:
             attempt += 1
             call.attempts = attempt
+            wait: float | None = None
             send_headers = dict(headers or {})
             if authenticated:
                 try:
@@ -272,19 +314,35 @@ class HttpProvider:
                 async with self._semaphore:
                     await self._limiter.acquire()
                     self.requests += 1
-                    resp = await self._client.request(
+                    request = self._client.build_request(
                         method, url, json=json, data=data, params=params, headers=send_headers
                     )
-                    log.debug(
+                    resp = await send_bounded(
+                        self._client,
+                        request,
+                        max_bytes=self._max_answer,
+                        max_decoded=self._max_answer,
+                        seconds=self._timeout,
+                    )
+                    self._log(
+                        logging.DEBUG,
                         "%s: %s %s → %d",
                         self.supplier.id,
                         method,
-                        resp.request.url.path,
+                        request.url.path,
                         resp.status_code,
                         extra={"supplier": self.supplier.id, "method": method, "status": resp.status_code},
                     )
+            except AnswerRefused as exc:
+                # Not retried: the same request would get the same answer. A write's answer
+                # came after the supplier had it: it may have been carried out.
+                setting = " (api.limits.max_answer_bytes)" if exc.too_large else ""
+                error = self._fail(what, f"{exc}{setting}", address=address)
+                raise self._unknown(error) if maybe_done else error from None
             except httpx.TimeoutException as exc:
-                last, status = f"timed out after {self.supplier.timeout_seconds:g} s", None
+                # A deadline says how much of the body had come (a trickling answer).
+                last = str(exc) if isinstance(exc, AnswerDeadline) else f"timed out after {self._timeout:g} s"
+                status = None
                 # Only a request that was never sent cannot have been carried out.
                 if not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                     call.maybe_applied = True
@@ -295,7 +353,8 @@ class HttpProvider:
             else:
                 if resp.status_code == 401 and authenticated and not renewed:
                     # The token expired or was revoked early: fetch a new one, once.
-                    log.info(
+                    self._log(
+                        logging.INFO,
                         "%s: %s answered 401; renewing the access token",
                         self.supplier.id,
                         what,
@@ -320,33 +379,36 @@ class HttpProvider:
                         what,
                         f"{last} and asks to wait {wait:.0f} s; try again later",
                         status=status,
-                        detail=problem_detail(resp),
+                        detail=self._problem(resp),
                         address=address,
-                        secrets=secrets,
                     )
                     raise self._unknown(error) if maybe_done and call.maybe_applied else error
-                if attempt < self._max_attempts:
-                    delay = wait if wait is not None else self._delay(attempt)
-                    self._log_retry(what, method, last, attempt, delay, throttled=status == 429)
-                    await self._sleep(delay)
-                    continue
-            if attempt >= self._max_attempts:
+            delay = wait if wait is not None else self._delay(attempt)
+            if attempt >= self._max_attempts or not self._within_budget(started, delay):
+                spent = time.monotonic() - started
+                budget = (
+                    "" if attempt >= self._max_attempts
+                    else f" in {spent:.0f} s (api.limits.max_retry_seconds: {self._max_retry_seconds:g})"
+                )
                 error = self._fail(
                     what,
-                    f"failed: {last}; gave up after {attempt} attempts",
+                    f"failed: {last}; gave up after {attempt} attempts{budget}",
                     status=status,
                     address=address,
-                    secrets=secrets,
                 )
                 raise self._unknown(error) if maybe_done and call.maybe_applied else error
-            delay = self._delay(attempt)
-            self._log_retry(what, method, last, attempt, delay, throttled=False)
+            self._log_retry(what, method, last, attempt, delay, throttled=status == 429)
             await self._sleep(delay)
+
+    def _within_budget(self, started: float, delay: float) -> bool:
+        """Whether a call that started at ``started`` may wait ``delay`` and try again."""
+        return time.monotonic() - started + delay < self._max_retry_seconds
 
     def _log_retry(
         self, what: str, method: str, last: str, attempt: int, delay: float, *, throttled: bool
     ) -> None:
-        log.info(
+        self._log(
+            logging.INFO,
             "%s: %s %s; %s in %.2f s (attempt %d of %d)",
             self.supplier.id,
             what,
@@ -360,39 +422,46 @@ class HttpProvider:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _actual(
-        self, item: Any, what: str, address: Address | None = None, secrets: Iterable[str] = ()
-    ) -> ActualResource:
+    def _actual(self, item: Any, what: str, address: Address | None = None) -> ActualResource:
         try:
             return decode_resource(item, self.supplier.id)
         except Malformed as exc:
-            raise self._malformed(what, str(exc), address=address, secrets=secrets) from None
+            raise self._malformed(what, str(exc), address=address) from None
 
-    def _check(
-        self, resp: httpx.Response, what: str, address: Address | None = None, secrets: Iterable[str] = ()
-    ) -> Any:
+    def _check(self, resp: httpx.Response, what: str, address: Address | None = None) -> Any:
         if resp.status_code == 403:
             raise self._fail(
                 what,
                 "was denied (403): the credential has no access to this tenant",
                 status=403,
-                detail=problem_detail(resp),
+                detail=self._problem(resp),
                 address=address,
-                secrets=secrets,
             )
         if resp.status_code >= 400:
             raise self._fail(
                 what,
-                f"failed: {resp.status_code} {reason_phrase(resp)}: {problem_detail(resp)}",
+                f"failed: {resp.status_code} {reason_phrase(resp)}: {self._problem(resp)}",
                 status=resp.status_code,
-                detail=problem_detail(resp),
+                detail=self._problem(resp),
                 address=address,
-                secrets=secrets,
+            )
+        try:
+            text = resp.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._fail(what, "returned a body that is not JSON", address=address) from None
+        if self._scrubber.reveals(text):
+            # Whatever okectl keeps of a document (names, fields, labels) may be shown in a
+            # plan or kept in a plan file: one that holds a secret okectl sent is not kept.
+            raise self._fail(
+                what,
+                "answered with a document that holds a secret okectl sent it (echoed in some "
+                "form); okectl keeps nothing of it",
+                address=address,
             )
         try:
             with gc_paused():
-                return resp.json()
-        except ValueError:
+                return jsonlib.loads(text)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             raise self._fail(what, "returned a body that is not JSON", address=address) from None
 
     def _items(self, data: Any, what: str) -> list[Any]:
@@ -407,6 +476,7 @@ class HttpProvider:
     async def _pages(self, path: str, what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": self._page_size}
+        seen: set[str] = set()
         while True:
             data = self._check(await self._send("GET", path, what=what, params=params), what)
             page = self._items(data, what)
@@ -414,11 +484,20 @@ class HttpProvider:
                 if type(item) is not dict:
                     raise self._malformed(what, "a resource is not an object")
             items.extend(page)
+            if len(items) > MAX_LISTED:
+                raise self._fail(what, f"listed more than {MAX_LISTED:,} resources; okectl stopped reading")
             token = data.get("next_page_token")
             if not token:
                 return items
-            if not isinstance(token, str):
-                raise self._malformed(what, "next_page_token is not a string")
+            if not isinstance(token, str) or len(token) > MAX_PAGE_TOKEN_CHARS:
+                raise self._malformed(what, "next_page_token is not a string okectl can send back")
+            # Each page names the next: one named twice, or no end in sight, would have
+            # okectl read forever.
+            if token in seen:
+                raise self._fail(what, f"never ends: a page token came back after {len(seen) + 1} pages")
+            if len(seen) >= MAX_PAGES:
+                raise self._fail(what, f"went on past {MAX_PAGES:,} pages; okectl stopped reading")
+            seen.add(token)
             params = {"page_size": self._page_size, "page_token": token}
 
     async def _tenant_sizes(self) -> dict[str, int | None]:
@@ -545,7 +624,8 @@ class HttpProvider:
         action = "create" if "If-None-Match" in condition else "update"
         payload = {**body, "labels": labels}
         secret = body.get("secret")
-        secrets = (secret,) if isinstance(secret, str) else ()
+        if isinstance(secret, str):
+            self._hide(secret)
         call = Call()
         resp = await self._send(
             "PUT",
@@ -555,7 +635,6 @@ class HttpProvider:
             json=payload,
             headers=condition,
             call=call,
-            secrets=secrets,
         )
         if resp.status_code == 412:
             if call.maybe_applied:
@@ -571,10 +650,9 @@ class HttpProvider:
                 action,
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=problem_detail(resp),
+                detail=self._problem(resp),
                 address=address,
                 cls=PreconditionFailed,
-                secrets=secrets,
             )
         if resp.status_code == 404 and address.kind != "environment":
             raise self._fail(
@@ -583,17 +661,15 @@ class HttpProvider:
                 status=404,
                 address=address,
             )
-        data = self._check(resp, action, address, secrets)
-        return self._written(data, action, address, labels, secrets)
+        data = self._check(resp, action, address)
+        return self._written(data, action, address, labels)
 
-    def _written(
-        self, data: Any, action: str, address: Address, labels: dict[str, str], secrets: Iterable[str]
-    ) -> ActualResource:
+    def _written(self, data: Any, action: str, address: Address, labels: dict[str, str]) -> ActualResource:
         """The resource a successful write answered with. The supplier said yes, but an
         answer that breaks the contract (not the resource, another resource, other labels)
         does not say what it did: the outcome is unknown, never applied."""
         try:
-            written = self._actual(data, action, address, secrets)
+            written = self._actual(data, action, address)
         except ProviderError as exc:
             raise self._unknown(exc) from None
         if written.address != address:
@@ -602,7 +678,7 @@ class HttpProvider:
             problem = "answered with labels other than the ones sent"
         else:
             return written
-        raise self._unknown(self._fail(action, problem, address=address, secrets=secrets))
+        raise self._unknown(self._fail(action, problem, address=address))
 
     async def _confirm(
         self, address: Address, body: dict[str, Any], labels: dict[str, str]
@@ -674,7 +750,7 @@ class HttpProvider:
                 "delete",
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=problem_detail(resp),
+                detail=self._problem(resp),
                 address=address,
                 cls=PreconditionFailed,
             )

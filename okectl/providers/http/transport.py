@@ -81,3 +81,220 @@ class Call:
         self.attempts = 0
         # An earlier attempt of this call failed in a way that may have reached the server.
         self.maybe_applied = False
+
+
+# --- bounded answers -------------------------------------------------------------------
+#
+# Whatever a supplier sends is read within limits: a gzip bomb, an endless or huge body, or
+# an answer trickling in a byte every few seconds must end in one clear error, never in
+# MemoryError or a run that never ends.
+
+# The only encodings okectl asks for, and so the only ones it decodes (each with a bound on
+# what it may grow to); an answer in any other is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class AnswerRefused(httpx.DecodingError):
+    """An answer okectl stopped reading: larger than allowed (as received or decoded), or
+    in an encoding it did not ask for. Its text is one line and holds nothing the
+    supplier sent, only sizes and limits."""
+
+    def __init__(self, message: str, *, request: httpx.Request, too_large: bool = True) -> None:
+        super().__init__(message, request=request)
+        self.too_large = too_large
+
+
+class AnswerDeadline(httpx.TimeoutException):
+    """No complete answer (headers and whole body) within the request's deadline."""
+
+    def __init__(self, message: str, *, request: httpx.Request, received: int = 0) -> None:
+        super().__init__(message, request=request)
+        self.received = received  # bytes of the body that had arrived
+
+
+def size_text(n: int | float) -> str:
+    """A byte count as a person reads it: 512 bytes, 10.0 KiB, 16 MiB, 1.5 GiB."""
+    if n < 1024:
+        return f"{int(n)} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if n == int(n) else f"{n:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+# What one decompression step may produce at most.
+_STEP = 1 << 20
+
+
+class _Inflater:
+    """gzip or deflate decoding that never produces more than the room it is given."""
+
+    def __init__(self, encoding: str) -> None:
+        import zlib
+
+        self._zlib = zlib
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._raw_fallback = not self._gzip  # "deflate" is zlib-wrapped, or raw in practice
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """Up to ``room + 1`` decoded bytes of ``data`` (one more than fits says it does
+        not), in pieces of at most _STEP: zlib holds a piece twice while it makes it, and
+        joining them would hold them all twice."""
+        zlib = self._zlib
+        out: list[bytes] = []
+        produced = 0
+        while produced <= room:
+            step = min(room + 1 - produced, _STEP)
+            try:
+                chunk = self._d.decompress(data, step)
+            except zlib.error:
+                if self._raw_fallback:
+                    # Not zlib-wrapped: start again as a raw deflate stream.
+                    self._raw_fallback = False
+                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise
+            self._raw_fallback = False
+            if chunk:
+                out.append(chunk)
+                produced += len(chunk)
+            if self._d.eof:
+                rest = self._d.unused_data
+                if self._gzip and rest[:2] == b"\x1f\x8b":
+                    # A gzip stream may hold several members one after another.
+                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    data = rest
+                    continue
+                break
+            data = self._d.unconsumed_tail
+            if not data and len(chunk) < step:
+                break  # all input used, and nothing more waiting to come out
+        return out
+
+
+async def read_bounded(
+    response: httpx.Response, *, max_bytes: int, max_decoded: int, deadline: float
+) -> bytes:
+    """The whole body of a streamed ``response``, decoded, within limits.
+
+    For any client of a supplier's endpoints (the admin API, verify's probes): send with
+    ``client.send(request, stream=True)`` (or use :func:`send_bounded`, which does it all),
+    then call this instead of ``response.aread()``. It reads the raw bytes as they come,
+    decodes ``Content-Encoding`` (identity, gzip, deflate: send ``Accept-Encoding:``
+    :data:`ACCEPT_ENCODING`) itself, and stops:
+
+    - with :class:`AnswerRefused` once more than ``max_bytes`` arrived (or a
+      ``Content-Length`` announces more), more than ``max_decoded`` bytes came out of the
+      decoding (a gzip bomb stops there, its memory bounded by ``max_decoded``), or the
+      answer uses an encoding okectl did not ask for;
+    - with :class:`AnswerDeadline` at ``deadline``, a time on the event loop's clock
+      (``asyncio.get_running_loop().time()``): a total for the body, however slowly it
+      trickles in (a byte every few seconds never resets it).
+
+    Both are ``httpx.HTTPError``s, so a caller that already handles transport errors handles
+    these; their text is one line of sizes and limits, never the supplier's words. The
+    response is closed whatever happens (a connection left mid-body is not reused).
+    """
+    raw = 0
+    decoded = 0
+    chunks: list[bytes] = []
+    try:
+        encoding = response.headers.get("content-encoding", "identity").strip().lower() or "identity"
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise AnswerRefused(
+                f"answered in Content-Encoding {encoding[:40]!r}, which okectl did not ask for "
+                f"(it accepts {ACCEPT_ENCODING})",
+                request=response.request,
+                too_large=False,
+            )
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise AnswerRefused(
+                f"announced an answer of {size_text(int(declared))}, more than the "
+                f"{size_text(max_bytes)} okectl reads",
+                request=response.request,
+            )
+        inflater = _Inflater(encoding) if encoding != "identity" else None
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for data in response.aiter_raw():
+                    raw += len(data)
+                    if raw > max_bytes:
+                        raise AnswerRefused(
+                            f"sent more than the {size_text(max_bytes)} okectl reads of an answer",
+                            request=response.request,
+                        )
+                    pieces = [data]
+                    if inflater is not None:
+                        try:
+                            pieces = inflater.feed(data, max_decoded - decoded)
+                        except Exception:  # zlib.error, whatever the stream holds
+                            raise AnswerRefused(
+                                f"answered with a body that is not valid {encoding}",
+                                request=response.request,
+                                too_large=False,
+                            ) from None
+                    decoded += sum(len(p) for p in pieces)
+                    if decoded > max_decoded:
+                        raise AnswerRefused(
+                            f"answered more than the {size_text(max_decoded)} okectl reads once "
+                            f"decompressed ({size_text(raw)} received)"
+                            if inflater is not None
+                            else f"sent more than the {size_text(max_decoded)} okectl reads of an answer",
+                            request=response.request,
+                        )
+                    chunks.extend(pieces)
+        except TimeoutError:
+            raise AnswerDeadline(
+                f"gave no complete answer by its deadline, {size_text(raw)} of its body received",
+                request=response.request,
+                received=raw,
+            ) from None
+    finally:
+        await response.aclose()
+    return b"".join(chunks)
+
+
+async def send_bounded(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    max_bytes: int,
+    max_decoded: int,
+    seconds: float,
+) -> httpx.Response:
+    """Send ``request`` and read its whole answer within ``seconds`` in all (connecting,
+    sending, the headers and the body) and the size limits of :func:`read_bounded`.
+
+    The answer comes back read and decoded: its ``content`` is the body, its headers no
+    longer name a ``Content-Encoding``. Raises :class:`AnswerRefused`,
+    :class:`AnswerDeadline` or any other ``httpx.HTTPError`` of sending."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    # Only what read_bounded can decode within its limits (httpx would offer br and zstd
+    # when their packages happen to be installed).
+    request.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    try:
+        async with asyncio.timeout_at(deadline):
+            response = await client.send(request, stream=True)
+    except TimeoutError:
+        raise AnswerDeadline(f"timed out after {seconds:g} s", request=request) from None
+    try:
+        body = await read_bounded(response, max_bytes=max_bytes, max_decoded=max_decoded, deadline=deadline)
+    except AnswerDeadline as exc:
+        got = f" with {size_text(exc.received)} of its body received" if exc.received else ""
+        raise AnswerDeadline(
+            f"timed out after {seconds:g} s{got}",
+            request=request,
+            received=exc.received,
+        ) from None
+    dropped = ("content-encoding", "content-length")
+    headers = httpx.Headers([(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped])
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=request,
+        extensions=response.extensions,
+    )
