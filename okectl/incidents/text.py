@@ -11,14 +11,23 @@ import re
 
 from okectl.incidents.model import Fact, Incident, Recovery, plain
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@])")
+# What renders inline anywhere in a line; ( ) only after [ ], which is escaped too.
+_SPECIAL = re.compile(r"([\\`*_\[\]!|~#@])")
+# What renders only at the start of a line: a list item, a numbered item, a heading rule.
+_LEADING = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
 _STATUS_PAGE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?")
 
 
+def _escaped(text: str) -> str:
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = _SPECIAL.sub(r"\\\1", text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return _LEADING.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
+
+
 def escape(text: str) -> str:
-    """Text that renders as itself: no emphasis, link, heading, HTML, mention or reference."""
-    text = plain(text, 10_000).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", text)
+    """Text that renders as itself, on one line: no emphasis, link, heading, HTML, list,
+    mention or reference."""
+    return _escaped(plain(text, 10_000))
 
 
 def code(text: str) -> str:
@@ -65,7 +74,7 @@ def incident_markdown(incident: Incident, *, heading: str = "###") -> str:
         context.append(f"support {code(incident.support)}")
     if context:
         lines.append(
-            f"- **supplier's own channels:** {'; '.join(context)} (for context; okectl does not read them)"
+            f"- **the supplier's own channels** (context; okectl reads none of them): {'; '.join(context)}"
         )
     if incident.advice:
         lines += ["", escape_advice(incident.advice)]
@@ -75,7 +84,7 @@ def incident_markdown(incident: Incident, *, heading: str = "###") -> str:
 def escape_advice(text: str) -> str:
     """okectl's own advice, with its `commands` kept as code and the rest escaped."""
     parts = re.split(r"(`[^`]*`)", text)
-    return "".join(code(p[1:-1]) if p.startswith("`") and p.endswith("`") else escape(p) for p in parts)
+    return "".join(code(p[1:-1]) if p.startswith("`") and p.endswith("`") else _escaped(p) for p in parts)
 
 
 def recovery_markdown(recovery: Recovery) -> str:
