@@ -174,7 +174,9 @@ def from_verification(validated: Validated, clean: Clean) -> Found:
         for version, run in sorted(runs.items()):
             check = f"verify.level@{version}"
             seen = f"{run.date.isoformat()} (okectl verify --level {run.level})"
-            still = tuple(e for e in run.environments if declared.get(e) == version)
+            still = tuple(
+                e for e in run.environments if e.startswith(sid + "/") and declared.get(e) == version
+            )
             if not still:
                 recoveries.append(
                     Recovery(
