@@ -252,10 +252,15 @@ def _journal_writes(root: Path) -> dict[str, _Write]:
     """The last word of the journals on each address, oldest journal first (their names
     start with the time the run started)."""
     runs = root / RUNS_DIR
+    if runs.is_symlink() or runs.parent.is_symlink():
+        raise OkectlError(f"{runs}: cannot read the apply journals: a link leads there")
     if not runs.is_dir():
         return {}
     last: dict[str, _Write] = {}
     for path in sorted(p for p in runs.iterdir() if p.name.endswith(".jsonl")):
+        if path.is_symlink():
+            # okectl writes journals itself, never through a link: one here was planted.
+            raise OkectlError(f"{path}: cannot read an apply journal: it is a link")
         raw = read_regular(path, what="an apply journal", limit=JOURNAL_LIMIT)
         pending: dict[tuple[str, str], str] = {}
         recovered = ""

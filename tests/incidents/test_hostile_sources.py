@@ -35,6 +35,32 @@ def test_a_fifo_among_the_journals_is_one_error_naming_it_and_never_blocks(repo:
     )
 
 
+def test_a_link_among_the_journals_is_refused(repo: Path, tmp_path: Path) -> None:
+    runs = repo / RUNS_DIR
+    runs.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text(
+        json.dumps(
+            {
+                "event": "call",
+                "address": "delta/11AA/production",
+                "action": "create",
+                "outcome": "failed",
+                "message": "read from outside",
+            }
+        )
+        + "\n"
+    )
+    (runs / "1.jsonl").symlink_to(elsewhere)
+
+    result = run_cli("incidents", "--repo", str(repo))
+
+    assert (
+        result.exit_code == 1
+        and result.err == f"{runs}/1.jsonl: cannot read an apply journal: it is a link\n"
+    )
+
+
 def test_journal_lines_that_name_no_address_or_another_supplier_are_no_incident(repo: Path) -> None:
     runs = repo / RUNS_DIR
     runs.mkdir(parents=True)
