@@ -180,3 +180,25 @@ def test_a_forge_that_refuses_is_one_annotated_line_and_exit_1(repo: Path, forge
     assert refused.out.startswith("::error::POST http://127.0.0.1:")
     assert "GitHub answered 403 Forbidden: Resource not accessible by integration" in refused.out
     assert refused.out.count("\n") == 1
+
+
+def test_the_markdown_and_text_outputs_say_the_same_incident(repo: Path) -> None:
+    record(repo, {PROD: "1.0.1"})
+
+    markdown = run_cli("incidents", "--repo", str(repo), "--output", "markdown")
+    text = run_cli("incidents", "--repo", str(repo))
+    none = run_cli("incidents", "--repo", str(repo), "--source", "requests", "--output", "markdown")
+
+    assert markdown.out.startswith(
+        "## okectl incidents: 1 open incident\n\n"
+        f"### {PROD} serves another OKE version than declared\n\n"
+        f"- **check:** `verify.version` of `{PROD}`\n"
+        "- **declared:** OKE 1.0\n"
+        "- **its GET / names:** `1.0.1`\n"
+    )
+    assert text.out.splitlines()[:3] == [
+        f"{PROD}#verify.version  {PROD} serves another OKE version than declared",
+        "    declared: OKE 1.0",
+        "    its GET / names: 1.0.1",
+    ]
+    assert none.out == "## okectl incidents: 0 open incidents\n\nNothing fails now (sources read: requests).\n"
