@@ -201,4 +201,6 @@ def test_the_markdown_and_text_outputs_say_the_same_incident(repo: Path) -> None
         "    declared: OKE 1.0",
         "    its GET / names: 1.0.1",
     ]
-    assert none.out == "## okectl incidents: 0 open incidents\n\nNothing fails now (sources read: requests).\n"
+    assert (
+        none.out == "## okectl incidents: 0 open incidents\n\nNothing fails now (sources read: requests).\n"
+    )
