@@ -39,7 +39,7 @@ def open_request(repo: Path) -> str:
     return rid
 
 
-def test_an_overdue_then_rejected_request_opens_incidents_that_confirming_or_asking_again_resolves(
+def test_an_overdue_then_rejected_request_opens_incidents_that_asking_again_resolves(
     desk_repo: Path, forge: Forge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = desk_repo
@@ -113,3 +113,25 @@ def test_an_overdue_then_rejected_request_opens_incidents_that_confirming_or_ask
     )
     assert forge.writes_during(repo) == []
     assert forge.issues("open") == []
+
+
+def test_confirming_an_overdue_request_closes_its_incident_naming_the_ticket(
+    desk_repo: Path, forge: Forge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_requests(desk_repo)
+    rid = open_request(desk_repo)
+    on(monkeypatch, "2026-12-05")
+    forge.reconcile(desk_repo)
+    (issue,) = forge.issues()
+
+    on(monkeypatch, "2026-12-07")
+    confirmed = run_cli("requests", "confirm", rid, "--repo", str(desk_repo), "--ref", "DESK-4711")
+    assert confirmed.exit_code == 0, confirmed.err
+    assert incidents(desk_repo) == {}
+    forge.reconcile(desk_repo)
+
+    assert issue["state"] == "closed"
+    assert forge.comments(issue["number"])[-1].startswith(
+        f"**Healthy again:** no change request of {TENANT} is past its SLA "
+        f"(2026-12-07: {rid} confirmed (ticket DESK-4711))."
+    )
