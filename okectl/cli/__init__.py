@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "report": "okectl.cli.gitops:report",
     "verify": "okectl.cli.verify:verify",
     "requests": "okectl.cli.requests:requests",
+    "incidents": "okectl.cli.incidents:incidents",
 }
 
 

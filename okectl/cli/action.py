@@ -1,4 +1,4 @@
-"""The GitHub Action's steps that talk to GitHub: `python -m okectl.cli.action comment|drift-issue`.
+"""The GitHub Action's steps that talk to GitHub: `python -m okectl.cli.action comment|drift-issue|incidents`.
 
 They run inside a GitHub Actions job and read what the runner provides: ``GITHUB_API_URL``,
 ``GITHUB_REPOSITORY``, ``GITHUB_EVENT_PATH``, ``GITHUB_SERVER_URL``, ``GITHUB_RUN_ID``,
@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from okectl.cli.incidents import derive, source_options
+from okectl.cli.options import repo_option
 from okectl.errors import EXIT_ERROR, OkectlError
 from okectl.files import read_regular
 from okectl.gitops.github import (
@@ -163,6 +165,27 @@ def drift_issue(
         "unknown": f"left the drift issue alone: the plan did not finish (exit {plan_exit or 'none'})",
     }
     click.echo(f"okectl: {messages[done]}")
+    return 0
+
+
+@action.command("incidents")
+@repo_option
+@source_options
+def incidents(repo: Path, sources: tuple[str, ...], plan_file: Path | None) -> int:
+    """Open, update or close one issue per incident (label okectl-incident), found again by
+    the key in its hidden marker; issues of checks this run did not see are left alone."""
+    from okectl.gitops.incidents import reconcile_issues
+
+    _, found = derive(repo, sources, plan_file)
+    with _api() as api:
+        done = reconcile_issues(api, _env("GITHUB_REPOSITORY"), found, run_url=_run_url())
+    for item in done.actions:
+        click.echo(f"okectl: {item.done} incident #{item.number}: {item.key}")
+    click.echo(
+        f"okectl: {len(found.open)} open incident(s) from {', '.join(found.sources)}; "
+        f"{len(done.actions)} issue(s) changed, {done.unchanged} unchanged, "
+        f"{done.unseen} of checks this run did not see left as they are"
+    )
     return 0
 
 

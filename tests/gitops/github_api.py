@@ -2,7 +2,9 @@
 
 The forge cannot run here, so this serves the few calls the action makes over a real socket,
 with GitHub's shapes: paged listings with `Link: <…>; rel="next"`, comments and issues that
-keep their ids, and, when `read_only` is set, the 403 a fork's read-only token gets on a write.
+keep their ids, authors and times (``created_at``, and ``updated_at`` moved by an edit or a
+comment, to the second as GitHub gives them), and, when `read_only` is set, the 403 a fork's
+read-only token gets on a write.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,6 +50,19 @@ class GitHubState:
     @property
     def writes(self) -> list[Call]:
         return [c for c in self.calls if c.method != "GET"]
+
+
+BOT = {"type": "Bot", "login": "github-actions[bot]"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _touch(state: GitHubState, number: int) -> None:
+    for issue in state.issues:
+        if issue["number"] == number:
+            issue["updated_at"] = _now()
 
 
 def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
@@ -100,12 +116,9 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                     self._page(state.comments.get(number, []), query, parts.path)
                     return
                 state.next_id += 1
-                made = {
-                    "id": state.next_id,
-                    "user": {"type": "Bot", "login": "github-actions[bot]"},
-                    "body": body["body"],
-                }
+                made = {"id": state.next_id, "user": BOT, "body": body["body"], "created_at": _now()}
                 state.comments.setdefault(number, []).append(made)
+                _touch(state, number)
                 self._answer(201, made)
                 return
             if rest[:2] == ["issues", "comments"] and len(rest) == 3 and method == "PATCH":
@@ -135,6 +148,9 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                     "body": body["body"],
                     "state": "open",
                     "labels": [{"name": n} for n in body.get("labels", [])],
+                    "user": BOT,
+                    "created_at": _now(),
+                    "updated_at": _now(),
                 }
                 state.issues.append(made)
                 self._answer(201, made)
@@ -142,7 +158,7 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             if rest[:1] == ["issues"] and len(rest) == 2 and method == "PATCH":
                 for issue in state.issues:
                     if issue["number"] == int(rest[1]):
-                        issue.update(body)
+                        issue.update(body, updated_at=_now())
                         self._answer(200, issue)
                         return
             self._answer(404, {"message": "Not Found"})

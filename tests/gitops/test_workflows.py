@@ -196,6 +196,11 @@ def test_apply_runs_one_at_a_time_through_a_protected_environment() -> None:
     apply = next(s for s in _steps(doc, "apply") if "okectl apply" in s.get("run", ""))
     assert apply["env"]["PLAN_FILE"] == "${{ steps.okectl.outputs.plan-file }}"
     assert "okectl apply okectl-plan.json --auto-approve" in apply["run"]
+    # Incidents of writes, from this run's journal, whether the apply failed or not.
+    (incidents,) = [s for s in _steps(doc, "apply") if "okectl.cli.action incidents" in s.get("run", "")]
+    assert incidents["if"] == "always()" and "--source writes" in incidents["run"]
+    assert incidents["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert doc["permissions"]["issues"] == "write"
 
 
 def test_the_nightly_drift_run_keeps_a_single_labelled_issue() -> None:
@@ -212,6 +217,11 @@ def test_the_nightly_drift_run_keeps_a_single_labelled_issue() -> None:
     last = _steps(doc, "drift")[-1]
     assert last["if"] == "always()" and "PLAN_EXIT" in last["run"]
     assert doc["permissions"]["issues"] == "write"
+    # The incidents after verify has recorded, before the job fails.
+    names = [s.get("run", "") for s in _steps(doc, "drift")]
+    (at,) = [n for n, run in enumerate(names) if "okectl.cli.action incidents" in run]
+    assert at > next(n for n, run in enumerate(names) if "okectl verify" in run and "--record" in run)
+    assert _steps(doc, "drift")[at]["if"] == "always()"
 
 
 def test_the_pre_commit_hook_runs_okectl_validate_once_per_commit() -> None:
