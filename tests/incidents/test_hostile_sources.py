@@ -81,31 +81,33 @@ def test_journal_lines_that_name_no_address_or_another_supplier_are_no_incident(
     assert incidents(repo) == {}
 
 
-def test_a_record_naming_another_suppliers_environment_or_no_version_is_no_incident(repo: Path) -> None:
+FAILING = {"date": "2026-11-27", "level": 2, "passed_level": 1, "status": "fail"}
+
+
+@pytest.mark.parametrize(
+    ("version", "entry", "field"),
+    [
+        (
+            "1.0",
+            {"environments": ["planwijs/11AA/production"], "drift": {"planwijs/11AA/production": "9"}},
+            "planwijs/11AA/production",
+        ),
+        ("1.0 <b>", {"environments": ["delta/11AA/production"]}, "1.0 <b>"),
+    ],
+    ids=["another-suppliers-environment", "not-a-version"],
+)
+def test_a_record_naming_another_suppliers_environment_or_no_version_is_refused_not_an_incident(
+    repo: Path, version: str, entry: dict[str, object], field: str
+) -> None:
     path = repo / "verification" / "delta.json"
     path.parent.mkdir()
-    failing = {"date": "2026-11-27", "level": 2, "passed_level": 1, "status": "fail"}
-    path.write_text(
-        json.dumps(
-            {
-                "oke_versions": {
-                    "1.0": {
-                        **failing,
-                        "passed_level": 0,
-                        "environments": ["planwijs/11AA/production"],
-                        "drift": {"planwijs/11AA/production": "9"},
-                    },
-                    "1.0 <b>": {
-                        **failing,
-                        "environments": ["delta/11AA/production"],
-                        "drift": {"delta/11AA/production": "9"},
-                    },
-                }
-            }
-        )
-    )
+    path.write_text(json.dumps({"oke_versions": {version: {**FAILING, **entry}}}))
 
-    assert incidents(repo) == {}
+    result = run_cli("incidents", "--repo", str(repo))
+
+    assert result.exit_code == 1 and result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("verification/delta.json: ") and field in lines[0]
 
 
 def test_a_plan_that_is_not_one_is_one_error(repo: Path, tmp_path: Path) -> None:
