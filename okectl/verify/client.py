@@ -1,9 +1,14 @@
 """The HTTP side of verify: one client per supplier, within that supplier's limits.
 
 Every request a check sends goes through `SupplierClient.send`, which holds the supplier's
-concurrency and request rate (``api.limits``: one budget for everything okectl sends that
+concurrency and request rate (``limits``: one budget for everything okectl sends that
 supplier), never retries (a conformance check must see the first answer), and records how
 many dependent round trips led up to it, so a run can report its critical path.
+
+Whatever an endpoint sends is bounded: `read_bounded` reads one answer within one deadline
+for the whole of it (headers and body, however the bytes trickle in) and within a size
+limit counted both on the wire and decoded, so a gzip bomb, an endless body or a slow-loris
+answer ends as a failure that names the limit, never as a memory error or a hung run.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +29,105 @@ from okectl.providers.http.transport import RateLimiter, tls_context
 from okectl.verify.model import Excerpt
 
 EXCERPT_CHARS = 400
-# Token fields of an OAuth answer: hidden whatever their value.
+# An OKE answer is a page of at most a few hundred items: megabytes are already hostile.
+MAX_COMPRESSED_BYTES = 16 * 1024 * 1024
+MAX_DECODED_BYTES = 16 * 1024 * 1024
+# The encodings okectl asks for and can decode within the limit; any other is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+MiB = 1024 * 1024
+# Token fields of an OAuth answer: hidden whatever their value, in raw text too.
 _TOKEN_VALUE = re.compile(r'("(?:access|refresh|id)_token"\s*:\s*")[^"]*(")')
+
+
+class AnswerLimit(Exception):
+    """An answer that passed one of verify's limits (okectl's rules, not the profile's)."""
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:g} MiB" if n >= MiB and n % MiB == 0 else f"{n:,} bytes"
+
+
+def _decoder(encoding: str) -> Any:
+    """A zlib decompressor for a Content-Encoding, or None for identity."""
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise AnswerLimit(f"the answer is encoded as {encoding!r}; okectl asked for {ACCEPT_ENCODING} only")
+
+
+async def read_bounded(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    deadline: float,
+    deadline_name: str = "the deadline",
+    max_compressed: int = MAX_COMPRESSED_BYTES,
+    max_decoded: int = MAX_DECODED_BYTES,
+) -> tuple[httpx.Response, bytes]:
+    """Send ``request`` and read its whole answer, decoded, within the limits.
+
+    ``deadline`` is a `time.monotonic()` instant by which the answer must be complete:
+    one deadline for headers and body together, not per read, so an answer that trickles
+    in a byte at a time ends at the deadline like one that never starts. Bytes are
+    counted as they arrive on the wire and again as decoded (each chunk inflated no
+    further than the room left), so memory stays within ``max_decoded``.
+    Raises `AnswerLimit` naming the limit passed; transport errors are httpx's."""
+    started = time.monotonic()
+    remaining = deadline - started
+    if remaining <= 0:
+        raise AnswerLimit(f"not sent: {deadline_name} had passed")
+    try:
+        async with asyncio.timeout(remaining):
+            response = await client.send(request, stream=True)
+            try:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_compressed:
+                    raise AnswerLimit(
+                        f"the answer announces {int(declared):,} bytes, more than the limit of "
+                        f"{_size(max_compressed)}"
+                    )
+                encodings = [
+                    e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
+                ]
+                if len([e for e in encodings if e not in ("", "identity")]) > 1:
+                    raise AnswerLimit("the answer is encoded more than once; okectl decodes one layer")
+                decoder = _decoder(next((e for e in encodings if e not in ("", "identity")), ""))
+                body = bytearray()
+                wire = 0
+                async for raw in response.aiter_raw():
+                    wire += len(raw)
+                    if wire > max_compressed:
+                        raise AnswerLimit(f"the answer passed {_size(max_compressed)} on the wire")
+                    if decoder is None:
+                        body += raw
+                    else:
+                        room = max_decoded - len(body)
+                        try:
+                            body += decoder.decompress(raw, room + 1)
+                        except zlib.error as exc:
+                            raise AnswerLimit(f"the answer's compressed body is broken ({exc})") from None
+                        if decoder.unconsumed_tail:
+                            body += b"\0"  # past the room: counted below as too large
+                    if len(body) > max_decoded:
+                        raise AnswerLimit(
+                            f"the answer passed {_size(max_decoded)} decoded "
+                            f"(after {wire:,} bytes on the wire)"
+                        )
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        waited = time.monotonic() - started
+        raise AnswerLimit(f"no whole answer within {deadline_name} (waited {waited:.2f} s)") from None
+    return response, bytes(body)
 
 
 @dataclass(slots=True)
 class Exchange:
-    """One request and its answer (or the transport error instead of one)."""
+    """One request and its answer (or why there is none: a transport error, or a limit of
+    okectl's that the answer passed)."""
 
     method: str
     url: str
@@ -37,6 +136,9 @@ class Exchange:
     headers: httpx.Headers | None = None
     content: bytes = b""
     error: str | None = None
+    # Set when the answer passed a limit (too large, too slow): a failure of the endpoint.
+    limit: str | None = None
+    elapsed: float = 0.0
 
     @property
     def line(self) -> str:
@@ -46,27 +148,35 @@ class Exchange:
     def content_type(self) -> str:
         return str((self.headers or httpx.Headers()).get("content-type", ""))
 
+    @property
+    def answered(self) -> bool:
+        return self.error is None and self.limit is None
+
     def json(self) -> Any:
         return json.loads(self.content)
 
-    def excerpt(self, hidden: Iterable[str] = ()) -> Excerpt:
-        """What evidence keeps of this exchange: the start of the answer, with the client
+    def excerpt(self, hidden: Iterable[str] = (), body: str | None = None) -> Excerpt:
+        """What evidence keeps of this exchange: ``body`` (what the check chose to keep, the
+        profile's fields of the answer) or else the start of the raw answer, with the client
         secret and tokens (``hidden``) replaced in any form a supplier may echo them in."""
+        text = body if body is not None else self.content.decode("utf-8", "replace")
         # Scrubbed whole before it is cut: a cut through a secret would leave part of it.
-        text = scrub(self.content.decode("utf-8", "replace"), hidden)
-        text = _TOKEN_VALUE.sub(r"\1[redacted]\2", text)
+        text = _TOKEN_VALUE.sub(r"\1[redacted]\2", scrub(text, hidden))
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS] + "…"
         return Excerpt(
-            request=self.line,
+            request=scrub(self.line, hidden),
             status=self.status,
-            content_type=self.content_type or None,
-            body=self.error or text,
+            content_type=scrub(self.content_type, hidden)[:120] or None,
+            body=scrub(self.limit or self.error or "", hidden) or text,
         )
 
 
 class SupplierClient:
-    """Sends one supplier's verification requests; shared by all its environments."""
+    """Sends one supplier's verification requests; shared by all its environments.
+
+    ``timeout`` is the deadline for one whole answer; ``run_deadline`` (a
+    `time.monotonic()` instant) the one for the run: no request outlives either."""
 
     def __init__(
         self,
@@ -74,20 +184,36 @@ class SupplierClient:
         concurrency: int,
         requests_per_second: float,
         timeout: float = 10.0,
+        run_deadline: float | None = None,
+        run_seconds: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        ca_file: str | None = None,
+        max_answer_bytes: int = MAX_DECODED_BYTES,
     ) -> None:
         self._semaphore = asyncio.Semaphore(concurrency)
         # A second's worth of requests at once, like the suppliers' own limits.
         self._limiter = RateLimiter(requests_per_second, burst=max(1, int(requests_per_second)))
         self._client = httpx.AsyncClient(
+            # The deadline for the whole answer is read_bounded's; httpx's own per-phase
+            # timeouts only back it up.
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
-            verify=tls_context(),
+            verify=tls_context(ca_file),
         )
+        self.timeout = timeout
+        self.run_deadline = run_deadline
+        self.run_seconds = run_seconds
+        self.max_answer_bytes = max_answer_bytes
         self.sent = 0
         self.max_depth = 0
+
+    def _deadline(self) -> tuple[float, str]:
+        own = time.monotonic() + self.timeout
+        if self.run_deadline is not None and self.run_deadline < own:
+            return self.run_deadline, f"the run's deadline of {self.run_seconds:g} s"
+        return own, f"the deadline of {self.timeout:g} s per answer"
 
     async def send(
         self,
@@ -102,7 +228,7 @@ class SupplierClient:
         content_type: str | None = None,
     ) -> Exchange:
         """Send one request; ``after`` is the depth of the exchange it depended on."""
-        sent_headers = {"Accept": "application/json", **(headers or {})}
+        sent_headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token}"
         content: bytes | None = None
@@ -113,17 +239,33 @@ class SupplierClient:
         self.max_depth = max(self.max_depth, exchange.depth)
         async with self._semaphore:
             await self._limiter.acquire()
-            self.sent += 1
+            started = time.monotonic()
+            deadline, name = self._deadline()
             try:
-                resp = await self._client.request(
+                request = self._client.build_request(
                     method, url, headers=sent_headers, content=content, data=form
                 )
-            except httpx.HTTPError as exc:
+                if deadline > started:
+                    self.sent += 1
+                resp, body = await read_bounded(
+                    self._client,
+                    request,
+                    deadline=deadline,
+                    deadline_name=name,
+                    max_compressed=self.max_answer_bytes,
+                    max_decoded=self.max_answer_bytes,
+                )
+            except AnswerLimit as exc:
+                exchange.limit = str(exc)
+                return exchange
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 return exchange
+            finally:
+                exchange.elapsed = time.monotonic() - started
         exchange.status = resp.status_code
         exchange.headers = resp.headers
-        exchange.content = resp.content
+        exchange.content = body
         return exchange
 
     async def aclose(self) -> None:

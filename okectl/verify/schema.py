@@ -139,3 +139,62 @@ def extension_errors(schema: Any, instance: Any, limit: int = 5) -> list[str]:
 
     descend(schema, instance, (), 0)
     return out[:limit]
+
+
+KEPT_STRING = 80
+KEPT_ITEMS = 3
+KEPT_DEPTH = 6
+
+
+def _properties(schema: Any, depth: int = 0) -> dict[str, Any]:
+    """Every property a schema defines, through allOf/anyOf/oneOf."""
+    if not isinstance(schema, dict) or depth > 8:
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            for name, sub in _properties(branch, depth + 1).items():
+                out.setdefault(name, sub)
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out.update(props)
+    return out
+
+
+def _items(schema: Any, depth: int = 0) -> Any:
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if isinstance(schema.get("items"), dict):
+        return schema["items"]
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            found = _items(branch, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def kept_fields(schema: Any, instance: Any, depth: int = 0) -> Any:
+    """What evidence keeps of an answer: only the fields the profile's schema defines,
+    strings cut to a few dozen characters and lists to their first items, so a supplier's
+    text reaches the evidence only where the profile gives it a place, and briefly."""
+    if isinstance(instance, str):
+        return instance if len(instance) <= KEPT_STRING else instance[:KEPT_STRING] + "…"
+    if isinstance(instance, bool | int | float) or instance is None:
+        return instance
+    if depth >= KEPT_DEPTH:
+        return "…"
+    if isinstance(instance, list):
+        sub = _items(schema)
+        kept = [kept_fields(sub, item, depth + 1) for item in instance[:KEPT_ITEMS]]
+        if len(instance) > KEPT_ITEMS:
+            kept.append(f"… {len(instance) - KEPT_ITEMS} more")
+        return kept
+    if isinstance(instance, dict):
+        props = _properties(schema)
+        return {
+            str(name): kept_fields(props[name], value, depth + 1)
+            for name, value in instance.items()
+            if name in props
+        }
+    return None

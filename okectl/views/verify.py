@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
-from okectl.verify.model import LEVELS, CheckResult, EnvironmentResult, VerifyReport
+from okectl.verify.model import LEVELS, CheckResult, EnvironmentResult, VerifyReport, rule_label
 
 MARK = {"pass": "ok", "fail": "FAIL", "skip": "skip", "error": "ERROR"}
 COLOUR = {"pass": "green", "fail": "red", "skip": "yellow", "error": "red"}
@@ -19,12 +19,17 @@ def _plain(text: str, _colour: str) -> str:
     return text
 
 
+def _requires(check: CheckResult) -> str:
+    label = rule_label(check.rule)
+    return check.requires + (f" [{label}]" if label else "")
+
+
 def _failure_line(env: EnvironmentResult, check: CheckResult) -> str:
     parts = [f"{env.address}: L{check.level} {check.check}: {check.message}"]
     if check.request:
         parts.append(f"request: {check.request}")
     if check.requires:
-        parts.append(f"requires: {check.requires}")
+        parts.append(f"requires: {_requires(check)}")
     return "; ".join(parts)
 
 
@@ -55,7 +60,7 @@ def text(report: VerifyReport, *, paint: Paint = _plain, verbose: bool = False) 
                     if check.request:
                         lines.append(f"      request: {check.request}")
                     if check.requires:
-                        lines.append(f"      requires: {check.requires}")
+                        lines.append(f"      requires: {_requires(check)}")
                 elif check.status == "skip" and check.level == 0:
                     lines.append(f"    note: {check.message}")
     for error in report.errors:

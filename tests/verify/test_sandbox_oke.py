@@ -42,9 +42,15 @@ def test_the_catalogue_pages_and_the_unknown_id_problem(served: Served) -> None:
     assert (page["pageSize"], page["pageNumber"], page["hasNextPage"], len(page["items"])) == (
         10,
         1,
-        False,
-        3,
+        True,
+        10,
     )
+    second = httpx.get(
+        base(served, TA) + "/components", params={"pageSize": 10, "pageNumber": 2}, headers=auth
+    ).json()
+    assert (second["hasNextPage"], len(second["items"])) == (False, 2)
+    ids = {i["componentId"] for i in page["items"] + second["items"]}
+    assert len(ids) == 12
     assert page["items"][0]["consumers"][0]["consumerKey"] == "nl-test-admin"
     missing = httpx.get(base(served, TA) + "/components/nope", headers=auth)
     assert missing.status_code == 404

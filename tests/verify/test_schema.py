@@ -115,11 +115,16 @@ def test_flow_6_answers_programme_offering_associations_only() -> None:
             "https://sis.example/oke/persons/p/associations",
             2,
             200,
-            httpx.Headers(),
+            httpx.Headers({"content-type": "application/json"}),
             json.dumps({**envelope(items[0]), "items": items}).encode(),
         )
         check._check_body(3, path, ex, "read.get")
-    assert [c.status for c in result.checks] == ["pass", "fail"]
+    assert [(c.check, c.status) for c in result.checks] == [
+        ("read.get", "pass"),
+        ("read.get", "pass"),
+        ("read.flow-6", "fail"),
+    ]
     assert "flow 6 returns programme-offering associations only, not courseOfferingAssociation" in (
-        result.checks[1].message
+        result.checks[2].message
     )
+    assert result.checks[2].rule.startswith("doc/flow6.md")

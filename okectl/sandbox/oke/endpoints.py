@@ -3,6 +3,7 @@ operations of its role and flows, and the run-time control of faults and the req
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -35,6 +36,7 @@ from okectl.sandbox.oke.data import (
     DOCUMENT_ID,
     ID_FIELD,
     MISSING_FIELD,
+    NOT_FILTERS,
     PAGE_SIZES,
     SINGULAR,
     TEMPLATES,
@@ -42,7 +44,7 @@ from okectl.sandbox.oke.data import (
     fixtures,
     nth_id,
 )
-from okectl.sandbox.oke.faults import OkeFaults
+from okectl.sandbox.oke.faults import OkeFaults, hostile_answer
 from okectl.sandbox.store import Credential, Key, Store
 
 TOKEN_TTL_SECONDS = 3600
@@ -88,7 +90,7 @@ class OkeEndpoints:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def _env(self, request: Request) -> _Env:
+    def _key(self, request: Request) -> tuple[str, str, str]:
         supplier = request.path_params["supplier"]
         school = request.path_params["school"]
         name = request.path_params["environment"]
@@ -97,9 +99,20 @@ class OkeEndpoints:
         key = (supplier, school, name)
         with self._lock:
             self.log.setdefault(key, []).append(f"{request.method} {request.url.path}")
-        stored = self.store.get(Key(supplier, school, name))
+        return key
+
+    def _env(self, request: Request) -> _Env:
+        """The environment addressed. One that does not exist is answered as one the caller
+        may not see (401, as without a token): nothing tells which tenants exist."""
+        env = self._lookup(self._key(request))
+        if env is None:
+            raise _unauthorized()
+        return env
+
+    def _lookup(self, key: tuple[str, str, str]) -> _Env | None:
+        stored = self.store.get(Key(*key))
         if stored is None:
-            raise OkeProblem(404, "Not Found", f"no environment {school}/{name}")
+            return None
         doc = json.loads(stored.doc)
         function = doc.get("function")
         roles = frozenset({function}) if function else frozenset(ROLES)
@@ -108,12 +121,19 @@ class OkeEndpoints:
         ooapi = str(doc.get("ooapi_version") or "5.0")
         return _Env(key, oke_version, ooapi, roles, flows, operations(roles, flows, oke_version))
 
+    async def _hostile(self, env: _Env, media: str) -> Response | None:
+        """The answer a faulty environment sends instead of the real one, if any."""
+        faults = self._faults(env)
+        if faults.slow_ms:
+            await asyncio.sleep(faults.slow_ms / 1000)
+        return hostile_answer(faults, media) if faults.hostile else None
+
     def _faults(self, env: _Env) -> OkeFaults:
         return self.faults.get(env.key) or OkeFaults()
 
     def _problem(self, env: _Env | None, problem: OkeProblem, request: Request) -> Response:
         v6 = env is not None and env.v6
-        body = {
+        body: dict[str, Any] = {
             "type": "about:blank",
             "title": problem.title,
             # OOAPI v5 writes the status as a string; OEAPI v6 follows RFC 9457 (a number).
@@ -121,11 +141,15 @@ class OkeEndpoints:
             "detail": problem.detail,
             "instance": request.url.path,
         }
+        if env is not None and self._faults(env).wrong_error_body:
+            body = {"error": problem.title.lower(), "status": problem.status}
         return Response(
             json.dumps(body), status_code=problem.status, media_type=PROBLEM, headers=problem.headers
         )
 
     def _json(self, env: _Env, value: Any, status: int = 200, media: str = "application/json") -> Response:
+        if self._faults(env).wrong_content_type:
+            media = "text/plain; charset=utf-8"
         return Response(json.dumps(value, ensure_ascii=False), status_code=status, media_type=media)
 
     def _negotiate(self, env: _Env, request: Request) -> str:
@@ -166,12 +190,7 @@ class OkeEndpoints:
             return
         entry = self._token(request, env)
         if entry is None:
-            raise OkeProblem(
-                401,
-                "Unauthorized",
-                "a bearer token from this environment's token endpoint is required",
-                headers={"WWW-Authenticate": 'Bearer realm="okectl-sandbox-oke"'},
-            )
+            raise _unauthorized()
         if not entry.scopes & allowed:
             raise OkeProblem(
                 403,
@@ -228,19 +247,30 @@ class OkeEndpoints:
         raw_number = request.query_params.get("pageNumber", "1")
         if not raw_size.isdigit() or int(raw_size) not in PAGE_SIZES:
             raise OkeProblem(400, "Bad Request", f"pageSize must be one of {', '.join(map(str, PAGE_SIZES))}")
-        if not raw_number.isdigit() or int(raw_number) < 1:
-            raise OkeProblem(400, "Bad Request", "pageNumber must be a whole number from 1")
+        if not raw_number.isdigit() or not 1 <= int(raw_number) <= 10_000:
+            raise OkeProblem(400, "Bad Request", "pageNumber must be a whole number from 1 to 10000")
         size, number = int(raw_size), int(raw_number)
-        total = COLLECTION_SIZE if kind in fixtures(env.oke_version) else 0
+        faults = self._faults(env)
+        every = (
+            [self._item(env, kind, n) for n in range(COLLECTION_SIZE)]
+            if kind in fixtures(env.oke_version)
+            else []
+        )
+        if not faults.ignore_filters:
+            every = [item for item in every if _passes(item, request.query_params.multi_items())]
+        total = len(every)
+        if faults.broken_paging == "oversize":
+            size = max(size, total + 1)
         start = (number - 1) * size
-        items = [
-            self._served(env, kind, self._item(env, kind, n)) for n in range(start, min(total, start + size))
-        ]
+        if faults.broken_paging == "repeat":
+            start = 0
+        items = [self._served(env, kind, item) for item in every[start : start + size]]
+        more = start + size < total or faults.broken_paging == "endless"
         body = {
-            "pageSize": size,
+            "pageSize": int(raw_size),
             "pageNumber": number,
             "hasPreviousPage": number > 1,
-            "hasNextPage": start + size < total,
+            "hasNextPage": more,
             "totalPages": max(1, -(-total // size)),
             "items": items,
         }
@@ -251,13 +281,19 @@ class OkeEndpoints:
     async def service(self, request: Request) -> Response:
         env: _Env | None = None
         try:
-            env = self._env(request)
+            key = self._key(request)
+            env = self._lookup(key)
+            # Without an OKE token, the administration API's tenant check decides, before
+            # anything tells whether the environment exists.
+            if env is None or self._token(request, env) is None:
+                if not self.admin_credential(request, key[0]).sees(key[1]):
+                    raise OkeProblem(403, "Forbidden", f"this credential has no access to tenant {key[1]}")
+                if env is None:
+                    raise OkeProblem(404, "Not Found", f"no environment {key[1]}/{key[2]}")
             media = self._negotiate(env, request)
-            # Without an OKE token, the administration API's tenant check decides.
-            if self._token(request, env) is None and not self.admin_credential(request, env.key[0]).sees(
-                env.key[1]
-            ):
-                raise OkeProblem(403, "Forbidden", f"this credential has no access to tenant {env.key[1]}")
+            hostile = await self._hostile(env, media)
+            if hostile is not None:
+                return hostile
             claimed = self._faults(env).claim_version or env.oke_version
             supplier, school, name = env.key
             origin = str(request.base_url).rstrip("/")
@@ -282,11 +318,11 @@ class OkeEndpoints:
             return answer.response
 
     async def token(self, request: Request) -> Response:
-        env: _Env | None = None
         try:
-            env = self._env(request)
+            key = self._key(request)
         except OkeProblem as problem:
-            return self._problem(env, problem, request)
+            return self._problem(None, problem, request)
+        env = self._lookup(key)
         try:
             form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
         except UnicodeDecodeError:
@@ -300,9 +336,10 @@ class OkeEndpoints:
                 client_id = secret = None
         if form.get("grant_type") != "client_credentials":
             return oauth_error(400, "unsupported_grant_type", "use client_credentials")
-        supplier, school, _ = env.key
+        supplier, school, _ = key
         cred = self.store.authenticate(supplier, client_id, secret) if client_id and secret else None
-        if cred is None or not cred.sees(school):
+        # The same answer for an environment that does not exist as for another school's.
+        if cred is None or not cred.sees(school) or env is None:
             return oauth_error(
                 401, "invalid_client", "unknown client, wrong secret or another school's client"
             )
@@ -332,6 +369,9 @@ class OkeEndpoints:
         try:
             env = self._env(request)
             media = self._negotiate(env, request)
+            hostile = await self._hostile(env, media)
+            if hostile is not None:
+                return hostile
             path = "/" + request.path_params["rest"].rstrip("/")
             method = request.method
             matches = [(op, m) for op in env.ops if (m := TEMPLATES[op.path].match(path))]
@@ -515,3 +555,25 @@ class OkeEndpoints:
                 Route("/_sandbox/oke/requests", self.admin_requests, methods=["GET", "DELETE"]),
             ]
         return routes
+
+
+def _unauthorized() -> OkeProblem:
+    return OkeProblem(
+        401,
+        "Unauthorized",
+        "a bearer token from this environment's token endpoint is required",
+        headers={"WWW-Authenticate": 'Bearer realm="okectl-sandbox-oke"'},
+    )
+
+
+def _passes(item: dict[str, Any], query: list[tuple[str, str]]) -> bool:
+    """Whether an item matches the query's filters on its own fields (``offeringType=course``,
+    ``resultExpected=true``); paging, sorting and search parameters are not filters."""
+    for name, wanted in query:
+        if name in NOT_FILTERS:
+            continue
+        value = item.get(name)
+        shown = str(value).lower() if isinstance(value, bool) else value
+        if shown != wanted:
+            return False
+    return True
