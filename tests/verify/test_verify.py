@@ -139,7 +139,8 @@ def test_an_environment_production_at_the_supplier_gets_no_write_either(served: 
             served.root, Selection(suppliers=frozenset({"toets"}), environment="acceptance", level=4)
         )
         assert failures(report) == [
-            "toets/10AA/acceptance: L4 write.refused: level 4 is refused on production"
+            "toets/10AA/acceptance: L4 write.refused: level 4 is refused on production: "
+            "the supplier reports it as production"
         ]
         assert "toets/10AA/acceptance" not in served.requests()
     finally:
@@ -227,7 +228,7 @@ def test_no_authentication(served: Served) -> None:
 # --- outputs, evidence, record -----------------------------------------------------------
 
 
-def test_junit_and_html_outputs(served: Served, cli: Cli) -> None:
+def test_junit_output(served: Served, cli: Cli) -> None:
     served.faults(PRODUCTION, claim_version="1.0")
     junit = run(cli, served, "--supplier", "toets", "--output", "junit")
     assert junit.exit_code == 4
@@ -235,8 +236,13 @@ def test_junit_and_html_outputs(served: Served, cli: Cli) -> None:
     assert root.get("failures") == "1"
     failed = root.findall(".//failure")
     assert len(failed) == 1 and "version drift" in (failed[0].get("message") or "")
-    html = run(cli, served, "--supplier", "toets", "--output", "html")
-    assert html.out.startswith("<!doctype html>") and "version drift: GET / says 1.0" in html.out
+
+
+def test_html_is_never_dumped_on_the_terminal(served: Served, cli: Cli) -> None:
+    result = run(cli, served, "--supplier", "toets", "--output", "html")
+    assert result.exit_code != 0 and result.out == ""
+    assert "--output html writes index.html over the evidence packs: give --out DIR" in result.err
+    assert served.requests() == {}
 
 
 def test_evidence_pack_and_record(served: Served, cli: Cli, tmp_path: Path) -> None:
@@ -384,8 +390,13 @@ def test_an_environment_the_supplier_does_not_have_is_an_error(
         "ERROR locate: supplier toets has no environment toets/10AA/demo; apply the configuration first"
         in (result.out)
     )
-    nothing = cli("verify", "--repo", str(root), "--supplier", "nobody")
-    assert nothing.exit_code == 1 and nothing.err == "no environment matches the selection\n"
+    nothing = cli("verify", "--repo", str(root), "--supplier", "nobody", "--school", "99ZZ")
+    assert nothing.exit_code == 1
+    assert nothing.err == (
+        "unknown supplier 'nobody'; unknown school '99ZZ' in --school/--supplier; check the spelling\n"
+    )
+    none = cli("verify", "--repo", str(root), "--supplier", "toets", "--environment", "staging")
+    assert none.exit_code == 1 and none.err == "no environment matches the selection\n"
 
 
 def test_a_tls_failure_is_a_transport_failure(served: Served) -> None:
