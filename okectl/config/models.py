@@ -291,8 +291,8 @@ class EnvironmentOverride(Model):
     protect: bool | None = None
     base_url: HttpUrl | None = Field(
         default=None,
-        description="Where this environment's OKE endpoint is (verify looks there; never written to "
-        "the supplier). Wins over what an administration API reports",
+        description="an http(s) URL: where this environment's OKE endpoint is (verify looks there; "
+        "never written to the supplier; wins over what an administration API reports)",
     )
     absent: bool = Field(
         default=False,

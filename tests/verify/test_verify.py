@@ -87,9 +87,7 @@ def test_no_level_4_request_ever_reaches_a_production_environment(served: Served
     assert served.requests() == {}
 
 
-def test_an_endpoint_that_is_not_https_gets_no_token(
-    served: Served, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_endpoint_that_is_not_https_gets_no_token(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the adapter's own reference supplier is exempt from https: the same loopback
     URL reported for any other supplier fails level 0, and nothing more is sent to it."""
     import dataclasses
@@ -104,9 +102,7 @@ def test_an_endpoint_that_is_not_https_gets_no_token(
     def as_a_real_supplier(supplier: object, ctx: object) -> object:
         return dataclasses.replace(make_access(supplier, ctx), local=False)  # type: ignore[arg-type]
 
-    monkeypatch.setitem(
-        registry.BUILT_IN, "sandbox", dataclasses.replace(own, oke_access=as_a_real_supplier)
-    )
+    monkeypatch.setitem(registry.BUILT_IN, "sandbox", dataclasses.replace(own, oke_access=as_a_real_supplier))
     report = verify(served.root, Selection(suppliers=frozenset({"toets"}), level=3))
     assert report.environments
     for env in report.environments:

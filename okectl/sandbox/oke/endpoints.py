@@ -55,9 +55,18 @@ _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 @dataclass
 class _Token:
-    env: tuple[str, str, str]
+    # The environment it was issued at; None: at the supplier's own token endpoint, valid at
+    # every environment of a school the credential sees.
+    env: tuple[str, str, str] | None
     scopes: frozenset[str]
     expires: float
+    supplier: str = ""
+    credential: Credential | None = None
+
+    def valid_at(self, key: tuple[str, str, str]) -> bool:
+        if self.env is not None:
+            return self.env == key
+        return self.supplier == key[0] and self.credential is not None and self.credential.sees(key[1])
 
 
 @dataclass
@@ -181,7 +190,7 @@ class OkeEndpoints:
         if scheme.lower() != "bearer":
             return None
         entry = self.tokens.get(value.strip())
-        if entry is None or entry.env != env.key or entry.expires < time.monotonic():
+        if entry is None or not entry.valid_at(env.key) or entry.expires < time.monotonic():
             return None
         return entry
 
@@ -318,11 +327,35 @@ class OkeEndpoints:
             return answer.response
 
     async def token(self, request: Request) -> Response:
+        """An environment's own token endpoint: tokens valid at that environment only."""
         try:
             key = self._key(request)
         except OkeProblem as problem:
             return self._problem(None, problem, request)
         env = self._lookup(key)
+        offered = sorted(
+            s for s in SCOPE_FLOWS if env is None or s != "nl-test-admin-flow-6" or has_flow6(env.oke_version)
+        )
+        return await self._issue(request, key[0], offered, school=key[1], env=env, env_key=key)
+
+    async def supplier_token(self, request: Request) -> Response:
+        """The supplier's one token endpoint: tokens valid at every environment of the schools
+        the client sees (as a verification client declared in ``verify.token_url`` uses)."""
+        supplier = request.path_params["supplier"]
+        if not _NAME.match(supplier):
+            return self._problem(None, OkeProblem(400, "Bad Request", "not a supplier's address"), request)
+        return await self._issue(request, supplier, sorted(SCOPE_FLOWS))
+
+    async def _issue(
+        self,
+        request: Request,
+        supplier: str,
+        offered: list[str],
+        *,
+        school: str | None = None,
+        env: _Env | None = None,
+        env_key: tuple[str, str, str] | None = None,
+    ) -> Response:
         try:
             form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
         except UnicodeDecodeError:
@@ -336,26 +369,29 @@ class OkeEndpoints:
                 client_id = secret = None
         if form.get("grant_type") != "client_credentials":
             return oauth_error(400, "unsupported_grant_type", "use client_credentials")
-        supplier, school, _ = key
         cred = self.store.authenticate(supplier, client_id, secret) if client_id and secret else None
         # The same answer for an environment that does not exist as for another school's.
-        if cred is None or not cred.sees(school) or env is None:
+        if cred is None or (school is not None and (not cred.sees(school) or env is None)):
             return oauth_error(
                 401, "invalid_client", "unknown client, wrong secret or another school's client"
             )
-        offered = sorted(s for s in SCOPE_FLOWS if s != "nl-test-admin-flow-6" or has_flow6(env.oke_version))
         asked = form.get("scope", "").split() or offered
         unknown = [s for s in asked if s not in offered]
         if unknown:
-            return oauth_error(
-                400, "invalid_scope", f"not a scope of OKE {env.oke_version}: {' '.join(unknown)}"
-            )
+            version = f"OKE {env.oke_version}" if env is not None else "OKE"
+            return oauth_error(400, "invalid_scope", f"not a scope of {version}: {' '.join(unknown)}")
         now = time.monotonic()
         with self._lock:
             if len(self.tokens) > 10_000:
                 self.tokens = {k: v for k, v in self.tokens.items() if v.expires > now}
             access = secrets.token_urlsafe(24)
-            self.tokens[access] = _Token(env.key, frozenset(asked), now + self.token_ttl)
+            self.tokens[access] = _Token(
+                env_key if school is not None else None,
+                frozenset(asked),
+                now + self.token_ttl,
+                supplier=supplier,
+                credential=cred,
+            )
         body = {
             "access_token": access,
             "token_type": "Bearer",
@@ -544,6 +580,7 @@ class OkeEndpoints:
         """The OKE routes; ``control`` adds the faults and request log for tests."""
         base = "/ooapi/{supplier}/{school}/{environment}"
         routes = [
+            Route("/ooapi/{supplier}/oauth/token", self.supplier_token, methods=["POST"]),
             Route(base, self.service, methods=["GET"]),
             Route(base + "/", self.service, methods=["GET"]),
             Route(base + "/oauth/token", self.token, methods=["POST"]),
