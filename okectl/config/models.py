@@ -144,7 +144,7 @@ class SupplierApi(Model):
 
 HttpUrl = Annotated[
     str,
-    StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"),
+    StringConstraints(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(/[^\s?#]*)?$"),
     Field(description="An http(s) URL without query, fragment or user information"),
 ]
 _LOOPBACK_HOST = re.compile(r"^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]+)?$", re.IGNORECASE)
