@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
+from okectl.model.secrets import scrub
 from okectl.verify.client import Exchange, SupplierClient
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
 from okectl.verify.profiles import Profile, v6_service_schema
@@ -46,6 +47,8 @@ from okectl.verify.schema import (
 V6_MEDIA = "application/vnd.oeapi+json"
 UNSUPPORTED_V6_VERSION = "0.1"
 PROBLEM_JSON = "application/problem+json"
+# A finding quotes what an endpoint sent: enough to see it, never a whole hostile answer.
+MAX_KEPT_MESSAGE = 2000
 # What evidence keeps of a token endpoint's answer (RFC 6749 §5.1, without the token).
 TOKEN_FIELDS = ("token_type", "expires_in", "scope", "error", "error_description")
 # The smallest page the profiles allow: listings are read at it, so paging shows early.
@@ -203,19 +206,30 @@ class EnvironmentCheck:
         kept: str | None = None,
     ) -> None:
         """One check's result. ``kept`` is what evidence keeps of the answer (the profile's
-        fields, see `kept_fields`) instead of its raw start."""
+        fields, see `kept_fields`) instead of its raw start. What an endpoint said reaches
+        the result cleaned of the run's secrets first, and only then cut short."""
+        message = self.clean(message)
+        if len(message) > MAX_KEPT_MESSAGE:
+            message = message[:MAX_KEPT_MESSAGE] + "…"
         self.result.add(
             CheckResult(
                 level,
                 check,
                 status,
                 message,
-                request=exchange.line if exchange else "",
+                request=self.clean(exchange.line) if exchange else "",
                 requires=requires,
                 excerpt=exchange.excerpt(self._hidden(), kept) if exchange else None,
                 rule=rule,
             )
         )
+
+    def clean(self, text: str) -> str:
+        """``text`` without the run's secrets known so far, in any form (`scrub`)."""
+        return scrub(text, self._hidden())
+
+    def schema_errors(self, schema: Any, instance: Any, **kwargs: Any) -> list[str]:
+        return schema_errors(schema, instance, clean=self.clean, **kwargs)
 
     async def send(self, method: str, url: str, **kwargs: Any) -> Exchange:
         """Every request of the environment's checks: notes whether the endpoint answers."""
@@ -298,7 +312,7 @@ class EnvironmentCheck:
         else:
             schema = self.profile.error_schema(method, op_path, ex.status or 0)
             if schema is not None:
-                problems += schema_errors(schema, body)
+                problems += self.schema_errors(schema, body)
         return problems
 
     def problem_requires(self, status: int) -> str:
@@ -569,12 +583,12 @@ class EnvironmentCheck:
             return
         self._observe_service(doc)
         if self.target.v6:
-            errors = self.media_errors(ex, "get", "/") + schema_errors(
+            errors = self.media_errors(ex, "get", "/") + self.schema_errors(
                 v6_service_schema(), doc, draft2020=True
             )
             schema_name = "the OEAPI v6 Service schema"
         elif self.profile.has_service:
-            errors = self.media_errors(ex, "get", "/") + schema_errors(
+            errors = self.media_errors(ex, "get", "/") + self.schema_errors(
                 self.profile.response_schema("get", "/"), doc
             )
             schema_name = f"the Service schema of {self.profile_name()}"
@@ -612,7 +626,7 @@ class EnvironmentCheck:
             if isinstance(consumer, dict):
                 seen.append(
                     {
-                        k: str(consumer[k])[:64]
+                        k: self.clean(str(consumer[k]))[:64]
                         for k in ("consumerKey", "version")
                         if isinstance(consumer.get(k), (str, int, float))
                     }
@@ -633,7 +647,7 @@ class EnvironmentCheck:
         if declared in ours:
             self.record(2, "metadata.version", "pass", f"GET / names OKE {declared}", exchange=ex)
         elif ours:
-            served = str(ours[0])
+            served = self.clean(str(ours[0]))[:64]
             self.result.drift = served
             self.record(
                 2,
@@ -741,7 +755,7 @@ class EnvironmentCheck:
             body = ex.json()
         except ValueError:
             return None
-        return json.dumps(kept_fields(schema, body), ensure_ascii=False)
+        return json.dumps(kept_fields(schema, body, clean=self.clean), ensure_ascii=False)
 
     def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
         """Status 200, its content type, JSON valid against the profile, OKE consumers,
@@ -761,9 +775,9 @@ class EnvironmentCheck:
         schema = self.profile.response_schema("get", op_path)
         kept = self.kept(ex, schema)
         problems = self.media_errors(ex, "get", op_path)
-        found = schema_errors(schema, body) if schema is not None else []
+        found = self.schema_errors(schema, body) if schema is not None else []
         if schema is not None and not found:
-            found += extension_errors(schema, body)
+            found += extension_errors(schema, body, clean=self.clean)
         problems += found + date_times_without_offset(body)
         if problems:
             self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires, kept=kept)
@@ -842,7 +856,7 @@ class EnvironmentCheck:
         id_field = LISTING_IDS.get(op.path)
         schema = self.profile.response_schema("get", op.path)
         # Later pages are held to the schema when the first was (else read.get said it).
-        first_valid = schema is None or not schema_errors(schema, body, limit=1)
+        first_valid = schema is None or not self.schema_errors(schema, body, limit=1)
         seen: dict[str, int] = {}
         ex, number, problems = first, 1, []
         while True:
@@ -859,7 +873,7 @@ class EnvironmentCheck:
                     else json.dumps(item, sort_keys=True)
                 )
                 if key in seen:
-                    shown = f" ({id_field} {key[:64]})" if id_field and len(key) < 200 else ""
+                    shown = f" ({id_field} {key})" if id_field and len(key) < 200 else ""
                     problems.append(f"page {number} items[{i}]{shown} was already on page {seen[key]}")
                     break
                 seen[key] = number
@@ -880,7 +894,7 @@ class EnvironmentCheck:
             if not isinstance(next_body, dict):
                 problems.append(f"page {number} is not a page")
                 break
-            invalid = schema_errors(schema, next_body) if schema is not None and first_valid else []
+            invalid = self.schema_errors(schema, next_body) if schema is not None and first_valid else []
             if invalid:
                 problems.append(f"page {number}: " + "; ".join(invalid))
                 break

@@ -283,3 +283,55 @@ def test_the_declared_base_url_wins_and_the_disagreement_is_reported(
     assert "toets/10AA/test" not in served.requests()
     at_declared = httpx.get(httpx_log, verify=trust).json()
     assert at_declared.get("toets/10AA/test")
+
+
+# --- evidence keeps no secret ------------------------------------------------------------
+
+
+def _forms(secret: str) -> list[str]:
+    import base64
+    from urllib.parse import quote
+
+    raw = secret.encode()
+    return [secret, base64.b64encode(raw).decode(), raw.hex(), quote(secret, safe="")]
+
+
+def test_nothing_kept_holds_a_secret_an_endpoint_echoes(declared: Declared, cli: Cli, tmp_path: Path) -> None:
+    """The endpoint echoes the client secret (token endpoint) and each token (text fields,
+    Content-Type, another header), raw and encoded: not one of them reaches the output,
+    the evidence packs, the index or the record."""
+    trust = ssl.create_default_context(cafile=str(declared.ca_pem))
+    faults = f"{declared.url}/_sandbox/oke/faults"
+    httpx.post(
+        faults, json={"environment": "toets/10AA/test", "echo_secrets": True}, verify=trust
+    ).raise_for_status()
+    try:
+        out = tmp_path / "evidence"
+        kept = []
+        for output in ("json", "junit", "text"):
+            result = cli(
+                "verify", "--repo", str(declared.root), "--supplier", "toets", "--environment", "test",
+                "--output", output, "--out", str(out / output), "--record",
+            )  # fmt: skip
+            kept += [result.out, result.err]
+        result = cli("verify", "--repo", str(declared.root), "--supplier", "toets", "--environment", "test",
+                     "--output", "json")  # fmt: skip
+        kept.append(result.out)
+        report = json.loads(result.out)
+        tokens = httpx.get(f"{declared.url}/_sandbox/oke/tokens", verify=trust).json()
+    finally:
+        httpx.delete(faults, verify=trust).raise_for_status()
+    kept += [p.read_text() for p in out.rglob("*") if p.is_file()]
+    kept.append((declared.root / "verification" / "toets.json").read_text())
+    text = "\n".join(kept)
+    # The echo did reach verify: the evidence shows where it was removed.
+    assert "(sensitive)" in text
+    assert any(
+        "echo=(sensitive)" in (c["excerpt"] or {}).get("content_type", "") or ""
+        for e in report["environments"]
+        for c in e["checks"]
+    )
+    assert tokens
+    for secret in [SECRET, *tokens]:
+        for form in _forms(secret):
+            assert form not in text, (secret, form)

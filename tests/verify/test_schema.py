@@ -107,7 +107,8 @@ def test_flow_6_answers_programme_offering_associations_only() -> None:
         "oke-1.0.1.yaml",
         [],
     )
-    check = EnvironmentCheck(target, profile("1.0.1"), None, Credentials("c", "s"), 3, result)  # type: ignore[arg-type]
+    credentials = Credentials("client", "a-realistic-secret")
+    check = EnvironmentCheck(target, profile("1.0.1"), None, credentials, 3, result)  # type: ignore[arg-type]
     path = "/persons/{personId}/associations"
     for items in ([item], [item, other]):
         ex = Exchange(

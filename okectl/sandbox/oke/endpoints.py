@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from okectl.model.oke import CONSUMER_KEY, ROLES, SCOPE_FLOWS, Operation, has_flow6, operations
@@ -44,7 +44,7 @@ from okectl.sandbox.oke.data import (
     fixtures,
     nth_id,
 )
-from okectl.sandbox.oke.faults import OkeFaults, hostile_answer
+from okectl.sandbox.oke.faults import OkeFaults, echo_into, echoed, hostile_answer
 from okectl.sandbox.store import Credential, Key, Store
 
 TOKEN_TTL_SECONDS = 3600
@@ -288,6 +288,32 @@ class OkeEndpoints:
     # --- handlers --------------------------------------------------------------------------
 
     async def service(self, request: Request) -> Response:
+        return self._echo(request, await self._service(request))
+
+    async def operation(self, request: Request) -> Response:
+        return self._echo(request, await self._operation(request))
+
+    def _echo(self, request: Request, response: Response) -> Response:
+        """With echo_secrets, the caller's bearer token comes back in the answer's text
+        fields and headers, raw and encoded, as a careless endpoint's might."""
+        try:
+            key = self._key(request)
+        except OkeProblem:
+            return response
+        if not self.faults.get(key, OkeFaults()).echo_secrets:
+            return response
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        if not token or isinstance(response, StreamingResponse):
+            return response
+        body = echo_into(bytes(response.body), token)
+        headers = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        headers["X-Echo"] = echoed(token)
+        media = (response.media_type or "application/json") + f"; echo={token}"
+        return Response(body, status_code=response.status_code, headers=headers, media_type=media)
+
+    async def _service(self, request: Request) -> Response:
         env: _Env | None = None
         try:
             key = self._key(request)
@@ -392,15 +418,18 @@ class OkeEndpoints:
                 supplier=supplier,
                 credential=cred,
             )
+        scope = " ".join(asked)
+        if any(f.echo_secrets for k, f in self.faults.items() if k[0] == supplier) and secret:
+            scope += " " + echoed(secret)
         body = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": int(self.token_ttl),
-            "scope": " ".join(asked),
+            "scope": scope,
         }
         return Response(json.dumps(body), media_type="application/json")
 
-    async def operation(self, request: Request) -> Response:
+    async def _operation(self, request: Request) -> Response:
         env: _Env | None = None
         try:
             env = self._env(request)
@@ -568,6 +597,12 @@ class OkeEndpoints:
         body = {"/".join(k): asdict(v) for k, v in self.faults.items()}
         return Response(json.dumps(body), media_type="application/json")
 
+    async def admin_tokens(self, request: Request) -> Response:
+        """Every token issued, so a test can prove none of them is kept anywhere."""
+        with self._lock:
+            body = sorted(self.tokens)
+        return Response(json.dumps(body), media_type="application/json")
+
     async def admin_requests(self, request: Request) -> Response:
         if request.method == "DELETE":
             with self._lock:
@@ -590,6 +625,7 @@ class OkeEndpoints:
             routes += [
                 Route("/_sandbox/oke/faults", self.admin_faults, methods=["GET", "POST", "DELETE"]),
                 Route("/_sandbox/oke/requests", self.admin_requests, methods=["GET", "DELETE"]),
+                Route("/_sandbox/oke/tokens", self.admin_tokens, methods=["GET"]),
             ]
         return routes
 

@@ -49,6 +49,9 @@ class OkeFaults:
     gzip_bomb: bool = False  # a small gzip body that inflates to 1 GiB
     huge_body: bool = False  # a 1.5 GiB body, announced in Content-Length
     endless_body: bool = False  # a body that never ends (no Content-Length)
+    # Secrets echoed back, raw and encoded: the token in headers and text fields of every
+    # answer, the client secret in the token endpoint's answer
+    echo_secrets: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OkeFaults:
@@ -144,3 +147,39 @@ def hostile_answer(faults: OkeFaults, media: str) -> Response:
     if faults.endless_body:
         return StreamingResponse(_bounded(_endless()), media_type=media)
     return StreamingResponse(_bounded(_trickle(b'{"items": []}')), media_type=media)
+
+
+def echoed(secret: str) -> str:
+    """A secret as a careless or hostile endpoint may echo it: raw, base64, hex, URL-encoded."""
+    import base64
+    from urllib.parse import quote
+
+    raw = secret.encode()
+    return " ".join((secret, base64.b64encode(raw).decode(), raw.hex(), quote(secret, safe="")))
+
+
+ECHO_FIELDS = frozenset(
+    {"name", "contactEmail", "title", "detail", "description", "scope", "error_description"}
+)
+
+
+def echo_into(body: bytes, secret: str) -> bytes:
+    """The answer with ``secret`` written into every text field a reader shows."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (f"{v} {echoed(secret)}" if k in ECHO_FIELDS and isinstance(v, str) else walk(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return json.dumps(walk(doc)).encode()
