@@ -1099,21 +1099,45 @@ class WriteContract:
             content_type="application/merge-patch+json" if method == "PATCH" else None,
         )
 
-    def expect(self, check: str, ex: Exchange, statuses: tuple[int, ...], what: str, requires: str) -> bool:
+    def expect(
+        self,
+        check: str,
+        ex: Exchange,
+        statuses: tuple[int, ...],
+        what: str,
+        requires: str,
+        rule: str = PROFILE_RULE,
+        template: str = "",
+    ) -> bool:
+        """The answer's status is one of ``statuses``; an error status expected is also held to
+        the profile's problem schema (``template`` names the operation)."""
         if self.env.transport_failed(4, check, ex):
             return False
-        if ex.status in statuses:
-            self.env.record(4, check, "pass", f"{what}: {ex.status}", exchange=ex)
-            return True
-        self.env.record(
-            4,
-            check,
-            "fail",
-            f"{what}: answered {ex.status}, expected {' or '.join(map(str, statuses))}",
-            exchange=ex,
-            requires=requires,
-        )
-        return False
+        if ex.status not in statuses:
+            self.env.record(
+                4,
+                check,
+                "fail",
+                f"{what}: answered {ex.status}, expected {' or '.join(map(str, statuses))}",
+                exchange=ex,
+                requires=requires,
+                rule=rule,
+            )
+            return False
+        if ex.status is not None and ex.status >= 400:
+            problems = self.env.problem_errors(ex, ex.method, template)
+            if problems:
+                self.env.record(
+                    4,
+                    check,
+                    "fail",
+                    f"{what}: the {ex.status} answer: " + "; ".join(problems),
+                    exchange=ex,
+                    requires=self.env.problem_requires(ex.status),
+                )
+                return False
+        self.env.record(4, check, "pass", f"{what}: {ex.status}", exchange=ex, rule=rule)
+        return True
 
     async def put(
         self,
@@ -1179,6 +1203,7 @@ class WriteContract:
                 (200,),
                 "PATCH /offerings/{offeringId} (report of the sitting, flow 4)",
                 "PATCH carries no id and answers 200",
+                rule=PATCH_TEXT,
             )
 
     async def associations(self, after: int) -> None:
@@ -1201,6 +1226,8 @@ class WriteContract:
             (400,),
             "PUT whose body id differs from the path",
             "on PUT the body's id equals the path id, else 400",
+            rule=SPEC_TEXT,
+            template=template,
         )
         if first is not None:
             await asyncio.gather(
@@ -1217,6 +1244,7 @@ class WriteContract:
                     (200,),
                     "PATCH /associations/{associationId} (result)",
                     "PATCH carries no id and answers 200",
+                    rule=PATCH_TEXT,
                 )
         receives_results = bool(self.env.target.roles & {"tpl", "sis"})
         if gone is not None and receives_results and ("PATCH", template) in self.ops:
@@ -1229,6 +1257,7 @@ class WriteContract:
                 "a correct result for a cancelled association",
                 "a receiver must answer 200, not 400, to a correct result for a cancelled association "
                 "(flows 3 and 5)",
+                rule=SPEC_TEXT,
             )
 
     async def people(self, after: int) -> None:

@@ -60,6 +60,20 @@ def test_error_answers_are_held_to_the_profiles_problem_schema(served: Served, c
     ), lines
 
 
+def test_a_400_at_level_4_is_held_to_the_problem_schema_too(served: Served) -> None:
+    served.faults("toets/10AA/acceptance", wrong_error_body=True)
+    lines = [line for line in lines_for(served.root, "toets/10AA/acceptance", level=4) if " L4 " in line]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "toets/10AA/acceptance: L4 write.put-id-mismatch: PUT whose body id differs from the path: the 400 "
+        "answer: the body: 'title' is a required property; status: 400 is not of type 'string'; request: PUT "
+    )
+    assert lines[0].endswith(
+        "requires: a 400 answer is application/problem+json valid against the problem schema of OKE 1.1 "
+        "(oke-1.1-concept.yaml) (status a string, title required)"
+    )
+
+
 def test_a_wrong_content_type(served: Served) -> None:
     served.faults(TA, wrong_content_type=True)
     lines = lines_for(served.root, TA)

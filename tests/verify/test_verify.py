@@ -202,7 +202,8 @@ def test_400_for_a_result_on_a_cancelled_association(served: Served) -> None:
     )
     assert lines[0].endswith(
         "requires: a receiver must answer 200, not 400, to a correct result for a cancelled association "
-        "(flows 3 and 5)"
+        "(flows 3 and 5) [source: OKE specification v1.0 (2024-09-18), chapter 5 'Koppelvlakken' "
+        "(referenced from doc/ErrorHandling.md)]"
     )
 
 
