@@ -54,7 +54,9 @@ def max_rss() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--fault", choices=("gzip_bomb", "huge_body", "endless_body"), action="append")
     args = parser.parse_args(argv)
     faults = args.fault or ["gzip_bomb", "huge_body", "endless_body"]
@@ -78,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{address}: baseline  {took:6.2f} s  peak allocations {peak / MiB:7.1f} MiB  "
                   f"max RSS {rss / MiB:7.1f} MiB  failures {len(lines)}")  # fmt: skip
             for fault in faults:
-                httpx.post(f"{url}/_sandbox/oke/faults", json={"environment": address, fault: True}).raise_for_status()
+                httpx.post(
+                    f"{url}/_sandbox/oke/faults", json={"environment": address, fault: True}
+                ).raise_for_status()
                 took, peak, lines = run_once(root, address)
                 httpx.delete(f"{url}/_sandbox/oke/faults").raise_for_status()
                 rss = max_rss()
