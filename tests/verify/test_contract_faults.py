@@ -205,3 +205,20 @@ def test_an_unbounded_answer_is_one_failure(
     match = LIMIT_LINE.match(text)
     assert match, lines[0]
     assert re.fullmatch(what, match["what"]), match["what"]
+
+
+def test_the_run_has_a_deadline_too(served: Served, cli: Cli) -> None:
+    """A per-answer deadline of 10 s, an endpoint 3 s late on every answer: the run's own
+    deadline (1 s) ends it, and the failure names that deadline."""
+    served.faults(TA, slow_ms=3000)
+    started = time.monotonic()
+    result = cli(
+        "verify", "--repo", str(served.root), "--supplier", "toets", "--environment", "production",
+        "--deadline", "1",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert result.exit_code == 4, result.out
+    assert re.search(r"no whole answer within the run's deadline of 1 s \(waited 0\.\d\d s\)", result.out), (
+        result.out
+    )
+    assert took < 2.5, took
