@@ -1081,6 +1081,14 @@ class WriteContract:
         self.created: list[str] = []
         self.bodies = request_bodies(env.target.oke_version)
 
+    def template_of(self, ex: Exchange) -> str:
+        """The operation template an exchange's URL matches (its path, when none does)."""
+        path = self.env.path_of(ex).split("?")[0]
+        return next(
+            (t for (m, t) in self.ops if m == ex.method and _matches(t, path)),
+            path,
+        )
+
     def token_for(self, method: Method, path: str) -> str | None:
         """The token for a request: the scope of the operation whose template matches."""
         for (m, template), op in self.ops.items():
@@ -1124,6 +1132,28 @@ class WriteContract:
                 rule=rule,
             )
             return False
+        template = template or self.template_of(ex)
+        if ex.status is not None and ex.status < 300 and ex.content:
+            # A write's answer is an answer too: its media type and body against the profile.
+            schema = self.env.profile.response_schema(ex.method, template, str(ex.status))
+            problems = self.env.media_errors(ex, ex.method, template)
+            if schema is not None:
+                try:
+                    problems += self.env.schema_errors(schema, ex.json())
+                except ValueError:
+                    problems.append("the answer is not JSON")
+            if problems:
+                self.env.record(
+                    4,
+                    check,
+                    "fail",
+                    f"{what}: the {ex.status} answer: " + "; ".join(problems),
+                    exchange=ex,
+                    requires=f"{ex.method} {template} answers {ex.status} valid against "
+                    f"{self.env.profile_name()}",
+                    kept=self.env.kept(ex, schema),
+                )
+                return False
         if ex.status is not None and ex.status >= 400:
             problems = self.env.problem_errors(ex, ex.method, template)
             if problems:

@@ -558,6 +558,16 @@ class OkeEndpoints:
         merged = merge(current, body)
         with self._lock:
             self.written.setdefault(env.key, {})[(kind, ident)] = merged
+        if kind == "association":
+            # The profile answers a PATCH of an association with its id, messages and state,
+            # not the association itself.
+            answer: dict[str, Any] = {
+                "associationId": ident,
+                "message": [{"language": "en-GB", "value": "the association was updated"}],
+            }
+            if isinstance(merged.get("state"), str):
+                answer["state"] = merged["state"]
+            return self._json(env, answer, media=media)
         return self._json(env, merged, media=media)
 
     def _delete(self, env: _Env, path: str) -> Response:
