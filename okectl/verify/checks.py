@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
 from okectl.model.secrets import scrub
-from okectl.verify.client import Exchange, SupplierClient
+from okectl.verify.client import Exchange, SupplierClient, scrub_texts
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
 from okectl.verify.profiles import Profile, v6_service_schema
 from okectl.verify.schema import (
@@ -182,6 +182,8 @@ class EnvironmentCheck:
     result: EnvironmentResult
     tokens: dict[str, str] = field(default_factory=dict)
     token_depth: int = 0
+    # Listings whose first page was not valid against the profile (read.get said so).
+    invalid_listings: set[str] = field(default_factory=set)
     ops: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -208,7 +210,7 @@ class EnvironmentCheck:
         """One check's result. ``kept`` is what evidence keeps of the answer (the profile's
         fields, see `kept_fields`) instead of its raw start. What an endpoint said reaches
         the result cleaned of the run's secrets first, and only then cut short."""
-        message = self.clean(message)
+        message, line = scrub_texts([message, exchange.line if exchange else ""], self._hidden())
         if len(message) > MAX_KEPT_MESSAGE:
             message = message[:MAX_KEPT_MESSAGE] + "…"
         self.result.add(
@@ -217,7 +219,7 @@ class EnvironmentCheck:
                 check,
                 status,
                 message,
-                request=self.clean(exchange.line) if exchange else "",
+                request=line,
                 requires=requires,
                 excerpt=exchange.excerpt(self._hidden(), kept) if exchange else None,
                 rule=rule,
@@ -752,10 +754,11 @@ class EnvironmentCheck:
         if schema is None:
             return None
         try:
-            body = ex.json()
+            # Cleaned as a whole before any string in it is cut short.
+            body = json.loads(self.clean(ex.content.decode("utf-8", "replace")))
         except ValueError:
             return None
-        return json.dumps(kept_fields(schema, body, clean=self.clean), ensure_ascii=False)
+        return json.dumps(kept_fields(schema, body), ensure_ascii=False)
 
     def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
         """Status 200, its content type, JSON valid against the profile, OKE consumers,
@@ -776,6 +779,8 @@ class EnvironmentCheck:
         kept = self.kept(ex, schema)
         problems = self.media_errors(ex, "get", op_path)
         found = self.schema_errors(schema, body) if schema is not None else []
+        if found:
+            self.invalid_listings.add(op_path)
         if schema is not None and not found:
             found += extension_errors(schema, body, clean=self.clean)
         problems += found + date_times_without_offset(body)
@@ -856,7 +861,7 @@ class EnvironmentCheck:
         id_field = LISTING_IDS.get(op.path)
         schema = self.profile.response_schema("get", op.path)
         # Later pages are held to the schema when the first was (else read.get said it).
-        first_valid = schema is None or not self.schema_errors(schema, body, limit=1)
+        first_valid = op.path not in self.invalid_listings
         seen: dict[str, int] = {}
         ex, number, problems = first, 1, []
         while True:

@@ -124,6 +124,24 @@ async def read_bounded(
     return response, bytes(body)
 
 
+# Between texts cleaned together: no secret's form can reach across it.
+_SEPARATOR = "\x00\x1e\x00"
+
+
+def scrub_texts(texts: list[str], secrets: Iterable[str]) -> list[str]:
+    """Every text through `scrub`, in one call: its cost is per call and per secret, not per
+    character, so a report's thousands of strings are cleaned together."""
+    hidden = [s for s in secrets if s]
+    if not texts or not hidden:
+        return list(texts)
+    if any(_SEPARATOR in text for text in texts):
+        return [scrub(text, hidden) for text in texts]
+    cleaned = scrub(_SEPARATOR.join(texts), hidden).split(_SEPARATOR)
+    if len(cleaned) != len(texts):  # a secret's form spanning texts: clean them one by one
+        return [scrub(text, hidden) for text in texts]
+    return cleaned
+
+
 @dataclass(slots=True)
 class Exchange:
     """One request and its answer (or why there is none: a transport error, or a limit of
@@ -159,16 +177,16 @@ class Exchange:
         """What evidence keeps of this exchange: ``body`` (what the check chose to keep, the
         profile's fields of the answer) or else the start of the raw answer, with the client
         secret and tokens (``hidden``) replaced in any form a supplier may echo them in."""
-        text = body if body is not None else self.content.decode("utf-8", "replace")
+        text = body if body is not None else self.content[: EXCERPT_CHARS * 16].decode("utf-8", "replace")
         # Scrubbed whole before it is cut: a cut through a secret would leave part of it.
-        text = _TOKEN_VALUE.sub(r"\1[redacted]\2", scrub(text, hidden))
+        line, content_type, why, text = scrub_texts(
+            [self.line, self.content_type, self.limit or self.error or "", text], hidden
+        )
+        text = _TOKEN_VALUE.sub(r"\1[redacted]\2", text)
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS] + "…"
         return Excerpt(
-            request=scrub(self.line, hidden),
-            status=self.status,
-            content_type=scrub(self.content_type, hidden)[:120] or None,
-            body=scrub(self.limit or self.error or "", hidden) or text,
+            request=line, status=self.status, content_type=content_type[:120] or None, body=why or text
         )
 
 

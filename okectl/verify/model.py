@@ -6,6 +6,7 @@ was obtained.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
@@ -162,10 +163,16 @@ class VerifyReport:
             return "skip"
         return "pass"
 
-    def scrub(self, clean: Callable[[str], str]) -> None:
-        """Pass every string the report holds through ``clean``, in place: whatever is
-        kept (output, evidence, the record) is built from the report alone."""
-        _scrub(self, clean)
+    def scrub(self, clean: Callable[[str, list[str]], list[str]]) -> None:
+        """Pass every string the report holds through ``clean`` (given each supplier's id
+        and its environments' strings, returning them cleaned), in place: whatever is kept
+        (output, evidence, the record) is built from the report alone."""
+        by_supplier: dict[str, list[EnvironmentResult]] = {}
+        for env in self.environments:
+            by_supplier.setdefault(env.supplier, []).append(env)
+        for supplier, envs in by_supplier.items():
+            map_strings(envs, functools.partial(clean, supplier))
+        map_strings(self.errors, functools.partial(clean, ""))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,18 +187,32 @@ class VerifyReport:
         }
 
 
-def _scrub(value: Any, clean: Callable[[str], str]) -> Any:
+def map_strings(value: Any, clean: Callable[[list[str]], list[str]]) -> None:
+    """Replace every string inside ``value`` (lists, dicts, dataclasses), in place, by what
+    ``clean`` makes of all of them at once (one call: cleaning has a cost per call)."""
+    found: list[str] = []
+
+    def collect(text: str) -> str:
+        found.append(text)
+        return text
+
+    _walk(value, collect)
+    cleaned = iter(clean(found))
+    _walk(value, lambda _text: next(cleaned))
+
+
+def _walk(value: Any, visit: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return clean(value)
+        return visit(value)
     if isinstance(value, list):
-        value[:] = [_scrub(v, clean) for v in value]
+        value[:] = [_walk(v, visit) for v in value]
         return value
     if isinstance(value, dict):
-        items = [(_scrub(k, clean), _scrub(v, clean)) for k, v in value.items()]
+        items = [(_walk(k, visit), _walk(v, visit)) for k, v in value.items()]
         value.clear()
         value.update(items)
         return value
     if is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
-            setattr(value, f.name, _scrub(getattr(value, f.name), clean))
+            setattr(value, f.name, _walk(getattr(value, f.name), visit))
     return value

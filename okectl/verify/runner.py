@@ -30,11 +30,10 @@ from typing import Any
 from okectl.config.models import Supplier
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
-from okectl.model.secrets import scrub
 from okectl.providers.base import ProviderError
 from okectl.providers.registry import make_provider, oke_access
 from okectl.verify.checks import Credentials, EnvironmentCheck, ProductionRefused, Target
-from okectl.verify.client import SupplierClient
+from okectl.verify.client import SupplierClient, scrub_texts
 from okectl.verify.endpoints import normalise_url
 from okectl.verify.model import CheckResult, EnvironmentResult, VerifyReport
 from okectl.verify.profiles import PROFILE_FILES, profile
@@ -417,10 +416,17 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     # Production by identity: every environment of these suppliers, all schools, is looked
     # at before level 4 sends anything.
     production = production_endpoints(located, every) if selection.level >= 4 else {}
-    secrets: list[str] = []
+    secrets: dict[str, list[str]] = {}
     outcomes = await asyncio.gather(
         *(
-            _check_supplier(loc, selection.level, production, run_deadline, selection.deadline, secrets)
+            _check_supplier(
+                loc,
+                selection.level,
+                production,
+                run_deadline,
+                selection.deadline,
+                secrets.setdefault(loc.supplier.id, []),
+            )
             for loc in located
         )
     )
@@ -431,8 +437,9 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     report.environments.sort(key=lambda e: e.address)
     report.finished = now()
     # Whatever is kept of this run (output, evidence, the record) comes from the report:
-    # every string of it passes through scrub with every secret of the run.
-    report.scrub(lambda text: scrub(text, secrets))
+    # every string of it passes through scrub with every secret of its supplier's run (the
+    # verification client's secret, every token issued to it: nobody else could know them).
+    report.scrub(lambda supplier, texts: scrub_texts(texts, secrets.get(supplier, ())))
     return report
 
 
