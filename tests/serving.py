@@ -36,12 +36,15 @@ def serve_in_background(
     host: str = "127.0.0.1",
     control: bool = False,
     wrap: Callable[[Any], Any] | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
     """Start a real uvicorn server on a free loopback port in a thread; yield its URL
     (``http://127.0.0.1:PORT``) and stop it on exit.
 
     With ``control``, faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
     ``wrap``, when given, wraps the sandbox's ASGI app (``tests/hostile/supplier.py``).
+    With ``tls`` (certificate chain and key files), it speaks https and its URL names
+    ``localhost``, the name such a test certificate is issued for.
     """
     store = open_store(db_path, seed)
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
@@ -60,6 +63,8 @@ def serve_in_background(
         timeout_keep_alive=30,
         # A test that left a deliberately slow response behind should not wait for it.
         timeout_graceful_shutdown=1,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
     server = uvicorn.Server(config)
     # Dropped connections are raised on purpose by fault injection; not worth a log line.
@@ -76,7 +81,7 @@ def serve_in_background(
             raise RuntimeError("the sandbox server did not start")
         time.sleep(0.005)
     try:
-        yield f"http://{host}:{port}"
+        yield f"https://localhost:{port}" if tls else f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

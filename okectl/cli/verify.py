@@ -9,6 +9,7 @@ import click
 
 from okectl.cli.options import output_option, repo_option
 from okectl.errors import EXIT_CONFORMANCE, EXIT_ERROR, EXIT_OK
+from okectl.verify.runner import DEFAULT_RUN_SECONDS
 
 
 @click.command()
@@ -27,10 +28,20 @@ from okectl.errors import EXIT_CONFORMANCE, EXIT_ERROR, EXIT_OK
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write an evidence pack per supplier and OKE version into this folder.",
+    help="Write the output into this folder instead of the terminal (text: verify.txt, json: "
+    "results.json, junit: junit.xml, html: index.html), beside an evidence pack per supplier and "
+    "OKE version; the terminal gets the summary.",
 )
 @click.option(
     "--record", is_flag=True, help="Keep a summary per supplier under verification/ in the repository."
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=1, max=86_400),
+    default=DEFAULT_RUN_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="The whole run's deadline: an endpoint still answering then has failed.",
 )
 def verify(
     repo: Path,
@@ -41,6 +52,7 @@ def verify(
     output: str,
     out: Path | None,
     record: bool,
+    deadline: float,
 ) -> int:
     """Check environments against the published OKE profile of their declared version.
 
@@ -53,21 +65,35 @@ def verify(
     from okectl.verify.runner import verify as run_verify
     from okectl.views import verify as views
 
-    selection = Selection(frozenset(schools), frozenset(suppliers), environment, level)
+    if output == "html" and out is None:
+        # A page is for a browser, and it links to the evidence packs beside it.
+        raise click.UsageError("--output html writes index.html over the evidence packs: give --out DIR")
+    selection = Selection(frozenset(schools), frozenset(suppliers), environment, level, deadline)
     report = run_verify(repo, selection)
-    if output == "json":
-        click.echo(views.as_json(report), nl=False)
-    elif output == "junit":
-        click.echo(views.junit(report), nl=False)
-    elif output == "html":
-        click.echo(views.page(report), nl=False)
+    colour = sys.stdout.isatty()
+    paint = (lambda text, fg: click.style(text, fg=fg)) if colour else (lambda text, _fg: text)
+    if out is None:
+        rendered = (
+            views.as_json(report) if output == "json" else views.junit(report) if output == "junit" else None
+        )
+        click.echo(rendered if rendered is not None else views.text(report, paint=paint), nl=False)
     else:
-        colour = sys.stdout.isatty()
-        paint = (lambda text, fg: click.style(text, fg=fg)) if colour else (lambda text, _fg: text)
-        click.echo(views.text(report, paint=paint), nl=False)
-    if out is not None:
         for folder in evidence.write_pack(report, out, as_json=views.as_json, page=views.page):
             click.echo(f"evidence: {folder}", err=True)
+        links = {
+            env.address: evidence.pack_link(env.supplier, env.oke_version) + "#" + views.anchor(env.address)
+            for env in report.environments
+        }
+        files = {"index.html": views.index(report, links)}
+        if output == "json":
+            files["results.json"] = views.as_json(report)
+        elif output == "junit":
+            files["junit.xml"] = views.junit(report)
+        elif output == "text":
+            files["verify.txt"] = views.text(report)
+        for path in evidence.write_files(out, files):
+            click.echo(f"written: {path}", err=True)
+        click.echo(views.text(report, paint=paint), nl=False)
     if record:
         for path in evidence.record(report, repo, today()):
             click.echo(f"recorded: {path}", err=True)

@@ -6,6 +6,7 @@ typo is an error at its own line instead of a setting that quietly does nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -202,6 +203,42 @@ class SupplierApi(Model):
     )
 
 
+HttpUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(/[^\s?#]*)?$"),
+    Field(description="An http(s) URL without query, fragment or user information"),
+]
+_LOOPBACK_HOST = re.compile(r"^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]+)?$", re.IGNORECASE)
+
+
+class VerifyClient(Model):
+    """How okectl verify reaches the supplier's OKE endpoints, whether or not it has an
+    administration API: its token endpoint and the verification client it granted the
+    OKE flow scopes."""
+
+    token_url: HttpUrl
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    client_secret: SecretRef
+    ca_file: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = Field(
+        default=None,
+        description="A private CA's certificates (PEM), relative to the repository, trusted besides "
+        "the standard ones; certificates are always verified",
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] | None = Field(
+        default=None, description="How long verify waits for one whole answer (default: api's, or 10)"
+    )
+
+    @model_validator(mode="after")
+    def _secret_over_tls(self) -> VerifyClient:
+        scheme, _, rest = self.token_url.partition("://")
+        if scheme.lower() != "https" and not _LOOPBACK_HOST.match(rest.split("/", 1)[0]):
+            raise PydanticCustomError(
+                "token_url_https",
+                "token_url must be https: the client secret is sent to it (http only on a loopback address)",
+            )
+        return self
+
+
 class Dpia(Model):
     status: Literal["approved", "pending", "rejected", "none"]
     date: IsoDate | None = None
@@ -282,6 +319,11 @@ class Supplier(Model):
         "`http`, `requests`, or a registered one). Without it the supplier is verified only: "
         "plan and apply leave its resources alone",
     )
+    verify: VerifyClient | None = Field(
+        default=None,
+        description="The OKE token endpoint and verification client okectl verify uses; without it, "
+        "verify asks the administration API's adapter",
+    )
     role_names: dict[str, str] = Field(
         default_factory=dict, description="Canonical role → the supplier's name for it"
     )
@@ -342,6 +384,11 @@ class EnvironmentOverride(Model):
     sso: SsoMode | None = None
     status: EnvironmentStatus | None = None
     protect: bool | None = None
+    base_url: HttpUrl | None = Field(
+        default=None,
+        description="an http(s) URL: where this environment's OKE endpoint is (verify looks there; "
+        "never written to the supplier; wins over what an administration API reports)",
+    )
     absent: bool = Field(
         default=False,
         description="Remove this environment at the supplier; a protected one also needs protect: false",

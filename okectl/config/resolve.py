@@ -117,6 +117,7 @@ def resolve_connection(
                 },
                 origin=("school", school.code, loc),
                 protected=protect.protected(etype),
+                endpoint=override.base_url if override is not None else None,
             )
         )
         for system, client_id, scopes, secret in client_specs:

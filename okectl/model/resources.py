@@ -99,6 +99,9 @@ class Resource:
     # Where in the YAML the resource comes from: (kind, id, key path) for locating.
     origin: tuple[str, str, tuple[Any, ...]] | None = None
     protected: bool = False
+    # An environment's OKE base URL as the repository declares it: where okectl verify
+    # looks. Metadata, never diffed and never written to a supplier.
+    endpoint: str | None = None
 
     @property
     def kind(self) -> Kind:

@@ -48,7 +48,6 @@ NAME_RE = SUPPLIER_RE
 MAX_ROW_ID = 2**63 - 1
 
 
-
 def _whole(value: str) -> str:
     # Python's "$" also matches before a final line break: the patterns below are meant
     # for the whole string, as in the OpenAPI document.

@@ -29,22 +29,55 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
-from okectl.verify.client import Exchange, SupplierClient
-from okectl.verify.model import CheckResult, EnvironmentResult, Status
+from okectl.model.secrets import scrub
+from okectl.verify.client import Exchange, SupplierClient, scrub_texts
+from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
 from okectl.verify.profiles import Profile, v6_service_schema
 from okectl.verify.schema import (
     consumer_problems,
     date_times_without_offset,
     extension_errors,
+    kept_fields,
     schema_errors,
 )
 
 V6_MEDIA = "application/vnd.oeapi+json"
 UNSUPPORTED_V6_VERSION = "0.1"
 PROBLEM_JSON = "application/problem+json"
+# A finding quotes what an endpoint sent: enough to see it, never a whole hostile answer.
+MAX_KEPT_MESSAGE = 2000
+# What evidence keeps of a token endpoint's answer (RFC 6749 §5.1, without the token).
+TOKEN_FIELDS = ("token_type", "expires_in", "scope", "error", "error_description")
+# The smallest page the profiles allow: listings are read at it, so paging shows early.
+PAGE_SIZE = 10
+# Pages read per listing at most: enough to see paging work, bounded for a large catalogue.
+MAX_PAGES = 4
+# Query parameters of a listing that do not filter on a field of its items.
+NOT_FILTERS = frozenset(
+    {"pageSize", "pageNumber", "consumer", "q", "search", "sort", "expand", "since", "until", "primaryCode"}
+)
+# The id field of each listing's items: no item may appear twice across its pages.
+LISTING_IDS: dict[str, str] = {
+    "/components": "componentId",
+    "/offerings": "offeringId",
+    "/groups": "groupId",
+    "/groups/{groupId}/members": "personId",
+    "/offerings/{offeringId}/associations": "associationId",
+    "/persons/{personId}/associations": "associationId",
+}
+
+# Sources of the rules that are not the OpenAPI file's own (`CheckResult.rule`).
+SPEC_TEXT = (
+    "OKE specification v1.0 (2024-09-18), chapter 5 'Koppelvlakken' (referenced from doc/ErrorHandling.md)"
+)
+SECURITY_TEXT = "doc/ErrorHandling.md, 'Authentication en beveiliging' and 'scopes'"
+PATCH_TEXT = "doc/technical-reference.md, 'Information model' (PATCH)"
+FLOW6_TEXT = "doc/flow6.md, 3.6.1 (Programme Enrolments: ProgramOfferingAssociation)"
+V6_NEGOTIATION = "OEAPI v6 version negotiation (Accept header; 406 with requestedVersion, supportedVersions)"
+RFC_9457 = "RFC 9457 (OEAPI v6 problems)"
 # Where an item endpoint finds its id: the listing that names it, and the field.
 SOURCES: dict[str, tuple[str, str]] = {
     "/components/{componentId}": ("/components", "componentId"),
@@ -149,6 +182,8 @@ class EnvironmentCheck:
     result: EnvironmentResult
     tokens: dict[str, str] = field(default_factory=dict)
     token_depth: int = 0
+    # Listings whose first page was not valid against the profile (read.get said so).
+    invalid_listings: set[str] = field(default_factory=set)
     ops: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -169,20 +204,65 @@ class EnvironmentCheck:
         *,
         exchange: Exchange | None = None,
         requires: str = "",
+        rule: str = PROFILE_RULE,
+        kept: str | None = None,
     ) -> None:
+        """One check's result. ``kept`` is what evidence keeps of the answer (the profile's
+        fields, see `kept_fields`) instead of its raw start. What an endpoint said reaches
+        the result cleaned of the run's secrets first, and only then cut short."""
+        message, line = scrub_texts([message, exchange.line if exchange else ""], self._hidden())
+        if len(message) > MAX_KEPT_MESSAGE:
+            message = message[:MAX_KEPT_MESSAGE] + "…"
         self.result.add(
             CheckResult(
                 level,
                 check,
                 status,
                 message,
-                request=exchange.line if exchange else "",
+                request=line,
                 requires=requires,
-                excerpt=exchange.excerpt(self._hidden()) if exchange else None,
+                excerpt=exchange.excerpt(self._hidden(), kept) if exchange else None,
+                rule=rule,
             )
         )
 
+    def clean(self, text: str) -> str:
+        """``text`` without the run's secrets known so far, in any form (`scrub`)."""
+        return scrub(text, self._hidden())
+
+    def schema_errors(self, schema: Any, instance: Any, **kwargs: Any) -> list[str]:
+        return schema_errors(schema, instance, clean=self.clean, **kwargs)
+
+    async def send(self, method: str, url: str, **kwargs: Any) -> Exchange:
+        """Every request of the environment's checks: notes whether the endpoint answers."""
+        ex = await self.client.send(method, url, **kwargs)
+        observed = self.result.observed
+        if ex.status is not None:
+            observed.answered = True
+        elif observed.answered is None:
+            observed.answered = False
+        return ex
+
+    def path_of(self, ex: Exchange) -> str:
+        base = self.target.base_url.rstrip("/")
+        return ex.url[len(base) :] or "/" if ex.url.startswith(base) else ex.url
+
     def transport_failed(self, level: int, check: str, ex: Exchange) -> bool:
+        if ex.limit is not None:
+            # An answer past a limit is the endpoint's failure, reported once: an endpoint
+            # that sends one usually sends more, and the first says it.
+            if not any(c.rule == OKECTL_RULE and c.check.endswith(".limit") for c in self.result.checks):
+                self.record(
+                    level,
+                    check + ".limit",
+                    "fail",
+                    f"{ex.method} {self.path_of(ex)}: {ex.limit}",
+                    exchange=ex,
+                    requires=f"every answer whole within {self.client.timeout:g} s and at most "
+                    f"{self.client.max_answer_bytes // (1024 * 1024)} MiB, compressed or decoded",
+                    rule=OKECTL_RULE,
+                )
+            return True
         if ex.error is None:
             return False
         if _tls_failure(ex.error):
@@ -196,6 +276,7 @@ class EnvironmentCheck:
                     f"TLS failed: {ex.error}",
                     exchange=ex,
                     requires="https with a valid certificate (OKE: TLS)",
+                    rule=SECURITY_TEXT,
                 )
             return True
         self.record(level, check, "error", f"no answer: {ex.error}", exchange=ex)
@@ -212,7 +293,47 @@ class EnvironmentCheck:
 
     async def get(self, path: str, *, after: int, scope: str | None = None) -> Exchange:
         token = self.tokens.get(scope) if scope else next(iter(self.tokens.values()), None)
-        return await self.client.send("GET", self.url(path), after=after, token=token, headers=self.headers())
+        return await self.send("GET", self.url(path), after=after, token=token, headers=self.headers())
+
+    def problem_errors(self, ex: Exchange, method: str, op_path: str) -> list[str]:
+        """An error answer against the profile: ``application/problem+json``, valid against
+        the version's problem schema (OOAPI v5: ``status`` a string; OEAPI v6: RFC 9457)."""
+        problems: list[str] = []
+        media = ex.content_type.split(";")[0].strip().lower()
+        if media != PROBLEM_JSON:
+            problems.append(f"content type {ex.content_type or 'none'}, not {PROBLEM_JSON}")
+        try:
+            body = ex.json()
+        except ValueError:
+            return [*problems, "the body is not JSON"]
+        if self.target.v6:
+            if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+                problems.append("the problem has no title")
+            elif "status" in body and body["status"] != ex.status:
+                problems.append(f"status: {body['status']!r} is not the number {ex.status}")
+        else:
+            schema = self.profile.error_schema(method, op_path, ex.status or 0)
+            if schema is not None:
+                problems += self.schema_errors(schema, body)
+        return problems
+
+    def problem_requires(self, status: int) -> str:
+        if self.target.v6:
+            return f"a {status} answer is {PROBLEM_JSON} with a title and status {status} as a number"
+        return (
+            f"a {status} answer is {PROBLEM_JSON} valid against the problem schema of "
+            f"{self.profile_name()} (status a string, title required)"
+        )
+
+    def media_errors(self, ex: Exchange, method: str, op_path: str) -> list[str]:
+        """A successful answer's content type against the media types the profile declares."""
+        declared = self.profile.media_types(method, op_path, str(ex.status))
+        if self.target.v6:
+            declared = [*declared, V6_MEDIA]
+        media = ex.content_type.split(";")[0].strip().lower()
+        if not declared or media in declared:
+            return []
+        return [f"content type {ex.content_type or 'none'}, not {' or '.join(declared)}"]
 
     def profile_name(self) -> str:
         return f"OKE {self.profile.version} ({self.profile.file})"
@@ -312,8 +433,11 @@ class EnvironmentCheck:
                 "client_secret": self.credentials.client_secret,
                 "scope": scope,
             }
-            ex = await self.client.send("POST", token_url, form=form)
+            ex = await self.send("POST", token_url, form=form)
             self.token_depth = max(self.token_depth, ex.depth)
+            if ex.limit is not None:
+                self.transport_failed(1, "auth.token", ex)
+                return
             if ex.error is not None:
                 if _tls_failure(ex.error):
                     self.transport_failed(0, "transport.certificate", ex)
@@ -323,10 +447,18 @@ class EnvironmentCheck:
                     )
                 return
             try:
-                token = ex.json().get("access_token") if ex.status == 200 else None
-            except (ValueError, AttributeError):
-                token = None
-            if not isinstance(token, str):
+                answer = ex.json()
+            except ValueError:
+                answer = None
+            token = answer.get("access_token") if ex.status == 200 and isinstance(answer, dict) else None
+            # Evidence keeps what RFC 6749 defines of the answer, never the token itself.
+            kept = (
+                json.dumps({k: answer[k] for k in TOKEN_FIELDS if k in answer}, ensure_ascii=False)
+                if isinstance(answer, dict)
+                else None
+            )
+            if not isinstance(token, str) or not token:
+                self.result.observed.scopes_refused.append(scope)
                 status: Status = "fail" if scope in {op.scope for op in self.ops} else "skip"
                 self.record(
                     1,
@@ -335,13 +467,18 @@ class EnvironmentCheck:
                     f"no token for scope {scope}: HTTP {ex.status}",
                     exchange=ex,
                     requires="OAuth 2.0 client credentials grant per flow scope",
+                    rule=SECURITY_TEXT,
+                    kept=kept,
                 )
                 return
             self.tokens[scope] = token
+            self.result.observed.scopes_granted.append(scope)
             if scope in {op.scope for op in self.ops}:
-                self.record(1, "auth.token", "pass", f"token for scope {scope}", exchange=ex)
+                self.record(1, "auth.token", "pass", f"token for scope {scope}", exchange=ex, kept=kept)
 
         await asyncio.gather(*(one(s) for s in scopes))
+        self.result.observed.scopes_granted.sort()
+        self.result.observed.scopes_refused.sort()
         own = {op.scope for op in self.ops}
         return bool(own & set(self.tokens)) or not own
 
@@ -364,7 +501,7 @@ class EnvironmentCheck:
 
     async def _send_probe(self, op: Operation, token: str | None) -> Exchange:
         body: dict[str, Any] | None = {} if op.method in ("PUT", "PATCH") else None
-        return await self.client.send(
+        return await self.send(
             op.method,
             self.url(self._probe_path(op)),
             after=self.token_depth if token else 0,
@@ -373,6 +510,35 @@ class EnvironmentCheck:
             json_body=body,
             content_type="application/merge-patch+json" if op.method == "PATCH" else None,
         )
+
+    def _expect_problem(
+        self, level: int, check: str, ex: Exchange, op: Operation, status: int, when: str, requires: str
+    ) -> None:
+        """An answer that must be the error ``status``, with a problem body the profile allows."""
+        what = f"{op.method} {op.path}"
+        if ex.status != status:
+            self.record(
+                level,
+                check,
+                "fail",
+                f"{what}: answered {ex.status} {when}, not {status}",
+                exchange=ex,
+                requires=requires,
+                rule=SECURITY_TEXT,
+            )
+            return
+        problems = self.problem_errors(ex, op.method, op.path)
+        if problems:
+            self.record(
+                level,
+                check,
+                "fail",
+                f"{what}: the {status} answer {when}: " + "; ".join(problems),
+                exchange=ex,
+                requires=self.problem_requires(status),
+            )
+        else:
+            self.record(level, check, "pass", f"{what}: {status} {when}, a valid problem", exchange=ex)
 
     async def auth_probes(self) -> None:
         async def probe(scope: str) -> None:
@@ -384,17 +550,7 @@ class EnvironmentCheck:
             )
             ex = await self._send_probe(op, None)
             if not self.transport_failed(1, "auth.no-token", ex):
-                ok = ex.status == 401
-                self.record(
-                    1,
-                    "auth.no-token",
-                    "pass" if ok else "fail",
-                    f"{op.method} {op.path}: 401 without a token"
-                    if ok
-                    else f"{op.method} {op.path}: answered {ex.status} without a token, not 401",
-                    exchange=ex,
-                    requires=requires,
-                )
+                self._expect_problem(1, "auth.no-token", ex, op, 401, "without a token", requires)
             allowed = self._allowed(op)
             other = next((s for s in self.tokens if s not in allowed), None)
             if other is None:
@@ -404,16 +560,8 @@ class EnvironmentCheck:
                 return
             ex = await self._send_probe(op, self.tokens[other])
             if not self.transport_failed(1, "auth.wrong-scope", ex):
-                ok = ex.status == 403
-                self.record(
-                    1,
-                    "auth.wrong-scope",
-                    "pass" if ok else "fail",
-                    f"{op.method} {op.path}: 403 with scope {other}"
-                    if ok
-                    else f"{op.method} {op.path}: answered {ex.status} to a token of scope {other}, not 403",
-                    exchange=ex,
-                    requires=requires,
+                self._expect_problem(
+                    1, "auth.wrong-scope", ex, op, 403, f"to a token of scope {other}", requires
                 )
 
         await asyncio.gather(*(probe(s) for s in sorted({op.scope for op in self.ops})))
@@ -435,11 +583,16 @@ class EnvironmentCheck:
         except ValueError:
             self.record(2, "metadata.service", "fail", "GET / is not JSON", exchange=ex, requires=requires)
             return
+        self._observe_service(doc)
         if self.target.v6:
-            errors = schema_errors(v6_service_schema(), doc, draft2020=True)
+            errors = self.media_errors(ex, "get", "/") + self.schema_errors(
+                v6_service_schema(), doc, draft2020=True
+            )
             schema_name = "the OEAPI v6 Service schema"
         elif self.profile.has_service:
-            errors = schema_errors(self.profile.response_schema("get", "/"), doc)
+            errors = self.media_errors(ex, "get", "/") + self.schema_errors(
+                self.profile.response_schema("get", "/"), doc
+            )
             schema_name = f"the Service schema of {self.profile_name()}"
         else:
             errors = None
@@ -468,6 +621,22 @@ class EnvironmentCheck:
             self._operations(doc, ex)
             await self.negotiation(ex.depth)
 
+    def _observe_service(self, doc: Any) -> None:
+        consumers = doc.get("supportedConsumers") if isinstance(doc, dict) else None
+        seen: list[dict[str, str]] = []
+        for consumer in (consumers if isinstance(consumers, list) else [])[:20]:
+            if isinstance(consumer, dict):
+                seen.append(
+                    {
+                        k: self.clean(str(consumer[k]))[:64]
+                        for k in ("consumerKey", "version")
+                        if isinstance(consumer.get(k), (str, int, float))
+                    }
+                )
+        self.result.observed.consumers = seen
+        ours = [c.get("version") for c in seen if c.get("consumerKey") == CONSUMER_KEY]
+        self.result.observed.oke_version = ours[0] if ours else None
+
     def _version(self, doc: Any, ex: Exchange) -> None:
         declared = self.target.oke_version
         consumers = doc.get("supportedConsumers") if isinstance(doc, dict) else None
@@ -480,7 +649,7 @@ class EnvironmentCheck:
         if declared in ours:
             self.record(2, "metadata.version", "pass", f"GET / names OKE {declared}", exchange=ex)
         elif ours:
-            served = str(ours[0])
+            served = self.clean(str(ours[0]))[:64]
             self.result.drift = served
             self.record(
                 2,
@@ -489,6 +658,7 @@ class EnvironmentCheck:
                 f"version drift: the repository declares OKE {declared}, GET / says OKE {served}",
                 exchange=ex,
                 requires=requires,
+                rule=OKECTL_RULE,
             )
         else:
             self.record(
@@ -498,6 +668,7 @@ class EnvironmentCheck:
                 f"GET / names no {CONSUMER_KEY} consumer",
                 exchange=ex,
                 requires=requires,
+                rule=OKECTL_RULE,
             )
 
     def _operations(self, doc: Any, ex: Exchange) -> None:
@@ -517,6 +688,7 @@ class EnvironmentCheck:
                 "supportedOperations lacks " + ", ".join(missing),
                 exchange=ex,
                 requires="supportedOperations covers the role's operations for its enabled flows",
+                rule=OKECTL_RULE,
             )
         else:
             self.record(
@@ -529,9 +701,7 @@ class EnvironmentCheck:
             f"consumer-version={self.target.oke_version}"
         )
         token = next(iter(self.tokens.values()), None)
-        ex = await self.client.send(
-            "GET", self.url("/"), after=after - 1, token=token, headers={"Accept": accept}
-        )
+        ex = await self.send("GET", self.url("/"), after=after - 1, token=token, headers={"Accept": accept})
         if self.transport_failed(2, "metadata.negotiation", ex):
             return
         requires = "406 with requestedVersion and supportedVersions for a version not served"
@@ -540,7 +710,18 @@ class EnvironmentCheck:
         except ValueError:
             body = None
         supported = body.get("supportedVersions") if isinstance(body, dict) else None
-        if (
+        problems = self.problem_errors(ex, "get", "/") if ex.status == 406 else []
+        if problems:
+            self.record(
+                2,
+                "metadata.negotiation",
+                "fail",
+                "the 406 answer: " + "; ".join(problems),
+                exchange=ex,
+                requires=self.problem_requires(406),
+                rule=RFC_9457,
+            )
+        elif (
             ex.status == 406
             and isinstance(supported, list)
             and self.target.ooapi_version in supported
@@ -563,13 +744,25 @@ class EnvironmentCheck:
                 + ("" if isinstance(supported, list) else " without supportedVersions"),
                 exchange=ex,
                 requires=requires,
+                rule=V6_NEGOTIATION,
             )
 
     # L3 -------------------------------------------------------------------------------------
 
+    def kept(self, ex: Exchange, schema: Any) -> str | None:
+        """What evidence keeps of a JSON answer: the fields the profile defines, cut short."""
+        if schema is None:
+            return None
+        try:
+            # Cleaned as a whole before any string in it is cut short.
+            body = json.loads(self.clean(ex.content.decode("utf-8", "replace")))
+        except ValueError:
+            return None
+        return json.dumps(kept_fields(schema, body), ensure_ascii=False)
+
     def _check_body(self, level: int, op_path: str, ex: Exchange, check: str) -> Any:
-        """Status 200, JSON, valid against the profile, OKE consumers, offsets; the body (None
-        when there is no JSON answer)."""
+        """Status 200, its content type, JSON valid against the profile, OKE consumers,
+        offsets; the body (None when there is no JSON answer)."""
         requires = f"GET {op_path} answers 200 valid against {self.profile_name()}"
         if ex.status != 200:
             self.record(
@@ -579,14 +772,34 @@ class EnvironmentCheck:
         try:
             body = ex.json()
         except ValueError:
-            self.record(level, check, "fail", "the answer is not JSON", exchange=ex, requires=requires)
+            problems = [*self.media_errors(ex, "get", op_path), "the answer is not JSON"]
+            self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires)
             return None
         schema = self.profile.response_schema("get", op_path)
-        problems = schema_errors(schema, body) if schema is not None else []
-        if schema is not None and not problems:
-            problems += extension_errors(schema, body)
-        problems += consumer_problems(body)
-        problems += date_times_without_offset(body)
+        kept = self.kept(ex, schema)
+        problems = self.media_errors(ex, "get", op_path)
+        found = self.schema_errors(schema, body) if schema is not None else []
+        if found:
+            self.invalid_listings.add(op_path)
+        if schema is not None and not found:
+            found += extension_errors(schema, body, clean=self.clean)
+        problems += found + date_times_without_offset(body)
+        if problems:
+            self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires, kept=kept)
+        else:
+            self.record(level, check, "pass", f"GET {op_path}: 200, valid", exchange=ex, kept=kept)
+        keys = consumer_problems(body)
+        if keys:
+            self.record(
+                level,
+                "read.consumer-key",
+                "fail",
+                f"GET {op_path}: " + "; ".join(keys),
+                exchange=ex,
+                requires=f"OKE's consumer extension travels under consumerKey {CONSUMER_KEY!r} exactly",
+                rule=OKECTL_RULE,
+                kept=kept,
+            )
         if op_path == "/persons/{personId}/associations":
             kinds = (
                 {i.get("associationType") for i in body.get("items", []) if isinstance(i, dict)}
@@ -595,13 +808,16 @@ class EnvironmentCheck:
             )
             other = sorted(str(k) for k in kinds - {"programOfferingAssociation"})
             if other:
-                problems.append(
-                    "flow 6 returns programme-offering associations only, not " + ", ".join(other)
+                self.record(
+                    level,
+                    "read.flow-6",
+                    "fail",
+                    "flow 6 returns programme-offering associations only, not " + ", ".join(other),
+                    exchange=ex,
+                    requires="GET /persons/{personId}/associations lists programOfferingAssociations only",
+                    rule=FLOW6_TEXT,
+                    kept=kept,
                 )
-        if problems:
-            self.record(level, check, "fail", "; ".join(problems), exchange=ex, requires=requires)
-        else:
-            self.record(level, check, "pass", f"GET {op_path}: 200, valid", exchange=ex)
         # Even an invalid answer names ids: the reads that depend on it still run.
         return body
 
@@ -611,33 +827,181 @@ class EnvironmentCheck:
         ex = await self.get(path, after=self.token_depth, scope=scope)
         if self.transport_failed(3, "read.unknown-id", ex):
             return
-        requires = f"an unknown id answers 404 application/problem+json ({self.profile_name()})"
-        problems: list[str] = []
-        if ex.status != 404:
-            problems.append(f"answered {ex.status}, not 404")
-        elif not ex.content_type.startswith(PROBLEM_JSON):
-            problems.append(f"content type {ex.content_type or 'none'}, not {PROBLEM_JSON}")
-        else:
+        self._expect_problem(
+            3,
+            "read.unknown-id",
+            ex,
+            op,
+            404,
+            "for an unknown id",
+            f"an unknown id answers 404 {PROBLEM_JSON} ({self.profile_name()})",
+        )
+
+    async def listing(self, op: Operation, url_path: str, first: Exchange, body: Any) -> None:
+        """Paging and filters of a listing whose first page (``body``) was read."""
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            return
+        params = self.profile.query_parameters("get", op.path)
+        await asyncio.gather(
+            self.paging(op, url_path, first, body),
+            *(
+                self.filter(op, url_path, name, schema, body["items"], first.depth)
+                for name, schema in params.items()
+                if name not in NOT_FILTERS
+            ),
+        )
+
+    async def paging(self, op: Operation, url_path: str, first: Exchange, body: dict[str, Any]) -> None:
+        """pageSize honoured, hasNextPage leading to a next page that is read and checked, no
+        item twice, no page larger than asked."""
+        requires = (
+            f"GET {op.path} pages by pageSize and pageNumber: at most pageSize items a page, "
+            "hasNextPage true only when a next page holds items, no item on two pages"
+        )
+        id_field = LISTING_IDS.get(op.path)
+        schema = self.profile.response_schema("get", op.path)
+        # Later pages are held to the schema when the first was (else read.get said it).
+        first_valid = op.path not in self.invalid_listings
+        seen: dict[str, int] = {}
+        ex, number, problems = first, 1, []
+        while True:
+            items = body.get("items")
+            items = items if isinstance(items, list) else []
+            if len(items) > PAGE_SIZE:
+                problems.append(
+                    f"page {number} holds {len(items)} items, more than the pageSize={PAGE_SIZE} asked"
+                )
+            for i, item in enumerate(items):
+                key = (
+                    str(item.get(id_field))
+                    if id_field and isinstance(item, dict) and id_field in item
+                    else json.dumps(item, sort_keys=True)
+                )
+                if key in seen:
+                    shown = f" ({id_field} {key})" if id_field and len(key) < 200 else ""
+                    problems.append(f"page {number} items[{i}]{shown} was already on page {seen[key]}")
+                    break
+                seen[key] = number
+            if problems or body.get("hasNextPage") is not True or number >= MAX_PAGES:
+                break
+            number += 1
+            sep = "&" if "?" in url_path else "?"
+            ex = await self.get(f"{url_path}{sep}pageNumber={number}", after=ex.depth, scope=op.scope)
+            if self.transport_failed(3, "read.paging", ex):
+                return
+            if ex.status != 200:
+                problems.append(f"page {number} (after hasNextPage: true) answered {ex.status}, not 200")
+                break
             try:
-                body = ex.json()
+                next_body = ex.json()
             except ValueError:
-                body = None
-            schema = None if self.target.v6 else self.profile.response_schema("get", op.path, "404")
-            if schema is not None:
-                problems += schema_errors(schema, body)
-            elif not isinstance(body, dict) or "title" not in body:
-                problems.append("the problem has no title")
+                next_body = None
+            if not isinstance(next_body, dict):
+                problems.append(f"page {number} is not a page")
+                break
+            invalid = self.schema_errors(schema, next_body) if schema is not None and first_valid else []
+            if invalid:
+                problems.append(f"page {number}: " + "; ".join(invalid))
+                break
+            if not next_body.get("items"):
+                problems.append(f"page {number} is empty, but page {number - 1} said hasNextPage: true")
+                break
+            body = next_body
         if problems:
             self.record(
                 3,
-                "read.unknown-id",
+                "read.paging",
                 "fail",
                 f"GET {op.path}: " + "; ".join(problems),
                 exchange=ex,
                 requires=requires,
             )
         else:
-            self.record(3, "read.unknown-id", "pass", f"GET {op.path}: 404 problem+json", exchange=ex)
+            more = " (not read further)" if body.get("hasNextPage") is True else ""
+            self.record(
+                3,
+                "read.paging",
+                "pass",
+                f"GET {op.path}: {number} page(s) of at most {PAGE_SIZE}{more}, "
+                f"{len(seen)} items, none twice",
+            )
+
+    async def filter(
+        self, op: Operation, url_path: str, name: str, schema: Any, items: list[Any], after: int
+    ) -> None:
+        """A query filter the profile declares, exercised with a value the listing shows: the
+        first item's own value finds it, another value of the enumeration finds only its own."""
+        first = items[0] if items and isinstance(items[0], dict) else None
+        value = first.get(name) if first is not None else None
+        if not isinstance(value, (str, bool)):
+            self.record(
+                3, "read.filter", "skip", f"GET {op.path}?{name}=…: no item shows a {name} to filter on"
+            )
+            return
+        enum = schema.get("enum") if isinstance(schema, dict) else None
+        cases: list[tuple[str | bool, bool]] = []
+        if isinstance(value, bool):
+            cases = [(value, True), (not value, False)]
+        elif isinstance(enum, list):
+            # Only where the enumeration holds the item's own value: elsewhere the profile
+            # contradicts itself, and any reading of the filter would be a guess.
+            if value in enum:
+                cases = [(value, True)]
+                other = next((e for e in enum if isinstance(e, str) and e != value), None)
+                if other is not None:
+                    cases.append((other, False))
+        else:
+            cases = [(value, True)]
+        if not cases:
+            self.record(
+                3, "read.filter", "skip", f"GET {op.path}?{name}=…: {value!r} is not among its values"
+            )
+            return
+        requires = f"GET {op.path} filters on {name} (a query parameter the profile declares)"
+        sep = "&" if "?" in url_path else "?"
+        shown: list[str] = []
+        for wanted, expect_some in cases:
+            text = str(wanted).lower() if isinstance(wanted, bool) else wanted
+            query = f"{name}={quote(text, safe='')}"
+            ex = await self.get(f"{url_path}{sep}{query}", after=after, scope=op.scope)
+            if self.transport_failed(3, "read.filter", ex):
+                return
+            found: Any = None
+            if ex.status == 200:
+                try:
+                    found = ex.json().get("items")
+                except (ValueError, AttributeError):
+                    found = None
+            problem = None
+            if ex.status != 200:
+                problem = f"answered {ex.status}, not 200"
+            elif not isinstance(found, list):
+                problem = "the answer is not a page"
+            else:
+                wrong = next(
+                    (
+                        (i, item.get(name))
+                        for i, item in enumerate(found)
+                        if not isinstance(item, dict) or item.get(name) != wanted
+                    ),
+                    None,
+                )
+                if wrong is not None:
+                    problem = f"items[{wrong[0]}].{name} is {wrong[1]!r}, not {wanted!r}"
+                elif expect_some and not found:
+                    problem = f"nothing found, though the listing shows an item with {name} {wanted!r}"
+            if problem is not None:
+                self.record(
+                    3,
+                    "read.filter",
+                    "fail",
+                    f"GET {op.path}?{query}: {problem}",
+                    exchange=ex,
+                    requires=requires,
+                )
+                return
+            shown.append(f"?{query}: {len(found)}")
+        self.record(3, "read.filter", "pass", f"GET {op.path} {', '.join(shown)} item(s), each matching")
 
     async def read_contract(self) -> None:
         gets = {op.path: op for op in self.ops if op.method == "GET"}
@@ -681,7 +1045,10 @@ class EnvironmentCheck:
                     },
                 )
             else:
-                url_path = path + "?pageSize=10"
+                url_path = path
+            is_listing = "pageSize" in self.profile.query_parameters("get", path)
+            if is_listing:
+                url_path += f"?pageSize={PAGE_SIZE}"
             ex = await self.get(url_path, after=depth, scope=op.scope)
             if self.transport_failed(3, check, ex):
                 publish(path, None, ex.depth)
@@ -695,6 +1062,8 @@ class EnvironmentCheck:
                 if isinstance(first, dict) and isinstance(first.get(field_name), str):
                     found = first[field_name]
             publish(path, found, ex.depth)
+            if is_listing:
+                await self.listing(op, url_path, ex, body)
 
         tasks = [read(op) for op in gets.values()]
         tasks += [self.not_found(op) for op in gets.values() if "{" in op.path]
@@ -717,6 +1086,14 @@ class WriteContract:
         self.created: list[str] = []
         self.bodies = request_bodies(env.target.oke_version)
 
+    def template_of(self, ex: Exchange) -> str:
+        """The operation template an exchange's URL matches (its path, when none does)."""
+        path = self.env.path_of(ex).split("?")[0]
+        return next(
+            (t for (m, t) in self.ops if m == ex.method and _matches(t, path)),
+            path,
+        )
+
     def token_for(self, method: Method, path: str) -> str | None:
         """The token for a request: the scope of the operation whose template matches."""
         for (m, template), op in self.ops.items():
@@ -725,7 +1102,7 @@ class WriteContract:
         return None
 
     async def send(self, method: Method, path: str, body: Any, after: int) -> Exchange:
-        return await self.env.client.send(
+        return await self.env.send(
             method,
             self.env.url(path),
             after=after,
@@ -735,21 +1112,67 @@ class WriteContract:
             content_type="application/merge-patch+json" if method == "PATCH" else None,
         )
 
-    def expect(self, check: str, ex: Exchange, statuses: tuple[int, ...], what: str, requires: str) -> bool:
+    def expect(
+        self,
+        check: str,
+        ex: Exchange,
+        statuses: tuple[int, ...],
+        what: str,
+        requires: str,
+        rule: str = PROFILE_RULE,
+        template: str = "",
+    ) -> bool:
+        """The answer's status is one of ``statuses``; an error status expected is also held to
+        the profile's problem schema (``template`` names the operation)."""
         if self.env.transport_failed(4, check, ex):
             return False
-        if ex.status in statuses:
-            self.env.record(4, check, "pass", f"{what}: {ex.status}", exchange=ex)
-            return True
-        self.env.record(
-            4,
-            check,
-            "fail",
-            f"{what}: answered {ex.status}, expected {' or '.join(map(str, statuses))}",
-            exchange=ex,
-            requires=requires,
-        )
-        return False
+        if ex.status not in statuses:
+            self.env.record(
+                4,
+                check,
+                "fail",
+                f"{what}: answered {ex.status}, expected {' or '.join(map(str, statuses))}",
+                exchange=ex,
+                requires=requires,
+                rule=rule,
+            )
+            return False
+        template = template or self.template_of(ex)
+        if ex.status is not None and ex.status < 300 and ex.content:
+            # A write's answer is an answer too: its media type and body against the profile.
+            schema = self.env.profile.response_schema(ex.method, template, str(ex.status))
+            problems = self.env.media_errors(ex, ex.method, template)
+            if schema is not None:
+                try:
+                    problems += self.env.schema_errors(schema, ex.json())
+                except ValueError:
+                    problems.append("the answer is not JSON")
+            if problems:
+                self.env.record(
+                    4,
+                    check,
+                    "fail",
+                    f"{what}: the {ex.status} answer: " + "; ".join(problems),
+                    exchange=ex,
+                    requires=f"{ex.method} {template} answers {ex.status} valid against "
+                    f"{self.env.profile_name()}",
+                    kept=self.env.kept(ex, schema),
+                )
+                return False
+        if ex.status is not None and ex.status >= 400:
+            problems = self.env.problem_errors(ex, ex.method, template)
+            if problems:
+                self.env.record(
+                    4,
+                    check,
+                    "fail",
+                    f"{what}: the {ex.status} answer: " + "; ".join(problems),
+                    exchange=ex,
+                    requires=self.env.problem_requires(ex.status),
+                )
+                return False
+        self.env.record(4, check, "pass", f"{what}: {ex.status}", exchange=ex, rule=rule)
+        return True
 
     async def put(
         self,
@@ -776,7 +1199,7 @@ class WriteContract:
     async def read_back(self, collection: str, template: str, ident: str, after: int) -> None:
         if ("GET", template) not in self.ops:
             return
-        ex = await self.env.client.send(
+        ex = await self.env.send(
             "GET",
             self.env.url(f"/{collection}/{ident}"),
             after=after,
@@ -815,6 +1238,7 @@ class WriteContract:
                 (200,),
                 "PATCH /offerings/{offeringId} (report of the sitting, flow 4)",
                 "PATCH carries no id and answers 200",
+                rule=PATCH_TEXT,
             )
 
     async def associations(self, after: int) -> None:
@@ -837,6 +1261,8 @@ class WriteContract:
             (400,),
             "PUT whose body id differs from the path",
             "on PUT the body's id equals the path id, else 400",
+            rule=SPEC_TEXT,
+            template=template,
         )
         if first is not None:
             await asyncio.gather(
@@ -853,6 +1279,7 @@ class WriteContract:
                     (200,),
                     "PATCH /associations/{associationId} (result)",
                     "PATCH carries no id and answers 200",
+                    rule=PATCH_TEXT,
                 )
         receives_results = bool(self.env.target.roles & {"tpl", "sis"})
         if gone is not None and receives_results and ("PATCH", template) in self.ops:
@@ -865,6 +1292,7 @@ class WriteContract:
                 "a correct result for a cancelled association",
                 "a receiver must answer 200, not 400, to a correct result for a cancelled association "
                 "(flows 3 and 5)",
+                rule=SPEC_TEXT,
             )
 
     async def people(self, after: int) -> None:
@@ -895,7 +1323,7 @@ class WriteContract:
         left: list[str] = []
 
         async def remove(path: str) -> None:
-            ex = await self.env.client.send(
+            ex = await self.env.send(
                 "DELETE", self.env.url(path), token=self._any_token(path), after=self.env.token_depth
             )
             if ex.error is not None or ex.status not in (200, 204, 404):

@@ -75,7 +75,7 @@ def write_pack(
     """Write the evidence packs, rendered by the views given; the folders written."""
     written: list[Path] = []
     for (supplier, oke_version), part in sorted(_groups(report).items()):
-        folder = out / supplier / f"oke-{oke_version}"
+        folder = out / Path(pack_link(supplier, oke_version)).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
             write_atomic(folder / "results.json", as_json(part))
@@ -87,6 +87,25 @@ def write_pack(
         except OSError as exc:
             raise OkectlError(f"{folder}: cannot write the evidence pack ({exc.strerror or exc})") from None
         written.append(folder)
+    return written
+
+
+def pack_link(supplier: str, oke_version: str) -> str:
+    """Where an environment's pack page is, relative to the folder the packs are in."""
+    return f"{supplier}/oke-{oke_version}/index.html"
+
+
+def write_files(out: Path, files: dict[str, str]) -> list[Path]:
+    """Write rendered outputs (``name → text``) into ``out``, beside the packs."""
+    written: list[Path] = []
+    for name, text in files.items():
+        path = out / name
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text)
+        except OSError as exc:
+            raise OkectlError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        written.append(path)
     return written
 
 

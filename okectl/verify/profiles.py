@@ -232,6 +232,32 @@ class Profile:
             self._cache[key] = (media or {}).get("schema")
         return self._cache[key]
 
+    def media_types(self, method: str, path: str, status: str = "200") -> list[str]:
+        """The media types the profile declares for an answer (empty: it declares none)."""
+        op = self.operation(method, path) or {}
+        response = op.get("responses", {}).get(status) or {}
+        return [str(m) for m in response.get("content") or {}]
+
+    def error_schema(self, method: str, path: str, status: int) -> Any:
+        """The problem schema an error answer must satisfy: the operation's own for that
+        status, else its 400's; an operation declaring neither gets the catalogue's 400 (every
+        version declares one, and every version's problems are alike)."""
+        for key in (str(status), "400"):
+            schema = self.response_schema(method, path, key)
+            if schema is not None:
+                return schema
+        return self.response_schema("get", "/components", "400")
+
+    def query_parameters(self, method: str, path: str) -> dict[str, Any]:
+        """The operation's query parameters: name → schema."""
+        op = self.operation(method, path) or {}
+        out: dict[str, Any] = {}
+        for param in op.get("parameters") or []:
+            if isinstance(param, dict) and param.get("in") == "query" and isinstance(param.get("name"), str):
+                schema = param.get("schema")
+                out[param["name"]] = schema if isinstance(schema, dict) else {}
+        return out
+
     def request_schema(self, method: str, path: str) -> Any:
         op = self.operation(method, path) or {}
         content = (op.get("requestBody") or {}).get("content") or {}

@@ -7,7 +7,7 @@ jsonschema only follows the schema as deep as the finite instance goes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jsonschema import Draft4Validator, Draft202012Validator
@@ -27,23 +27,34 @@ def where(path: Any) -> str:
     return out or "the body"
 
 
-def _short(error: ValidationError) -> str:
+Clean = Callable[[str], str]
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _short(error: ValidationError, clean: Clean) -> str:
     message = error.message
     if error.validator in ("oneOf", "anyOf") and error.context:
         deepest = best_match(error.context)
         message = f"{deepest.message} (in no single {error.validator} branch)"
-    if len(message) > MAX_MESSAGE:
-        message = message[:MAX_MESSAGE] + "…"
-    return f"{where(error.absolute_path)}: {message}"
+    # Cleaned whole before it is cut: messages quote the answer, and a cut through a
+    # secret would leave part of it.
+    text = clean(f"{where(error.absolute_path)}: {message}")
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
 
 
-def schema_errors(schema: Any, instance: Any, *, draft2020: bool = False, limit: int = 5) -> list[str]:
-    """Up to ``limit`` messages, each naming where in the instance it went wrong."""
+def schema_errors(
+    schema: Any, instance: Any, *, draft2020: bool = False, limit: int = 5, clean: Clean = _as_is
+) -> list[str]:
+    """Up to ``limit`` messages, each naming where in the instance it went wrong, passed
+    through ``clean`` (the run's secrets removed) before they are cut short."""
     validator = (Draft202012Validator if draft2020 else Draft4Validator)(schema)
     errors = sorted(
         validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message)
     )
-    return [_short(e) for e in errors[:limit]]
+    return [_short(e, clean) for e in errors[:limit]]
 
 
 def _walk(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
@@ -94,7 +105,7 @@ def _extension_schema(consumers_schema: Any) -> Any:
     return richest if isinstance(richest, dict) and len(richest.get("properties", {})) > 1 else None
 
 
-def extension_errors(schema: Any, instance: Any, limit: int = 5) -> list[str]:
+def extension_errors(schema: Any, instance: Any, limit: int = 5, clean: Clean = _as_is) -> list[str]:
     """Each ``nl-test-admin`` consumer block validated against the profile's OKE extension
     for its place (``offeringState``, ``attendance``, …). A plain schema check cannot see
     these: every ``consumers`` array also accepts a generic block with only a key.
@@ -128,7 +139,7 @@ def extension_errors(schema: Any, instance: Any, limit: int = 5) -> list[str]:
                             or block.get("consumerKey") != CONSUMER_KEY
                         ):
                             continue
-                        for message in schema_errors(ext, block, limit=limit):
+                        for message in schema_errors(ext, block, limit=limit, clean=clean):
                             inner = message.removeprefix("the body: ")
                             out.append(f"{where((*path, name, i))} (the {CONSUMER_KEY} extension): {inner}")
                 else:
@@ -139,3 +150,64 @@ def extension_errors(schema: Any, instance: Any, limit: int = 5) -> list[str]:
 
     descend(schema, instance, (), 0)
     return out[:limit]
+
+
+KEPT_STRING = 80
+KEPT_ITEMS = 3
+KEPT_DEPTH = 6
+
+
+def _properties(schema: Any, depth: int = 0) -> dict[str, Any]:
+    """Every property a schema defines, through allOf/anyOf/oneOf."""
+    if not isinstance(schema, dict) or depth > 8:
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            for name, sub in _properties(branch, depth + 1).items():
+                out.setdefault(name, sub)
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        out.update(props)
+    return out
+
+
+def _items(schema: Any, depth: int = 0) -> Any:
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if isinstance(schema.get("items"), dict):
+        return schema["items"]
+    for key in ("allOf", "anyOf", "oneOf"):
+        for branch in schema.get(key) or []:
+            found = _items(branch, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def kept_fields(schema: Any, instance: Any, depth: int = 0, clean: Clean = _as_is) -> Any:
+    """What evidence keeps of an answer: only the fields the profile's schema defines,
+    strings cleaned and then cut to a few dozen characters, lists to their first items, so
+    a supplier's text reaches the evidence only where the profile gives it a place, and
+    briefly."""
+    if isinstance(instance, str):
+        instance = clean(instance)
+        return instance if len(instance) <= KEPT_STRING else instance[:KEPT_STRING] + "…"
+    if isinstance(instance, bool | int | float) or instance is None:
+        return instance
+    if depth >= KEPT_DEPTH:
+        return "…"
+    if isinstance(instance, list):
+        sub = _items(schema)
+        kept = [kept_fields(sub, item, depth + 1, clean) for item in instance[:KEPT_ITEMS]]
+        if len(instance) > KEPT_ITEMS:
+            kept.append(f"… {len(instance) - KEPT_ITEMS} more")
+        return kept
+    if isinstance(instance, dict):
+        props = _properties(schema)
+        return {
+            str(name): kept_fields(props[name], value, depth + 1, clean)
+            for name, value in instance.items()
+            if name in props
+        }
+    return None

@@ -42,9 +42,15 @@ def test_the_catalogue_pages_and_the_unknown_id_problem(served: Served) -> None:
     assert (page["pageSize"], page["pageNumber"], page["hasNextPage"], len(page["items"])) == (
         10,
         1,
-        False,
-        3,
+        True,
+        10,
     )
+    second = httpx.get(
+        base(served, TA) + "/components", params={"pageSize": 10, "pageNumber": 2}, headers=auth
+    ).json()
+    assert (second["hasNextPage"], len(second["items"])) == (False, 2)
+    ids = {i["componentId"] for i in page["items"] + second["items"]}
+    assert len(ids) == 12
     assert page["items"][0]["consumers"][0]["consumerKey"] == "nl-test-admin"
     missing = httpx.get(base(served, TA) + "/components/nope", headers=auth)
     assert missing.status_code == 404
@@ -106,7 +112,9 @@ def test_put_and_patch_as_the_flow_documents_say(served: Served) -> None:
     assert with_id.status_code == 400
     result = {"result": {"state": "completed", "resultDate": "2026-09-01", "weight": 100}}
     accepted = httpx.patch(url + "a-1", json=result, headers=auth)
-    assert accepted.status_code == 200 and accepted.json()["result"]["weight"] == 100
+    # Answered as the profile says: the association's id, messages and state.
+    assert accepted.status_code == 200 and accepted.json()["associationId"] == "a-1"
+    assert accepted.json()["state"] == "canceled" and accepted.json()["message"]
     assert httpx.delete(url + "a-1", headers=auth).status_code == 204
     assert httpx.patch(url + "a-1", json=result, headers=auth).status_code == 404
 

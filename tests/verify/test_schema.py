@@ -107,7 +107,8 @@ def test_flow_6_answers_programme_offering_associations_only() -> None:
         "oke-1.0.1.yaml",
         [],
     )
-    check = EnvironmentCheck(target, profile("1.0.1"), None, Credentials("c", "s"), 3, result)  # type: ignore[arg-type]
+    credentials = Credentials("client", "a-realistic-secret")
+    check = EnvironmentCheck(target, profile("1.0.1"), None, credentials, 3, result)  # type: ignore[arg-type]
     path = "/persons/{personId}/associations"
     for items in ([item], [item, other]):
         ex = Exchange(
@@ -115,11 +116,16 @@ def test_flow_6_answers_programme_offering_associations_only() -> None:
             "https://sis.example/oke/persons/p/associations",
             2,
             200,
-            httpx.Headers(),
+            httpx.Headers({"content-type": "application/json"}),
             json.dumps({**envelope(items[0]), "items": items}).encode(),
         )
         check._check_body(3, path, ex, "read.get")
-    assert [c.status for c in result.checks] == ["pass", "fail"]
+    assert [(c.check, c.status) for c in result.checks] == [
+        ("read.get", "pass"),
+        ("read.get", "pass"),
+        ("read.flow-6", "fail"),
+    ]
     assert "flow 6 returns programme-offering associations only, not courseOfferingAssociation" in (
-        result.checks[1].message
+        result.checks[2].message
     )
+    assert result.checks[2].rule.startswith("doc/flow6.md")

@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import functools
 import logging
+import os
 import ssl
 import time
 
@@ -29,10 +30,20 @@ WRITES = frozenset({"PUT", "DELETE"})
 TOKEN_MARGIN_SECONDS = 30.0
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Certificates always verified: against the standard bundle (or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR`` when set), plus a private CA's certificate file when given."""
+    return _tls_context(ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 @functools.cache
-def tls_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes ~30 ms; a fleet has dozens of suppliers, so load it once.
-    return httpx.create_ssl_context()
+def _tls_context(ca_file: str | None, _cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContext:
+    # Loading the CA bundle takes ~30 ms; a fleet has dozens of suppliers, so load it once
+    # per trust setting (the environment's variables are part of the key).
+    context = httpx.create_ssl_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 log = logging.getLogger(__name__)
