@@ -205,7 +205,12 @@ class SupplierApi(Model):
 
 HttpUrl = Annotated[
     str,
-    StringConstraints(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(/[^\s?#]*)?$"),
+    _shaped(
+        r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(/[^\s?#]*)?$",
+        "not an http(s) URL okectl accepts: write https://host/path, without query, fragment or user, "
+        "e.g. https://oke.supplier.example/v5",
+        max_length=2048,
+    ),
     Field(description="An http(s) URL without query, fragment or user information"),
 ]
 _LOOPBACK_HOST = re.compile(r"^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]+)?$", re.IGNORECASE)

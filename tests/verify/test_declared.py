@@ -219,7 +219,11 @@ def test_a_supplier_without_base_url_or_client_says_what_to_declare(
             '"http://toets.example/token"',
             "token_url must be https: the client secret is sent to it",
         ),
-        ("token_url", '"not a url"', "verify.token_url: 'not a url' is not valid; expected an http(s) URL"),
+        (
+            "token_url",
+            '"not a url"',
+            "verify.token_url: 'not a url' is not an http(s) URL okectl accepts: write https://host/path",
+        ),
     ],
 )
 def test_the_verify_block_is_validated_with_located_errors(
@@ -247,7 +251,7 @@ def test_a_declared_base_url_is_validated_with_its_position(tmp_path: Path, cli:
     out = result.err + result.out
     assert (
         "schools/10AA.yaml:15:47: connections.toets.environments.pilot.base_url: 'ftp://toets.example/x' "
-        "is not valid; expected an http(s) URL"
+        "is not an http(s) URL okectl accepts: write https://host/path"
     ) in out, out
 
 
