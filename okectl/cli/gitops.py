@@ -79,12 +79,14 @@ def bump(
 def releases(repo: Path, output: str) -> int:
     """Per supplier and school: environments behind the newest OKE version the supplier
     supports (its release feed) and policy allows (the version catalogue)."""
+    from okectl.engine.workspace import load_workspace
     from okectl.gitops.releases import collect_releases
     from okectl.views.progress import read_progress
     from okectl.views.releases import render_releases
 
+    ws = load_workspace(repo)
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
-        report = collect_releases(repo, progress=hook)
+        report = collect_releases(ws, progress=hook)
     if output == "json":
         click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     else:
@@ -107,10 +109,11 @@ def releases(repo: Path, output: str) -> int:
 @click.option("--no-plan", is_flag=True, help="Do not contact the suppliers; leave out the plan figures.")
 def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
     """Write the static harmonisation report (one HTML file, works offline)."""
+    from okectl.engine.workspace import load_workspace
     from okectl.gitops.report import build_report, write_report
     from okectl.views.report import render_html
 
-    data = build_report(repo, with_plan=not no_plan)
+    data = build_report(load_workspace(repo), with_plan=not no_plan)
     path = write_report(render_html(data), out_dir)
     click.echo(f"Wrote {path}")
     return EXIT_OK

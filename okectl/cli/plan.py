@@ -60,7 +60,7 @@ def _render(run: Any, output: str) -> str:
     return render_text(run, color=sys.stdout.isatty())
 
 
-def _version_drift(repo: Path, run: Any, scope: Any, *, markdown: bool) -> str:
+def _version_drift(repo: Path, ws: Any, scope: Any, *, markdown: bool) -> str:
     """What okectl verify recorded (verification/) about environments serving another OKE
     version than they declare: the admin API cannot see that, only the OKE endpoint can."""
     from okectl.config.verification import RECORD_DIR
@@ -73,7 +73,7 @@ def _version_drift(repo: Path, run: Any, scope: Any, *, markdown: bool) -> str:
 
     declared = {
         str(r.address): str(r.spec.get("oke_version"))
-        for r in run.validated.resources
+        for r in ws.resources
         if r.address.kind == "environment"
         and (scope.schools is None or r.address.school in scope.schools)
     }
@@ -110,23 +110,25 @@ def plan(
 ) -> int:
     """Show what apply would change at the suppliers."""
     from okectl.engine.planner import make_plan
+    from okectl.engine.workspace import load_workspace
     from okectl.files import check_target
 
     if out_file is not None:
         check_target(out_file)  # before reading every supplier, not after
-    scope = _scope(repo, schools, suppliers, changed_since)
+    ws = load_workspace(repo)
+    scope = _scope(ws.root, schools, suppliers, changed_since)
     from okectl.views.progress import read_progress
 
-    _report_in_flight(repo.resolve())
+    _report_in_flight(ws)
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
-        run = make_plan(repo, scope=scope, force=force, progress=hook)
+        run = make_plan(ws, scope=scope, force=force, progress=hook)
     if out_file is not None:
         from okectl.engine.planfile import save_plan
 
         save_plan(run, out_file)
     click.echo(_render(run, output), nl=False)
     if output != "json":
-        click.echo(_version_drift(repo, run, scope, markdown=output == "markdown"), nl=False)
+        click.echo(_version_drift(ws.root, ws, scope, markdown=output == "markdown"), nl=False)
     if out_file is not None and output == "text":
         click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
     if detailed_exitcode and run.policy is not None and run.policy.errors:
@@ -172,42 +174,38 @@ def _confirmed() -> bool:
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
     from okectl.engine.apply import apply_lock
+    from okectl.engine.workspace import load_workspace
 
     if allow_partial and plan_file is None:
         raise OkectlError("--allow-partial is for a saved plan: okectl apply FILE --allow-partial")
-    root = repo.resolve()
+    ws = load_workspace(repo)
     # One apply per repository: the check against the suppliers and the writes after it
     # must not interleave with another apply's.
-    with apply_lock(root) as note:
+    with apply_lock(ws.root, ws.clock) as note:
         if note is not None:
             click.echo(note, err=True)
-        _report_in_flight(root)
-        return _apply(root, plan_file, auto_approve, force, allow_partial)
+        _report_in_flight(ws)
+        return _apply(ws, plan_file, auto_approve, force, allow_partial)
 
 
-def _report_in_flight(root: Path) -> None:
+def _report_in_flight(ws: Any) -> None:
     """Say which writes an interrupted apply left in flight, as a read finds them now."""
     from okectl.engine.apply import RUNS_DIR
 
-    if not os.path.lexists(root / RUNS_DIR):
+    if not os.path.lexists(ws.root / RUNS_DIR):
         return
     from okectl.engine.apply import confirm_in_flight, in_flight
 
-    if not in_flight(root):
+    if not in_flight(ws.root):
         return
-    from okectl.config.repository import load_state
-    from okectl.config.settings import load_settings
-
-    for line in confirm_in_flight(root, load_state(root), load_settings(root).repository):
+    for line in confirm_in_flight(ws):
         click.echo(line, err=True)
 
 
-def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
-    from okectl.config.revision import repo_state
-    from okectl.config.settings import load_settings
+def _apply(ws: Any, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     from okectl.engine.apply import Journal, Stop, apply_changes
     from okectl.engine.planfile import load_plan, verify_plan
-    from okectl.engine.planner import evaluate_policy, make_plan, scoped_policy, secret_resolver
+    from okectl.engine.planner import evaluate_policy, make_plan, scoped_policy
     from okectl.model.scope import Scope
     from okectl.views.plan_text import render_text
     from okectl.views.progress import apply_progress
@@ -215,10 +213,8 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
     if plan_file is not None:
         doc = load_plan(plan_file)
         # Decided from the suppliers and the desired state, never from the file alone.
-        verified = verify_plan(doc, plan_file, root, allow_partial=allow_partial, force=force)
-        state = verified.run.state
+        verified = verify_plan(doc, plan_file, ws, allow_partial=allow_partial, force=force)
         changes = verified.changes
-        desired = {r.address: r for r in verified.run.validated.resources}
         refused = verified.refused
         plan_checksum = str(doc["checksum"])
         # As the plan that made the file: the findings about what it writes, and those about
@@ -226,14 +222,10 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
         touched = Scope(
             schools={c.address.school for c in changes}, suppliers={c.address.supplier for c in changes}
         )
-        policy: PolicyReport | None = scoped_policy(
-            evaluate_policy(state, verified.run.validated.resources), touched
-        )
+        policy: PolicyReport | None = scoped_policy(evaluate_policy(ws), touched)
     else:
-        run = make_plan(root, force=force)
-        state = run.state
+        run = make_plan(ws, force=force)
         changes = run.plan.changes
-        desired = {r.address: r for r in run.validated.resources}
         refused = {}
         plan_checksum = str(run.document()["checksum"])
         policy = run.policy
@@ -253,23 +245,16 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
         # As Terraform does: a declined apply did not do what was asked, so it is not a success.
         click.echo("Apply cancelled.")
         return EXIT_ERROR
-    settings = load_settings(root)
-    commit, dirty = repo_state(root)
-    journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
+    journal = Journal(ws, plan_checksum=plan_checksum)
     stop = Stop()
     result = None
     try:
         with stop.installed(), apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
             result = asyncio.run(
                 apply_changes(
-                    state,
-                    root,
+                    ws,
                     changes,
-                    desired,
-                    repository=settings.repository,
-                    commit=commit,
                     journal=journal,
-                    resolve_secret=secret_resolver(root),
                     refused=refused,
                     on_outcome=on_outcome,
                     stopped=stop,
@@ -297,13 +282,13 @@ def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, 
 def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool) -> int:
     """Adopt what already exists at a supplier into the YAML, keeping comments and formatting."""
     from okectl.engine.importer import import_supplier
+    from okectl.engine.workspace import load_workspace
     from okectl.views.importer import render_import
     from okectl.views.progress import read_progress
 
+    ws = load_workspace(repo)
     with read_progress(sys.stderr.isatty()) as hook:
-        result = import_supplier(
-            repo.resolve(), supplier, schools=set(schools) or None, write=write, progress=hook
-        )
+        result = import_supplier(ws, supplier, schools=set(schools) or None, write=write, progress=hook)
     click.echo(render_import(result), nl=False)
     # Like a partial apply: what could be imported was, the rest needs the user.
     return EXIT_ERROR if result.blocked else EXIT_OK

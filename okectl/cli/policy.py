@@ -37,25 +37,23 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     Each finding names the rule, its severity, the resource address and the file:line:col
     of the value that causes it. Invalid configuration or rules exit 1.
     """
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
     from okectl.policy.engine import evaluate
     from okectl.views.policy import render_json, render_sarif, render_text
 
-    validated = validate_repository(repo)
+    ws = load_workspace(repo)
     releases = None
     if release_feeds:
         from okectl.engine.refresh import readable_feeds
 
-        releases, failures = readable_feeds(
-            validated.state, validated.state.root, validated.settings.secret_roots
-        )
+        releases, failures = readable_feeds(ws.state, ws.root, ws.secret_roots)
         for line in failures:
             click.echo(f"warning: {line}", err=True)
     report = evaluate(
-        validated.state,
-        today=today.date() if today is not None else None,
+        ws.state,
+        today=today.date() if today is not None else ws.clock.today(),
         releases=releases,
-        resources=validated.resources,
+        resources=ws.resources,
     )
     if output == "json":
         click.echo(render_json(report), nl=False)

@@ -16,10 +16,9 @@ from okectl.errors import EXIT_OK
 @repo_option
 def validate(repo: Path) -> int:
     """Check every YAML file and cross-reference; print a summary or every problem."""
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
 
-    result = validate_repository(repo)
-    click.echo(result.summary())
+    click.echo(load_workspace(repo).validated.summary())
     return EXIT_OK
 
 

@@ -23,14 +23,14 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from okectl.config.repository import DesiredState
 from okectl.engine.plan import Change, SecretResolver
+from okectl.engine.workspace import Workspace
 from okectl.errors import OkectlError
 from okectl.files import state_folder
+from okectl.model.clock import SYSTEM, Clock
 from okectl.model.resources import (
     LABEL_COMMIT,
     LABEL_REPOSITORY,
@@ -86,10 +86,10 @@ class Journal:
     """JSON lines under .okectl/runs/: one line per call, flushed as it happens, so a run
     killed halfway still says what it did."""
 
-    def __init__(self, root: Path, *, plan_checksum: str, commit: str | None, dirty: bool) -> None:
-        runs = state_folder(root, RUNS_DIR)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.path = runs / f"{stamp}-{plan_checksum.split(':')[-1][:12]}.jsonl"
+    def __init__(self, ws: Workspace, *, plan_checksum: str) -> None:
+        runs = state_folder(ws.root, RUNS_DIR)
+        self.clock = ws.clock
+        self.path = runs / f"{ws.clock.file_stamp()}-{plan_checksum.split(':')[-1][:12]}.jsonl"
         self.plan_checksum = plan_checksum
         # A new file of its own: never one planted at its name, never through a link.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
@@ -97,14 +97,14 @@ class Journal:
         self.write(
             event="start",
             plan_checksum=plan_checksum,
-            commit=commit,
-            dirty=dirty,
+            commit=ws.revision.commit,
+            dirty=ws.revision.dirty,
             user=_user(),
             pid=os.getpid(),
         )
 
     def write(self, **record: Any) -> None:
-        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
+        record = {"time": self.clock.stamp("milliseconds"), **record}
         self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         self._fh.flush()
 
@@ -162,15 +162,10 @@ def _phase(change: Change) -> int:
 
 
 async def apply_changes(
-    state: DesiredState,
-    root: Path,
+    ws: Workspace,
     changes: list[Change],
-    desired: dict[Address, Resource],
     *,
-    repository: str,
-    commit: str | None,
     journal: Journal,
-    resolve_secret: SecretResolver,
     refused: dict[Address, str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     stopped: Callable[[], str | None] | None = None,
@@ -183,7 +178,12 @@ async def apply_changes(
 
     result = ApplyResult(journal=journal.path)
     refused = refused or {}
-    labels = {MANAGED_BY: MANAGED_BY_VALUE, LABEL_REPOSITORY: repository, LABEL_COMMIT: commit or "unknown"}
+    state = ws.state
+    labels = {
+        MANAGED_BY: MANAGED_BY_VALUE,
+        LABEL_REPOSITORY: ws.repository,
+        LABEL_COMMIT: ws.revision.commit or "unknown",
+    }
     providers: dict[str, Provider] = {}
     slots: dict[str, asyncio.Semaphore] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
@@ -193,7 +193,7 @@ async def apply_changes(
             supplier = state.suppliers.get(sid)
             if supplier is None:
                 continue
-            providers[sid] = make_provider(supplier, repo_root=root)
+            providers[sid] = make_provider(supplier, repo_root=ws.root, roots=ws.secret_roots)
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
             slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
@@ -221,7 +221,7 @@ async def apply_changes(
                     else:
                         journal.intent(change)
                         outcome = await _one(
-                            providers[addr.supplier], change, desired, labels, resolve_secret
+                            providers[addr.supplier], change, ws.desired, labels, ws.resolve_secret
                         )
             if outcome.status != "applied":
                 blocked.add((addr, change.action))
@@ -351,7 +351,7 @@ def _describe(holder: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def apply_lock(root: Path) -> Iterator[str | None]:
+def apply_lock(root: Path, clock: Clock = SYSTEM) -> Iterator[str | None]:
     """Hold the repository's apply lock (``.okectl/apply.lock``, naming its holder) for the
     duration; yields a note when a stale lock (its process gone) was taken over.
 
@@ -362,7 +362,7 @@ def apply_lock(root: Path) -> Iterator[str | None]:
     mine = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": clock.stamp(),
         "user": _user(),
     }
     text = json.dumps(mine, sort_keys=True) + "\n"
@@ -504,21 +504,21 @@ def _verdict(item: InFlight, found: ActualResource | None, repository: str) -> s
 
 
 async def _read_back(
-    state: DesiredState, root: Path, items: list[InFlight]
+    ws: Workspace, items: list[InFlight]
 ) -> dict[tuple[str, str], dict[Address, ActualResource] | str]:
     from okectl.providers.registry import make_provider
 
     tenants = sorted({(i.address.supplier, i.address.school) for i in items})
     out: dict[tuple[str, str], dict[Address, ActualResource] | str] = {}
     for sid in sorted({s for s, _ in tenants}):
-        supplier = state.suppliers.get(sid)
+        supplier = ws.state.suppliers.get(sid)
         schools = [c for s, c in tenants if s == sid]
         if supplier is None:
             for school in schools:
                 out[(sid, school)] = f"supplier {sid!r} is no longer configured"
             continue
         try:
-            provider = make_provider(supplier, repo_root=root)
+            provider = make_provider(supplier, repo_root=ws.root, roots=ws.secret_roots)
         except OkectlError as exc:
             for school in schools:
                 out[(sid, school)] = f"could not be read: {exc}"
@@ -536,16 +536,17 @@ async def _read_back(
     return out
 
 
-def confirm_in_flight(root: Path, state: DesiredState, repository: str) -> list[str]:
+def confirm_in_flight(ws: Workspace) -> list[str]:
     """Lines saying which writes an interrupted run left in flight and what a read of each
     finds now. A run whose writes were all confirmed is marked as looked into, so it is
     reported once. Nothing when an apply is running now: its writes are its own."""
+    root = ws.root
     if lock_holder_running(root):
         return []
     items = in_flight(root)
     if not items:
         return []
-    found = asyncio.run(_read_back(state, root, items))
+    found = asyncio.run(_read_back(ws, items))
     journals = sorted({i.journal for i in items})
     lines = [
         f"note: {len(items)} write(s) of an interrupted apply were in flight "
@@ -558,14 +559,14 @@ def confirm_in_flight(root: Path, state: DesiredState, repository: str) -> list[
             verdict = f"not confirmed: {seen}"
             unconfirmed.add(item.journal)
         else:
-            verdict = _verdict(item, seen.get(item.address), repository)
+            verdict = _verdict(item, seen.get(item.address), ws.repository)
         lines.append(f"  {item.address} ({item.action}): {verdict}")
     for journal in journals:
         if journal in unconfirmed:
             continue
         confirmed = [i for i in items if i.journal == journal]
         record = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "time": ws.clock.stamp("milliseconds"),
             "event": "recovered",
             "confirmed": [f"{i.address} ({i.action})" for i in confirmed],
         }

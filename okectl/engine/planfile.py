@@ -6,13 +6,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from okectl.engine.plan import PLAN_FORMAT_VERSION, Change, Plan, PlanRun, SecretResolver, checksum
 from okectl.engine.safety import UnsafePlan
 from okectl.errors import OkectlError
 from okectl.files import read_regular, write_atomic
 from okectl.model.resources import LABEL_REPOSITORY, Address, Resource
+
+if TYPE_CHECKING:
+    from okectl.engine.workspace import Workspace
 
 
 class PlanFileError(OkectlError):
@@ -177,7 +180,7 @@ class VerifiedPlan:
 def verify_plan(
     doc: dict[str, Any],
     path: Path,
-    root: Path,
+    ws: Workspace,
     *,
     allow_partial: bool = False,
     force: bool = False,
@@ -195,13 +198,11 @@ def verify_plan(
     only those. The safety guards run again on the changes to apply. Nothing is written
     here; every write that follows is conditional on the ETag checked here, so what was
     checked is what is written over."""
-    from okectl.config.settings import load_settings
-    from okectl.engine.planner import make_plan, secret_resolver
+    from okectl.engine.planner import make_plan
     from okectl.engine.safety import check_safety
-    from okectl.engine.validate import validate_repository
     from okectl.model.scope import Scope
 
-    repository = load_settings(root).repository
+    repository = ws.repository
     planned_for = doc.get("repository")
     if planned_for != repository:
         raise PlanFileError(
@@ -222,9 +223,8 @@ def verify_plan(
         seen.add(ch.address)
         if ch.etag is not None and ch.etag.strip() in ("*", ""):
             forged.append(line(ch, f"{NOT_PLANNED} (okectl never writes with If-Match: *)"))
-    validated = validate_repository(root)
     for ch in changes:
-        if ch.address.supplier not in validated.state.suppliers:
+        if ch.address.supplier not in ws.state.suppliers:
             forged.append(line(ch, f"{NOT_PLANNED} (supplier {ch.address.supplier!r} is not configured)"))
     if forged:
         raise PlanRefused(forged)
@@ -233,7 +233,7 @@ def verify_plan(
         schools={c.address.school for c in changes}, suppliers={c.address.supplier for c in changes}
     )
     # Reads only the tenants the plan touches; the guards run below, on the file's changes.
-    run = make_plan(root, scope=scope, force=True, with_policy=False, guard=False, validated=validated)
+    run = make_plan(ws, scope=scope, force=True, with_policy=False, guard=False)
     fresh = {c.address: c for c in run.plan.changes}
     desired = {r.address: r for r in run.validated.resources}
     by_address = {c.address: d for c, d in zip(changes, docs, strict=True)}
@@ -258,7 +258,7 @@ def verify_plan(
             desired,
             {a: d.get("secret_digest") for a, d in by_address.items()},
             secret_salt=salt,
-            resolve_secret=secret_resolver(root),
+            resolve_secret=ws.resolve_secret,
         )
         if isinstance(salt, str)
         else {}

@@ -1,50 +1,24 @@
-"""From a repository to a checked plan: validate, refresh, diff, guard, record."""
+"""From a workspace to a checked plan: refresh, diff, guard, record."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
-from okectl.config.revision import repo_state
-from okectl.config.settings import load_settings
 from okectl.engine.diff import diff_resources
-from okectl.engine.plan import Plan, PlanRun
+from okectl.engine.plan import Plan, PlanRun, SecretResolver
 from okectl.engine.refresh import ProgressHook, refresh
 from okectl.engine.safety import UnsafePlan, check_safety
-from okectl.engine.validate import Validated, validate_repository
+from okectl.engine.workspace import Workspace
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
 from okectl.model.scope import Scope
-from okectl.model.secrets import SecretRoots, read_secret
-
-SecretResolver = Callable[[str], str | None]
 
 if TYPE_CHECKING:
     from okectl.policy.findings import Finding, PolicyReport
-
-
-def secret_resolver(root: Path, roots: SecretRoots | None = None) -> SecretResolver:
-    """Reads secret references (``env:NAME``, ``file:PATH``) of the repository at ``root``
-    only where its okectl.yaml allows (``roots``, when the caller has them already).
-
-    A reference okectl.yaml does not allow, or a file that is not a small regular file,
-    raises SecretRefused: it stops the run with one line."""
-    allowed: list[SecretRoots] = [roots] if roots is not None else []
-    cache: dict[str, str | None] = {}
-
-    def resolve(ref: str) -> str | None:
-        if ref not in cache:
-            if not allowed:
-                allowed.append(load_settings(root).secret_roots)
-            cache[ref] = read_secret(ref, allowed[0])
-        return cache[ref]
-
-    return resolve
 
 
 def _unset_secrets(plan: Plan, desired: list[Resource], resolve: SecretResolver) -> list[str]:
@@ -102,23 +76,21 @@ def _check_scope(scope: Scope, state: DesiredState) -> None:
 
 
 def make_plan(
-    root: Path,
+    ws: Workspace,
     *,
     scope: Scope | None = None,
     force: bool = False,
     progress: ProgressHook | None = None,
     with_policy: bool = True,
     guard: bool = True,
-    validated: Validated | None = None,
 ) -> PlanRun:
     """`guard`: raise UnsafePlan when the safety check finds problems (apply FILE checks
     the saved plan's own changes instead)."""
-    root = root.resolve()
     scope = scope or Scope()
-    validated = validated if validated is not None else validate_repository(root)
-    state = validated.state
-    settings = validated.settings
-    resolve = secret_resolver(root, settings.secret_roots)
+    validated = ws.validated
+    state = ws.state
+    settings = ws.settings
+    resolve = ws.resolve_secret
     _check_scope(scope, state)
     in_scope = [
         r
@@ -130,7 +102,7 @@ def make_plan(
     refreshed = asyncio.run(
         refresh(
             state,
-            root,
+            ws.root,
             suppliers=scope.suppliers,
             schools=scope.schools,
             progress=progress,
@@ -175,22 +147,21 @@ def make_plan(
             ):
                 owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
     safety = check_safety(plan, state, owned_envs, force=force)
-    commit, dirty = repo_state(root)
     run = PlanRun(
         plan=plan,
         validated=validated,
         repository=settings.repository,
         scope=scope,
-        commit=commit,
-        dirty=dirty,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=ws.revision.commit,
+        dirty=ws.revision.dirty,
+        created_at=ws.clock.stamp(),
         safety=safety,
         resolve_secret=resolve,
         actual={a.address: a for a in actual},
         owned_envs=owned_envs,
     )
     if with_policy:
-        run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)
+        run.policy = scoped_policy(evaluate_policy(ws), scope)
     if safety and guard:
         raise UnsafePlan(safety)
     return run
@@ -213,10 +184,8 @@ def scoped_policy(report: PolicyReport | None, scope: Scope) -> PolicyReport | N
     return dataclasses.replace(report, findings=[f for f in report.findings if inside(f)])
 
 
-def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> PolicyReport:
+def evaluate_policy(ws: Workspace) -> PolicyReport:
+    """Every rule over the workspace's desired state, as of the workspace's day."""
     from okectl.policy.engine import evaluate
 
-    return evaluate(state, resources=resources)
-
-
-# --- saved plans ---------------------------------------------------------------------
+    return evaluate(ws.state, today=ws.clock.today(), resources=ws.resources)

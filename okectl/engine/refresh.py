@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from okectl.config.repository import DesiredState
-from okectl.config.settings import load_settings
 from okectl.errors import OkectlError
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource
@@ -74,11 +73,10 @@ async def refresh(
     suppliers: set[str] | None = None,
     schools: set[str] | None = None,
     progress: ProgressHook | None = None,
-    roots: SecretRoots | None = None,
+    roots: SecretRoots,
 ) -> Refreshed:
     from okectl.providers.registry import capabilities, make_provider
 
-    roots = roots if roots is not None else load_settings(root).secret_roots
     # A supplier without an api is verified only: there is nothing to read it with.
     ids = sorted(
         sid
@@ -133,7 +131,7 @@ async def refresh(
 async def read_release_feeds(
     state: DesiredState,
     root: Path,
-    roots: SecretRoots | None = None,
+    roots: SecretRoots,
     *,
     progress: ProgressHook | None = None,
 ) -> dict[str, list[Release] | str]:
@@ -171,7 +169,7 @@ async def read_release_feeds(
 
 
 def readable_feeds(
-    state: DesiredState, root: Path, roots: SecretRoots | None = None
+    state: DesiredState, root: Path, roots: SecretRoots
 ) -> tuple[dict[str, list[Release]], list[str]]:
     """The release feeds that could be read, and one line per supplier whose feed could not
     (checked against its YAML alone: one supplier's outage must not fail every school)."""
