@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -50,7 +49,10 @@ def _scope(
 
 def _render(run: Any, output: str) -> str:
     if output == "json":
-        return json.dumps(run.document(), indent=2, sort_keys=True, default=str) + "\n"
+        from okectl.jsontext import dumps
+        from okectl.plans.document import plan_document
+
+        return dumps(plan_document(run))
     if output == "markdown":
         from okectl.views.plan_markdown import render_markdown
 
@@ -109,7 +111,7 @@ def plan(
     force: bool,
 ) -> int:
     """Show what apply would change at the suppliers."""
-    from okectl.engine.planner import make_plan
+    from okectl.engine.planner import guard, make_plan, with_policy
     from okectl.engine.workspace import load_workspace
     from okectl.files import check_target
 
@@ -121,11 +123,16 @@ def plan(
 
     _report_in_flight(ws)
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
-        run = make_plan(ws, scope=scope, force=force, progress=hook)
+        run = guard(with_policy(ws, make_plan(ws, scope=scope, force=force, progress=hook)))
     if out_file is not None:
-        from okectl.engine.planfile import save_plan
+        from okectl.engine.planner import saved_secrets
+        from okectl.files import write_atomic
+        from okectl.jsontext import dumps
+        from okectl.plans.document import plan_document
 
-        save_plan(run, out_file)
+        # Readable by its owner only: it holds digests of the secret values it writes.
+        doc = plan_document(run, saved_secrets(ws, run))
+        write_atomic(out_file, dumps(doc), what="the plan file", mode=0o600)
     click.echo(_render(run, output), nl=False)
     if output != "json":
         click.echo(_version_drift(ws.root, ws, scope, markdown=output == "markdown"), nl=False)
@@ -204,30 +211,30 @@ def _report_in_flight(ws: Any) -> None:
 
 def _apply(ws: Any, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     from okectl.engine.apply import Journal, Stop, apply_changes
-    from okectl.engine.planfile import load_plan, verify_plan
-    from okectl.engine.planner import evaluate_policy, make_plan, scoped_policy
-    from okectl.model.scope import Scope
+    from okectl.engine.planner import evaluate_policy, guard, make_plan, scoped_policy, with_policy
+    from okectl.plans.document import plan_document
+    from okectl.plans.saved import touched
     from okectl.views.plan_text import render_text
     from okectl.views.progress import apply_progress
 
     if plan_file is not None:
-        doc = load_plan(plan_file)
+        saved = _load_plan(plan_file)
         # Decided from the suppliers and the desired state, never from the file alone.
-        verified = verify_plan(doc, plan_file, ws, allow_partial=allow_partial, force=force)
+        verified = _verify(ws, saved, allow_partial=allow_partial, force=force)
+        if verified.already_applied:
+            click.echo(f"{plan_file}: the plan was applied already: every change it makes is done")
+            return EXIT_OK
         changes = verified.changes
         refused = verified.refused
-        plan_checksum = str(doc["checksum"])
+        plan_checksum = saved.checksum
         # As the plan that made the file: the findings about what it writes, and those about
         # the repository as a whole (taken from the changes, not from the file's own claim).
-        touched = Scope(
-            schools={c.address.school for c in changes}, suppliers={c.address.supplier for c in changes}
-        )
-        policy: PolicyReport | None = scoped_policy(evaluate_policy(ws), touched)
+        policy: PolicyReport | None = scoped_policy(evaluate_policy(ws), touched(saved))
     else:
-        run = make_plan(ws, force=force)
+        run = guard(with_policy(ws, make_plan(ws, force=force)))
         changes = run.plan.changes
         refused = {}
-        plan_checksum = str(run.document()["checksum"])
+        plan_checksum = str(plan_document(run)["checksum"])
         policy = run.policy
         click.echo(render_text(run, color=sys.stdout.isatty()), nl=False)
     if policy is not None and policy.errors:
@@ -272,6 +279,39 @@ def _apply(ws: Any, plan_file: Path | None, auto_approve: bool, force: bool, all
         click.echo(f"stopped by {stop.signal}: the writes under way finished, no others started", err=True)
         return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _load_plan(path: Path) -> Any:
+    from okectl.files import read_regular
+    from okectl.plans.document import MAX_PLAN_BYTES, PlanFileError, read_plan
+
+    try:
+        raw = read_regular(path, what="the plan file", limit=MAX_PLAN_BYTES)
+    except OkectlError as exc:
+        raise PlanFileError(str(exc)) from None
+    return read_plan(raw, str(path))
+
+
+def _verify(ws: Any, saved: Any, *, allow_partial: bool, force: bool) -> Any:
+    from okectl.engine.planner import make_plan, written_secrets
+    from okectl.engine.safety import UnsafePlan, check_safety
+    from okectl.plans.changes import Plan
+    from okectl.plans.document import secret_digests
+    from okectl.plans.saved import check_against, check_claims, touched
+
+    check_claims(saved, repository=ws.repository, suppliers=ws.state.suppliers)
+    # Reads only the tenants the plan touches; the guards run below, on the file's changes.
+    fresh = make_plan(ws, scope=touched(saved), force=force)
+    salt = saved.secret_salt
+    secrets_now = (
+        secret_digests(written_secrets(ws, [c.change for c in saved.changes]), salt) if salt else {}
+    )
+    verified = check_against(saved, fresh, ws.desired, secrets_now=secrets_now, allow_partial=allow_partial)
+    to_apply = [c for c in verified.changes if c.address not in verified.refused]
+    safety = check_safety(Plan(changes=to_apply), ws.state, fresh.owned_envs, force=force)
+    if safety:
+        raise UnsafePlan(safety)
+    return verified
 
 
 @click.command("import")

@@ -22,12 +22,11 @@ import socket
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from okectl.engine.plan import Change, SecretResolver
-from okectl.engine.workspace import Workspace
+from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
 from okectl.files import state_folder
 from okectl.model.clock import SYSTEM, Clock
@@ -41,45 +40,13 @@ from okectl.model.resources import (
     Address,
     Resource,
 )
+from okectl.plans.changes import Change
+from okectl.plans.outcomes import STATUSES, ApplyResult, Outcome
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 log = logging.getLogger(__name__)
 RUNS_DIR = Path(".okectl") / "runs"
 LOCK_FILE = Path(".okectl") / "apply.lock"
-# unknown: okectl gave up on a write that may have reached the supplier all the same.
-STATUSES = ("applied", "failed", "unknown", "refused", "not-attempted")
-
-
-@dataclass(slots=True)
-class Outcome:
-    address: Address
-    action: str
-    status: str  # applied | failed | unknown | refused | not-attempted
-    message: str = ""
-
-
-@dataclass
-class ApplyResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-    journal: Path | None = None
-
-    def by_status(self, status: str) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status == "applied" for o in self.outcomes)
-
-    def summary(self) -> str:
-        n = {s: len(self.by_status(s)) for s in STATUSES}
-        unknown = f"{n['unknown']} outcome unknown, " if n["unknown"] else ""
-        text = (
-            f"Apply: {n['applied']} applied, {n['failed']} failed, {unknown}{n['refused']} refused, "
-            f"{n['not-attempted']} not attempted."
-        )
-        if not self.ok:
-            text += " Run okectl plan and okectl apply again once the cause is fixed; it converges."
-        return text
 
 
 class Journal:
@@ -176,7 +143,7 @@ async def apply_changes(
     starts after that, the ones under way finish."""
     from okectl.providers.registry import make_provider
 
-    result = ApplyResult(journal=journal.path)
+    result = ApplyResult(journal=str(journal.path))
     refused = refused or {}
     state = ws.state
     labels = {

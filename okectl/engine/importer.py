@@ -24,12 +24,13 @@ from okectl.config.models import VERIFIED_ONLY
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.refresh import ProgressHook, refresh
+from okectl.engine.refresh import refresh
 from okectl.engine.validate import edited_copy
 from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.files import replace_file, write_atomic
 from okectl.model.resources import ActualResource
+from okectl.plans.outcomes import ReadProgress
 
 
 @dataclass
@@ -70,7 +71,7 @@ def import_supplier(
     *,
     schools: set[str] | None = None,
     write: bool = False,
-    progress: ProgressHook | None = None,
+    progress: ReadProgress | None = None,
 ) -> ImportResult:
     root = ws.root
     state = ws.state

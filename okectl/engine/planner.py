@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
 from okectl.engine.diff import diff_resources
-from okectl.engine.plan import Plan, PlanRun, SecretResolver
-from okectl.engine.refresh import ProgressHook, refresh
+from okectl.engine.refresh import refresh
 from okectl.engine.safety import UnsafePlan, check_safety
-from okectl.engine.workspace import Workspace
+from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
-from okectl.model.resources import Resource
+from okectl.model.resources import Address, Resource
 from okectl.model.scope import Scope
+from okectl.plans.changes import Change, Plan
+from okectl.plans.document import SecretDigests, secret_digests
+from okectl.plans.outcomes import ReadProgress
+from okectl.plans.run import PlanRun
 
 if TYPE_CHECKING:
     from okectl.policy.findings import Finding, PolicyReport
@@ -80,12 +84,12 @@ def make_plan(
     *,
     scope: Scope | None = None,
     force: bool = False,
-    progress: ProgressHook | None = None,
-    with_policy: bool = True,
-    guard: bool = True,
+    progress: ReadProgress | None = None,
 ) -> PlanRun:
-    """`guard`: raise UnsafePlan when the safety check finds problems (apply FILE checks
-    the saved plan's own changes instead)."""
+    """What must change at the suppliers in ``scope`` so they match the workspace's
+    desired state. The safety guards' problems are in the run (``safety``), for the
+    command to refuse on (``guard``); the policy findings are the command's to add
+    (``with_policy``)."""
     scope = scope or Scope()
     validated = ws.validated
     state = ws.state
@@ -149,22 +153,28 @@ def make_plan(
     safety = check_safety(plan, state, owned_envs, force=force)
     run = PlanRun(
         plan=plan,
-        validated=validated,
         repository=settings.repository,
         scope=scope,
         commit=ws.revision.commit,
         dirty=ws.revision.dirty,
         created_at=ws.clock.stamp(),
         safety=safety,
-        resolve_secret=resolve,
         actual={a.address: a for a in actual},
         owned_envs=owned_envs,
     )
-    if with_policy:
-        run.policy = scoped_policy(evaluate_policy(ws), scope)
-    if safety and guard:
-        raise UnsafePlan(safety)
     return run
+
+
+def guard(run: PlanRun) -> PlanRun:
+    """The run, or UnsafePlan when the safety guards found problems."""
+    if run.safety:
+        raise UnsafePlan(run.safety)
+    return run
+
+
+def with_policy(ws: Workspace, run: PlanRun) -> PlanRun:
+    """The run with the policy findings of its scope."""
+    return dataclasses.replace(run, policy=scoped_policy(evaluate_policy(ws), run.scope))
 
 
 def scoped_policy(report: PolicyReport | None, scope: Scope) -> PolicyReport | None:
@@ -189,3 +199,24 @@ def evaluate_policy(ws: Workspace) -> PolicyReport:
     from okectl.policy.engine import evaluate
 
     return evaluate(ws.state, today=ws.clock.today(), resources=ws.resources)
+
+
+def written_secrets(ws: Workspace, changes: list[Change]) -> dict[Address, str | None]:
+    """The secret value each create or update of a client sends (None: its reference is
+    not set), for the clients whose configuration has a secret reference."""
+    out: dict[Address, str | None] = {}
+    for ch in changes:
+        res = ws.desired.get(ch.address)
+        if ch.action == "delete" or res is None or res.kind != "client":
+            continue
+        ref = res.spec.get("secret")
+        if isinstance(ref, str):
+            out[ch.address] = ws.resolve_secret(ref)
+    return out
+
+
+def saved_secrets(ws: Workspace, run: PlanRun) -> SecretDigests:
+    """What a saved plan records of the secret values it writes: with a fresh random
+    salt, a digest per client write, so apply can tell the value moved on."""
+    salt = secrets.token_hex(16)
+    return SecretDigests(salt, secret_digests(written_secrets(ws, run.plan.changes), salt))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +11,8 @@ from okectl.errors import OkectlError
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource
 from okectl.model.secrets import SecretRoots
+from okectl.plans.outcomes import ReadProgress
 from okectl.providers.base import Capability, Provider, ProviderError
-
-ProgressHook = Callable[[str, str], None]
 
 
 # repr=False: asyncio.run formats the main task's result on the way out (3.11), and this
@@ -72,7 +70,7 @@ async def refresh(
     *,
     suppliers: set[str] | None = None,
     schools: set[str] | None = None,
-    progress: ProgressHook | None = None,
+    progress: ReadProgress | None = None,
     roots: SecretRoots,
 ) -> Refreshed:
     from okectl.providers.registry import capabilities, make_provider
@@ -133,7 +131,7 @@ async def read_release_feeds(
     root: Path,
     roots: SecretRoots,
     *,
-    progress: ProgressHook | None = None,
+    progress: ReadProgress | None = None,
 ) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 

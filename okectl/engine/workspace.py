@@ -9,16 +9,19 @@ read a secret reference, and the clock.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from okectl.config.repository import DesiredState
 from okectl.config.settings import Settings
-from okectl.engine.plan import SecretResolver
 from okectl.engine.validate import Validated, validate_repository
 from okectl.model.clock import SYSTEM, Clock
 from okectl.model.resources import Address, Resource
 from okectl.model.secrets import SecretRoots, read_secret
+
+# Turns a secret reference (env:NAME, file:PATH) into its value; None when it is not set.
+SecretResolver = Callable[[str], str | None]
 
 
 def secret_resolver(roots: SecretRoots) -> SecretResolver:

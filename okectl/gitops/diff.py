@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from okectl.engine.diff import field_changes
-from okectl.engine.plan import FieldChange
 from okectl.engine.workspace import load_workspace
 from okectl.errors import ValidationFailed
 from okectl.gitops.state import StateAtRefInvalid, state_at
 from okectl.model.resources import SENSITIVE, Address, Resource
 from okectl.model.secrets import redact_spec
+from okectl.plans.changes import FieldChange
 
 
 @dataclass

@@ -14,11 +14,12 @@ from datetime import date
 from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.engine.refresh import ProgressHook, read_release_feeds
+from okectl.engine.refresh import read_release_feeds
 from okectl.engine.workspace import Workspace
 from okectl.model.releases import Release
 from okectl.model.resources import Resource
 from okectl.model.versions import version_key
+from okectl.plans.outcomes import ReadProgress
 
 
 def allowed_versions(state: DesiredState, today: date) -> set[str]:
@@ -117,7 +118,7 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
     return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
 
 
-def collect_releases(ws: Workspace, *, progress: ProgressHook | None = None) -> ReleaseReport:
+def collect_releases(ws: Workspace, *, progress: ReadProgress | None = None) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
     today = ws.clock.today()
     state = ws.state

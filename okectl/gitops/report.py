@@ -143,7 +143,8 @@ def _plan(ws: Workspace) -> tuple[Any, str]:
     """The current plan against the configured suppliers, or why there is none."""
     try:
         planner: Any = importlib.import_module("okectl.engine.planner")
-        run = planner.make_plan(ws, with_policy=False)
+        # Guarded as okectl plan is: an unsafe plan shows no figures.
+        run = planner.guard(planner.make_plan(ws))
     except ImportError as exc:
         return None, f"plan unavailable: {exc.name or 'the plan engine'} is not installed"
     except OkectlError as exc:

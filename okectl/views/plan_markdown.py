@@ -9,7 +9,8 @@ from okectl.model.secrets import SENSITIVE_CHANGE
 from okectl.views.values import element, show
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change, PlanRun
+    from okectl.plans.changes import Change
+    from okectl.plans.run import PlanRun
 
 LIMIT = 60_000
 MARKER = "<!-- okectl-plan -->"

@@ -15,7 +15,8 @@ from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
 from okectl.views.values import element, show
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change, PlanRun
+    from okectl.plans.changes import Change
+    from okectl.plans.run import PlanRun
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 LEGEND = {"create": "create", "update": "update in place", "delete": "delete"}

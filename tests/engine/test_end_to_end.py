@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from okectl.config.repository import load_state
-from okectl.engine.plan import checksum
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address, fingerprint
+from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
 from tests.conftest import run_cli
 from tests.serving import serve_in_background

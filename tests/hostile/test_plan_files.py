@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from okectl.config.repository import load_state
-from okectl.engine.plan import checksum
+from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
 from tests.conftest import EXAMPLE_PARTS, EXAMPLE_TODAY, PROJECT, run_cli
 from tests.serving import serve_in_background

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from okectl.engine.plan import Change, FieldChange, Plan, PlanRun
-from okectl.engine.planner import Scope
-from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
+from okectl.model.scope import Scope
+from okectl.plans.changes import Change, FieldChange, Plan
+from okectl.plans.document import plan_document
+from okectl.plans.run import PlanRun
 from okectl.views.plan_markdown import LIMIT, MARKER, render_markdown
 from okectl.views.plan_text import render_text
 
@@ -15,7 +16,6 @@ from okectl.views.plan_text import render_text
 def run_with(changes: list[Change], repo: Path) -> PlanRun:
     return PlanRun(
         plan=Plan(changes=changes, in_sync=3),
-        validated=validate_repository(repo),
         repository="example",
         scope=Scope(),
         commit="0123456789abcdef",
@@ -94,7 +94,7 @@ def test_a_changed_list_is_shown_element_by_element(example_repo: Path) -> None:
     assert lines[at + 1 : at + 3] == ['          + "21rc-toezicht"', '          - "21rc-oud"']
     md = render_markdown(run)
     assert '    groups:\n+     "21rc-toezicht"\n-     "21rc-oud"\n' in md
-    doc = run.document()["changes"][0]["diff"]
+    doc = plan_document(run)["changes"][0]["diff"]
     assert doc == [
         {
             "path": "groups",
