@@ -17,10 +17,8 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import stat
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ from okectl.model.resources import (
     Resource,
 )
 from okectl.plans.changes import Change
-from okectl.plans.outcomes import STATUSES, ApplyResult, Outcome
+from okectl.plans.outcomes import STATUSES, ApplyResult, Outcome, StopSignal
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 log = logging.getLogger(__name__)
@@ -128,6 +126,34 @@ def _phase(change: Change) -> int:
     return 0 if env else 1
 
 
+class AdminApi:
+    """Carries changes out as conditional writes through a supplier's admin API (its
+    adapter). Apply picks a carrier per supplier; one for suppliers reached only through
+    their support desk would sit beside this one."""
+
+    # The marks on a change this carrier knows how to carry out: none.
+    handles: frozenset[str] = frozenset()
+
+    def __init__(self, provider: Provider, ws: Workspace, labels: dict[str, str]) -> None:
+        self.provider = provider
+        self.ws = ws
+        self.labels = labels
+
+    async def __call__(self, change: Change) -> Outcome:
+        return await _one(self.provider, change, self.ws.desired, self.labels, self.ws.resolve_secret)
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
+
+
+def _unhandled(change: Change, carrier: AdminApi) -> str | None:
+    """Why the carrier will not carry out a marked change, if it will not."""
+    for mark in change.marks:
+        if mark.kind not in carrier.handles:
+            return f"marked {mark.kind} ({mark.reason}); this apply does not carry out {mark.kind} changes"
+    return None
+
+
 async def apply_changes(
     ws: Workspace,
     changes: list[Change],
@@ -135,7 +161,7 @@ async def apply_changes(
     journal: Journal,
     refused: dict[Address, str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
-    stopped: Callable[[], str | None] | None = None,
+    stopped: StopSignal | None = None,
 ) -> ApplyResult:
     """Apply the changes in dependency order. ``on_outcome`` hears of each write as soon as
     it is done, for progress displays (it runs on the event loop: it must be quick).
@@ -145,78 +171,84 @@ async def apply_changes(
 
     result = ApplyResult(journal=str(journal.path))
     refused = refused or {}
-    state = ws.state
     labels = {
         MANAGED_BY: MANAGED_BY_VALUE,
         LABEL_REPOSITORY: ws.repository,
         LABEL_COMMIT: ws.revision.commit or "unknown",
     }
-    providers: dict[str, Provider] = {}
+    carriers: dict[str, AdminApi] = {}
     slots: dict[str, asyncio.Semaphore] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
     blocked: set[tuple[Address, str]] = set()
+
+    def stop() -> str | None:
+        return stopped() if stopped is not None else None
+
+    def not_done(change: Change) -> str | None:
+        """Why the change is not attempted, if it is not (checked before it waits for a slot)."""
+        addr = change.address
+        if addr in refused:
+            return refused[addr]
+        if (signal_name := stop()) is not None:
+            return f"the run was stopped ({signal_name})"
+        if addr.supplier not in carriers:
+            return f"supplier {addr.supplier!r} is no longer configured; cannot reach it"
+        if _depends_on_blocked(change, blocked):
+            return "an environment it depends on failed"
+        return _unhandled(change, carriers[addr.supplier])
+
+    async def run(change: Change) -> None:
+        addr = change.address
+        why = not_done(change)
+        if why is not None:
+            outcome = Outcome(addr, change.action, "refused" if addr in refused else "not-attempted", why)
+        else:
+            async with slots[addr.supplier]:
+                signal_name = stop()
+                if signal_name is not None:
+                    outcome = Outcome(
+                        addr, change.action, "not-attempted", f"the run was stopped ({signal_name})"
+                    )
+                else:
+                    journal.intent(change)
+                    outcome = await carriers[addr.supplier](change)
+        if outcome.status != "applied":
+            blocked.add((addr, change.action))
+        result.outcomes.append(outcome)
+        journal.write(
+            event="call",
+            address=str(addr),
+            action=change.action,
+            outcome=outcome.status,
+            message=outcome.message,
+            etag=change.etag,
+        )
+        log.info(
+            "%s %s: %s%s",
+            change.action,
+            addr,
+            outcome.status,
+            f" ({outcome.message})" if outcome.message else "",
+            extra={"address": str(addr), "action": change.action, "outcome": outcome.status},
+        )
+        if on_outcome is not None:
+            on_outcome(outcome)
+
     try:
         for sid in sorted({c.address.supplier for c in changes}):
-            supplier = state.suppliers.get(sid)
+            supplier = ws.state.suppliers.get(sid)
             if supplier is None:
                 continue
-            providers[sid] = make_provider(supplier, repo_root=ws.root, roots=ws.secret_roots)
+            provider = make_provider(supplier, repo_root=ws.root, roots=ws.secret_roots)
+            carriers[sid] = AdminApi(provider, ws, labels)
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
             slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
-
-        async def run(change: Change) -> None:
-            addr = change.address
-            if addr in refused:
-                outcome = Outcome(addr, change.action, "refused", refused[addr])
-            elif addr.supplier not in providers:
-                outcome = Outcome(
-                    addr,
-                    change.action,
-                    "not-attempted",
-                    f"supplier {addr.supplier!r} is no longer configured; cannot reach it",
-                )
-            elif _depends_on_blocked(change, blocked):
-                outcome = Outcome(addr, change.action, "not-attempted", "an environment it depends on failed")
-            else:
-                async with slots[addr.supplier]:
-                    signal_name = stopped() if stopped is not None else None
-                    if signal_name is not None:
-                        outcome = Outcome(
-                            addr, change.action, "not-attempted", f"the run was stopped ({signal_name})"
-                        )
-                    else:
-                        journal.intent(change)
-                        outcome = await _one(
-                            providers[addr.supplier], change, ws.desired, labels, ws.resolve_secret
-                        )
-            if outcome.status != "applied":
-                blocked.add((addr, change.action))
-            result.outcomes.append(outcome)
-            journal.write(
-                event="call",
-                address=str(addr),
-                action=change.action,
-                outcome=outcome.status,
-                message=outcome.message,
-                etag=change.etag,
-            )
-            log.info(
-                "%s %s: %s%s",
-                change.action,
-                addr,
-                outcome.status,
-                f" ({outcome.message})" if outcome.message else "",
-                extra={"address": str(addr), "action": change.action, "outcome": outcome.status},
-            )
-            if on_outcome is not None:
-                on_outcome(outcome)
-
         for phase in (0, 1, 2):
             batch = [c for c in changes if _phase(c) == phase]
             await asyncio.gather(*(run(c) for c in batch))
     finally:
-        await asyncio.gather(*(p.aclose() for p in providers.values()), return_exceptions=True)
+        await asyncio.gather(*(c.aclose() for c in carriers.values()), return_exceptions=True)
     return result
 
 
@@ -503,6 +535,14 @@ async def _read_back(
     return out
 
 
+def report_in_flight(ws: Workspace) -> list[str]:
+    """What an interrupted apply left in flight, as a read finds it now (nothing, cheaply,
+    when no apply ever ran here)."""
+    if not os.path.lexists(ws.root / RUNS_DIR):
+        return []
+    return confirm_in_flight(ws)
+
+
 def confirm_in_flight(ws: Workspace) -> list[str]:
     """Lines saying which writes an interrupted run left in flight and what a read of each
     finds now. A run whose writes were all confirmed is marked as looked into, so it is
@@ -541,45 +581,3 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
         with contextlib.suppress(OSError), journal.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
     return lines
-
-
-# --- stopping on a signal ---------------------------------------------------------------
-
-
-class Stop:
-    """Set by SIGTERM or SIGINT during an apply: no write starts after it."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-
-    def __call__(self) -> str | None:
-        return self.signal
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Catch SIGTERM and SIGINT for the duration (main thread only)."""
-        previous: dict[int, Any] = {}
-
-        def handler(signum: int, frame: Any) -> None:
-            if self.signal is not None:
-                # Asked twice: stop at once; the writes under way end as the journal's
-                # intents without outcome, which the next run reads back.
-                if signum == signal.SIGTERM:
-                    raise SystemExit(128 + signum)
-                raise KeyboardInterrupt
-            self.signal = signal.Signals(signum).name
-            sys.stderr.write(
-                f"{self.signal}: stopping; no write starts now, the ones under way finish "
-                "(send it again to stop at once)\n"
-            )
-
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                previous[sig] = signal.signal(sig, handler)
-        except ValueError:
-            pass  # not the main thread: signals keep their default behaviour
-        try:
-            yield
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)

@@ -46,7 +46,7 @@ def test_text_groups_by_supplier_and_school_without_colour_off_a_terminal(exampl
         "delta-toets",
         "  01AB",
         "    ~ delta-toets/01AB/env-1  update",
-        "        oke_version: 1.0 → 1.0.1",
+        '        oke_version: "1.0" → "1.0.1"',
         "        secret: (sensitive) changed",
         "Plan: 0 to create, 1 to update, 0 to delete; 3 in sync, 0 unmanaged left alone.",
     ]
