@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from okectl.cli.options import output_option, repo_option
+from okectl.cli.options import emit, output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 ENVIRONMENT_TYPES = ("production", "acceptance", "test", "pilot", "chain-test")
@@ -28,13 +27,10 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     (it is a report, like git log), unless --detailed-exitcode asks for 2.
     """
     from okectl.gitops.diff import diff_refs
-    from okectl.views.diff import render_state_diff
+    from okectl.views.diff import render_diff
 
     result = diff_refs(repo, ref1, ref2)
-    if output == "json":
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(render_state_diff(result), nl=False)
+    emit(render_diff(result, output))
     return EXIT_CHANGES if detailed_exitcode and not result.empty else EXIT_OK
 
 
@@ -82,17 +78,12 @@ def releases(repo: Path, output: str) -> int:
     from okectl.engine.workspace import load_workspace
     from okectl.gitops.releases import collect_releases
     from okectl.views.progress import read_progress
-    from okectl.views.releases import render_releases
+    from okectl.views.releases import render
 
     ws = load_workspace(repo)
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
         report = collect_releases(ws, progress=hook)
-    if output == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(render_releases(report), nl=False)
-    for line in report.errors:
-        click.echo(line, err=True)
+    emit(render(report, output))
     return EXIT_ERROR if report.errors else EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -67,20 +68,7 @@ def _database(db: Path | None, repo: Path) -> Path:
     "anyone who can reach the server can use them.",
 )
 def serve(
-    host: str,
-    port: int,
-    db: Path | None,
-    repo: Path,
-    seed: Path | None,
-    latency_ms: float,
-    fail_rate: float,
-    throttle_rate: float,
-    retry_after: int,
-    rate_limit: float,
-    drop_rate: float,
-    slow_rate: float,
-    slow_ms: float,
-    control: bool,
+    host: str, port: int, db: Path | None, repo: Path, seed: Path | None, control: bool, **faults: Any
 ) -> int:
     """Serve the sandbox over HTTP until interrupted.
 
@@ -90,16 +78,8 @@ def serve(
     from okectl.sandbox.faults import Faults
     from okectl.sandbox.server import serve as run
 
-    faults = Faults(
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        throttle_rate=throttle_rate,
-        retry_after=retry_after,
-        rate_limit=rate_limit,
-        drop_rate=drop_rate,
-        slow_rate=slow_rate,
-        slow_ms=slow_ms,
-    )
+    # The fault options, by the names Faults takes them under.
+    injected = Faults(**faults)
     db_path = _database(db, repo)
     db_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -113,7 +93,7 @@ def serve(
         port=port,
         db_path=db_path,
         seed=seed,
-        faults=faults,
+        faults=injected,
         control=control,
         on_listening=listening,
     )
