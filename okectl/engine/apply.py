@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
-from okectl.files import state_folder
+from okectl.files import read_regular, state_folder
 from okectl.model.clock import SYSTEM, Clock
 from okectl.model.resources import (
     LABEL_COMMIT,
@@ -45,6 +45,9 @@ from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, 
 log = logging.getLogger(__name__)
 RUNS_DIR = Path(".okectl") / "runs"
 LOCK_FILE = Path(".okectl") / "apply.lock"
+# A lock names its holder in a line; a journal holds a few lines per write of a run.
+MAX_LOCK_BYTES = 64 * 2**10
+MAX_JOURNAL_BYTES = 256 * 2**20
 
 
 class Journal:
@@ -337,12 +340,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _holder(path: Path) -> dict[str, Any] | None:
+def _read_holder(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The holder a lock names, or why it cannot be read. The lock is okectl's own state
+    but read as hostile input all the same (a link to /dev/zero or a FIFO would hang the
+    run, and `git add -f` can commit one): a small regular file, or nothing."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        raw = read_regular(path, what="the apply lock", limit=MAX_LOCK_BYTES)
+    except OkectlError as exc:
+        return None, str(exc)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return None, f"{path}: the apply lock exists but cannot be read"
+    return data, None
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    return _read_holder(path)[0]
 
 
 def _describe(holder: dict[str, Any]) -> str:
@@ -370,11 +386,9 @@ def apply_lock(root: Path, clock: Clock = SYSTEM) -> Iterator[str | None]:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except FileExistsError:
-            holder = _holder(path)
+            holder, unreadable = _read_holder(path)
             if holder is None:
-                raise ApplyLocked(
-                    f"{path}: the apply lock exists but cannot be read; if no apply is running, remove it"
-                ) from None
+                raise ApplyLocked(f"{unreadable}; if no apply is running, remove it") from None
             pid = holder.get("pid")
             if holder.get("host") != mine["host"] or not isinstance(pid, int) or _alive(pid):
                 hint = (
@@ -424,7 +438,7 @@ def lock_holder_running(root: Path) -> bool:
     the lock does not count: its own writes have not started)."""
     holder = _holder(root / LOCK_FILE)
     if holder is None:
-        return (root / LOCK_FILE).exists()
+        return os.path.lexists(root / LOCK_FILE)
     pid = holder.get("pid")
     if holder.get("host") != socket.gethostname():
         return True
@@ -444,19 +458,45 @@ class InFlight:
 
 def in_flight(root: Path) -> list[InFlight]:
     """Writes whose intent was journaled without an outcome, in runs not yet looked into."""
-    runs = root / RUNS_DIR
-    if not runs.is_dir():
-        return []
-    out: list[InFlight] = []
-    for path in sorted(runs.glob("*.jsonl")):
+    return _scan(root)[0]
+
+
+def _journals(root: Path) -> tuple[list[tuple[Path, list[str]]], list[str]]:
+    """The lines of each journal under .okectl/runs/, and why any was not read. Journals
+    are okectl's own files, read as hostile input all the same: only small regular files
+    in real folders (a FIFO, a link to a device, a huge file would hang or drown the run)."""
+    folder = root
+    for part in RUNS_DIR.parts:
+        folder = folder / part
         try:
-            # Journals are regular files okectl wrote; anything else there is not read
-            # (a FIFO would hang the run).
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                continue
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            info = os.lstat(folder)
+        except OSError:
+            return [], []
+        if not stat.S_ISDIR(info.st_mode):
+            kind = "a link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+            return [], [f"{folder}: not read: it is {kind}; okectl keeps its journals only in a real folder"]
+    found: list[tuple[Path, list[str]]] = []
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
         except OSError:
             continue
+        try:
+            if not regular:
+                raise OkectlError(f"{path}: cannot read the journal: not a regular file")
+            raw = read_regular(path, what="the journal", limit=MAX_JOURNAL_BYTES)
+        except OkectlError as exc:
+            problems.append(f"{exc}; skipped (okectl writes no such journal): remove it")
+            continue
+        found.append((path, raw.decode("utf-8", errors="replace").splitlines()))
+    return found, problems
+
+
+def _scan(root: Path) -> tuple[list[InFlight], list[str]]:
+    journals, problems = _journals(root)
+    out: list[InFlight] = []
+    for path, lines in journals:
         pending: dict[tuple[Any, Any], dict[str, Any]] = {}
         looked_into = False
         for line in lines:
@@ -483,7 +523,7 @@ def in_flight(root: Path) -> list[InFlight]:
                 continue
             etag = record.get("etag")
             out.append(InFlight(path, addr, str(action), etag if isinstance(etag, str) else None))
-    return out
+    return out, problems
 
 
 def _verdict(item: InFlight, found: ActualResource | None, repository: str) -> str:
@@ -550,9 +590,10 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
     root = ws.root
     if lock_holder_running(root):
         return []
-    items = in_flight(root)
+    items, problems = _scan(root)
+    notes = [f"note: {problem}" for problem in problems]
     if not items:
-        return []
+        return notes
     found = asyncio.run(_read_back(ws, items))
     journals = sorted({i.journal for i in items})
     lines = [
@@ -577,7 +618,10 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
             "event": "recovered",
             "confirmed": [f"{i.address} ({i.action})" for i in confirmed],
         }
-        # Appended, like every journal record: the journal is a log, never rewritten.
-        with contextlib.suppress(OSError), journal.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
-    return lines
+        # Appended, like every journal record: the journal is a log, never rewritten, and
+        # never written through a link put in its place.
+        with contextlib.suppress(OSError):
+            fd = os.open(journal, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, sort_keys=True) + "\n")
+    return notes + lines
