@@ -77,6 +77,7 @@ def check_claims(saved: SavedPlan, *, repository: str, suppliers: Collection[str
             f"{saved.where}: the plan was made for repository {saved.repository!r}, "
             f"not this one ({repository!r}); nothing was applied"
         )
+    _check_scope(saved)
     forged: list[str] = []
     seen: set[Address] = set()
     for ch in (c.change for c in saved.changes):
@@ -89,18 +90,26 @@ def check_claims(saved: SavedPlan, *, repository: str, suppliers: Collection[str
             forged.append(
                 _line(saved, ch, f"{NOT_PLANNED} (supplier {ch.address.supplier!r} is not configured)")
             )
-        elif saved.suppliers is not None and ch.address.supplier not in saved.suppliers:
-            forged.append(
-                _line(
-                    saved, ch, f"{NOT_PLANNED} (supplier {ch.address.supplier!r} is outside the plan's scope)"
-                )
-            )
-        elif saved.schools is not None and ch.address.school not in saved.schools:
-            forged.append(
-                _line(saved, ch, f"{NOT_PLANNED} (school {ch.address.school!r} is outside the plan's scope)")
-            )
     if forged:
         raise PlanRefused(forged)
+
+
+def _check_scope(saved: SavedPlan) -> None:
+    """A plan's changes lie inside the scope it says it covers: a plan that claims less
+    than it changes (to pass a review of some schools only) is not a plan okectl made."""
+    claim = Scope(
+        schools=set(saved.schools) if saved.schools is not None else None,
+        suppliers=set(saved.suppliers) if saved.suppliers is not None else None,
+    )
+    for i, c in enumerate(saved.changes, start=1):
+        a = c.change.address
+        if (claim.suppliers is not None and a.supplier not in claim.suppliers) or (
+            claim.schools is not None and a.school not in claim.schools
+        ):
+            raise PlanFileError(
+                f"{saved.where}: change {i} ({a}) is outside the scope the plan claims "
+                f"({(claim.describe() or '').removeprefix('scoped to ')}); nothing was applied"
+            )
 
 
 def writes_a_secret(ch: Change, desired: Mapping[Address, Resource]) -> bool:
