@@ -21,3 +21,8 @@ def dumps(doc: Any) -> str:
 def canonical(doc: Any) -> str:
     """The one text of a document that a checksum is taken over: compact, keys sorted."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def line(doc: Any) -> str:
+    """A document as one line of a JSON-lines file (journals, the apply lock)."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=True, default=str) + "\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -40,7 +39,9 @@ def schema(kind: str | None, out_dir: Path | None) -> int:
     elif kind is not None:
         click.echo(schemas.render(kind), nl=False)
     else:
-        click.echo(json.dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}, indent=2, sort_keys=True))
+        from okectl.jsontext import dumps
+
+        click.echo(dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}), nl=False)
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from okectl import jsontext
 from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
 from okectl.files import read_regular, state_folder
@@ -73,7 +74,7 @@ class Journal:
 
     def write(self, **record: Any) -> None:
         record = {"time": self.clock.stamp("milliseconds"), **record}
-        self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+        self._fh.write(jsontext.line(record))
         self._fh.flush()
 
     def intent(self, change: Change) -> None:
@@ -380,7 +381,7 @@ def apply_lock(root: Path, clock: Clock = SYSTEM) -> Iterator[str | None]:
         "started": clock.stamp(),
         "user": _user(),
     }
-    text = json.dumps(mine, sort_keys=True) + "\n"
+    text = jsontext.line(mine)
     note: str | None = None
     for _ in range(3):
         try:
@@ -623,5 +624,5 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
         with contextlib.suppress(OSError):
             fd = os.open(journal, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, sort_keys=True) + "\n")
+                fh.write(jsontext.line(record))
     return notes + lines
