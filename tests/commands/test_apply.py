@@ -3,6 +3,7 @@ line, no click, no terminal. The sandbox supplier runs as a real HTTP server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -15,7 +16,9 @@ import pytest
 
 from okectl.commands.apply import Applied, apply
 from okectl.commands.plan import plan
+from okectl.engine.apply import Journal, apply_changes
 from okectl.engine.workspace import load_workspace
+from okectl.plans.changes import Mark
 from okectl.plans.outcomes import Outcome
 from okectl.plans.run import PlanRun
 from tests.conftest import PROJECT
@@ -145,3 +148,27 @@ def test_after_a_stop_every_write_not_started_says_the_run_was_stopped(
     outcomes = applied.result.outcomes
     assert any(o.action == "create" and o.address.kind != "environment" for o in outcomes)
     assert {(o.status, o.message) for o in outcomes} == {("not-attempted", "the run was stopped (SIGTERM)")}
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_a_change_marked_for_another_way_of_carrying_out_is_never_written(
+    example_repo: Path, secrets: dict[str, str]
+) -> None:
+    """A mark the supplier's carrier does not handle (a change request, a freeze) keeps the
+    change from being written through the admin API; the rest of the plan is applied."""
+    ws = load_workspace(example_repo)
+    changes = plan(ws).run.plan.changes
+    marked = next(c for c in changes if c.action == "update" and c.address.kind == "environment")
+    marked.marks = (Mark("requested", "sent to the supplier's support desk"),)
+    journal = Journal(ws, plan_checksum="sha256:" + "0" * 64)
+    result = asyncio.run(apply_changes(ws, changes, journal=journal))
+    journal.close(result)
+    [outcome] = [o for o in result.outcomes if o.address == marked.address]
+    assert (outcome.status, outcome.message) == (
+        "not-attempted",
+        "marked requested (sent to the supplier's support desk); "
+        "this apply does not carry out requested changes",
+    )
+    assert {o.status for o in result.outcomes if o.address != marked.address} == {"applied"}
+    [left] = plan(load_workspace(example_repo)).run.plan.changes
+    assert left.address == marked.address

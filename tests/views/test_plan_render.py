@@ -6,7 +6,7 @@ from pathlib import Path
 
 from okectl.model.resources import Address
 from okectl.model.scope import Scope
-from okectl.plans.changes import Change, FieldChange, Plan
+from okectl.plans.changes import Change, FieldChange, Mark, Plan
 from okectl.plans.document import plan_document
 from okectl.plans.run import PlanRun
 from okectl.views.plan_markdown import LIMIT, MARKER, render_markdown
@@ -125,3 +125,18 @@ def test_markdown_carries_the_warnings_of_the_text_plan(example_repo: Path) -> N
     run.plan.warnings.append("secret reference env:X is not set; apply cannot create the 1 client(s)")
     assert "warning: secret reference env:X is not set" in render_text(run, color=False)
     assert "> [!WARNING]\n> secret reference env:X is not set" in render_markdown(run)
+
+
+def test_a_marked_change_shows_its_mark_in_text_markdown_and_the_document(example_repo: Path) -> None:
+    change = update(1)
+    change.marks = (Mark("requested", "sent to the supplier's support desk"),)
+    run = run_with([change], example_repo)
+    text = render_text(run, color=False).splitlines()
+    at = text.index("    ~ delta-toets/01AB/env-1  update")
+    assert text[at + 1] == "        requested: sent to the supplier's support desk"
+    assert "~ delta-toets/01AB/env-1  (update)\n    requested: sent to the supplier's support desk\n" in (
+        render_markdown(run)
+    )
+    [doc] = plan_document(run)["changes"]
+    assert doc["marks"] == [{"kind": "requested", "reason": "sent to the supplier's support desk"}]
+    assert "marks" not in plan_document(run_with([update(2)], example_repo))["changes"][0]
