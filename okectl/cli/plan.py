@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 
 from okectl.cli.options import emit, output_option, repo_option
-from okectl.cli.signals import Stop
 from okectl.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -22,6 +21,7 @@ from okectl.errors import (
 )
 
 if TYPE_CHECKING:
+    from okectl.cli.signals import Stop
     from okectl.commands.apply import Applied
     from okectl.plans.outcomes import Outcome, WriteProgress
     from okectl.plans.run import PlanRun
@@ -140,6 +140,7 @@ def _confirmed() -> bool:
 )
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
+    from okectl.cli.signals import Stop
     from okectl.commands.apply import apply as run_apply
     from okectl.engine.workspace import load_workspace
     from okectl.views.apply import render_applied

@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from okectl.engine.apply import report_in_flight
-from okectl.engine.planner import guard, make_plan, saved_secrets, with_policy
+from okectl.engine.planner import guard, make_plan, with_policy
 from okectl.engine.workspace import Workspace
-from okectl.files import check_target, write_atomic
-from okectl.jsontext import dumps
+from okectl.files import check_target
 from okectl.model.scope import Scope
-from okectl.plans.document import plan_document
 from okectl.plans.outcomes import ReadProgress
 from okectl.plans.run import PlanRun
 
@@ -70,9 +68,19 @@ def plan(
     in_flight = report_in_flight(ws)
     run = guard(with_policy(ws, make_plan(ws, scope=scope, force=force, progress=progress)))
     if out is not None:
-        # Readable by its owner only: it holds digests of the secret values it writes.
-        write_atomic(out, dumps(plan_document(run, saved_secrets(ws, run))), what="the plan file", mode=0o600)
+        save(ws, run, out)
     return Planned(run, in_flight, version_drift(ws, run.scope), out)
+
+
+def save(ws: Workspace, run: PlanRun, out: Path) -> None:
+    """Write the plan document to ``out``, with the digests of the secrets it writes."""
+    from okectl.engine.planner import saved_secrets
+    from okectl.files import write_atomic
+    from okectl.jsontext import dumps
+    from okectl.plans.document import plan_document
+
+    # Readable by its owner only: it holds digests of the secret values it writes.
+    write_atomic(out, dumps(plan_document(run, saved_secrets(ws, run))), what="the plan file", mode=0o600)
 
 
 def version_drift(ws: Workspace, scope: Scope) -> list[Drift]:

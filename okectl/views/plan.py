@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from okectl.jsontext import dumps
-from okectl.plans.document import plan_document
 from okectl.views.escape import markdown, markdown_code, terminal
-from okectl.views.plan_markdown import render_markdown
-from okectl.views.plan_text import render_text
 from okectl.views.rendered import Rendered, lines
 
 if TYPE_CHECKING:
@@ -20,11 +16,19 @@ OUTPUTS = ("text", "json", "markdown")
 def render_plan(planned: Planned, output: str, *, color: bool = False) -> Rendered:
     """The plan as ``output`` (text, json or markdown); notes about writes an interrupted
     apply left in flight go to standard error."""
+    # Each output's module is loaded only when asked for.
     notes = lines([terminal(line) for line in planned.in_flight])
     if output == "json":
+        from okectl.jsontext import dumps
+        from okectl.plans.document import plan_document
+
         return Rendered(dumps(plan_document(planned.run)), notes)
     if output == "markdown":
+        from okectl.views.plan_markdown import render_markdown
+
         return Rendered(render_markdown(planned.run) + drift_markdown(planned.drift), notes)
+    from okectl.views.plan_text import render_text
+
     text = render_text(planned.run, color=color) + drift_text(planned.drift)
     if planned.saved_to is not None:
         saved = terminal(planned.saved_to)
