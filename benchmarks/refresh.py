@@ -43,9 +43,8 @@ from served import process_cpu, start_server
 from okectl.adapters import sandbox as sandbox_adapter
 from okectl.config.fleet import generate_fleet
 from okectl.config.repository import DesiredState
-from okectl.config.settings import load_settings
 from okectl.engine.refresh import refresh
-from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import Workspace, load_workspace
 from okectl.providers import registry
 from okectl.providers.base import AdapterContext
 from okectl.providers.http.provider import ReadStrategy
@@ -141,7 +140,7 @@ class Result:
     sent: Sent
 
 
-def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadStrategy, runs: int) -> Result:
+def measure(ws: Workspace, url: str, pid: int, strategy: ReadStrategy, runs: int) -> Result:
     walls: list[float] = []
     cpus: list[float] = []
     servers: list[float] = []
@@ -155,7 +154,7 @@ def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadS
         httpx.delete(f"{url}/_sandbox/stats").raise_for_status()
         server = process_cpu(pid)
         start, cpu = time.perf_counter(), time.process_time()
-        result = asyncio.run(refresh(state, root))
+        result = asyncio.run(refresh(ws.state, ws.root, roots=ws.secret_roots))
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
         servers.append(process_cpu(pid) - server)
@@ -163,7 +162,7 @@ def measure(state: DesiredState, root: Path, url: str, pid: int, strategy: ReadS
         counts = httpx.get(f"{url}/_sandbox/stats").json()["by_supplier"]
         # Interleaved with okectl's runs, so both see the same machine.
         start, cpu = time.perf_counter(), time.process_time()
-        asyncio.run(replay(sent, state))
+        asyncio.run(replay(sent, ws.state))
         bare_walls.append(time.perf_counter() - start)
         bare_cpus.append(time.process_time() - cpu)
     return Result(
@@ -243,16 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="okectl-refresh-") as tmp:
         root = Path(tmp) / "fleet"
         generate_fleet(root, schools=args.schools, suppliers=args.suppliers)
-        validated = validate_repository(root)
-        state = validated.state
+        ws = load_workspace(root)
         db = Path(tmp) / "sandbox.db"
-        seeded = seed_in_sync(db, validated.resources, load_settings(root).repository)
+        seeded = seed_in_sync(db, ws.resources, ws.repository)
 
         proc, url = start_server(db, args.latency_ms, control=True)
         try:
             os.environ[sandbox_adapter.SANDBOX_URL_ENV] = url
             results = [
-                measure(state, root, url, proc.pid, s, args.runs) for s in (args.strategy or STRATEGIES)
+                measure(ws, url, proc.pid, s, args.runs) for s in (args.strategy or STRATEGIES)
             ]
         finally:
             proc.terminate()
@@ -264,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(f"fleet: {args.schools} schools, {len(results[0].counts)} suppliers, {seeded} resources read")
     print(f"latency injected per request: {args.latency_ms:g} ms; median of {args.runs} runs")
-    ratios = {r.strategy: report(r, state, latency) for r in results}
+    ratios = {r.strategy: report(r, ws.state, latency) for r in results}
     first = ratios[results[0].strategy]
     return 0 if first <= TARGET else 2
 

@@ -42,6 +42,7 @@ from served import process_cpu, start_server
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
 from okectl.verify.runner import Selection, verify_async
 
@@ -77,7 +78,7 @@ def measure(root: Path, url: str, pid: int, runs: int, latency: float, label: st
         httpx.delete(f"{url}/_sandbox/stats").raise_for_status()
         server = process_cpu(pid)
         start, cpu = time.perf_counter(), time.process_time()
-        report = asyncio.run(verify_async(root, Selection(level=3)))
+        report = asyncio.run(verify_async(load_workspace(root), Selection(level=3)))
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
         servers.append(process_cpu(pid) - server)

@@ -30,6 +30,7 @@ from verify import copy_example
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
 from okectl.verify.runner import Selection, verify_async
 from okectl.views.verify import failures
@@ -42,7 +43,7 @@ def run_once(root: Path, address: str) -> tuple[float, int, list[str]]:
     selection = Selection(frozenset({school}), frozenset({supplier}), environment, 3)
     tracemalloc.start()
     started = time.perf_counter()
-    report = asyncio.run(verify_async(root, selection))
+    report = asyncio.run(verify_async(load_workspace(root), selection))
     took = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

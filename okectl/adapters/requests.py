@@ -31,7 +31,7 @@ class RequestsProvider:
         self.supplier = supplier
         self.root = ctx.repo_root
         self._resolve_ref = ctx.resolve_secret
-        self._repository: str | None = None
+        self._repository = ctx.repository
 
     def _resolve(self, ref: str) -> str | None:
         kind, _, name = ref.partition(":")
@@ -46,12 +46,6 @@ class RequestsProvider:
             raise ProviderError("\n".join(str(p) for p in sorted(problems)))
         return records
 
-    def _repository_id(self) -> str:
-        if self._repository is None:
-            from okectl.config.settings import load_settings
-
-            self._repository = load_settings(self.root).repository
-        return self._repository
 
     async def list_tenants(self) -> list[str]:
         return sorted(self._records())
@@ -68,7 +62,7 @@ class RequestsProvider:
         for code, loaded in sorted(self._records().items()):
             if schools is None or code in schools:
                 out.extend(
-                    actual_resources(loaded.record, repository=self._repository_id(), resolve=self._resolve)
+                    actual_resources(loaded.record, repository=self._repository, resolve=self._resolve)
                 )
         return out
 

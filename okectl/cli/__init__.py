@@ -115,8 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args=list(argv) if argv is not None else None, prog_name="okectl", standalone_mode=False
         )
     except OkectlError as exc:
+        from okectl.views.escape import terminal
+
+        # An error's lines carry what a supplier or a file said: one line each, escaped.
         for line in exc.lines():
-            click.echo(line, err=True)
+            click.echo(terminal(line), err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from okectl.cli.options import output_option, repo_option
+from okectl.cli.options import emit, output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 ENVIRONMENT_TYPES = ("production", "acceptance", "test", "pilot", "chain-test")
@@ -28,13 +27,10 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     (it is a report, like git log), unless --detailed-exitcode asks for 2.
     """
     from okectl.gitops.diff import diff_refs
-    from okectl.views.diff import render_state_diff
+    from okectl.views.diff import render_diff
 
     result = diff_refs(repo, ref1, ref2)
-    if output == "json":
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(render_state_diff(result), nl=False)
+    emit(render_diff(result, output))
     return EXIT_CHANGES if detailed_exitcode and not result.empty else EXIT_OK
 
 
@@ -64,11 +60,12 @@ def bump(
     author: str | None,
 ) -> int:
     """Move a supplier's connections to another OKE version, editing the school files in place."""
+    from okectl.engine.workspace import load_workspace
     from okectl.gitops.bump import bump as run_bump
     from okectl.views.bump import render_bump
 
     result = run_bump(
-        repo,
+        load_workspace(repo),
         supplier=supplier,
         oke_version=oke_version,
         environment=environment,
@@ -86,18 +83,15 @@ def bump(
 def releases(repo: Path, output: str) -> int:
     """Per supplier and school: environments behind the newest OKE version the supplier
     supports (its release feed) and policy allows (the version catalogue)."""
+    from okectl.engine.workspace import load_workspace
     from okectl.gitops.releases import collect_releases
     from okectl.views.progress import read_progress
-    from okectl.views.releases import render_releases
+    from okectl.views.releases import render
 
+    ws = load_workspace(repo)
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
-        report = collect_releases(repo, progress=hook)
-    if output == "json":
-        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(render_releases(report), nl=False)
-    for line in report.errors:
-        click.echo(line, err=True)
+        report = collect_releases(ws, progress=hook)
+    emit(render(report, output))
     return EXIT_ERROR if report.errors else EXIT_OK
 
 
@@ -114,10 +108,11 @@ def releases(repo: Path, output: str) -> int:
 @click.option("--no-plan", is_flag=True, help="Do not contact the suppliers; leave out the plan figures.")
 def report(repo: Path, output: str, out_dir: Path, no_plan: bool) -> int:
     """Write the static harmonisation report (one HTML file, works offline)."""
+    from okectl.engine.workspace import load_workspace
     from okectl.gitops.report import build_report, write_report
     from okectl.views.report import render_html
 
-    data = build_report(repo, with_plan=not no_plan)
+    data = build_report(load_workspace(repo), with_plan=not no_plan)
     path = write_report(render_html(data), out_dir)
     click.echo(f"Wrote {path}")
     return EXIT_OK

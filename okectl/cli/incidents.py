@@ -40,11 +40,11 @@ def source_options(func: F) -> F:
 
 
 def derive(repo: Path, sources: tuple[str, ...], plan_file: Path | None) -> tuple[Validated, Incidents]:
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
     from okectl.incidents.derive import derive_incidents
     from okectl.incidents.sources import read_plan
 
-    validated = validate_repository(repo)
+    validated = load_workspace(repo).validated
     plan = read_plan(plan_file) if plan_file is not None else None
     chosen = [s for s in SOURCES if not sources or s in sources]
     return validated, derive_incidents(validated, sources=chosen, plan=plan)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from okectl.config.settings import SETTINGS_FILE
+
+if TYPE_CHECKING:
+    from okectl.views.rendered import Rendered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,3 +61,11 @@ def output_option(*choices: str) -> Callable[[F], F]:
         )(func)
 
     return deco
+
+
+def emit(rendered: Rendered) -> None:
+    """Print a view's output: its notes and problems on standard error, first."""
+    if rendered.err:
+        click.echo(rendered.err, err=True, nl=False)
+    if rendered.out:
+        click.echo(rendered.out, nl=False)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from okectl.cli.options import output_option, repo_option
+from okectl.cli.options import emit, output_option, repo_option
 from okectl.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -23,61 +21,10 @@ from okectl.errors import (
 )
 
 if TYPE_CHECKING:
-    from okectl.policy.findings import PolicyReport
-
-
-def _scope(
-    repo: Path, schools: tuple[str, ...], suppliers: tuple[str, ...], changed_since: str | None
-) -> Any:
-    from okectl.model.scope import Scope
-
-    school_set = set(schools) if schools else None
-    supplier_set = set(suppliers) if suppliers else None
-    reasons: tuple[str, ...] = ()
-    if changed_since is not None:
-        from okectl.gitops.scope import changed_scope
-
-        changed = changed_scope(repo, changed_since)
-        reasons = tuple(changed.reasons)
-        if changed.schools is not None:
-            school_set = changed.schools if school_set is None else school_set & changed.schools
-        if changed.suppliers is not None:
-            supplier_set = changed.suppliers if supplier_set is None else supplier_set & changed.suppliers
-    return Scope(
-        schools=school_set, suppliers=supplier_set, reasons=reasons, named_schools=frozenset(schools)
-    )
-
-
-def _render(run: Any, output: str) -> str:
-    if output == "json":
-        return json.dumps(run.document(), indent=2, sort_keys=True, default=str) + "\n"
-    if output == "markdown":
-        from okectl.views.plan_markdown import render_markdown
-
-        return render_markdown(run)
-    from okectl.views.plan_text import render_text
-
-    return render_text(run, color=sys.stdout.isatty())
-
-
-def _version_drift(repo: Path, run: Any, scope: Any, *, markdown: bool) -> str:
-    """What okectl verify recorded (verification/) about environments serving another OKE
-    version than they declare: the admin API cannot see that, only the OKE endpoint can."""
-    from okectl.config.verification import RECORD_DIR
-
-    if not os.path.lexists(repo / RECORD_DIR):
-        # No record, nothing to show: not worth loading verify's modules for.
-        return ""
-    from okectl.verify.evidence import recorded_drift
-    from okectl.views.verify import drift_notes
-
-    declared = {
-        str(r.address): str(r.spec.get("oke_version"))
-        for r in run.validated.resources
-        if r.address.kind == "environment"
-        and (scope.schools is None or r.address.school in scope.schools)
-    }
-    return drift_notes(recorded_drift(repo, declared, suppliers=scope.suppliers), markdown=markdown)
+    from okectl.cli.signals import Stop
+    from okectl.commands.apply import Applied
+    from okectl.plans.outcomes import Outcome, WriteProgress
+    from okectl.plans.run import PlanRun
 
 
 @click.command()
@@ -109,40 +56,62 @@ def plan(
     force: bool,
 ) -> int:
     """Show what apply would change at the suppliers."""
-    from okectl.engine.planner import make_plan
-    from okectl.files import check_target
-
-    if out_file is not None:
-        check_target(out_file)  # before reading every supplier, not after
-    scope = _scope(repo, schools, suppliers, changed_since)
+    from okectl.commands.plan import plan as make
+    from okectl.commands.plan import plan_scope
+    from okectl.engine.workspace import load_workspace
+    from okectl.views.plan import render_plan
     from okectl.views.progress import read_progress
 
-    _report_in_flight(repo.resolve())
+    ws = load_workspace(repo)
+    scope = plan_scope(
+        ws, schools=set(schools) or None, suppliers=set(suppliers) or None, changed_since=changed_since
+    )
     with read_progress(sys.stderr.isatty() and output == "text") as hook:
-        run = make_plan(repo, scope=scope, force=force, progress=hook)
-    if out_file is not None:
-        from okectl.engine.planfile import save_plan
-
-        save_plan(run, out_file)
-    click.echo(_render(run, output), nl=False)
-    if output != "json":
-        click.echo(_version_drift(repo, run, scope, markdown=output == "markdown"), nl=False)
-    if out_file is not None and output == "text":
-        click.echo(f"Saved the plan to {out_file}; apply it with: okectl apply {out_file}")
+        planned = make(ws, scope=scope, force=force, out=out_file, progress=hook)
+    emit(render_plan(planned, output, color=sys.stdout.isatty()))
+    run = planned.run
     if detailed_exitcode and run.policy is not None and run.policy.errors:
         # CI learns from the plan already that apply would refuse.
         return EXIT_POLICY
-    if detailed_exitcode and run.plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+    return EXIT_CHANGES if detailed_exitcode and run.plan.has_changes else EXIT_OK
 
 
-CONFIRM_PROMPT = "Apply these changes? Only 'yes' is accepted"
+class TerminalApply:
+    """What apply shows and asks, on the command line. SIGTERM and Ctrl-C stop the run
+    gently from the moment the writes start (``stop``); before that, they end it at once."""
+
+    def __init__(self, progress: WriteProgress, stop: Stop, during: ExitStack, *, auto_approve: bool) -> None:
+        self.progress = progress
+        self.stop = stop
+        self.during = during
+        self.auto_approve = auto_approve
+
+    def note(self, line: str) -> None:
+        from okectl.views.escape import terminal
+
+        click.echo(terminal(line), err=True)
+
+    def planned(self, run: PlanRun) -> None:
+        from okectl.views.plan_text import render_text
+
+        click.echo(render_text(run, color=sys.stdout.isatty()), nl=False)
+
+    def confirm(self, run: PlanRun) -> bool:
+        return self.auto_approve or _confirmed()
+
+    def start(self, total: int) -> None:
+        self.during.enter_context(self.stop.installed())
+        self.progress.start(total)
+
+    def written(self, outcome: Outcome) -> None:
+        self.progress(outcome)
 
 
 def _confirmed() -> bool:
     """Ask for 'yes'. Standard input that is not a terminal may carry the answer
     (`echo yes | okectl apply`), as with Terraform; empty input is no answer."""
+    from okectl.views.apply import CONFIRM_PROMPT
+
     if sys.stdin is not None and sys.stdin.isatty():
         answer: str = click.prompt(CONFIRM_PROMPT, default="", show_default=False)
     else:
@@ -171,122 +140,31 @@ def _confirmed() -> bool:
 )
 def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
-    from okectl.engine.apply import apply_lock
-
-    if allow_partial and plan_file is None:
-        raise OkectlError("--allow-partial is for a saved plan: okectl apply FILE --allow-partial")
-    root = repo.resolve()
-    # One apply per repository: the check against the suppliers and the writes after it
-    # must not interleave with another apply's.
-    with apply_lock(root) as note:
-        if note is not None:
-            click.echo(note, err=True)
-        _report_in_flight(root)
-        return _apply(root, plan_file, auto_approve, force, allow_partial)
-
-
-def _report_in_flight(root: Path) -> None:
-    """Say which writes an interrupted apply left in flight, as a read finds them now."""
-    from okectl.engine.apply import RUNS_DIR
-
-    if not os.path.lexists(root / RUNS_DIR):
-        return
-    from okectl.engine.apply import confirm_in_flight, in_flight
-
-    if not in_flight(root):
-        return
-    from okectl.config.repository import load_state
-    from okectl.config.settings import load_settings
-
-    for line in confirm_in_flight(root, load_state(root), load_settings(root).repository):
-        click.echo(line, err=True)
-
-
-def _apply(root: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
-    from okectl.config.revision import repo_state
-    from okectl.config.settings import load_settings
-    from okectl.engine.apply import Journal, Stop, apply_changes
-    from okectl.engine.planfile import load_plan, verify_plan
-    from okectl.engine.planner import evaluate_policy, make_plan, scoped_policy, secret_resolver
-    from okectl.model.scope import Scope
-    from okectl.views.plan_text import render_text
+    from okectl.cli.signals import Stop
+    from okectl.commands.apply import apply as run_apply
+    from okectl.engine.workspace import load_workspace
+    from okectl.views.apply import render_applied
     from okectl.views.progress import apply_progress
 
-    if plan_file is not None:
-        doc = load_plan(plan_file)
-        # Decided from the suppliers and the desired state, never from the file alone.
-        verified = verify_plan(doc, plan_file, root, allow_partial=allow_partial, force=force)
-        state = verified.run.state
-        changes = verified.changes
-        desired = {r.address: r for r in verified.run.validated.resources}
-        refused = verified.refused
-        plan_checksum = str(doc["checksum"])
-        # As the plan that made the file: the findings about what it writes, and those about
-        # the repository as a whole (taken from the changes, not from the file's own claim).
-        touched = Scope(
-            schools={c.address.school for c in changes}, suppliers={c.address.supplier for c in changes}
-        )
-        policy: PolicyReport | None = scoped_policy(
-            evaluate_policy(state, verified.run.validated.resources), touched
-        )
-    else:
-        run = make_plan(root, force=force)
-        state = run.state
-        changes = run.plan.changes
-        desired = {r.address: r for r in run.validated.resources}
-        refused = {}
-        plan_checksum = str(run.document()["checksum"])
-        policy = run.policy
-        click.echo(render_text(run, color=sys.stdout.isatty()), nl=False)
-    if policy is not None and policy.errors:
-        for f in policy.errors:
-            click.echo(f"{f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}", err=True)
-        click.echo(
-            f"refusing to apply: {len(policy.errors)} policy error(s) stand; fix them or add a waiver",
-            err=True,
-        )
-        return EXIT_POLICY
-    if not changes:
-        click.echo("Nothing to apply.")
-        return EXIT_OK
-    if not auto_approve and plan_file is None and not _confirmed():
-        # As Terraform does: a declined apply did not do what was asked, so it is not a success.
-        click.echo("Apply cancelled.")
-        return EXIT_ERROR
-    settings = load_settings(root)
-    commit, dirty = repo_state(root)
-    journal = Journal(root, plan_checksum=plan_checksum, commit=commit, dirty=dirty)
+    ws = load_workspace(repo)
     stop = Stop()
-    result = None
-    try:
-        with stop.installed(), apply_progress(len(changes), terminal=sys.stdout.isatty()) as on_outcome:
-            result = asyncio.run(
-                apply_changes(
-                    state,
-                    root,
-                    changes,
-                    desired,
-                    repository=settings.repository,
-                    commit=commit,
-                    journal=journal,
-                    resolve_secret=secret_resolver(root),
-                    refused=refused,
-                    on_outcome=on_outcome,
-                    stopped=stop,
-                )
-            )
-    finally:
-        # The journal ends with what is known, even when the run is interrupted.
-        journal.close(result, stopped_by=stop.signal)
-    for status in ("failed", "unknown", "refused", "not-attempted"):
-        for o in result.by_status(status):
-            click.echo(f"{status}: {o.address} ({o.action}): {o.message}", err=True)
-    click.echo(result.summary())
-    click.echo(f"Journal: {result.journal}")
-    if stop.signal is not None:
-        click.echo(f"stopped by {stop.signal}: the writes under way finished, no others started", err=True)
-        return EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
-    return EXIT_OK if result.ok else EXIT_ERROR
+    with apply_progress(terminal=sys.stdout.isatty()) as progress, ExitStack() as during:
+        view = TerminalApply(progress, stop, during, auto_approve=auto_approve)
+        applied = run_apply(
+            ws, plan_file=plan_file, force=force, allow_partial=allow_partial, view=view, stopped=stop
+        )
+    emit(render_applied(applied))
+    return _exit_code(applied)
+
+
+def _exit_code(applied: Applied) -> int:
+    if applied.status == "cancelled":
+        # As Terraform does: a declined apply did not do what was asked, so it is not a success.
+        return EXIT_ERROR
+    stopped_by = applied.result.stopped_by if applied.result is not None else None
+    if stopped_by is not None:
+        return EXIT_TERMINATED if stopped_by == "SIGTERM" else EXIT_INTERRUPTED
+    return EXIT_OK if applied.ok else EXIT_ERROR
 
 
 @click.command("import")
@@ -307,13 +185,13 @@ def import_(repo: Path, supplier: str, schools: tuple[str, ...], write: bool, ex
 
         return import_export(repo, supplier, schools, write, export)
     from okectl.engine.importer import import_supplier
+    from okectl.engine.workspace import load_workspace
     from okectl.views.importer import render_import
     from okectl.views.progress import read_progress
 
+    ws = load_workspace(repo)
     with read_progress(sys.stderr.isatty()) as hook:
-        result = import_supplier(
-            repo.resolve(), supplier, schools=set(schools) or None, write=write, progress=hook
-        )
+        result = import_supplier(ws, supplier, schools=set(schools) or None, write=write, progress=hook)
     click.echo(render_import(result), nl=False)
     # Like a partial apply: what could be imported was, the rest needs the user.
     return EXIT_ERROR if result.blocked else EXIT_OK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from okectl.cli.options import output_option, repo_option
+from okectl.cli.options import emit, output_option, repo_option
 from okectl.errors import EXIT_OK, EXIT_POLICY
 
 
@@ -37,33 +37,15 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     Each finding names the rule, its severity, the resource address and the file:line:col
     of the value that causes it. Invalid configuration or rules exit 1.
     """
-    from okectl.engine.validate import validate_repository
-    from okectl.policy.engine import evaluate
-    from okectl.views.policy import render_json, render_sarif, render_text
+    from okectl.commands.policy import check as run_check
+    from okectl.engine.workspace import load_workspace
+    from okectl.model.clock import Clock
+    from okectl.views.policy import render_policy
 
-    validated = validate_repository(repo)
-    releases = None
-    if release_feeds:
-        from okectl.engine.refresh import readable_feeds
-
-        releases, failures = readable_feeds(
-            validated.state, validated.state.root, validated.settings.secret_roots
-        )
-        for line in failures:
-            click.echo(f"warning: {line}", err=True)
-    report = evaluate(
-        validated.state,
-        today=today.date() if today is not None else None,
-        releases=releases,
-        resources=validated.resources,
-    )
-    if output == "json":
-        click.echo(render_json(report), nl=False)
-    elif output == "sarif":
-        click.echo(render_sarif(report), nl=False)
-    else:
-        click.echo(render_text(report, color=sys.stdout.isatty()), nl=False)
-    return EXIT_POLICY if report.errors else EXIT_OK
+    ws = load_workspace(repo, clock=Clock(day=today.date()) if today is not None else None)
+    checked = run_check(ws, release_feeds=release_feeds)
+    emit(render_policy(checked.report, output, color=sys.stdout.isatty(), warnings=checked.feed_failures))
+    return EXIT_POLICY if checked.report.errors else EXIT_OK
 
 
 @policy.command()

@@ -20,11 +20,11 @@ def requests() -> None:
 
 
 def _ages(repo: Path) -> dict[str, OpenRequest]:
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
     from okectl.requests.tracking import open_requests
 
-    state = validate_repository(repo).state
-    return {o.request.id: o for o in open_requests(repo, state)}
+    ws = load_workspace(repo)
+    return {o.request.id: o for o in open_requests(ws.root, ws.state)}
 
 
 @requests.command("list")
@@ -133,9 +133,8 @@ def cancel(repo: Path, rid: str, by: str | None) -> int:
 @click.option("--supplier", help="With --all-open: only this supplier's.")
 def send(repo: Path, rids: tuple[str, ...], all_open: bool, supplier: str | None) -> int:
     """Send requests' e-mail (request.eml) through the SMTP server in okectl.yaml (smtp:)."""
-    from okectl.config.settings import load_settings
+    from okectl.engine.workspace import load_workspace
     from okectl.errors import OkectlError, ValidationFailed
-    from okectl.model.secrets import resolve_secret_ref
     from okectl.requests.mail import send_requests
     from okectl.requests.store import find_request, list_requests
 
@@ -151,12 +150,12 @@ def send(repo: Path, rids: tuple[str, ...], all_open: bool, supplier: str | None
     if not chosen:
         click.echo("No open requests to send.")
         return EXIT_OK
-    settings = load_settings(repo)
+    ws = load_workspace(repo)
     sent = send_requests(
-        repo,
+        ws.root,
         chosen,
-        settings.smtp,
-        resolve_secret=lambda ref: resolve_secret_ref(ref, settings.secret_roots),
+        ws.settings.smtp,
+        resolve_secret=lambda ref: ws.resolve_secret(ref.describe()),
     )
     for item in sent:
         click.echo(f"sent {item.request} to {', '.join(item.recipients)}")
@@ -165,11 +164,11 @@ def send(repo: Path, rids: tuple[str, ...], all_open: bool, supplier: str | None
 
 def import_export(repo: Path, supplier: str, schools: tuple[str, ...], write: bool, export: Path) -> int:
     """``okectl import --supplier S --from FILE``: a supplier's export against its record."""
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
     from okectl.requests.exports import import_export as run_import
     from okectl.views.requests import render_export_import
 
-    state = validate_repository(repo).state
-    result = run_import(repo, state, supplier, export, schools=set(schools) or None, write=write)
+    ws = load_workspace(repo)
+    result = run_import(ws.root, ws.state, supplier, export, schools=set(schools) or None, write=write)
     click.echo(render_export_import(result), nl=False)
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,20 +74,7 @@ def _database(db: Path | None, repo: Path) -> Path:
     "anyone who can reach the server can use them.",
 )
 def serve(
-    host: str,
-    port: int,
-    db: Path | None,
-    repo: Path,
-    seed: Path | None,
-    latency_ms: float,
-    fail_rate: float,
-    throttle_rate: float,
-    retry_after: int,
-    rate_limit: float,
-    drop_rate: float,
-    slow_rate: float,
-    slow_ms: float,
-    control: bool,
+    host: str, port: int, db: Path | None, repo: Path, seed: Path | None, control: bool, **faults: Any
 ) -> int:
     """Serve the sandbox over HTTP until interrupted.
 
@@ -96,16 +84,8 @@ def serve(
     from okectl.sandbox.faults import Faults
     from okectl.sandbox.server import serve as run
 
-    faults = Faults(
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        throttle_rate=throttle_rate,
-        retry_after=retry_after,
-        rate_limit=rate_limit,
-        drop_rate=drop_rate,
-        slow_rate=slow_rate,
-        slow_ms=slow_ms,
-    )
+    # The fault options, by the names Faults takes them under.
+    injected = Faults(**faults)
     db_path = _database(db, repo)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     # A new database starts as the embedded sandbox's does, so a plan against this server
@@ -123,7 +103,7 @@ def serve(
         port=port,
         db_path=db_path,
         seed=chosen,
-        faults=faults,
+        faults=injected,
         control=control,
         on_listening=listening,
         insist_on_seed=seed is not None,
@@ -152,12 +132,11 @@ def seed(db: Path | None, file: Path | None, in_sync: bool, repo: Path) -> int:
     if in_sync:
         if file is not None:
             raise OkectlError("give either a seed FILE or --in-sync, not both")
-        from okectl.config.settings import load_settings
-        from okectl.engine.validate import validate_repository
+        from okectl.engine.workspace import load_workspace
 
-        validated = validate_repository(repo)
-        repository = load_settings(repo).repository
-        count = seed_in_sync(db, validated.resources, repository)
+        ws = load_workspace(repo)
+        repository = ws.repository
+        count = seed_in_sync(db, ws.resources, repository)
         click.echo(f"{db}: {count} resources written in sync with {repo} (repository id {repository})")
         return 0
     path = file or repo / "sandbox" / "seed.yaml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -16,10 +15,9 @@ from okectl.errors import EXIT_OK
 @repo_option
 def validate(repo: Path) -> int:
     """Check every YAML file and cross-reference; print a summary or every problem."""
-    from okectl.engine.validate import validate_repository
+    from okectl.engine.workspace import load_workspace
 
-    result = validate_repository(repo)
-    click.echo(result.summary())
+    click.echo(load_workspace(repo).validated.summary())
     return EXIT_OK
 
 
@@ -41,7 +39,9 @@ def schema(kind: str | None, out_dir: Path | None) -> int:
     elif kind is not None:
         click.echo(schemas.render(kind), nl=False)
     else:
-        click.echo(json.dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}, indent=2, sort_keys=True))
+        from okectl.jsontext import dumps
+
+        click.echo(dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}), nl=False)
     return EXIT_OK
 
 

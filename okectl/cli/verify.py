@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from okectl.cli.options import output_option, repo_option
 from okectl.errors import EXIT_CONFORMANCE, EXIT_ERROR, EXIT_OK
 from okectl.verify.runner import DEFAULT_RUN_SECONDS
+
+if TYPE_CHECKING:
+    from okectl.verify.model import VerifyReport
 
 
 @click.command()
@@ -59,8 +63,7 @@ def verify(
     Exit codes: 0 all checks pass, 1 error (nothing or not everything could be verified),
     4 conformance failures.
     """
-    from okectl.model.clock import today
-    from okectl.verify import evidence
+    from okectl.engine.workspace import load_workspace
     from okectl.verify.runner import Selection
     from okectl.verify.runner import verify as run_verify
     from okectl.views import verify as views
@@ -68,37 +71,38 @@ def verify(
     if output == "html" and out is None:
         # A page is for a browser, and it links to the evidence packs beside it.
         raise click.UsageError("--output html writes index.html over the evidence packs: give --out DIR")
-    selection = Selection(frozenset(schools), frozenset(suppliers), environment, level, deadline)
-    report = run_verify(repo, selection)
-    colour = sys.stdout.isatty()
-    paint = (lambda text, fg: click.style(text, fg=fg)) if colour else (lambda text, _fg: text)
+    ws = load_workspace(repo)
+    report = run_verify(ws, Selection(frozenset(schools), frozenset(suppliers), environment, level, deadline))
+    paint = (lambda text, fg: click.style(text, fg=fg)) if sys.stdout.isatty() else (lambda text, _fg: text)
     if out is None:
-        rendered = (
-            views.as_json(report) if output == "json" else views.junit(report) if output == "junit" else None
-        )
-        click.echo(rendered if rendered is not None else views.text(report, paint=paint), nl=False)
+        shown = {"json": views.as_json, "junit": views.junit}.get(output)
+        click.echo(shown(report) if shown is not None else views.text(report, paint=paint), nl=False)
     else:
-        for folder in evidence.write_pack(report, out, as_json=views.as_json, page=views.page):
-            click.echo(f"evidence: {folder}", err=True)
-        links = {
-            env.address: evidence.pack_link(env.supplier, env.oke_version) + "#" + views.anchor(env.address)
-            for env in report.environments
-        }
-        files = {"index.html": views.index(report, links)}
-        if output == "json":
-            files["results.json"] = views.as_json(report)
-        elif output == "junit":
-            files["junit.xml"] = views.junit(report)
-        elif output == "text":
-            files["verify.txt"] = views.text(report)
-        for path in evidence.write_files(out, files):
-            click.echo(f"written: {path}", err=True)
+        _write_out(report, out, output)
         click.echo(views.text(report, paint=paint), nl=False)
     if record:
-        for path in evidence.record(report, repo, today()):
+        from okectl.verify import evidence
+
+        for path in evidence.record(report, ws.root, ws.clock.today()):
             click.echo(f"recorded: {path}", err=True)
-    if report.status == "error":
-        return EXIT_ERROR
-    if report.status == "fail":
-        return EXIT_CONFORMANCE
-    return EXIT_OK
+    return {"error": EXIT_ERROR, "fail": EXIT_CONFORMANCE}.get(report.status, EXIT_OK)
+
+
+def _write_out(report: VerifyReport, out: Path, output: str) -> None:
+    """The evidence packs, an index over them and the chosen output, into ``out``."""
+    from okectl.verify import evidence
+    from okectl.views import verify as views
+
+    for folder in evidence.write_pack(report, out, as_json=views.as_json, page=views.page):
+        click.echo(f"evidence: {folder}", err=True)
+    links = {
+        env.address: evidence.pack_link(env.supplier, env.oke_version) + "#" + views.anchor(env.address)
+        for env in report.environments
+    }
+    files = {"index.html": views.index(report, links)}
+    chosen = {"json": ("results.json", views.as_json), "junit": ("junit.xml", views.junit)}
+    name, render = chosen.get(output, ("verify.txt", views.text))
+    if output != "html":
+        files[name] = render(report)
+    for path in evidence.write_files(out, files):
+        click.echo(f"written: {path}", err=True)

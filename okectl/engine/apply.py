@@ -17,20 +17,18 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import stat
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from okectl.config.repository import DesiredState
-from okectl.engine.plan import Change, SecretResolver
+from okectl import jsontext
+from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
-from okectl.files import state_folder
+from okectl.files import read_regular, state_folder
+from okectl.model.clock import SYSTEM, Clock
 from okectl.model.resources import (
     LABEL_COMMIT,
     LABEL_REPOSITORY,
@@ -41,55 +39,26 @@ from okectl.model.resources import (
     Address,
     Resource,
 )
+from okectl.plans.changes import Change
+from okectl.plans.outcomes import STATUSES, ApplyResult, Outcome, StopSignal
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 log = logging.getLogger(__name__)
 RUNS_DIR = Path(".okectl") / "runs"
 LOCK_FILE = Path(".okectl") / "apply.lock"
-# unknown: okectl gave up on a write that may have reached the supplier all the same.
-STATUSES = ("applied", "failed", "unknown", "refused", "not-attempted")
-
-
-@dataclass(slots=True)
-class Outcome:
-    address: Address
-    action: str
-    status: str  # applied | failed | unknown | refused | not-attempted
-    message: str = ""
-
-
-@dataclass
-class ApplyResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-    journal: Path | None = None
-
-    def by_status(self, status: str) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return all(o.status == "applied" for o in self.outcomes)
-
-    def summary(self) -> str:
-        n = {s: len(self.by_status(s)) for s in STATUSES}
-        unknown = f"{n['unknown']} outcome unknown, " if n["unknown"] else ""
-        text = (
-            f"Apply: {n['applied']} applied, {n['failed']} failed, {unknown}{n['refused']} refused, "
-            f"{n['not-attempted']} not attempted."
-        )
-        if not self.ok:
-            text += " Run okectl plan and okectl apply again once the cause is fixed; it converges."
-        return text
+# A lock names its holder in a line; a journal holds a few lines per write of a run.
+MAX_LOCK_BYTES = 64 * 2**10
+MAX_JOURNAL_BYTES = 256 * 2**20
 
 
 class Journal:
     """JSON lines under .okectl/runs/: one line per call, flushed as it happens, so a run
     killed halfway still says what it did."""
 
-    def __init__(self, root: Path, *, plan_checksum: str, commit: str | None, dirty: bool) -> None:
-        runs = state_folder(root, RUNS_DIR)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.path = runs / f"{stamp}-{plan_checksum.split(':')[-1][:12]}.jsonl"
+    def __init__(self, ws: Workspace, *, plan_checksum: str) -> None:
+        runs = state_folder(ws.root, RUNS_DIR)
+        self.clock = ws.clock
+        self.path = runs / f"{ws.clock.file_stamp()}-{plan_checksum.split(':')[-1][:12]}.jsonl"
         self.plan_checksum = plan_checksum
         # A new file of its own: never one planted at its name, never through a link.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
@@ -97,15 +66,15 @@ class Journal:
         self.write(
             event="start",
             plan_checksum=plan_checksum,
-            commit=commit,
-            dirty=dirty,
+            commit=ws.revision.commit,
+            dirty=ws.revision.dirty,
             user=_user(),
             pid=os.getpid(),
         )
 
     def write(self, **record: Any) -> None:
-        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
-        self._fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+        record = {"time": self.clock.stamp("milliseconds"), **record}
+        self._fh.write(jsontext.line(record))
         self._fh.flush()
 
     def intent(self, change: Change) -> None:
@@ -161,19 +130,42 @@ def _phase(change: Change) -> int:
     return 0 if env else 1
 
 
+class AdminApi:
+    """Carries changes out as conditional writes through a supplier's admin API (its
+    adapter). Apply picks a carrier per supplier; one for suppliers reached only through
+    their support desk would sit beside this one."""
+
+    # The marks on a change this carrier knows how to carry out: none.
+    handles: frozenset[str] = frozenset()
+
+    def __init__(self, provider: Provider, ws: Workspace, labels: dict[str, str]) -> None:
+        self.provider = provider
+        self.ws = ws
+        self.labels = labels
+
+    async def __call__(self, change: Change) -> Outcome:
+        return await _one(self.provider, change, self.ws.desired, self.labels, self.ws.resolve_secret)
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
+
+
+def _unhandled(change: Change, carrier: AdminApi) -> str | None:
+    """Why the carrier will not carry out a marked change, if it will not."""
+    for mark in change.marks:
+        if mark.kind not in carrier.handles:
+            return f"marked {mark.kind} ({mark.reason}); this apply does not carry out {mark.kind} changes"
+    return None
+
+
 async def apply_changes(
-    state: DesiredState,
-    root: Path,
+    ws: Workspace,
     changes: list[Change],
-    desired: dict[Address, Resource],
     *,
-    repository: str,
-    commit: str | None,
     journal: Journal,
-    resolve_secret: SecretResolver,
     refused: dict[Address, str] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
-    stopped: Callable[[], str | None] | None = None,
+    stopped: StopSignal | None = None,
 ) -> ApplyResult:
     """Apply the changes in dependency order. ``on_outcome`` hears of each write as soon as
     it is done, for progress displays (it runs on the event loop: it must be quick).
@@ -181,75 +173,86 @@ async def apply_changes(
     starts after that, the ones under way finish."""
     from okectl.providers.registry import make_provider
 
-    result = ApplyResult(journal=journal.path)
+    result = ApplyResult(journal=str(journal.path))
     refused = refused or {}
-    labels = {MANAGED_BY: MANAGED_BY_VALUE, LABEL_REPOSITORY: repository, LABEL_COMMIT: commit or "unknown"}
-    providers: dict[str, Provider] = {}
+    labels = {
+        MANAGED_BY: MANAGED_BY_VALUE,
+        LABEL_REPOSITORY: ws.repository,
+        LABEL_COMMIT: ws.revision.commit or "unknown",
+    }
+    carriers: dict[str, AdminApi] = {}
     slots: dict[str, asyncio.Semaphore] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
     blocked: set[tuple[Address, str]] = set()
+
+    def stop() -> str | None:
+        return stopped() if stopped is not None else None
+
+    def not_done(change: Change) -> str | None:
+        """Why the change is not attempted, if it is not (checked before it waits for a slot)."""
+        addr = change.address
+        if addr in refused:
+            return refused[addr]
+        if (signal_name := stop()) is not None:
+            return f"the run was stopped ({signal_name})"
+        if addr.supplier not in carriers:
+            return f"supplier {addr.supplier!r} is no longer configured; cannot reach it"
+        if _depends_on_blocked(change, blocked):
+            return "an environment it depends on failed"
+        return _unhandled(change, carriers[addr.supplier])
+
+    async def run(change: Change) -> None:
+        addr = change.address
+        why = not_done(change)
+        if why is not None:
+            outcome = Outcome(addr, change.action, "refused" if addr in refused else "not-attempted", why)
+        else:
+            async with slots[addr.supplier]:
+                signal_name = stop()
+                if signal_name is not None:
+                    outcome = Outcome(
+                        addr, change.action, "not-attempted", f"the run was stopped ({signal_name})"
+                    )
+                else:
+                    journal.intent(change)
+                    outcome = await carriers[addr.supplier](change)
+        if outcome.status != "applied":
+            blocked.add((addr, change.action))
+        result.outcomes.append(outcome)
+        journal.write(
+            event="call",
+            address=str(addr),
+            action=change.action,
+            outcome=outcome.status,
+            message=outcome.message,
+            etag=change.etag,
+        )
+        log.info(
+            "%s %s: %s%s",
+            change.action,
+            addr,
+            outcome.status,
+            f" ({outcome.message})" if outcome.message else "",
+            extra={"address": str(addr), "action": change.action, "outcome": outcome.status},
+        )
+        if on_outcome is not None:
+            on_outcome(outcome)
+
     try:
         for sid in sorted({c.address.supplier for c in changes}):
-            supplier = state.suppliers.get(sid)
+            supplier = ws.state.suppliers.get(sid)
             if supplier is None:
                 continue
-            providers[sid] = make_provider(supplier, repo_root=root)
+            provider = make_provider(supplier, repo_root=ws.root, settings=ws.settings)
+            carriers[sid] = AdminApi(provider, ws, labels)
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
             slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
-
-        async def run(change: Change) -> None:
-            addr = change.address
-            if addr in refused:
-                outcome = Outcome(addr, change.action, "refused", refused[addr])
-            elif addr.supplier not in providers:
-                outcome = Outcome(
-                    addr,
-                    change.action,
-                    "not-attempted",
-                    f"supplier {addr.supplier!r} is no longer configured; cannot reach it",
-                )
-            elif _depends_on_blocked(change, blocked):
-                outcome = Outcome(addr, change.action, "not-attempted", "an environment it depends on failed")
-            else:
-                async with slots[addr.supplier]:
-                    signal_name = stopped() if stopped is not None else None
-                    if signal_name is not None:
-                        outcome = Outcome(
-                            addr, change.action, "not-attempted", f"the run was stopped ({signal_name})"
-                        )
-                    else:
-                        journal.intent(change)
-                        outcome = await _one(
-                            providers[addr.supplier], change, desired, labels, resolve_secret
-                        )
-            if outcome.status != "applied":
-                blocked.add((addr, change.action))
-            result.outcomes.append(outcome)
-            journal.write(
-                event="call",
-                address=str(addr),
-                action=change.action,
-                outcome=outcome.status,
-                message=outcome.message,
-                etag=change.etag,
-            )
-            log.info(
-                "%s %s: %s%s",
-                change.action,
-                addr,
-                outcome.status,
-                f" ({outcome.message})" if outcome.message else "",
-                extra={"address": str(addr), "action": change.action, "outcome": outcome.status},
-            )
-            if on_outcome is not None:
-                on_outcome(outcome)
-
         for phase in (0, 1, 2):
             batch = [c for c in changes if _phase(c) == phase]
             await asyncio.gather(*(run(c) for c in batch))
     finally:
-        await asyncio.gather(*(p.aclose() for p in providers.values()), return_exceptions=True)
+        await asyncio.gather(*(c.aclose() for c in carriers.values()), return_exceptions=True)
     return result
 
 
@@ -338,12 +341,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _holder(path: Path) -> dict[str, Any] | None:
+def _read_holder(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The holder a lock names, or why it cannot be read. The lock is okectl's own state
+    but read as hostile input all the same (a link to /dev/zero or a FIFO would hang the
+    run, and `git add -f` can commit one): a small regular file, or nothing."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        raw = read_regular(path, what="the apply lock", limit=MAX_LOCK_BYTES)
+    except OkectlError as exc:
+        return None, str(exc)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return None, f"{path}: the apply lock exists but cannot be read"
+    return data, None
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    return _read_holder(path)[0]
 
 
 def _describe(holder: dict[str, Any]) -> str:
@@ -351,7 +367,7 @@ def _describe(holder: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def apply_lock(root: Path) -> Iterator[str | None]:
+def apply_lock(root: Path, clock: Clock = SYSTEM) -> Iterator[str | None]:
     """Hold the repository's apply lock (``.okectl/apply.lock``, naming its holder) for the
     duration; yields a note when a stale lock (its process gone) was taken over.
 
@@ -362,20 +378,18 @@ def apply_lock(root: Path) -> Iterator[str | None]:
     mine = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": clock.stamp(),
         "user": _user(),
     }
-    text = json.dumps(mine, sort_keys=True) + "\n"
+    text = jsontext.line(mine)
     note: str | None = None
     for _ in range(3):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except FileExistsError:
-            holder = _holder(path)
+            holder, unreadable = _read_holder(path)
             if holder is None:
-                raise ApplyLocked(
-                    f"{path}: the apply lock exists but cannot be read; if no apply is running, remove it"
-                ) from None
+                raise ApplyLocked(f"{unreadable}; if no apply is running, remove it") from None
             pid = holder.get("pid")
             if holder.get("host") != mine["host"] or not isinstance(pid, int) or _alive(pid):
                 hint = (
@@ -425,7 +439,7 @@ def lock_holder_running(root: Path) -> bool:
     the lock does not count: its own writes have not started)."""
     holder = _holder(root / LOCK_FILE)
     if holder is None:
-        return (root / LOCK_FILE).exists()
+        return os.path.lexists(root / LOCK_FILE)
     pid = holder.get("pid")
     if holder.get("host") != socket.gethostname():
         return True
@@ -445,19 +459,45 @@ class InFlight:
 
 def in_flight(root: Path) -> list[InFlight]:
     """Writes whose intent was journaled without an outcome, in runs not yet looked into."""
-    runs = root / RUNS_DIR
-    if not runs.is_dir():
-        return []
-    out: list[InFlight] = []
-    for path in sorted(runs.glob("*.jsonl")):
+    return _scan(root)[0]
+
+
+def _journals(root: Path) -> tuple[list[tuple[Path, list[str]]], list[str]]:
+    """The lines of each journal under .okectl/runs/, and why any was not read. Journals
+    are okectl's own files, read as hostile input all the same: only small regular files
+    in real folders (a FIFO, a link to a device, a huge file would hang or drown the run)."""
+    folder = root
+    for part in RUNS_DIR.parts:
+        folder = folder / part
         try:
-            # Journals are regular files okectl wrote; anything else there is not read
-            # (a FIFO would hang the run).
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                continue
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            real = stat.S_ISDIR(os.lstat(folder).st_mode)
+        except OSError:
+            real = False
+        if not real:
+            # Nothing okectl wrote is there (apply refuses to keep its state through a link).
+            return [], []
+    found: list[tuple[Path, list[str]]] = []
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
         except OSError:
             continue
+        try:
+            if not regular:
+                raise OkectlError(f"{path}: cannot read the journal: not a regular file")
+            raw = read_regular(path, what="the journal", limit=MAX_JOURNAL_BYTES)
+        except OkectlError as exc:
+            problems.append(f"{exc}; skipped (okectl writes no such journal): remove it")
+            continue
+        found.append((path, raw.decode("utf-8", errors="replace").splitlines()))
+    return found, problems
+
+
+def _scan(root: Path) -> tuple[list[InFlight], list[str]]:
+    journals, problems = _journals(root)
+    out: list[InFlight] = []
+    for path, lines in journals:
         pending: dict[tuple[Any, Any], dict[str, Any]] = {}
         looked_into = False
         for line in lines:
@@ -484,7 +524,7 @@ def in_flight(root: Path) -> list[InFlight]:
                 continue
             etag = record.get("etag")
             out.append(InFlight(path, addr, str(action), etag if isinstance(etag, str) else None))
-    return out
+    return out, problems
 
 
 def _verdict(item: InFlight, found: ActualResource | None, repository: str) -> str:
@@ -504,21 +544,21 @@ def _verdict(item: InFlight, found: ActualResource | None, repository: str) -> s
 
 
 async def _read_back(
-    state: DesiredState, root: Path, items: list[InFlight]
+    ws: Workspace, items: list[InFlight]
 ) -> dict[tuple[str, str], dict[Address, ActualResource] | str]:
     from okectl.providers.registry import make_provider
 
     tenants = sorted({(i.address.supplier, i.address.school) for i in items})
     out: dict[tuple[str, str], dict[Address, ActualResource] | str] = {}
     for sid in sorted({s for s, _ in tenants}):
-        supplier = state.suppliers.get(sid)
+        supplier = ws.state.suppliers.get(sid)
         schools = [c for s, c in tenants if s == sid]
         if supplier is None:
             for school in schools:
                 out[(sid, school)] = f"supplier {sid!r} is no longer configured"
             continue
         try:
-            provider = make_provider(supplier, repo_root=root)
+            provider = make_provider(supplier, repo_root=ws.root, settings=ws.settings)
         except OkectlError as exc:
             for school in schools:
                 out[(sid, school)] = f"could not be read: {exc}"
@@ -536,16 +576,26 @@ async def _read_back(
     return out
 
 
-def confirm_in_flight(root: Path, state: DesiredState, repository: str) -> list[str]:
+def report_in_flight(ws: Workspace) -> list[str]:
+    """What an interrupted apply left in flight, as a read finds it now (nothing, cheaply,
+    when no apply ever ran here)."""
+    if not os.path.lexists(ws.root / RUNS_DIR):
+        return []
+    return confirm_in_flight(ws)
+
+
+def confirm_in_flight(ws: Workspace) -> list[str]:
     """Lines saying which writes an interrupted run left in flight and what a read of each
     finds now. A run whose writes were all confirmed is marked as looked into, so it is
     reported once. Nothing when an apply is running now: its writes are its own."""
+    root = ws.root
     if lock_holder_running(root):
         return []
-    items = in_flight(root)
+    items, problems = _scan(root)
+    notes = [f"note: {problem}" for problem in problems]
     if not items:
-        return []
-    found = asyncio.run(_read_back(state, root, items))
+        return notes
+    found = asyncio.run(_read_back(ws, items))
     journals = sorted({i.journal for i in items})
     lines = [
         f"note: {len(items)} write(s) of an interrupted apply were in flight "
@@ -558,60 +608,21 @@ def confirm_in_flight(root: Path, state: DesiredState, repository: str) -> list[
             verdict = f"not confirmed: {seen}"
             unconfirmed.add(item.journal)
         else:
-            verdict = _verdict(item, seen.get(item.address), repository)
+            verdict = _verdict(item, seen.get(item.address), ws.repository)
         lines.append(f"  {item.address} ({item.action}): {verdict}")
     for journal in journals:
         if journal in unconfirmed:
             continue
         confirmed = [i for i in items if i.journal == journal]
         record = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "time": ws.clock.stamp("milliseconds"),
             "event": "recovered",
             "confirmed": [f"{i.address} ({i.action})" for i in confirmed],
         }
-        # Appended, like every journal record: the journal is a log, never rewritten.
-        with contextlib.suppress(OSError), journal.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
-    return lines
-
-
-# --- stopping on a signal ---------------------------------------------------------------
-
-
-class Stop:
-    """Set by SIGTERM or SIGINT during an apply: no write starts after it."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-
-    def __call__(self) -> str | None:
-        return self.signal
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Catch SIGTERM and SIGINT for the duration (main thread only)."""
-        previous: dict[int, Any] = {}
-
-        def handler(signum: int, frame: Any) -> None:
-            if self.signal is not None:
-                # Asked twice: stop at once; the writes under way end as the journal's
-                # intents without outcome, which the next run reads back.
-                if signum == signal.SIGTERM:
-                    raise SystemExit(128 + signum)
-                raise KeyboardInterrupt
-            self.signal = signal.Signals(signum).name
-            sys.stderr.write(
-                f"{self.signal}: stopping; no write starts now, the ones under way finish "
-                "(send it again to stop at once)\n"
-            )
-
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                previous[sig] = signal.signal(sig, handler)
-        except ValueError:
-            pass  # not the main thread: signals keep their default behaviour
-        try:
-            yield
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
+        # Appended, like every journal record: the journal is a log, never rewritten, and
+        # never written through a link put in its place.
+        with contextlib.suppress(OSError):
+            fd = os.open(journal, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(jsontext.line(record))
+    return notes + lines

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from okectl.engine.plan import Change, FieldChange, Plan, SecretResolver, Unmanaged
+from okectl.engine.workspace import SecretResolver
 from okectl.model.resources import (
     SENSITIVE,
     SUPPLIER_OWNED,
@@ -22,6 +22,7 @@ from okectl.model.resources import (
     fingerprint,
     normalise,
 )
+from okectl.plans.changes import Change, FieldChange, Plan, Unmanaged
 
 
 @dataclass(slots=True)

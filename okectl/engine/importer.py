@@ -24,11 +24,13 @@ from okectl.config.models import VERIFIED_ONLY
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.refresh import ProgressHook, refresh
-from okectl.engine.validate import edited_copy, validate_repository
+from okectl.engine.refresh import refresh
+from okectl.engine.validate import edited_copy
+from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.files import replace_file, write_atomic
 from okectl.model.resources import ActualResource
+from okectl.plans.outcomes import ReadProgress
 
 
 @dataclass
@@ -64,22 +66,29 @@ def _flow_map(data: dict[str, Any]) -> CommentedMap:
 
 
 def import_supplier(
-    root: Path,
+    ws: Workspace,
     supplier_id: str,
     *,
     schools: set[str] | None = None,
     write: bool = False,
-    progress: ProgressHook | None = None,
+    progress: ReadProgress | None = None,
 ) -> ImportResult:
-    validated = validate_repository(root)
-    state = validated.state
+    root = ws.root
+    state = ws.state
     supplier = state.suppliers.get(supplier_id)
     if supplier is None:
         raise OkectlError(f"unknown supplier {supplier_id!r}; known: {', '.join(sorted(state.suppliers))}")
     if not supplier.managed:
         raise OkectlError(f"supplier {supplier_id} {VERIFIED_ONLY}")
     refreshed = asyncio.run(
-        refresh(state, root, suppliers={supplier_id}, schools=schools, progress=progress)
+        refresh(
+            state,
+            root,
+            suppliers={supplier_id},
+            schools=schools,
+            progress=progress,
+            settings=ws.settings,
+        )
     )
     desired = {r.address for r in desired_resources(state, suppliers={supplier_id})}
     by_school: dict[str, list[ActualResource]] = {}
@@ -190,7 +199,7 @@ def _hold_back_what_does_not_validate(root: Path, result: ImportResult) -> None:
     with edited_copy(root, result.files, what="an imported file") as scratch:
         while result.files:
             try:
-                validate_repository(scratch)
+                load_workspace(scratch)
             except ValidationFailed as exc:
                 by_file: dict[str, list[str]] = {}
                 for problem in exc.problems:

@@ -1,50 +1,28 @@
-"""From a repository to a checked plan: validate, refresh, diff, guard, record."""
+"""From a workspace to a checked plan: refresh, diff, guard, record."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
-from okectl.config.revision import repo_state
-from okectl.config.settings import load_settings
 from okectl.engine.diff import diff_resources
-from okectl.engine.plan import Plan, PlanRun
-from okectl.engine.refresh import ProgressHook, refresh
+from okectl.engine.refresh import refresh
 from okectl.engine.safety import UnsafePlan, check_safety
-from okectl.engine.validate import Validated, validate_repository
+from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
-from okectl.model.resources import Resource
+from okectl.model.resources import Address, Resource
 from okectl.model.scope import Scope
-from okectl.model.secrets import SecretRoots, read_secret
-
-SecretResolver = Callable[[str], str | None]
+from okectl.plans.changes import Change, Plan
+from okectl.plans.document import SecretDigests, secret_digests
+from okectl.plans.outcomes import ReadProgress
+from okectl.plans.run import PlanRun
 
 if TYPE_CHECKING:
     from okectl.policy.findings import Finding, PolicyReport
-
-
-def secret_resolver(root: Path, roots: SecretRoots | None = None) -> SecretResolver:
-    """Reads secret references (``env:NAME``, ``file:PATH``) of the repository at ``root``
-    only where its okectl.yaml allows (``roots``, when the caller has them already).
-
-    A reference okectl.yaml does not allow, or a file that is not a small regular file,
-    raises SecretRefused: it stops the run with one line."""
-    allowed: list[SecretRoots] = [roots] if roots is not None else []
-    cache: dict[str, str | None] = {}
-
-    def resolve(ref: str) -> str | None:
-        if ref not in cache:
-            if not allowed:
-                allowed.append(load_settings(root).secret_roots)
-            cache[ref] = read_secret(ref, allowed[0])
-        return cache[ref]
-
-    return resolve
 
 
 def _unset_secrets(plan: Plan, desired: list[Resource], resolve: SecretResolver) -> list[str]:
@@ -102,23 +80,21 @@ def _check_scope(scope: Scope, state: DesiredState) -> None:
 
 
 def make_plan(
-    root: Path,
+    ws: Workspace,
     *,
     scope: Scope | None = None,
     force: bool = False,
-    progress: ProgressHook | None = None,
-    with_policy: bool = True,
-    guard: bool = True,
-    validated: Validated | None = None,
+    progress: ReadProgress | None = None,
 ) -> PlanRun:
-    """`guard`: raise UnsafePlan when the safety check finds problems (apply FILE checks
-    the saved plan's own changes instead)."""
-    root = root.resolve()
+    """What must change at the suppliers in ``scope`` so they match the workspace's
+    desired state. The safety guards' problems are in the run (``safety``), for the
+    command to refuse on (``guard``); the policy findings are the command's to add
+    (``with_policy``)."""
     scope = scope or Scope()
-    validated = validated if validated is not None else validate_repository(root)
-    state = validated.state
-    settings = validated.settings
-    resolve = secret_resolver(root, settings.secret_roots)
+    validated = ws.validated
+    state = ws.state
+    settings = ws.settings
+    resolve = ws.resolve_secret
     _check_scope(scope, state)
     in_scope = [
         r
@@ -130,11 +106,11 @@ def make_plan(
     refreshed = asyncio.run(
         refresh(
             state,
-            root,
+            ws.root,
             suppliers=scope.suppliers,
             schools=scope.schools,
             progress=progress,
-            roots=settings.secret_roots,
+            settings=settings,
         )
     )
     actual = [a for a in refreshed.resources if scope.schools is None or a.address.school in scope.schools]
@@ -175,25 +151,30 @@ def make_plan(
             ):
                 owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
     safety = check_safety(plan, state, owned_envs, force=force)
-    commit, dirty = repo_state(root)
     run = PlanRun(
         plan=plan,
-        validated=validated,
         repository=settings.repository,
         scope=scope,
-        commit=commit,
-        dirty=dirty,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=ws.revision.commit,
+        dirty=ws.revision.dirty,
+        created_at=ws.clock.stamp(),
         safety=safety,
-        resolve_secret=resolve,
         actual={a.address: a for a in actual},
         owned_envs=owned_envs,
     )
-    if with_policy:
-        run.policy = scoped_policy(evaluate_policy(state, validated.resources), scope)
-    if safety and guard:
-        raise UnsafePlan(safety)
     return run
+
+
+def guard(run: PlanRun) -> PlanRun:
+    """The run, or UnsafePlan when the safety guards found problems."""
+    if run.safety:
+        raise UnsafePlan(run.safety)
+    return run
+
+
+def with_policy(ws: Workspace, run: PlanRun) -> PlanRun:
+    """The run with the policy findings of its scope."""
+    return dataclasses.replace(run, policy=scoped_policy(evaluate_policy(ws), run.scope))
 
 
 def scoped_policy(report: PolicyReport | None, scope: Scope) -> PolicyReport | None:
@@ -213,10 +194,29 @@ def scoped_policy(report: PolicyReport | None, scope: Scope) -> PolicyReport | N
     return dataclasses.replace(report, findings=[f for f in report.findings if inside(f)])
 
 
-def evaluate_policy(state: DesiredState, resources: list[Resource] | None = None) -> PolicyReport:
+def evaluate_policy(ws: Workspace) -> PolicyReport:
+    """Every rule over the workspace's desired state, as of the workspace's day."""
     from okectl.policy.engine import evaluate
 
-    return evaluate(state, resources=resources)
+    return evaluate(ws.state, today=ws.clock.today(), resources=ws.resources)
 
 
-# --- saved plans ---------------------------------------------------------------------
+def written_secrets(ws: Workspace, changes: list[Change]) -> dict[Address, str | None]:
+    """The secret value each create or update of a client sends (None: its reference is
+    not set), for the clients whose configuration has a secret reference."""
+    out: dict[Address, str | None] = {}
+    for ch in changes:
+        res = ws.desired.get(ch.address)
+        if ch.action == "delete" or res is None or res.kind != "client":
+            continue
+        ref = res.spec.get("secret")
+        if isinstance(ref, str):
+            out[ch.address] = ws.resolve_secret(ref)
+    return out
+
+
+def saved_secrets(ws: Workspace, run: PlanRun) -> SecretDigests:
+    """What a saved plan records of the secret values it writes: with a fresh random
+    salt, a digest per client write, so apply can tell the value moved on."""
+    salt = secrets.token_hex(16)
+    return SecretDigests(salt, secret_digests(written_secrets(ws, run.plan.changes), salt))

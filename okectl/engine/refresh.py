@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from okectl.config.repository import DesiredState
-from okectl.config.settings import load_settings
+from okectl.config.settings import Settings
 from okectl.errors import OkectlError
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource
-from okectl.model.secrets import SecretRoots
+from okectl.plans.outcomes import ReadProgress
 from okectl.providers.base import Capability, Provider, ProviderError
-
-ProgressHook = Callable[[str, str], None]
 
 
 # repr=False: asyncio.run formats the main task's result on the way out (3.11), and this
@@ -73,12 +70,11 @@ async def refresh(
     *,
     suppliers: set[str] | None = None,
     schools: set[str] | None = None,
-    progress: ProgressHook | None = None,
-    roots: SecretRoots | None = None,
+    progress: ReadProgress | None = None,
+    settings: Settings,
 ) -> Refreshed:
     from okectl.providers.registry import capabilities, make_provider
 
-    roots = roots if roots is not None else load_settings(root).secret_roots
     # A supplier without an api is verified only: there is nothing to read it with.
     ids = sorted(
         sid
@@ -91,7 +87,7 @@ async def refresh(
     try:
         for sid in ids:
             try:
-                providers[sid] = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
+                providers[sid] = make_provider(state.suppliers[sid], repo_root=root, settings=settings)
             except OkectlError as exc:
                 errors.extend(exc.lines())
 
@@ -133,9 +129,9 @@ async def refresh(
 async def read_release_feeds(
     state: DesiredState,
     root: Path,
-    roots: SecretRoots | None = None,
+    settings: Settings,
     *,
-    progress: ProgressHook | None = None,
+    progress: ReadProgress | None = None,
 ) -> dict[str, list[Release] | str]:
     """Every supplier's release feed, or why it could not be read (supplier id → either).
 
@@ -156,7 +152,7 @@ async def read_release_feeds(
             elif Capability.RELEASES not in capabilities(state.suppliers[sid]):
                 out[sid] = f"its adapter ({api.provider}) offers no release feed"
             else:
-                provider = make_provider(state.suppliers[sid], repo_root=root, roots=roots)
+                provider = make_provider(state.suppliers[sid], repo_root=root, settings=settings)
                 out[sid] = list(await provider.releases())
         except Exception as exc:
             out[sid] = f"cannot read the release feed: {exc}"
@@ -171,13 +167,13 @@ async def read_release_feeds(
 
 
 def readable_feeds(
-    state: DesiredState, root: Path, roots: SecretRoots | None = None
+    state: DesiredState, root: Path, settings: Settings
 ) -> tuple[dict[str, list[Release]], list[str]]:
     """The release feeds that could be read, and one line per supplier whose feed could not
     (checked against its YAML alone: one supplier's outage must not fail every school)."""
     feeds: dict[str, list[Release]] = {}
     failures: list[str] = []
-    for sid, got in sorted(asyncio.run(read_release_feeds(state, root, roots)).items()):
+    for sid, got in sorted(asyncio.run(read_release_feeds(state, root, settings)).items()):
         if isinstance(got, str):
             failures.append(f"{sid}: {got}; checked against its YAML only")
         else:

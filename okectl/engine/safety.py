@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from okectl.config.repository import DesiredState
 from okectl.config.resolve import Protection, environment_protection
-from okectl.engine.plan import Plan
 from okectl.errors import OkectlError
+from okectl.plans.changes import Plan
 
 
 class UnsafePlan(OkectlError):

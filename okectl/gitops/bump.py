@@ -31,7 +31,8 @@ from ruamel.yaml.tokens import CommentToken
 from okectl.config.repository import DesiredState
 from okectl.config.revision import dirty_files, inside_git
 from okectl.config.roundtrip import roundtrip_yaml
-from okectl.engine.validate import edited_copy, validate_repository
+from okectl.engine.validate import edited_copy
+from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.files import replace_file
 from okectl.gitops.git import commit_identity, commit_on_branch
@@ -271,7 +272,7 @@ def _policy_findings(state: DesiredState) -> tuple[set[str], set[str]]:
 
 
 def plan_bump(
-    root: Path,
+    ws: Workspace,
     *,
     supplier: str,
     oke_version: str,
@@ -279,8 +280,8 @@ def plan_bump(
     schools: list[str] | None = None,
 ) -> BumpResult:
     """Compute the edited files and check the result; writes nothing."""
-    root = root.resolve()
-    validated = validate_repository(root)
+    root = ws.root
+    validated = ws.validated
     state = validated.state
     targets = _check_inputs(state, supplier, oke_version, environment, schools or [])
     result = BumpResult(supplier=supplier, oke_version=oke_version, environment=environment)
@@ -311,7 +312,7 @@ def plan_bump(
     before_policy, before_other = _policy_findings(state)
     with edited_copy(root, result.files, what="a bumped file") as scratch:
         try:
-            after_validated = validate_repository(scratch)
+            after_validated = load_workspace(scratch).validated
         except ValidationFailed as exc:
             raise BumpRefused(
                 "the bumped configuration does not validate; nothing was written", exc.lines()
@@ -348,7 +349,7 @@ def write_files(root: Path, files: dict[str, tuple[str, str]]) -> None:
 
 
 def bump(
-    root: Path,
+    ws: Workspace,
     *,
     supplier: str,
     oke_version: str,
@@ -360,7 +361,7 @@ def bump(
 ) -> BumpResult:
     """Bump, write the files and, with ``branch``, commit them on a new branch left checked out
     (as ``author``, "Name <email>", or git's own identity)."""
-    root = root.resolve()
+    root = ws.root
     if author is not None and branch is None:
         raise OkectlError("--author names who commits: it goes with --branch")
     if inside_git(root):
@@ -375,7 +376,7 @@ def bump(
     # Before the work, not after it: a commit that cannot be made must not leave a branch behind.
     identity = commit_identity(root, author) if branch is not None else None
     result = plan_bump(
-        root, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
+        ws, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
     )
     if not result.files:
         return result

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from okectl.engine.diff import field_changes
-from okectl.engine.plan import FieldChange
-from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import load_workspace
 from okectl.errors import ValidationFailed
 from okectl.gitops.state import StateAtRefInvalid, state_at
+from okectl.model.redaction import redact_spec
 from okectl.model.resources import SENSITIVE, Address, Resource
-from okectl.model.secrets import redact_spec
+from okectl.plans.changes import FieldChange
 
 
 @dataclass
@@ -65,12 +65,13 @@ def diff_states(before: list[Resource], after: list[Resource], *, base: str, tar
 
 
 def diff_refs(root: Path, ref1: str, ref2: str | None) -> StateDiff:
-    """The desired-state difference between two refs (``ref2`` None: the work tree)."""
+    """The desired-state difference between two refs (``ref2`` None: the work tree, loaded
+    as the workspace; two refs need no valid work tree)."""
     root = root.resolve()
     before, sha1 = state_at(root, ref1)
     if ref2 is None:
         try:
-            after = validate_repository(root)
+            after = load_workspace(root).validated
         except ValidationFailed as exc:
             raise StateAtRefInvalid("the work tree", exc.lines()) from None
         label2 = "the work tree"

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from okectl.config.repository import DesiredState
-from okectl.engine.refresh import ProgressHook, read_release_feeds
-from okectl.engine.validate import validate_repository
-from okectl.model import clock
+from okectl.engine.refresh import read_release_feeds
+from okectl.engine.workspace import Workspace
 from okectl.model.releases import Release
 from okectl.model.resources import Resource
 from okectl.model.versions import version_key
+from okectl.plans.outcomes import ReadProgress
 
 
 def allowed_versions(state: DesiredState, today: date) -> set[str]:
@@ -119,16 +118,12 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
     return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
 
 
-def collect_releases(
-    root: Path, *, today: date | None = None, progress: ProgressHook | None = None
-) -> ReleaseReport:
+def collect_releases(ws: Workspace, *, progress: ReadProgress | None = None) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
-    root = root.resolve()
-    today = today or clock.today()
-    validated = validate_repository(root)
-    state = validated.state
+    today = ws.clock.today()
+    state = ws.state
     allowed = allowed_versions(state, today)
-    feeds = asyncio.run(read_release_feeds(state, root, validated.settings.secret_roots, progress=progress))
+    feeds = asyncio.run(read_release_feeds(state, ws.root, ws.settings, progress=progress))
     report = ReleaseReport(today=today, allowed=allowed, suppliers=[])
     for sid in sorted(state.suppliers):
         entry = SupplierReleases(supplier=sid)
@@ -145,7 +140,7 @@ def collect_releases(
             for v in r.oke_versions
         }
         entry.target = newest(entry.supported & allowed)
-        for res in sorted(_environments(validated.resources, sid), key=lambda r: str(r.address)):
+        for res in sorted(_environments(ws.resources, sid), key=lambda r: str(r.address)):
             version = str(res.spec.get("oke_version"))
             entry.environments.append(
                 EnvironmentRow(

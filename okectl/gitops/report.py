@@ -12,18 +12,14 @@ import importlib
 import importlib.metadata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from okectl.config.repository import DesiredState
-from okectl.config.revision import repo_state
-from okectl.config.settings import load_settings
-from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import Workspace
 from okectl.errors import OkectlError
 from okectl.files import write_atomic
 from okectl.gitops.releases import alignment, allowed_versions, newest
-from okectl.model import clock
 from okectl.model.versions import version_key
 
 # Environment types the chart counts separately; the rest count as "other".
@@ -119,7 +115,7 @@ class ReportData:
     repository: str
     commit: str | None
     dirty: bool
-    generated_at: str
+    generated_at: datetime
     today: date
     version: str
     allowed: list[str]
@@ -143,11 +139,12 @@ def _version() -> str:
         return "unknown"
 
 
-def _plan(root: Path) -> tuple[Any, str]:
+def _plan(ws: Workspace) -> tuple[Any, str]:
     """The current plan against the configured suppliers, or why there is none."""
     try:
         planner: Any = importlib.import_module("okectl.engine.planner")
-        run = planner.make_plan(root, with_policy=False)
+        # Guarded as okectl plan is: an unsafe plan shows no figures.
+        run = planner.guard(planner.make_plan(ws))
     except ImportError as exc:
         return None, f"plan unavailable: {exc.name or 'the plan engine'} is not installed"
     except OkectlError as exc:
@@ -160,10 +157,10 @@ def _plan(root: Path) -> tuple[Any, str]:
     return run, run.plan.summary()
 
 
-def _policy(state: DesiredState, today: date) -> Any:
+def _policy(ws: Workspace, today: date) -> Any:
     from okectl.policy.engine import evaluate
 
-    return evaluate(state, today=today)
+    return evaluate(ws.state, today=today)
 
 
 def _describe(waiver: Any) -> str:
@@ -180,19 +177,16 @@ def _cell_alignment(version: str, target: str | None, allowed: set[str]) -> str:
     return state
 
 
-def build_report(root: Path, *, today: date | None = None, with_plan: bool = True) -> ReportData:
-    """Everything the report shows, computed from the repository (and the plan)."""
-    root = root.resolve()
-    today = today or clock.today()
-    validated = validate_repository(root)
-    state = validated.state
+def build_report(ws: Workspace, *, with_plan: bool = True) -> ReportData:
+    """Everything the report shows, computed from the workspace (and the plan)."""
+    today = ws.clock.today()
+    state = ws.state
     allowed = allowed_versions(state, today)
-    commit, dirty = repo_state(root)
 
-    run, plan_note = _plan(root) if with_plan else (None, "plan unavailable: left out (--no-plan)")
+    run, plan_note = _plan(ws) if with_plan else (None, "plan unavailable: left out (--no-plan)")
     counts: dict[str, tuple[int, int]] = dict(run.plan.env_counts) if run is not None else {}
 
-    policy = _policy(state, today)
+    policy = _policy(ws, today)
     per_connection: Counter[tuple[str, str, str]] = Counter()
     per_school: Counter[tuple[str, str]] = Counter()
     per_supplier: Counter[tuple[str, str]] = Counter()
@@ -234,7 +228,7 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
         for sid, s in state.suppliers.items()
     }
     envs_by_connection: dict[tuple[str, str], list[EnvCell]] = {}
-    for res in sorted(validated.resources, key=lambda r: str(r.address)):
+    for res in sorted(ws.resources, key=lambda r: str(r.address)):
         if res.address.kind != "environment":
             continue
         a = res.address
@@ -324,10 +318,10 @@ def build_report(root: Path, *, today: date | None = None, with_plan: bool = Tru
 
     env_after = sum(len(v) for v in envs_by_connection.values())
     return ReportData(
-        repository=load_settings(root).repository,
-        commit=commit,
-        dirty=dirty,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        repository=ws.repository,
+        commit=ws.revision.commit,
+        dirty=ws.revision.dirty,
+        generated_at=ws.clock.now(),
         today=today,
         version=_version(),
         allowed=sorted(allowed, key=version_key),

@@ -15,7 +15,8 @@ from okectl.config.revision import (
     open_repo,
     resolve_ref,
 )
-from okectl.engine.validate import Validated, validate_repository
+from okectl.engine.validate import Validated
+from okectl.engine.workspace import load_workspace
 from okectl.errors import OkectlError, ValidationFailed
 
 
@@ -56,7 +57,7 @@ def state_at(root: Path, ref: str) -> tuple[Validated, str]:
         if not any((scratch / f).is_dir() for f in CONFIG_FOLDERS):
             raise GitError(f"{label} has no schools/, suppliers/, environments/ or policies/ folder")
         try:
-            return validate_repository(scratch), sha
+            return load_workspace(scratch).validated, sha
         except ValidationFailed as exc:
             raise StateAtRefInvalid(label, exc.lines()) from None
 

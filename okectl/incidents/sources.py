@@ -27,7 +27,8 @@ from okectl.engine.apply import RUNS_DIR
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.files import read_regular
 from okectl.incidents.model import Fact, Incident, PlanSeen, Recovery, plain, when
-from okectl.model.secrets import SecretRefused, read_secret, scrub
+from okectl.model.redaction import scrub
+from okectl.model.secrets import SecretRefused, read_secret
 
 if TYPE_CHECKING:
     from okectl.config.models import Supplier

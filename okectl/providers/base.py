@@ -126,6 +126,8 @@ class AdapterContext:
     settings: BaseModel | None
     # Secret references read through the repository's rules (okectl.yaml ``secrets``).
     resolve_secret: Callable[[SecretRef], str | None]
+    # The repository's id (okectl.yaml ``repository``), as ownership labels carry it.
+    repository: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

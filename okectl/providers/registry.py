@@ -22,9 +22,9 @@ from pydantic import BaseModel, ValidationError
 
 from okectl.config.models import PLAIN_ADAPTERS, VERIFIED_ONLY, SecretRef, Supplier, SupplierApi
 from okectl.config.repository import DesiredState
-from okectl.config.settings import load_settings
+from okectl.config.settings import Settings
 from okectl.errors import OkectlError, Problem
-from okectl.model.secrets import SecretRoots, resolve_secret_ref
+from okectl.model.secrets import resolve_secret_ref
 from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
 
 ENTRY_POINT_GROUP = "okectl.providers"
@@ -127,18 +127,18 @@ def _found(supplier: Supplier) -> Adapter:
     return found
 
 
-def make_provider(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> Provider:
+def make_provider(supplier: Supplier, *, repo_root: Path, settings: Settings) -> Provider:
     """The provider for a supplier, as its ``api.provider`` says. Its secret references
-    are read only where ``roots`` allow: the repository's okectl.yaml when not given."""
+    are read only where the repository's ``settings`` (okectl.yaml) allow."""
     found = _found(supplier)
-    return found.create(supplier, _context(supplier, found, repo_root, roots))
+    return found.create(supplier, _context(supplier, found, repo_root, settings))
 
 
-def oke_access(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None = None) -> OkeAccess:
+def oke_access(supplier: Supplier, *, repo_root: Path, settings: Settings) -> OkeAccess:
     """How okectl verify reaches the supplier's OKE endpoints: as its adapter says, else
     with the client of ``api.auth`` (which the supplier must grant the flow scopes)."""
     found = _found(supplier)
-    ctx = _context(supplier, found, repo_root, roots)
+    ctx = _context(supplier, found, repo_root, settings)
     if found.oke_access is not None:
         return found.oke_access(supplier, ctx)
     auth = _api(supplier).auth
@@ -152,22 +152,22 @@ def oke_access(supplier: Supplier, *, repo_root: Path, roots: SecretRoots | None
     return OkeAccess(client_id=auth.client_id, client_secret=secret, token_url=auth.token_url)
 
 
-def _context(
-    supplier: Supplier, found: Adapter, repo_root: Path, roots: SecretRoots | None
-) -> AdapterContext:
+def _context(supplier: Supplier, found: Adapter, repo_root: Path, repo_settings: Settings) -> AdapterContext:
     try:
         settings = settings_of(supplier, found)
     except ValueError as exc:
         raise ProviderConfigError(f"supplier {supplier.id}: api.settings: {exc}") from None
-    known: list[SecretRoots] = [roots] if roots is not None else []
+    roots = repo_settings.secret_roots
 
     def resolve(ref: SecretRef) -> str | None:
-        # The settings are read on first use only: most adapters never read a secret.
-        if not known:
-            known.append(load_settings(repo_root).secret_roots)
-        return resolve_secret_ref(ref, known[0])
+        return resolve_secret_ref(ref, roots)
 
-    return AdapterContext(repo_root=repo_root, settings=settings, resolve_secret=resolve)
+    return AdapterContext(
+        repo_root=repo_root,
+        settings=settings,
+        resolve_secret=resolve,
+        repository=repo_settings.repository,
+    )
 
 
 def capabilities(supplier: Supplier) -> frozenset[Capability]:

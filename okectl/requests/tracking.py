@@ -27,7 +27,7 @@ from okectl.requests.recorded import with_resources
 from okectl.requests.store import StoredRequest, find_request, list_requests, write_status
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change
+    from okectl.plans.changes import Change
 
 Standing = Literal["awaiting", "overdue", "escalated"]
 

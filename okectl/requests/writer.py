@@ -53,7 +53,7 @@ from okectl.requests.store import (
 )
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change
+    from okectl.plans.changes import Change
 
 # A secret reference (env:NAME, file:PATH) → its value, None when it is not set.
 SecretResolver = Callable[[str], str | None]

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
-from okectl.model.secrets import scrub
+from okectl.model.redaction import scrub
 from okectl.verify.client import Exchange, SupplierClient, scrub_texts
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
 from okectl.verify.profiles import Profile, v6_service_schema

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from okectl.model.secrets import scrub
+from okectl.model.redaction import scrub
 from okectl.providers.http.transport import (
     AnswerDeadline,
     AnswerRefused,

@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from okectl.config.models import Supplier
+from okectl.engine.workspace import Workspace
 from okectl.errors import OkectlError
 from okectl.model.resources import Resource
 from okectl.providers.base import ProviderError
@@ -65,8 +65,8 @@ def okectl_version() -> str:
         return "unknown"
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _stamp(ws: Workspace) -> str:
+    return ws.clock.stamp().replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -107,12 +107,10 @@ def _declared(res: Resource, supplier: Supplier) -> Declared:
     )
 
 
-def declared_environments(root: Path, selection: Selection) -> list[Declared]:
+def declared_environments(ws: Workspace, selection: Selection) -> list[Declared]:
     """Every environment the repository declares; those outside the selection are marked
     (they still say where production is)."""
-    from okectl.engine.validate import validate_repository
-
-    validated = validate_repository(root)
+    validated = ws.validated
     state = validated.state
     unknown = [f"unknown supplier {s!r}" for s in sorted(selection.suppliers) if s not in state.suppliers]
     unknown += [f"unknown school {c!r}" for c in sorted(selection.schools) if c not in state.schools]
@@ -166,9 +164,9 @@ class Located:
     access_problem: str | None = None
 
 
-async def _reported(supplier: Supplier, root: Path, schools: set[str]) -> dict[str, tuple[str, str]]:
+async def _reported(supplier: Supplier, ws: Workspace, schools: set[str]) -> dict[str, tuple[str, str]]:
     """environment address → (base_url, type at the supplier), with one listing."""
-    provider = make_provider(supplier, repo_root=root)
+    provider = make_provider(supplier, repo_root=ws.root, settings=ws.settings)
     try:
         found = await provider.read_resources(schools)
     finally:
@@ -180,13 +178,10 @@ async def _reported(supplier: Supplier, root: Path, schools: set[str]) -> dict[s
     return out
 
 
-def _secret(supplier: Supplier, root: Path) -> str:
-    from okectl.config.settings import load_settings
-    from okectl.model.secrets import resolve_secret_ref
-
+def _secret(supplier: Supplier, ws: Workspace) -> str:
     assert supplier.verify is not None
     ref = supplier.verify.client_secret
-    value = resolve_secret_ref(ref, load_settings(root).secret_roots)
+    value = ws.resolve_secret(ref.describe())
     if not value:
         raise OkectlError(f"supplier {supplier.id}: verify.client_secret {ref.describe()} is not set")
     return value
@@ -203,22 +198,22 @@ def _ca_file(supplier: Supplier, root: Path) -> str | None:
     return str(path)
 
 
-async def _locate(supplier: Supplier, envs: list[Declared], schools: set[str], root: Path) -> Located:
+async def _locate(supplier: Supplier, envs: list[Declared], schools: set[str], ws: Workspace) -> Located:
     located = Located(supplier, envs, timeout=supplier.timeout_seconds)
     if supplier.managed:
         try:
-            located.reported = await _reported(supplier, root, schools)
+            located.reported = await _reported(supplier, ws, schools)
         except (ProviderError, OkectlError) as exc:
             located.api_problem = f"cannot reach supplier {supplier.id}'s administration API: {exc}"
     try:
         if supplier.verify is not None:
             given = supplier.verify
-            located.credentials = Credentials(given.client_id, _secret(supplier, root), given.token_url)
-            located.ca_file = _ca_file(supplier, root)
+            located.credentials = Credentials(given.client_id, _secret(supplier, ws), given.token_url)
+            located.ca_file = _ca_file(supplier, ws.root)
             if given.timeout_seconds is not None:
                 located.timeout = given.timeout_seconds
         elif supplier.managed:
-            access = oke_access(supplier, repo_root=root)
+            access = oke_access(supplier, repo_root=ws.root, settings=ws.settings)
             located.credentials = Credentials(access.client_id, access.client_secret, access.token_url)
             located.transport = access.transport
             located.local = access.local
@@ -385,12 +380,12 @@ async def _check_supplier(
     return results, client.max_depth, client.sent
 
 
-async def verify_async(root: Path, selection: Selection) -> VerifyReport:
+async def verify_async(ws: Workspace, selection: Selection) -> VerifyReport:
     if not 0 <= selection.level <= MAX_LEVEL:
         raise VerifyRefused(f"--level must be 0 to {MAX_LEVEL}")
     started = time.monotonic()
     run_deadline = started + selection.deadline
-    every = declared_environments(root, selection)
+    every = declared_environments(ws, selection)
     declared = [d for d in every if d.selected]
     if not declared:
         raise VerifyRefused("no environment matches the selection")
@@ -398,7 +393,7 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     # Loaded before any request: a vendored file that cannot be read stops the run here.
     for oke_version in sorted({d.oke_version for d in declared} & set(PROFILE_FILES)):
         profile(oke_version)
-    report = VerifyReport(level=selection.level, okectl_version=okectl_version(), started=now())
+    report = VerifyReport(level=selection.level, okectl_version=okectl_version(), started=_stamp(ws))
     by_supplier: dict[str, list[Declared]] = {}
     for d in declared:
         by_supplier.setdefault(d.supplier.id, []).append(d)
@@ -410,7 +405,7 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
 
     located = list(
         await asyncio.gather(
-            *(_locate(envs[0].supplier, envs, schools(sid), root) for sid, envs in by_supplier.items())
+            *(_locate(envs[0].supplier, envs, schools(sid), ws) for sid, envs in by_supplier.items())
         )
     )
     # Production by identity: every environment of these suppliers, all schools, is looked
@@ -435,7 +430,7 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
         report.round_trips = max(report.round_trips, depth)
         report.requests[loc.supplier.id] = sent
     report.environments.sort(key=lambda e: e.address)
-    report.finished = now()
+    report.finished = _stamp(ws)
     # Whatever is kept of this run (output, evidence, the record) comes from the report:
     # every string of it passes through scrub with every secret of its supplier's run (the
     # verification client's secret, every token issued to it: nobody else could know them).
@@ -443,5 +438,5 @@ async def verify_async(root: Path, selection: Selection) -> VerifyReport:
     return report
 
 
-def verify(root: Path, selection: Selection) -> VerifyReport:
-    return asyncio.run(verify_async(root, selection))
+def verify(ws: Workspace, selection: Selection) -> VerifyReport:
+    return asyncio.run(verify_async(ws, selection))

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from okectl.views.escape import terminal
+
 if TYPE_CHECKING:
     from okectl.gitops.bump import BumpResult
 
 
-
 def render_bump(result: BumpResult) -> str:
     if not result.changes:
-        return f"Nothing to bump: every affected environment already runs OKE {result.oke_version}.\n"
-    out = [f"{result.title}:"]
-    out += [f"  {address}: OKE {old} → {new}" for address, old, new in result.changes]
-    out += [f"skipped: {line}" for line in result.skipped]
-    out += [f"warning: {line}" for line in result.warnings]
+        return (
+            f"Nothing to bump: every affected environment already runs OKE {terminal(result.oke_version)}.\n"
+        )
+    out = [f"{terminal(result.title)}:"]
+    out += [
+        f"  {terminal(address)}: OKE {terminal(old)} → {terminal(new)}"
+        for address, old, new in result.changes
+    ]
+    out += [f"skipped: {terminal(line)}" for line in result.skipped]
+    out += [f"warning: {terminal(line)}" for line in result.warnings]
     verb = "Changed" if result.written else "Would change"
     out.append(f"{verb} {len(result.changes)} environment(s) in {len(result.files)} file(s).")
     if result.branch:

@@ -1,52 +1,42 @@
-"""The desired-state difference between two refs, as text (``okectl diff``)."""
+"""`okectl diff`'s view: the desired-state difference between two refs, as text or JSON."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
+from okectl.jsontext import dumps
+from okectl.model.redaction import SENSITIVE_CHANGE, redact_spec
+from okectl.views.escape import terminal
+from okectl.views.rendered import Rendered
+from okectl.views.values import flatten, show
 
 if TYPE_CHECKING:
     from okectl.gitops.diff import StateDiff
 
+OUTPUTS = ("text", "json")
+
+
+def render_diff(diff: StateDiff, output: str) -> Rendered:
+    """The difference as ``output`` (text or json)."""
+    if output == "json":
+        return Rendered(dumps(diff.to_json()))
+    return Rendered(render_state_diff(diff))
+
 
 def render_state_diff(diff: StateDiff) -> str:
+    base, target = terminal(diff.base), terminal(diff.target)
     if diff.empty:
-        return f"No differences in the desired state between {diff.base} and {diff.target}.\n"
-    lines = [f"Desired-state difference from {diff.base} to {diff.target}:"]
+        return f"No differences in the desired state between {base} and {target}.\n"
+    lines = [f"Desired-state difference from {base} to {target}:"]
     for res in diff.added:
-        lines.append(f"+ {res.address}  (added)")
-        lines.extend(f"    {k}: {_show(v)}" for k, v in _flatten(redact_spec(res.kind, res.spec) or {}))
+        lines.append(f"+ {terminal(res.address)}  (added)")
+        lines.extend(f"    {terminal(k)}: {show(v)}" for k, v in flatten(redact_spec(res.kind, res.spec)))
     for res in diff.removed:
-        lines.append(f"- {res.address}  (removed)")
+        lines.append(f"- {terminal(res.address)}  (removed)")
     for address, fields in diff.changed:
-        lines.append(f"~ {address}")
+        lines.append(f"~ {terminal(address)}")
         for f in fields:
-            shown = SENSITIVE_CHANGE if f.sensitive else f"{_show(f.before)} → {_show(f.after)}"
-            lines.append(f"    {f.path}: {shown}")
+            shown = SENSITIVE_CHANGE if f.sensitive else f"{show(f.before)} → {show(f.after)}"
+            lines.append(f"    {terminal(f.path)}: {shown}")
     lines.append(f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed.")
     return "\n".join(lines) + "\n"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def _flatten(spec: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key in sorted(spec):
-        value = spec[key]
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.extend(_flatten(value, path + "."))
-        else:
-            out.append((path, value))
-    return out

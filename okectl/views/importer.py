@@ -6,6 +6,8 @@ import difflib
 import io
 from typing import TYPE_CHECKING
 
+from okectl.views.escape import terminal
+
 if TYPE_CHECKING:
     # The type only: a view never runs the import.
     from okectl.engine.importer import ImportResult
@@ -18,11 +20,13 @@ def render_import(result: ImportResult) -> str:
     for path, (old, new) in sorted(result.files.items()):
         out.writelines(_unified(path, old, new))
     for line in result.skipped:
-        out.write(f"skipped: {line}\n")
+        out.write(f"skipped: {terminal(line)}\n")
     for path, ((old, new), problems) in sorted(result.blocked.items()):
-        out.write(f"blocked: {path}: the import would not validate, so this file is left as it is:\n")
+        out.write(
+            f"blocked: {terminal(path)}: the import would not validate, so this file is left as it is:\n"
+        )
         out.writelines(_unified(path, old, new))
-        out.writelines(f"  {line}\n" for line in problems)
+        out.writelines(f"  {terminal(line)}\n" for line in problems)
         out.write("  Fix the cause (in the configuration or at the supplier), then import again.\n")
     blocked = f"; {len(result.blocked)} file(s) blocked (see above)" if result.blocked else ""
     if result.files:
@@ -35,11 +39,14 @@ def render_import(result: ImportResult) -> str:
 
 
 def _unified(path: str, old: str, new: str) -> list[str]:
-    return list(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
+    # Each line shown escaped: what a supplier holds ends up in the YAML shown here.
+    return [
+        terminal(line.rstrip("\n")) + "\n"
+        for line in difflib.unified_diff(
+            old.splitlines(),
+            new.splitlines(),
             fromfile=f"a/{path}" if old else "/dev/null",
             tofile=f"b/{path}",
+            lineterm="",
         )
-    )
+    ]

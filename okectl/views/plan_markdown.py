@@ -5,35 +5,38 @@ from __future__ import annotations
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from okectl.model.secrets import SENSITIVE_CHANGE
-from okectl.views.values import element, show
+from okectl.model.redaction import SENSITIVE_CHANGE
+from okectl.views.escape import markdown, markdown_code, terminal
+from okectl.views.values import show
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change, PlanRun
+    from okectl.plans.changes import Change
+    from okectl.plans.run import PlanRun
 
 LIMIT = 60_000
 MARKER = "<!-- okectl-plan -->"
 CUT_NOTE = "\n\n_The plan is too long for one comment and was cut; the full plan is in the job's artifact._\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _change_md(ch: Change) -> list[str]:
+    """The change's lines in a ```diff block: nothing is markup there, and each line
+    starts with okectl's own text, so a value (escaped as for a terminal: no new line)
+    cannot close the block."""
     sym = {"create": "+", "update": "~", "delete": "-"}[ch.action]
     label = "adopt and update" if ch.adopt else ch.action
-    lines = [f"{sym} {ch.address}  ({label})"]
+    lines = [f"{sym} {terminal(ch.address)}  ({label})"]
+    lines.extend(f"    {m.kind}: {terminal(m.reason)}" for m in ch.marks)
     for d in ch.diff:
+        path = terminal(d.path)
         if d.sensitive:
-            lines.append(f"    {d.path}: {SENSITIVE_CHANGE}")
+            lines.append(f"    {path}: {SENSITIVE_CHANGE}")
         elif d.by_element:
             # The sign in the first column, so GitHub colours the line in a diff block.
-            lines.append(f"    {d.path}:")
-            lines.extend(f"+     {element(v)}" for v in d.added or ())
-            lines.extend(f"-     {element(v)}" for v in d.removed or ())
+            lines.append(f"    {path}:")
+            lines.extend(f"+     {show(v)}" for v in d.added or ())
+            lines.extend(f"-     {show(v)}" for v in d.removed or ())
         else:
-            lines.append(f"    {d.path}: {show(d.before)} → {show(d.after)}")
+            lines.append(f"    {path}: {show(d.before)} → {show(d.after)}")
     return lines
 
 
@@ -47,7 +50,7 @@ def _warnings_md(warnings: list[str]) -> list[str]:
     if not warnings:
         return []
     lines = ["> [!WARNING]", f"> **{_count(len(warnings), 'warning')}**", ">"]
-    lines.extend(f"> - {_cell(w)}" for w in warnings)
+    lines.extend(f"> - {markdown(w)}" for w in warnings)
     return [*lines, ""]
 
 
@@ -58,8 +61,8 @@ def render_markdown(run: PlanRun) -> str:
         MARKER,
         "### okectl plan",
         "",
-        f"Commit `{(run.commit or 'unknown')[:12]}`{' (dirty tree)' if run.dirty else ''}"
-        + (f" · {run.scope.describe()}" if run.scope.describe() else ""),
+        f"Commit {markdown_code((run.commit or 'unknown')[:12])}{' (dirty tree)' if run.dirty else ''}"
+        + (f" · {markdown(run.scope.describe())}" if run.scope.describe() else ""),
         "",
         "| create | adopt | update | delete | in sync | unmanaged |",
         "|---:|---:|---:|---:|---:|---:|",
@@ -67,7 +70,7 @@ def render_markdown(run: PlanRun) -> str:
         f"| {plan.in_sync} | {len(plan.unmanaged)} |",
         "",
     ]
-    head.extend(f"_{_cell(reason)}_  " for reason in run.scope.reasons)
+    head.extend(f"_{markdown(reason)}_  " for reason in run.scope.reasons)
     if not plan.changes:
         head.append("**No changes.** The suppliers match the configuration.")
     if plan.warnings:
@@ -79,6 +82,7 @@ def render_markdown(run: PlanRun) -> str:
         counts = {a: sum(1 for ch in items if ch.action == a) for a in ("create", "update", "delete")}
         adopt = sum(1 for ch in items if ch.adopt)
         adopting = f"{adopt} adopt, " if adopt else ""
+        # Inside HTML, where Markdown's escapes do not apply: a supplier id is a slug.
         body.append(
             f"<details><summary><b>{supplier}</b>: {counts['create']} create, {adopting}"
             f"{counts['update'] - adopt} update, {counts['delete']} delete</summary>\n"
@@ -100,13 +104,13 @@ def render_markdown(run: PlanRun) -> str:
             body.append("|---|---|---|---|---|")
             for f in findings:
                 body.append(
-                    f"| {f.severity} | `{f.policy}` | `{_cell(f.address)}` | "
-                    f"`{f.path}:{f.line}` | {_cell(f.message)} |"
+                    f"| {f.severity} | {markdown_code(f.policy)} | {markdown_code(f.address)} | "
+                    f"{markdown_code(f'{f.path}:{f.line}')} | {markdown(f.message)} |"
                 )
             body.append("\n</details>\n")
     if plan.unmanaged:
         body.append(f"<details><summary>Unmanaged, left alone ({len(plan.unmanaged)})</summary>\n")
-        body.extend(f"- `{u.address}`: {u.reason}" for u in plan.unmanaged)
+        body.extend(f"- {markdown_code(u.address)}: {markdown(u.reason)}" for u in plan.unmanaged)
         body.append("\n</details>")
     text = "\n".join(head) + "\n" + "\n".join(body) + "\n"
     if len(text) <= LIMIT:

@@ -7,28 +7,20 @@ costs a no-op plan more than rendering it does.
 from __future__ import annotations
 
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from okectl.model.secrets import SENSITIVE_CHANGE, redact_spec
-from okectl.views.values import element, show
+from okectl.model.redaction import SENSITIVE_CHANGE, redact_spec
+from okectl.views.escape import terminal
+from okectl.views.values import flatten, show
 
 if TYPE_CHECKING:
-    from okectl.engine.plan import Change, PlanRun
+    from okectl.plans.changes import Change
+    from okectl.plans.run import PlanRun
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 LEGEND = {"create": "create", "update": "update in place", "delete": "delete"}
-
-
-def _flatten(spec: dict[str, Any] | None, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for k, v in (spec or {}).items():
-        if isinstance(v, dict):
-            out.extend(_flatten(v, f"{prefix}{k}."))
-        else:
-            out.append((f"{prefix}{k}", v))
-    return out
 
 
 class _Painter:
@@ -44,22 +36,23 @@ class _Painter:
 def _change_lines(ch: Change, paint: _Painter) -> list[str]:
     sym, colour = SYMBOL[ch.action]
     label = "adopt and update" if ch.adopt else ch.action
-    lines = [f"    {paint(f'{sym} {ch.address}', colour)}  {paint(label, dim=True)}"]
+    lines = [f"    {paint(f'{sym} {terminal(ch.address)}', colour)}  {paint(label, dim=True)}"]
+    lines.extend(f"        {paint(f'{m.kind}: {terminal(m.reason)}', 'cyan')}" for m in ch.marks)
     if ch.action == "create":
-        for path, value in _flatten(redact_spec(ch.address.kind, ch.after)):
-            if value is not None:
-                lines.append(f"        {path}: {show(value)}")
+        for path, value in flatten(redact_spec(ch.address.kind, ch.after)):
+            lines.append(f"        {terminal(path)}: {show(value)}")
     elif ch.action == "update":
         for d in ch.diff:
+            path = terminal(d.path)
             if d.sensitive:
-                lines.append(f"        {d.path}: {paint(SENSITIVE_CHANGE, 'magenta')}")
+                lines.append(f"        {path}: {paint(SENSITIVE_CHANGE, 'magenta')}")
             elif d.by_element:
-                lines.append(f"        {d.path}:")
-                lines.extend(f"          {paint(f'+ {element(v)}', 'green')}" for v in d.added or ())
-                lines.extend(f"          {paint(f'- {element(v)}', 'red')}" for v in d.removed or ())
+                lines.append(f"        {path}:")
+                lines.extend(f"          {paint(f'+ {show(v)}', 'green')}" for v in d.added or ())
+                lines.extend(f"          {paint(f'- {show(v)}', 'red')}" for v in d.removed or ())
             else:
                 lines.append(
-                    f"        {d.path}: {paint(show(d.before), 'red')} → {paint(show(d.after), 'green')}"
+                    f"        {path}: {paint(show(d.before), 'red')} → {paint(show(d.after), 'green')}"
                 )
         if ch.adopt:
             lines.append(f"        labels: {paint('take ownership (managed-by: okectl)', 'cyan')}")
@@ -67,10 +60,10 @@ def _change_lines(ch: Change, paint: _Painter) -> list[str]:
 
 
 def _header(run: PlanRun, paint: _Painter) -> list[str]:
-    where = f"commit {run.commit[:12]}" if run.commit else "not a git checkout"
+    where = f"commit {terminal(run.commit[:12])}" if run.commit else "not a git checkout"
     if run.dirty:
         where += " with uncommitted changes"
-    lines = [paint(f"okectl plan · repository {run.repository} · {where}", bold=True)]
+    lines = [paint(f"okectl plan · repository {terminal(run.repository)} · {where}", bold=True)]
     plan = run.plan
     if not plan.changes:
         return lines
@@ -95,18 +88,20 @@ def render_text(run: PlanRun, *, color: bool) -> str:
     plan = run.plan
     scope = run.scope.describe()
     if scope:
-        out.append(paint(scope, dim=True))
-        out.extend(paint(f"  {reason}", dim=True) for reason in run.scope.reasons)
+        out.append(paint(terminal(scope), dim=True))
+        out.extend(paint(f"  {terminal(reason)}", dim=True) for reason in run.scope.reasons)
     for supplier, by_supplier in groupby(plan.changes, key=lambda c: c.address.supplier):
-        out.append(paint(supplier, bold=True))
+        out.append(paint(terminal(supplier), bold=True))
         for school, by_school in groupby(by_supplier, key=lambda c: c.address.school):
-            out.append(paint(f"  {school}", bold=True))
+            out.append(paint(f"  {terminal(school)}", bold=True))
             for ch in by_school:
                 out.extend(_change_lines(ch, paint))
     if plan.unmanaged:
         out.append(paint(f"Unmanaged, left alone ({len(plan.unmanaged)})", bold=True))
-        out.extend(paint(f"  ? {u.address}: {u.reason}", dim=True) for u in plan.unmanaged)
-    out.extend(f"{paint('warning:', 'yellow')} {w}" for w in plan.warnings)
+        out.extend(
+            paint(f"  ? {terminal(u.address)}: {terminal(u.reason)}", dim=True) for u in plan.unmanaged
+        )
+    out.extend(f"{paint('warning:', 'yellow')} {terminal(w)}" for w in plan.warnings)
     if run.policy is not None:
         active = [f for f in run.policy.findings if f.waived_by is None]
         errors = [f for f in active if f.severity == "error"]
@@ -115,7 +110,8 @@ def render_text(run: PlanRun, *, color: bool) -> str:
                 paint(f"Policy errors ({len(errors)}): apply refuses to run while they stand", bold=True)
             )
             out.extend(
-                f"  {paint('error', 'red')} {f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}"
+                f"  {paint('error', 'red')} "
+                + terminal(f"{f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}")
                 for f in errors
             )
         warnings = len(active) - len(errors)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from okectl.config.policies import Rule
+from okectl.jsontext import dumps
 from okectl.policy.findings import Finding, PolicyReport, StaleWaiver
+from okectl.views.escape import markdown, markdown_code, terminal
+from okectl.views.rendered import Rendered, lines
 
 JSON_FORMAT_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -81,11 +83,11 @@ class _Out:
 
 def _finding_line(out: _Out, f: Finding) -> None:
     out.line(
-        out.plain(f"{f.location}: "),
+        out.plain(f"{terminal(f.location)}: "),
         out.add(f.severity, STYLE[f.severity]),
-        out.plain(f"[{f.policy}] "),
-        out.add(f.address, "bold"),
-        out.plain(f": {f.message}"),
+        out.plain(f"[{terminal(f.policy)}] "),
+        out.add(terminal(f.address), "bold"),
+        out.plain(f": {terminal(f.message)}"),
     )
 
 
@@ -103,23 +105,22 @@ def render_text(report: PolicyReport, *, color: bool) -> str:
             ref = f.waived_by
             assert ref is not None
             w = ref.waiver
-            out.line(out.add(f"  {f.location}: {f.severity}[{f.policy}] {f.address}: {f.message}", "dim"))
-            out.line(
-                out.add(
-                    f"    waived by {ref.path}:{ref.line}:{ref.col} until {w.expires.isoformat()} "
-                    f"({w.owner}): {' '.join(w.reason.split())}",
-                    "dim",
-                )
+            shown = f"  {f.location}: {f.severity}[{f.policy}] {f.address}: {f.message}"
+            out.line(out.add(terminal(shown), "dim"))
+            waiver = (
+                f"    waived by {ref.path}:{ref.line}:{ref.col} until {w.expires.isoformat()} "
+                f"({w.owner}): {' '.join(w.reason.split())}"
             )
+            out.line(out.add(terminal(waiver), "dim"))
     stale = [*report.expired_waivers, *report.unused_waivers]
     if stale:
         out.line()
         for sw in stale:
             label = "warning" if sw.reason == "expired" else "note"
             out.line(
-                out.plain(f"{sw.ref.path}:{sw.ref.line}:{sw.ref.col}: "),
+                out.plain(terminal(f"{sw.ref.path}:{sw.ref.line}:{sw.ref.col}: ")),
                 out.add(label, STYLE[label]),
-                out.plain(f"[waiver] {sw.message}"),
+                out.plain(f"[waiver] {terminal(sw.message)}"),
             )
     out.line()
     out.line(out.add(report.summary(), "bold green" if report.passed else "bold red"))
@@ -166,7 +167,7 @@ def report_json(report: PolicyReport) -> dict[str, Any]:
 
 
 def render_json(report: PolicyReport) -> str:
-    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+    return dumps(report_json(report))
 
 
 # --- SARIF -------------------------------------------------------------------------------
@@ -182,8 +183,9 @@ def _rule_descriptor(rule: Rule) -> dict[str, Any]:
         "fullDescription": {"text": f"{summary} (rule kind {rule.kind})"},
         "help": {
             "text": help_text,
-            "markdown": f"**{summary}**\n\n{help_text}\n\nRule kind `{rule.kind}`, defined in "
-            "`policies/rules.yaml`; an accepted exception goes in `policies/waivers.yaml`.",
+            "markdown": f"**{markdown(summary)}**\n\n{markdown(help_text)}\n\nRule kind "
+            f"{markdown_code(rule.kind)}, defined in `policies/rules.yaml`; an accepted exception goes "
+            "in `policies/waivers.yaml`.",
         },
         "defaultConfiguration": {"level": rule.severity},
         "properties": {"tags": ["okectl", rule.kind]},
@@ -292,4 +294,20 @@ def report_sarif(report: PolicyReport) -> dict[str, Any]:
 
 
 def render_sarif(report: PolicyReport) -> str:
-    return json.dumps(report_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    return dumps(report_sarif(report))
+
+
+OUTPUTS = ("text", "json", "sarif")
+
+
+def render_policy(
+    report: PolicyReport, output: str, *, color: bool = False, warnings: list[str] | None = None
+) -> Rendered:
+    """The report as ``output`` (text, json or sarif); ``warnings`` (release feeds that
+    could not be read) go to standard error."""
+    err = lines([f"warning: {terminal(w)}" for w in warnings or []])
+    if output == "json":
+        return Rendered(render_json(report), err)
+    if output == "sarif":
+        return Rendered(render_sarif(report), err)
+    return Rendered(render_text(report, color=color), err)

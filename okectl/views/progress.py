@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TextIO
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 
-ReadHook = Callable[[str, str], None]
+from okectl.views.escape import terminal
+
+if TYPE_CHECKING:
+    from okectl.plans.outcomes import Outcome, ReadProgress, WriteProgress
 
 # What a completed write looks like in a log line.
 DONE = {"create": "created", "update": "updated", "delete": "deleted"}
@@ -29,33 +32,18 @@ STATUS = {
 PROBLEM_COLOUR = {"failed": "red", "unknown": "magenta", "refused": "yellow", "not-attempted": "yellow"}
 
 
-class WriteOutcome(Protocol):
-    """One completed write, as apply reports it."""
-
-    @property
-    def address(self) -> Any: ...
-
-    @property
-    def action(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-def outcome_line(outcome: WriteOutcome) -> str:
+def outcome_line(outcome: Outcome) -> str:
     """The log line of one write: `addr: updated`, or `addr: update failed: why`."""
+    address = terminal(outcome.address)
     if outcome.status == "applied":
-        return f"{outcome.address}: {DONE.get(outcome.action, outcome.action)}"
+        return f"{address}: {DONE.get(outcome.action, outcome.action)}"
     status = STATUS.get(outcome.status, outcome.status)
-    text = f"{outcome.address}: {outcome.action} {status}"
-    return f"{text}: {outcome.message}" if outcome.message else text
+    text = f"{address}: {outcome.action} {status}"
+    return f"{text}: {terminal(outcome.message)}" if outcome.message else text
 
 
 @contextlib.contextmanager
-def read_progress(enabled: bool, *, stream: TextIO | None = None) -> Iterator[ReadHook | None]:
+def read_progress(enabled: bool, *, stream: TextIO | None = None) -> Iterator[ReadProgress | None]:
     """A live line per supplier while reading, when ``enabled`` (an interactive terminal)."""
     if not enabled:
         yield None
@@ -84,26 +72,64 @@ class _Lines:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def __call__(self, outcome: WriteOutcome) -> None:
+    def start(self, total: int) -> None:
+        pass
+
+    def __call__(self, outcome: Outcome) -> None:
         self.stream.write(outcome_line(outcome) + "\n")
         self.stream.flush()
 
 
 class _Live:
     """A bar with the counts so far and the time left; writes that did not succeed are
-    printed above it as they happen, so none scrolls by unseen."""
+    printed above it as they happen, so none scrolls by unseen. The bar appears when the
+    writes start, not before: a question may come first."""
 
-    def __init__(self, progress: Any, total: int) -> None:
-        self.progress = progress
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.progress: Any = None
         self.counts: dict[str, int] = {}
-        self.task = progress.add_task("Applying", total=total, counts=self._counts())
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TextColumn("elapsed"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(file=self.stream),
+            # The finished bar stays: it is the run's record on screen.
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("Applying", total=total, counts=self._counts())
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
     def _counts(self) -> str:
         parts = [f"{self.counts.get('applied', 0)} applied"]
         parts += [f"{n} {STATUS[s]}" for s, n in sorted(self.counts.items()) if s != "applied" and n]
         return ", ".join(parts)
 
-    def __call__(self, outcome: WriteOutcome) -> None:
+    def __call__(self, outcome: Outcome) -> None:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
         if outcome.status != "applied":
             from rich.text import Text
@@ -115,38 +141,14 @@ class _Live:
 
 
 @contextlib.contextmanager
-def apply_progress(
-    total: int, *, terminal: bool, stream: TextIO | None = None
-) -> Iterator[Callable[[WriteOutcome], None]]:
-    """A callback to hand each completed write to, showing the progress of ``total`` writes."""
+def apply_progress(*, terminal: bool, stream: TextIO | None = None) -> Iterator[WriteProgress]:
+    """Where each completed write is shown: a live bar on a terminal, else one line each."""
     out = stream or sys.stdout
     if not terminal:
         yield _Lines(out)
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TextColumn("elapsed"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=Console(file=out),
-        # The finished bar stays: it is the run's record on screen.
-        transient=False,
-    )
-    with progress:
-        yield _Live(progress, total)
+    live = _Live(out)
+    try:
+        yield live
+    finally:
+        live.stop()

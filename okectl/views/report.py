@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
+from okectl.views.escape import html_templates
 
 if TYPE_CHECKING:
     from okectl.gitops.report import ReportData
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 # Okabe–Ito, with the cue that does not need colour.
 ALIGNMENT: dict[str, dict[str, str]] = {
@@ -30,14 +27,7 @@ ENV_TYPES: list[tuple[str, str, str]] = [
 
 
 def render_html(data: ReportData) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    template = env.get_template("report.html.j2")
+    template = html_templates().get_template("report.html.j2")
     matrix_suppliers = [s for s in data.suppliers if any(s.id in r.cells for r in data.rows)]
     return template.render(
         r=data,

@@ -241,18 +241,3 @@ def index(report: VerifyReport, links: dict[str, str], *, title: str = "OKE veri
         parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
-
-
-def drift_notes(drift: list[tuple[str, str, str, str]], *, markdown: bool = False) -> str:
-    """Recorded version drift, as a note after a plan."""
-    if not drift:
-        return ""
-    dates = sorted({d for *_, d in drift})
-    when = dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
-    if markdown:
-        lines = [f"\n### Version drift (okectl verify, {when})\n"]
-        lines += [f"- `{a}`: declares OKE {want}, `GET /` says OKE {got}" for a, want, got, _ in drift]
-    else:
-        lines = [f"\nVersion drift found by okectl verify ({when}):"]
-        lines += [f"  {a}: declares OKE {want}, GET / says OKE {got}" for a, want, got, _ in drift]
-    return "\n".join(lines) + "\n"

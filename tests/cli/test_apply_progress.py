@@ -36,7 +36,8 @@ def test_a_write_that_did_not_happen_says_why_in_its_line() -> None:
     assert outcome_line(failed) == "a/b/c: update failed: HTTP 500"
     assert outcome_line(refused) == "a/b/c/role/x: delete refused"
     out = io.StringIO()
-    with apply_progress(2, terminal=False, stream=out) as hear:
+    with apply_progress(terminal=False, stream=out) as hear:
+        hear.start(2)
         hear(failed)
         hear(SimpleNamespace(address="a/b/d", action="create", status="applied", message=""))
     assert out.getvalue() == "a/b/c: update failed: HTTP 500\na/b/d: created\n"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PROJECT, run_cli
 
-PLAN_SCHEMA = json.loads((PROJECT / "okectl" / "views" / "plan.schema.json").read_text())
+PLAN_SCHEMA = json.loads((PROJECT / "okectl" / "plans" / "plan.schema.json").read_text())
 
 
 def test_plan_json_follows_its_documented_schema(example_repo: Path) -> None:
@@ -145,7 +145,7 @@ def test_a_plan_out_path_that_cannot_be_written_is_one_line(example_repo: Path, 
 
 
 def _resealed(doc: dict[str, object]) -> dict[str, object]:
-    from okectl.engine.plan import checksum
+    from okectl.plans.document import checksum
 
     body = {k: v for k, v in doc.items() if k != "checksum"}
     return {**body, "checksum": checksum(body)}

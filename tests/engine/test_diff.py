@@ -7,6 +7,7 @@ from typing import Any
 
 from okectl.engine.diff import diff_resources
 from okectl.model.resources import ActualResource, Address, Resource, fingerprint
+from okectl.plans.document import change_document
 
 REPO = "example"
 OWNED = {"managed-by": "okectl", "okectl/repository": REPO}
@@ -124,7 +125,7 @@ def test_a_secret_change_shows_as_sensitive_and_never_its_value() -> None:
     plan = plan_of([desired], [actual], {"env:X": secret})
     [change] = plan.changes
     assert [(d.path, d.sensitive) for d in change.diff] == [("secret", True)]
-    text = json.dumps(change.to_json())
+    text = json.dumps(change_document(change))
     assert "(sensitive) changed" in text
     assert secret not in text
     assert fingerprint("old") not in text

@@ -19,9 +19,10 @@ import httpx
 import pytest
 
 from okectl.config.repository import load_state
-from okectl.engine.plan import checksum
+from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address, fingerprint
+from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
 from tests.conftest import run_cli
 from tests.serving import serve_in_background
@@ -73,7 +74,7 @@ def count_at_sandbox(repo: Path) -> int:
     async def count() -> int:
         total = 0
         for supplier in state.suppliers.values():
-            provider = make_provider(supplier, repo_root=repo)
+            provider = make_provider(supplier, repo_root=repo, settings=load_settings(repo))
             try:
                 total += len(await provider.read_tenants(await provider.list_tenants()))
             finally:
@@ -109,7 +110,9 @@ def _change_at_the_supplier(repo: Path, address: Address) -> None:
     state = load_state(repo)
 
     async def change_directly() -> None:
-        provider = make_provider(state.suppliers[address.supplier], repo_root=repo)
+        provider = make_provider(
+            state.suppliers[address.supplier], repo_root=repo, settings=load_settings(repo)
+        )
         try:
             [current] = [a for a in await provider.read_tenants([address.school]) if a.address == address]
             body = {**current.spec, "status": "retiring"}
@@ -444,6 +447,55 @@ def test_a_saved_plan_applies_whole_and_converges(
     assert run_cli("plan", "--repo", str(example_repo), "--detailed-exitcode").exit_code == 0
 
 
+def _etags(repo: Path) -> dict[str, str]:
+    """The ETag of every resource at every supplier: any write changes one."""
+    state = load_state(repo)
+
+    async def read() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for supplier in state.suppliers.values():
+            provider = make_provider(supplier, repo_root=repo, settings=load_settings(repo))
+            try:
+                for a in await provider.read_tenants(await provider.list_tenants()):
+                    out[str(a.address)] = a.etag
+            finally:
+                await provider.aclose()
+        return out
+
+    return asyncio.run(read())
+
+
+def test_applying_an_applied_plan_again_says_so_in_one_line_and_writes_nothing(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(example_repo), "--out", str(plan_file)).exit_code == 0
+    assert run_cli("apply", "--repo", str(example_repo), str(plan_file)).exit_code == 0
+    journals = sorted((example_repo / ".okectl" / "runs").iterdir())
+    before = _etags(example_repo)
+
+    again = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+
+    assert again.exit_code == 0, again.err
+    assert again.out == f"{plan_file}: the plan was applied already: every change it makes is done\n"
+    assert again.err == ""
+    assert _etags(example_repo) == before
+    assert sorted((example_repo / ".okectl" / "runs").iterdir()) == journals
+
+
+def test_a_half_applied_plan_is_still_refused_as_stale(
+    example_repo: Path, sandbox: str, secrets: dict[str, str], tmp_path: Path
+) -> None:
+    """Only a plan whose every change is done counts as applied: with one change left, the
+    stale ones are named and --allow-partial applies the rest, as before."""
+    plan_file, _, address = _saved_plan_made_stale(example_repo, tmp_path)
+    assert run_cli("apply", "--repo", str(example_repo), "--allow-partial", str(plan_file)).exit_code == 1
+    again = run_cli("apply", "--repo", str(example_repo), str(plan_file))
+    assert again.exit_code == 1
+    assert f"{plan_file}: {address} (update): stale: changed at the supplier" in again.err
+    assert "already" not in again.out + again.err
+
+
 def test_deleting_a_production_environment_needs_protect_false(
     example_repo: Path, sandbox: str, secrets: dict[str, str]
 ) -> None:
@@ -486,7 +538,9 @@ def test_a_profiles_protect_true_stops_the_delete_a_school_asks_for_with_absent(
     state = load_state(example_repo)
 
     async def read() -> set[Address]:
-        provider = make_provider(state.suppliers["delta-toets"], repo_root=example_repo)
+        provider = make_provider(
+            state.suppliers["delta-toets"], repo_root=example_repo, settings=load_settings(example_repo)
+        )
         try:
             return {a.address for a in await provider.read_tenants(["21RC"])}
         finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from okectl.config.repository import load_state
-from okectl.engine.plan import Change, Plan
 from okectl.engine.safety import check_safety
 from okectl.model.resources import Address
+from okectl.plans.changes import Change, Plan
 
 
 def deletes(supplier: str, n: int, env_type: str = "test") -> list[Change]:

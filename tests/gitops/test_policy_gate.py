@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from okectl.config.repository import DesiredState
+from okectl.engine.workspace import load_workspace
 from okectl.gitops.report import build_report, write_report
 from okectl.views.report import render_html
 from tests.conftest import run_cli
@@ -104,7 +105,7 @@ def test_the_report_groups_findings_per_policy_and_marks_the_matrix(
     repo.commit("misalign 11AA", {"schools/11AA.yaml": repo.read("schools/11AA.yaml").replace(
         "oke_version: '1.0'", "oke_version: '1.0.1'")})
 
-    data = build_report(repo.root, with_plan=False)
+    data = build_report(load_workspace(repo.root), with_plan=False)
     html = write_report(render_html(data), tmp_path / "out").read_text(encoding="utf-8")
 
     assert [(g.policy, g.errors, g.warnings) for g in data.policy_groups] == [

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from okectl.engine.workspace import load_workspace
 from okectl.gitops.report import build_report, write_report
+from okectl.model.clock import Clock
 from okectl.views.report import ALIGNMENT, render_html
 from tests.conftest import run_cli
 
@@ -37,7 +39,7 @@ def _browser(chromium: str, page: Path, profile: Path, *args: str) -> subprocess
 
 @pytest.fixture
 def report_page(example_repo: Path, tmp_path: Path) -> Path:
-    data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
+    data = build_report(load_workspace(example_repo, clock=Clock(day=date(2026, 9, 1))), with_plan=False)
     return write_report(render_html(data), tmp_path / "report")
 
 
@@ -98,7 +100,8 @@ def test_the_report_records_the_commit_and_dirty_flag(make_repo: MakeRepo, tmp_p
     repo = make_repo()
     repo.write({"schools/22BB.yaml": repo.read("schools/22BB.yaml").replace("ROC Bb", "ROC B")})
 
-    page = write_report(render_html(build_report(repo.root, with_plan=False)), tmp_path / "out")
+    data = build_report(load_workspace(repo.root), with_plan=False)
+    page = write_report(render_html(data), tmp_path / "out")
 
     html = page.read_text(encoding="utf-8")
     assert f'<code id="commit">{repo.git("rev-parse", "HEAD")[:12]}</code>' in html
@@ -123,7 +126,7 @@ def test_environment_counts_come_from_the_plan_against_the_configured_suppliers(
     example_repo: Path, tmp_path: Path
 ) -> None:
     # The example repository talks to the embedded sandbox, so the plan needs no network.
-    data = build_report(example_repo, today=date(2026, 9, 1))
+    data = build_report(load_workspace(example_repo, clock=Clock(day=date(2026, 9, 1))))
 
     assert data.plan_available, data.plan_note
     assert data.env_before is not None
@@ -142,7 +145,7 @@ def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
     school.write_text(school.read_text().replace("roles:", "roles:\n  student: [21rc-studenten]", 1))
     supplier = example_repo / "suppliers" / "delta-toets.yaml"
     supplier.write_text(supplier.read_text().replace("  assessor: Beoordelaar\n", "", 1))
-    data = build_report(example_repo, today=date(2026, 9, 1), with_plan=False)
+    data = build_report(load_workspace(example_repo, clock=Clock(day=date(2026, 9, 1))), with_plan=False)
     page = write_report(render_html(data), tmp_path / "report")
 
     dom = _browser(chromium, page, tmp_path / "profile", "--dump-dom").stdout

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from okectl.engine.workspace import load_workspace
 from okectl.gitops.report import build_report, write_report
+from okectl.model.clock import Clock
 from okectl.views.report import render_html
 from tests.conftest import run_cli
 
@@ -21,7 +23,8 @@ TODAY = date(2026, 11, 28)
 
 @pytest.fixture
 def page(example_repo: Path, tmp_path: Path) -> Path:
-    return write_report(render_html(build_report(example_repo, today=TODAY)), tmp_path / "report")
+    data = build_report(load_workspace(example_repo, clock=Clock(day=TODAY)))
+    return write_report(render_html(data), tmp_path / "report")
 
 
 def _cell(html: str, school: str, supplier: str) -> str:
@@ -48,7 +51,7 @@ def test_an_environment_the_plan_leaves_alone_is_not_counted_as_removed(
     assert re.search(r'>4 → 3 env <span class="delta-down">\(-1\)</span>', _cell(html, "21RC", "eduplan"))
     # The totals agree with the plan's deletions and creations of environments.
     created = sum(1 for c in doc["changes"] if c["action"] == "create" and c["kind"] == "environment")
-    data = build_report(example_repo, today=TODAY)
+    data = build_report(load_workspace(example_repo, clock=Clock(day=TODAY)))
     assert data.env_before is not None
     assert data.env_after - data.env_before == created - len(deleted)
 

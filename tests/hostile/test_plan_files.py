@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from okectl.config.repository import load_state
-from okectl.engine.plan import checksum
+from okectl.config.settings import load_settings
+from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
 from tests.conftest import EXAMPLE_PARTS, EXAMPLE_TODAY, PROJECT, run_cli
 from tests.serving import serve_in_background
@@ -38,7 +39,7 @@ def snapshot(repo: Path) -> dict[str, tuple[str, dict[str, str]]]:
     async def read() -> dict[str, tuple[str, dict[str, str]]]:
         out: dict[str, tuple[str, dict[str, str]]] = {}
         for supplier in state.suppliers.values():
-            provider = make_provider(supplier, repo_root=repo)
+            provider = make_provider(supplier, repo_root=repo, settings=load_settings(repo))
             try:
                 for a in await provider.read_tenants(await provider.list_tenants()):
                     out[str(a.address)] = (a.etag, dict(a.labels))

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from okectl.model.secrets import SENSITIVE_TEXT, SecretRefused, SecretRoots, read_secret, scrub
+from okectl.model.redaction import SENSITIVE_TEXT, scrub
+from okectl.model.secrets import SecretRefused, SecretRoots, read_secret
 from tests.conftest import run_cli
 from tests.hostile.conftest import Validate, clean_failure
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from okectl.model.secrets import MIN_SCRUB_CHARS, SENSITIVE_TEXT, WITHHELD_TEXT, Scrubber, scrub
+from okectl.model.redaction import MIN_SCRUB_CHARS, SENSITIVE_TEXT, WITHHELD_TEXT, Scrubber, scrub
 from tests.hostile.encodings import ENCODINGS, b64, readable
 
 # --- every encoding, every offset ------------------------------------------------------

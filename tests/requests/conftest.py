@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from okectl.engine.planner import make_plan, secret_resolver
+from okectl.engine.planner import make_plan
+from okectl.engine.workspace import load_workspace
 from okectl.requests.writer import WrittenRequest, write_change_requests
 
 SECRET = "Zq8-desk-secret-25lv-0042"
@@ -85,16 +86,16 @@ def desk_repo(build_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.
 
 def write_requests(repo: Path, sender: str | None = "oke-beheer@langeveld.example") -> list[WrittenRequest]:
     """What apply does for a requests supplier: the planned changes become requests."""
-    run = make_plan(repo)
-    desired = {r.address: r for r in run.validated.resources}
+    ws = load_workspace(repo)
+    run = make_plan(ws)
     return write_change_requests(
-        repo,
-        run.state,
+        ws.root,
+        ws.state,
         run.plan.changes,
-        desired,
-        repository=run.repository,
+        ws.desired,
+        repository=ws.repository,
         sender=sender,
-        resolve_secret=secret_resolver(repo),
+        resolve_secret=ws.resolve_secret,
     )
 
 

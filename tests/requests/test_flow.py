@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from okectl.config.record import Provenance, RecordedState, write_record
-from okectl.model.secrets import Scrubber
+from okectl.model.redaction import Scrubber
 from okectl.requests.tracking import apply_request
 from okectl.requests.writer import WrittenRequest
 from tests.conftest import run_cli

@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from okectl.model.secrets import Scrubber
+from okectl.model.redaction import Scrubber
 from okectl.requests.writer import WrittenRequest
 from tests.conftest import run_cli
 from tests.requests.conftest import SECRET

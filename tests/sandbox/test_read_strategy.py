@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from okectl.config.settings import Settings
 from okectl.engine.refresh import refresh
 from okectl.model.resources import ActualResource
 from okectl.model.secrets import SecretRoots
@@ -141,7 +142,7 @@ def test_refresh_reads_through_an_adapter_without_read_resources(
     adapter = Adapter(name="older", create=lambda s, ctx: factory(s, repo_root=ctx.repo_root))
     monkeypatch.setitem(registry.BUILT_IN, "older", adapter)
     state = SimpleNamespace(suppliers={SUPPLIER: supplier(SUPPLIER, provider="older")}, schools={})
-    roots = SecretRoots.default(Path("."))
-    refreshed = run(refresh(state, Path("."), schools={"23KM"}, roots=roots))  # type: ignore[arg-type]
+    settings = Settings(repository="test", secret_roots=SecretRoots.default(Path(".")))
+    refreshed = run(refresh(state, Path("."), schools={"23KM"}, settings=settings))  # type: ignore[arg-type]
     assert made and {r.address.school for r in refreshed.resources} == {"23KM"}
     assert len(refreshed.resources) == 1

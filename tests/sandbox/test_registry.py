@@ -9,6 +9,7 @@ import pytest
 
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.config.repository import load_state
+from okectl.config.settings import Settings, load_settings
 from okectl.errors import OkectlError
 from okectl.model.secrets import SecretRoots
 from okectl.providers import registry
@@ -24,7 +25,9 @@ def no_sandbox_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_embedded_sandbox_is_created_and_seeded_on_first_use(example_repo: Path) -> None:
     state = load_state(example_repo)
-    provider = make_provider(state.suppliers["oudtoets"], repo_root=example_repo)
+    provider = make_provider(
+        state.suppliers["oudtoets"], repo_root=example_repo, settings=load_settings(example_repo)
+    )
 
     async def scenario() -> list[Any]:
         async with provider as p:
@@ -43,7 +46,9 @@ def test_embedded_sandbox_reads_with_one_paged_listing(example_repo: Path) -> No
     state = load_state(example_repo)
 
     async def scenario() -> tuple[int, int]:
-        async with make_provider(state.suppliers["delta-toets"], repo_root=example_repo) as p:
+        async with make_provider(
+            state.suppliers["delta-toets"], repo_root=example_repo, settings=load_settings(example_repo)
+        ) as p:
             tenants = await p.list_tenants()
             before = p.requests
             await p.read_tenants(tenants)
@@ -59,7 +64,9 @@ def test_the_seed_holds_hand_made_resources_and_owned_ones(example_repo: Path) -
     async def scenario() -> list[Any]:
         out: list[Any] = []
         for sid in state.suppliers:
-            async with make_provider(state.suppliers[sid], repo_root=example_repo) as p:
+            async with make_provider(
+                state.suppliers[sid], repo_root=example_repo, settings=load_settings(example_repo)
+            ) as p:
                 out += await p.read_tenants(await p.list_tenants())
         return out
 
@@ -78,7 +85,9 @@ def test_sandbox_url_points_every_sandbox_supplier_at_a_running_server(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SANDBOX_URL_ENV, sandbox.url)
-    provider = make_provider(supplier(), repo_root=tmp_path)
+    provider = make_provider(
+        supplier(), repo_root=tmp_path, settings=settings_with(SecretRoots.default(tmp_path))
+    )
 
     async def scenario() -> list[str]:
         async with provider as p:
@@ -90,7 +99,11 @@ def test_sandbox_url_points_every_sandbox_supplier_at_a_running_server(
 
 def test_an_unknown_provider_names_the_supplier_and_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(OkectlError) as info:
-        make_provider(supplier(provider="acme"), repo_root=tmp_path)
+        make_provider(
+            supplier(provider="acme"),
+            repo_root=tmp_path,
+            settings=settings_with(SecretRoots.default(tmp_path)),
+        )
     assert str(info.value) == (
         "supplier delta-toets: unknown api.provider 'acme'; known providers: http, requests, sandbox"
     )
@@ -98,7 +111,11 @@ def test_an_unknown_provider_names_the_supplier_and_the_known_ones(tmp_path: Pat
 
 def test_the_http_provider_needs_url_and_auth(tmp_path: Path) -> None:
     with pytest.raises(OkectlError, match=r"api\.provider is http, so api\.url and api\.auth"):
-        make_provider(supplier(provider="http"), repo_root=tmp_path)
+        make_provider(
+            supplier(provider="http"),
+            repo_root=tmp_path,
+            settings=settings_with(SecretRoots.default(tmp_path)),
+        )
 
 
 def test_the_http_provider_needs_its_secret_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,9 +131,9 @@ def test_the_http_provider_needs_its_secret_set(tmp_path: Path, monkeypatch: pyt
     }
     roots = SecretRoots.default(tmp_path)
     with pytest.raises(OkectlError, match=r"the client secret env:DELTA_ADMIN_SECRET is not set"):
-        make_provider(supplier(**api), repo_root=tmp_path, roots=roots)
+        make_provider(supplier(**api), repo_root=tmp_path, settings=settings_with(roots))
     monkeypatch.setenv("DELTA_ADMIN_SECRET", "from-the-environment")
-    provider = make_provider(supplier(**api), repo_root=tmp_path, roots=roots)
+    provider = make_provider(supplier(**api), repo_root=tmp_path, settings=settings_with(roots))
     assert isinstance(provider, HttpProvider)
     run(provider.aclose())
 
@@ -135,6 +152,18 @@ def test_adapters_register_through_an_entry_point(tmp_path: Path, monkeypatch: p
             return factory
 
     monkeypatch.setattr(registry, "_plugins", lambda: {"acme": EntryPoint(), "sandbox": EntryPoint()})
-    assert make_provider(supplier(provider="acme"), repo_root=tmp_path) == "adapter"
+    assert (
+        make_provider(
+            supplier(provider="acme"),
+            repo_root=tmp_path,
+            settings=settings_with(SecretRoots.default(tmp_path)),
+        )
+        == "adapter"
+    )
     assert made == ["delta-toets"]
     assert registry.known_providers() == ["acme", "http", "sandbox"]
+
+
+def settings_with(roots: SecretRoots) -> Settings:
+    """A repository's settings for a test without an okectl.yaml: only where secrets come from."""
+    return Settings(repository="test", secret_roots=roots)

@@ -13,7 +13,11 @@ import pytest
 
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
+from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
+from okectl.verify.model import VerifyReport
+from okectl.verify.runner import Selection
+from okectl.verify.runner import verify as run_verify
 from tests.conftest import write_tree
 from tests.serving import serve_in_background
 
@@ -134,3 +138,8 @@ def served(module_server: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     monkeypatch.setenv(SANDBOX_URL_ENV, module_server.url)
     yield module_server
     module_server.reset()
+
+
+def verify(root: Path, selection: Selection) -> VerifyReport:
+    """A verification of the repository at ``root``, loaded as the command loads it."""
+    return run_verify(load_workspace(root), selection)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from okectl.verify.runner import Selection, verify
+from okectl.verify.runner import Selection
 from okectl.views.verify import failures
 from tests.conftest import CliResult, write_tree
-from tests.verify.conftest import FILES, Served
+from tests.verify.conftest import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 TA = "toets/10AA/production"  # OKE 1.0.1

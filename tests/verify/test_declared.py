@@ -17,11 +17,11 @@ import trustme
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import open_store, seed_in_sync
-from okectl.verify.runner import Selection, verify
+from okectl.verify.runner import Selection
 from okectl.views.verify import failures
 from tests.conftest import CliResult, write_tree
 from tests.serving import serve_in_background
-from tests.verify.conftest import FILES, Served
+from tests.verify.conftest import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 SECRET_VAR = "OKECTL_TEST_VERIFY_SECRET"

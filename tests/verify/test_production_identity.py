@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from okectl.verify.endpoints import normalise_url
-from okectl.verify.runner import Selection, verify
+from okectl.verify.runner import Selection
 from okectl.views.verify import failures
 from tests.conftest import CliResult, write_tree
-from tests.verify.conftest import FILES, Served
+from tests.verify.conftest import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 

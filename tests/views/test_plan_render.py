@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from okectl.engine.plan import Change, FieldChange, Plan, PlanRun
-from okectl.engine.planner import Scope
-from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
+from okectl.model.scope import Scope
+from okectl.plans.changes import Change, FieldChange, Mark, Plan
+from okectl.plans.document import plan_document
+from okectl.plans.run import PlanRun
 from okectl.views.plan_markdown import LIMIT, MARKER, render_markdown
 from okectl.views.plan_text import render_text
 
@@ -15,7 +16,6 @@ from okectl.views.plan_text import render_text
 def run_with(changes: list[Change], repo: Path) -> PlanRun:
     return PlanRun(
         plan=Plan(changes=changes, in_sync=3),
-        validated=validate_repository(repo),
         repository="example",
         scope=Scope(),
         commit="0123456789abcdef",
@@ -46,7 +46,7 @@ def test_text_groups_by_supplier_and_school_without_colour_off_a_terminal(exampl
         "delta-toets",
         "  01AB",
         "    ~ delta-toets/01AB/env-1  update",
-        "        oke_version: 1.0 → 1.0.1",
+        '        oke_version: "1.0" → "1.0.1"',
         "        secret: (sensitive) changed",
         "Plan: 0 to create, 1 to update, 0 to delete; 3 in sync, 0 unmanaged left alone.",
     ]
@@ -94,7 +94,7 @@ def test_a_changed_list_is_shown_element_by_element(example_repo: Path) -> None:
     assert lines[at + 1 : at + 3] == ['          + "21rc-toezicht"', '          - "21rc-oud"']
     md = render_markdown(run)
     assert '    groups:\n+     "21rc-toezicht"\n-     "21rc-oud"\n' in md
-    doc = run.document()["changes"][0]["diff"]
+    doc = plan_document(run)["changes"][0]["diff"]
     assert doc == [
         {
             "path": "groups",
@@ -125,3 +125,18 @@ def test_markdown_carries_the_warnings_of_the_text_plan(example_repo: Path) -> N
     run.plan.warnings.append("secret reference env:X is not set; apply cannot create the 1 client(s)")
     assert "warning: secret reference env:X is not set" in render_text(run, color=False)
     assert "> [!WARNING]\n> **1 warning**\n>\n> - secret reference env:X is not set" in render_markdown(run)
+
+
+def test_a_marked_change_shows_its_mark_in_text_markdown_and_the_document(example_repo: Path) -> None:
+    change = update(1)
+    change.marks = (Mark("requested", "sent to the supplier's support desk"),)
+    run = run_with([change], example_repo)
+    text = render_text(run, color=False).splitlines()
+    at = text.index("    ~ delta-toets/01AB/env-1  update")
+    assert text[at + 1] == "        requested: sent to the supplier's support desk"
+    assert "~ delta-toets/01AB/env-1  (update)\n    requested: sent to the supplier's support desk\n" in (
+        render_markdown(run)
+    )
+    [doc] = plan_document(run)["changes"]
+    assert doc["marks"] == [{"kind": "requested", "reason": "sent to the supplier's support desk"}]
+    assert "marks" not in plan_document(run_with([update(2)], example_repo))["changes"][0]

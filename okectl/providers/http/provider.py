@@ -27,6 +27,7 @@ from typing import Any, Literal
 import httpx
 
 from okectl.config.models import Supplier
+from okectl.model.redaction import Scrubber
 from okectl.model.releases import Release
 from okectl.model.resources import (
     ActualResource,
@@ -34,7 +35,6 @@ from okectl.model.resources import (
     fingerprint,
     normalise,
 )
-from okectl.model.secrets import Scrubber
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, ProviderError
 from okectl.providers.http.codec import (
     SCHOOL_PATTERN,

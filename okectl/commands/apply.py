@@ -1,0 +1,228 @@
+"""`okectl apply`: a saved plan, checked against the suppliers and applied; or a plan made
+now, shown and applied once confirmed.
+
+One apply per repository at a time (the apply lock): the check against the suppliers
+and the writes after it must not interleave with another apply's. What the person
+running it sees as it goes (notes, the plan, the question, each write) goes through an
+``ApplyView``; the command itself prints nothing, asks nothing and never exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from okectl.engine.apply import Journal, apply_changes, apply_lock, report_in_flight
+from okectl.engine.planner import (
+    evaluate_policy,
+    guard,
+    make_plan,
+    scoped_policy,
+    with_policy,
+    written_secrets,
+)
+from okectl.engine.safety import UnsafePlan, check_safety
+from okectl.engine.workspace import Workspace
+from okectl.errors import EXIT_POLICY, OkectlError
+from okectl.files import read_regular
+from okectl.model.resources import Address
+from okectl.plans.changes import Change, Plan
+from okectl.plans.document import (
+    MAX_PLAN_BYTES,
+    PlanFileError,
+    SavedPlan,
+    plan_document,
+    read_plan,
+    secret_digests,
+)
+from okectl.plans.outcomes import ApplyResult, Outcome, StopSignal
+from okectl.plans.run import PlanRun
+from okectl.plans.saved import VerifiedPlan, check_against, check_claims, touched
+from okectl.policy.findings import PolicyReport
+
+
+class ApplyView(Protocol):
+    """What apply tells the person running it, and asks them, as it goes."""
+
+    def note(self, line: str) -> None:
+        """A line about the run itself (a stale lock taken over, writes left in flight)."""
+
+    def planned(self, run: PlanRun) -> None:
+        """The plan made now, before anything is decided on it."""
+
+    def confirm(self, run: PlanRun) -> bool:
+        """Whether to apply the plan made now."""
+
+    def start(self, total: int) -> None:
+        """The writes are about to start."""
+
+    def written(self, outcome: Outcome) -> None:
+        """One write is done (on the event loop: quick)."""
+
+
+class Unattended:
+    """Says nothing and applies without asking: for tests and callers that decided already."""
+
+    def note(self, line: str) -> None:
+        pass
+
+    def planned(self, run: PlanRun) -> None:
+        pass
+
+    def confirm(self, run: PlanRun) -> bool:
+        return True
+
+    def start(self, total: int) -> None:
+        pass
+
+    def written(self, outcome: Outcome) -> None:
+        pass
+
+
+class PolicyRefused(OkectlError):
+    """Apply refuses while policy errors stand: one line per finding, then why."""
+
+    exit_code = EXIT_POLICY
+
+    def __init__(self, report: PolicyReport) -> None:
+        self.report = report
+        super().__init__(
+            f"refusing to apply: {len(report.errors)} policy error(s) stand; fix them or add a waiver"
+        )
+
+    def lines(self) -> list[str]:
+        return [
+            f"{f.path}:{f.line}:{f.col}: [{f.policy}] {f.address}: {f.message}" for f in self.report.errors
+        ] + [str(self)]
+
+
+Status = Literal["applied", "nothing to apply", "cancelled", "already applied"]
+
+
+@dataclass
+class Applied:
+    """What an apply did: ``status`` says which way it ended; ``result`` holds every write
+    when writes were made (then ``ok`` and ``stopped_by`` matter)."""
+
+    status: Status
+    result: ApplyResult | None = None
+    plan_file: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is None or self.result.ok
+
+
+def load_plan_file(path: Path) -> SavedPlan:
+    """A saved plan's file, read as the untrusted input it is."""
+    try:
+        raw = read_regular(path, what="the plan file", limit=MAX_PLAN_BYTES)
+    except OkectlError as exc:
+        raise PlanFileError(str(exc)) from None
+    return read_plan(raw, str(path))
+
+
+def verify_saved(ws: Workspace, saved: SavedPlan, *, allow_partial: bool, force: bool) -> VerifiedPlan:
+    """The saved plan checked against a fresh plan of the resources it touches, and the
+    safety guards run again on the changes it would apply. Nothing is written here."""
+    check_claims(saved, repository=ws.repository, suppliers=ws.state.suppliers)
+    # Reads only the tenants the plan touches; the guards run below, on the file's changes.
+    fresh = make_plan(ws, scope=touched(saved), force=force)
+    salt = saved.secret_salt
+    written = written_secrets(ws, [c.change for c in saved.changes]) if salt is not None else {}
+    verified = check_against(
+        saved,
+        fresh,
+        ws.desired,
+        secrets_now=secret_digests(written, salt) if salt is not None else {},
+        allow_partial=allow_partial,
+    )
+    to_apply = [c for c in verified.changes if c.address not in verified.refused]
+    safety = check_safety(Plan(changes=to_apply), ws.state, fresh.owned_envs, force=force)
+    if safety:
+        raise UnsafePlan(safety)
+    return verified
+
+
+@dataclass
+class _Decided:
+    """What is to be applied, whichever way it was planned."""
+
+    changes: list[Change]
+    refused: dict[Address, str]
+    checksum: str
+    policy: PolicyReport | None
+    # The plan made now, to confirm (None: a saved plan, applied as it is).
+    run: PlanRun | None = None
+
+
+def apply(
+    ws: Workspace,
+    *,
+    plan_file: Path | None = None,
+    force: bool = False,
+    allow_partial: bool = False,
+    view: ApplyView | None = None,
+    stopped: StopSignal | None = None,
+) -> Applied:
+    """Apply the saved plan ``plan_file``, or a plan made now once ``view`` confirms it.
+
+    Raises PlanFileError or PlanRefused for a saved plan that is not applied at all,
+    UnsafePlan when the safety guards refuse, PolicyRefused while policy errors stand."""
+    if allow_partial and plan_file is None:
+        raise OkectlError("--allow-partial is for a saved plan: okectl apply FILE --allow-partial")
+    view = view or Unattended()
+    with apply_lock(ws.root, ws.clock) as note:
+        if note is not None:
+            view.note(note)
+        for line in report_in_flight(ws):
+            view.note(line)
+        if plan_file is not None:
+            saved = load_plan_file(plan_file)
+            # Decided from the suppliers and the desired state, never from the file alone.
+            verified = verify_saved(ws, saved, allow_partial=allow_partial, force=force)
+            if verified.already_applied:
+                return Applied("already applied", plan_file=plan_file)
+            # As the plan that made the file: the findings about what it writes, and those
+            # about the repository as a whole (from the changes, not the file's own claim).
+            decided = _Decided(
+                verified.changes,
+                dict(verified.refused),
+                saved.checksum,
+                scoped_policy(evaluate_policy(ws), touched(saved)),
+            )
+        else:
+            run = guard(with_policy(ws, make_plan(ws, force=force)))
+            view.planned(run)
+            decided = _Decided(run.plan.changes, {}, str(plan_document(run)["checksum"]), run.policy, run)
+        if decided.policy is not None and decided.policy.errors:
+            raise PolicyRefused(decided.policy)
+        if not decided.changes:
+            return Applied("nothing to apply", plan_file=plan_file)
+        if decided.run is not None and not view.confirm(decided.run):
+            return Applied("cancelled")
+        return Applied("applied", _write(ws, decided, view, stopped), plan_file)
+
+
+def _write(ws: Workspace, decided: _Decided, view: ApplyView, stopped: StopSignal | None) -> ApplyResult:
+    journal = Journal(ws, plan_checksum=decided.checksum)
+    result = None
+    view.start(len(decided.changes))
+    try:
+        result = asyncio.run(
+            apply_changes(
+                ws,
+                decided.changes,
+                journal=journal,
+                refused=decided.refused,
+                on_outcome=view.written,
+                stopped=stopped,
+            )
+        )
+        result.stopped_by = stopped() if stopped is not None else None
+    finally:
+        # The journal ends with what is known, even when the run is interrupted.
+        journal.close(result, stopped_by=stopped() if stopped is not None else None)
+    return result
