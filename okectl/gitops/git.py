@@ -10,8 +10,11 @@ import git
 
 from okectl.config.revision import (
     GitError,
+    dirty_files,
+    inside_git,
     open_repo,
 )
+from okectl.errors import OkectlError
 
 # "Name <email>", as git commit --author takes it.
 _AUTHOR = re.compile(r"\s*(?P<name>[^<>\n]*[^<>\s])\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*")
@@ -42,6 +45,21 @@ def _known(repo: git.Repo, which: str) -> git.Actor | None:
     except git.GitCommandError:
         return None
     return git.Actor(match["name"], match["email"]) if match else None
+
+
+def require_clean(root: Path, doing: str, *, branch: str | None) -> None:
+    """Refuse to edit the configuration over uncommitted changes (they would be mixed into
+    the edit, and onto its branch); ``branch`` needs a git repository at all."""
+    if inside_git(root):
+        dirty = dirty_files(root)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise OkectlError(
+                f"refusing to {doing}: the working tree has uncommitted changes ({shown}); "
+                "commit or stash them"
+            )
+    elif branch is not None:
+        raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
 
 
 def commit_identity(root: Path, author: str | None = None) -> tuple[git.Actor, git.Actor]:
