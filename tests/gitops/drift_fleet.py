@@ -113,6 +113,10 @@ class Desk:
         kept.update(fields)
         self.http.put(self._path(address), json=kept, headers={"If-Match": etag}).raise_for_status()
 
+    def create(self, address: str, **fields: Any) -> None:
+        """Make a resource (a hand edit may copy another's labels along)."""
+        self.http.put(self._path(address), json=fields, headers={"If-None-Match": "*"}).raise_for_status()
+
     def delete(self, address: str) -> None:
         _, etag = self.get(address)
         self.http.delete(self._path(address), headers={"If-Match": etag}).raise_for_status()
