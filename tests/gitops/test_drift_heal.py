@@ -46,7 +46,7 @@ def test_healing_converges_the_next_run_finds_no_drift_and_the_plan_is_empty(
     assert make_plan(after).plan.changes == []
     # Written as apply writes: a journal of the run, with the plan's checksum.
     # The fleet's first apply wrote the first journal.
-    first_apply, heal = sorted((fleet.root / ".okectl/runs").iterdir())
+    _first_apply, heal = sorted((fleet.root / ".okectl/runs").iterdir())
     first = json.loads(heal.read_text().splitlines()[0])
     assert first["event"] == "start" and first["plan_checksum"].startswith("sha256:")
 
