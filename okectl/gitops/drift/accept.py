@@ -62,12 +62,16 @@ class Accepted:
     @property
     def title(self) -> str:
         places = sum(len(f.places) for f in self.findings)
-        return f"Accept drift at the suppliers: {len(self.findings)} finding(s) at {places} place(s)"
+        findings = len(self.findings)
+        return (
+            f"Accept drift at the suppliers: {findings} {'finding' if findings == 1 else 'findings'} "
+            f"at {places} {'place' if places == 1 else 'places'}"
+        )
 
     def commit_message(self) -> str:
         lines = [self.title, "", "Made with: okectl drift --accept", "", "Accepted (what the supplier has):"]
         for finding in self.findings:
-            lines.append(f"- {describe(finding)} at {len(finding.places)} place(s):")
+            lines.append(f"- {describe(finding)}, at:")
             lines += [f"  - {place.address}" for place in finding.places]
         lines += ["", "Files:"] + [f"- {path}" for path in sorted(self.files)]
         return "\n".join(lines) + "\n"
