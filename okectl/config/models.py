@@ -397,9 +397,9 @@ class Supplier(Model):
         if acting and "api" in info.data and info.data["api"] is None:
             raise PydanticCustomError(
                 "drift_without_api",
-                "{modes} needs an api; a supplier without one is verified only, so okectl "
+                "{modes} {need} an api; a supplier without one is verified only, so okectl "
                 "finds no drift there to act on",
-                {"modes": " and ".join(acting)},
+                {"modes": " and ".join(acting), "need": "needs" if len(acting) == 1 else "need"},
             )
         return value
 
