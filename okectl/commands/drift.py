@@ -19,6 +19,7 @@ from typing import Literal
 
 from okectl.commands.apply import Applied, ApplyView, apply
 from okectl.commands.plan import save
+from okectl.config.models import Supplier
 from okectl.engine.workspace import Workspace
 from okectl.errors import EXIT_POLICY, OkectlError
 from okectl.gitops.drift.accept import Accepted, accept_drift
@@ -139,7 +140,7 @@ def drift(
         raise OkectlError(
             "--branch and --author are for accepting drift: okectl drift --accept --branch NAME"
         )
-    if accept:
+    if accept and any(_accepts(s) for s in ws.state.suppliers.values()):
         # Checked before a supplier is read or written: a tree that cannot take the
         # commit must not cost a heal first.
         from okectl.gitops.drift.accept import check_can_accept
@@ -152,6 +153,10 @@ def drift(
     if accept:
         run.accepted = accept_drift(ws, report, branch=branch, author=author)
     return run
+
+
+def _accepts(supplier: Supplier) -> bool:
+    return "accept" in (supplier.drift.environment, supplier.drift.client, supplier.drift.role)
 
 
 def heal_drift(

@@ -103,9 +103,11 @@ def accept_drift(
 ) -> Accepted:
     """Write what the supplier has into the YAML for the accept-mode findings of
     ``report``; with ``branch``, commit it on that new branch (left checked out)."""
+    result = Accepted()
+    if not report.in_mode("accept"):
+        return result
     check_can_accept(ws, branch=branch, author=author)
     identity = commit_identity(ws.root, author) if branch is not None else None
-    result = Accepted()
     candidates: list[Finding] = []
     for finding in report.in_mode("accept"):
         reasons = _Edit(ws).apply(finding)
