@@ -14,6 +14,8 @@ from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 if TYPE_CHECKING:
     from okectl.commands.drift import DriftRun
+    from okectl.engine.workspace import Workspace
+    from okectl.model.scope import Scope
 
 
 @click.command()
@@ -56,13 +58,9 @@ def drift(
     suppliers drifted (through apply: every guard holds); --accept writes what accept-mode
     suppliers have into the YAML, policy-checked (with --branch on a new branch).
     """
-    from okectl.cli.plan import TerminalApply
-    from okectl.cli.signals import Stop
-    from okectl.commands.drift import drift as run_drift
     from okectl.commands.plan import plan_scope
     from okectl.engine.workspace import load_workspace
     from okectl.views.drift import render_drift
-    from okectl.views.progress import apply_progress, read_progress
 
     if pr_body is not None and not accept:
         raise click.UsageError(
@@ -70,29 +68,41 @@ def drift(
         )
     ws = load_workspace(repo)
     scope = plan_scope(ws, schools=set(schools) or None, suppliers=set(suppliers) or None)
-    stop = Stop()
-    with (
-        read_progress(sys.stderr.isatty() and output == "text") as hook,
-        # The report is standard output; what healing writes is told on standard error.
-        apply_progress(terminal=sys.stderr.isatty(), stream=sys.stderr) as progress,
-        ExitStack() as during,
-    ):
-        view = TerminalApply(progress, stop, during, auto_approve=True)
-        run = run_drift(
-            ws,
-            scope=scope,
-            heal=heal,
-            accept=accept,
-            branch=branch,
-            author=author,
-            view=view,
-            stopped=stop,
-            progress=hook,
-        )
+    run = _run(ws, scope, heal=heal, accept=accept, branch=branch, author=author, show=output == "text")
     emit(render_drift(run, output))
     if pr_body is not None and run.accepted is not None and run.accepted.written:
         _write_body(run, pr_body)
     return _exit_code(run, detailed_exitcode)
+
+
+def _run(
+    ws: Workspace,
+    scope: Scope,
+    *,
+    heal: bool,
+    accept: bool,
+    branch: str | None,
+    author: str | None,
+    show: bool,
+) -> DriftRun:
+    """Find drift and act on it, telling the reads and each write on standard error (the
+    report is standard output); SIGTERM and Ctrl-C stop healing as they stop apply."""
+    from okectl.cli.plan import TerminalApply
+    from okectl.cli.signals import Stop
+    from okectl.commands.drift import drift
+    from okectl.views.progress import apply_progress, read_progress
+
+    stop = Stop()
+    with (
+        read_progress(sys.stderr.isatty() and show) as hook,
+        apply_progress(terminal=sys.stderr.isatty(), stream=sys.stderr) as progress,
+        ExitStack() as during,
+    ):
+        view = TerminalApply(progress, stop, during, auto_approve=True)
+        return drift(
+            ws, scope=scope, heal=heal, accept=accept, branch=branch, author=author, view=view,
+            stopped=stop, progress=hook,
+        )  # fmt: skip
 
 
 def _write_body(run: DriftRun, path: Path) -> None:

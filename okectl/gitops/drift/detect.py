@@ -28,10 +28,10 @@ place it happened.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from okectl.config.models import DriftMode
@@ -43,7 +43,6 @@ from okectl.jsontext import canonical
 from okectl.model.resources import (
     LABEL_COMMIT,
     WIRE_FIELDS,
-    ActualResource,
     Address,
     Kind,
     Resource,
@@ -193,6 +192,8 @@ class _History:
         self._states: dict[str, Mapping[Address, Resource] | str] = {}
         self._repo: tuple[git.Repo, str] | None = None
         self._in_git: bool | None = None
+        self._uncommitted: set[str] | None = None
+        self._last: dict[str, str | None] = {}
 
     def _open(self) -> tuple[git.Repo, str] | None:
         from okectl.config.revision import inside_git, open_repo
@@ -248,6 +249,9 @@ class _History:
                 continue  # not in this clone: the others decide
         return min(dated)[1] if dated else None
 
+    def in_git(self) -> bool:
+        return self._open() is not None
+
     def last_change(self, rel: str) -> str | None:
         """The commit that last changed ``rel`` (relative to the configuration root), the
         work tree when it has changes not committed, None when git never had it."""
@@ -256,15 +260,20 @@ class _History:
             return None
         repo, prefix = opened
         path = f"{prefix}/{rel}" if prefix else rel
-        changed = {d.a_path for d in repo.index.diff(None)} | set(repo.untracked_files)
-        try:
-            changed |= {d.a_path for d in repo.index.diff("HEAD")}
-            found = repo.git.log("-1", "--format=%H", "--", path).strip()
-        except Exception:
-            found = ""
-        if path in changed:
+        if self._uncommitted is None:
+            changed = {d.a_path for d in repo.index.diff(None) if d.a_path} | set(repo.untracked_files)
+            # No commit yet: nothing is committed, everything is in the work tree.
+            with contextlib.suppress(Exception):
+                changed |= {d.a_path for d in repo.index.diff("HEAD") if d.a_path}
+            self._uncommitted = changed
+        if path in self._uncommitted:
             return WORK_TREE
-        return found or None
+        if path not in self._last:
+            try:
+                self._last[path] = repo.git.log("-1", "--format=%H", "--", path).strip() or None
+            except Exception:
+                self._last[path] = None
+        return self._last[path]
 
 
 @dataclass(frozen=True)
@@ -302,14 +311,17 @@ class _Classifier:
         self.history = _History(ws)
         self._asked: dict[str, dict[Address, _Asked]] = {}
         self._tenant_commit: dict[tuple[str, str], str | None] = {}
+        self._requests: dict[str, bool] = {}
 
     def _by_requests(self, supplier: str) -> bool:
-        from okectl.providers.base import Capability
-        from okectl.providers.registry import adapter
+        if supplier not in self._requests:
+            from okectl.providers.base import Capability
+            from okectl.providers.registry import adapter
 
-        api = self.ws.state.suppliers[supplier].api
-        found = adapter(api.provider) if api is not None else None
-        return found is not None and Capability.CHANGE_REQUESTS in found.capabilities
+            api = self.ws.state.suppliers[supplier].api
+            found = adapter(api.provider) if api is not None else None
+            self._requests[supplier] = found is not None and Capability.CHANGE_REQUESTS in found.capabilities
+        return self._requests[supplier]
 
     def verdict(self, change: Change) -> _Verdict:
         addr = change.address
@@ -317,6 +329,8 @@ class _Classifier:
             return _CONFIGURATION  # the configuration takes over what was made by hand
         if self._by_requests(addr.supplier):
             return self._requested_verdict(change)
+        if not self.history.in_git():
+            return _Verdict(undetermined=NOT_IN_GIT)
         if change.action == "create":
             base = self._tenant(addr.supplier, addr.school)
             if base is None:
@@ -485,12 +499,3 @@ def _group(ws: Workspace, verdicts: list[tuple[Change, _Verdict]]) -> list[Findi
     for finding in out:
         finding.places.sort(key=lambda p: p.address)
     return out
-
-
-def actual_of(report: DriftReport, address: Address) -> ActualResource | None:
-    """What the supplier has at ``address``, as the report's plan read it."""
-    return report.run.actual.get(address)
-
-
-def record_path(root: Path, supplier: str, school: str) -> Path:
-    return root / RECORD_DIR / supplier / f"{school}.yaml"
