@@ -17,21 +17,20 @@ import pytest
 from okectl.commands.apply import apply
 from okectl.engine.workspace import load_workspace
 from okectl.model.resources import WIRE_FIELDS
-from tests.gitops.conftest import PROFILE_MINIMAL, PROFILE_STANDARD, SUPPLIER_PLAN, VERSIONS, GitRepo
+from tests.gitops.conftest import (
+    PROFILE_MINIMAL,
+    PROFILE_STANDARD,
+    SUPPLIER_DELTA,
+    SUPPLIER_PLAN,
+    VERSIONS,
+    GitRepo,
+)
 from tests.serving import serve_in_background
 
 SCHOOLS = ("11AA", "22BB", "33CC", "44DD")
 
-SUPPLIER = """
-    id: delta
-    name: Delta Toets
-    roles: [ta]
-    flows: [0, 2, 3, 4]
-    oke_versions: ["1.0", "1.0.1", "1.1"]
-    api: {provider: sandbox}
-    role_names: {assessor: Beoordelaar}
-    drift: {mode}
-"""
+# The supplier of tests.gitops.conftest, with its drift mode.
+SUPPLIER = SUPPLIER_DELTA + "    drift: {mode}\n"
 RULES = """
     rules:
       - id: production-final

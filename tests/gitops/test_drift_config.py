@@ -42,17 +42,17 @@ HELP = (
 @pytest.mark.parametrize(
     ("written", "problem"),
     [
-        ("hael", f"suppliers/delta.yaml:8:8: drift: 'hael' is not a drift mode; {HELP}"),
+        ("hael", f"suppliers/delta.yaml:9:8: drift: 'hael' is not a drift mode; {HELP}"),
         (
             "{environment: heal, role: acept}",
-            "suppliers/delta.yaml:8:34: drift.role: 'acept' is not one of detect, heal, accept; "
+            "suppliers/delta.yaml:9:34: drift.role: 'acept' is not one of detect, heal, accept; "
             "did you mean 'accept'?",
         ),
         (
             "{enviroment: heal}",
-            "suppliers/delta.yaml:8:9: unknown field 'enviroment'; did you mean 'environment'?",
+            "suppliers/delta.yaml:9:9: unknown field 'enviroment'; did you mean 'environment'?",
         ),
-        ("[heal]", f"suppliers/delta.yaml:8:8: drift: not a drift mode; {HELP}"),
+        ("[heal]", f"suppliers/delta.yaml:9:8: drift: not a drift mode; {HELP}"),
     ],
 )
 def test_a_mistake_is_one_line_at_its_place(
@@ -75,6 +75,6 @@ def test_acting_on_drift_needs_an_api(build_tree: Callable[[dict[str, str]], Pat
 
     assert result.exit_code == 1
     assert result.err == (
-        "suppliers/delta.yaml:7:8: drift: accept and heal need an api; a supplier without one is verified "
+        "suppliers/delta.yaml:8:8: drift: accept and heal need an api; a supplier without one is verified "
         "only, so okectl finds no drift there to act on\n"
     )
