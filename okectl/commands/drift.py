@@ -15,18 +15,20 @@ import dataclasses
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from okectl.commands.apply import Applied, ApplyView, apply
 from okectl.commands.plan import save
 from okectl.config.models import Supplier
 from okectl.engine.workspace import Workspace
 from okectl.errors import EXIT_POLICY, OkectlError
-from okectl.gitops.drift.accept import Accepted, accept_drift
 from okectl.gitops.drift.detect import DriftReport, Finding, Place, find_drift
 from okectl.model.scope import Scope
 from okectl.plans.changes import Plan
 from okectl.plans.outcomes import ReadProgress, StopSignal
+
+if TYPE_CHECKING:
+    from okectl.gitops.drift.accept import Accepted
 
 # Why a place of a heal-mode finding is left to apply.
 MIXED = (
@@ -151,6 +153,9 @@ def drift(
     if heal:
         run.healed = heal_drift(ws, report, view=view, stopped=stopped)
     if accept:
+        # Round-trip YAML, GitPython and the policy engine, only when accepting.
+        from okectl.gitops.drift.accept import accept_drift
+
         run.accepted = accept_drift(ws, report, branch=branch, author=author)
     return run
 
