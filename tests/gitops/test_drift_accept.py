@@ -185,3 +185,21 @@ def test_the_pull_requests_text_is_only_for_accepting(
 
     assert result.exit_code == 1
     assert "--pr-body is for accepted drift" in result.err
+
+
+def test_a_value_with_control_or_invisible_characters_is_never_written(
+    make_fleet: Callable[..., Fleet],
+) -> None:
+    fleet = make_fleet("accept")
+    for env in ("production", "acceptance"):
+        fleet.desk.edit(f"11AA/{env}/role/assessor", groups=["11aa-docenten\u202egnp.exe"])
+        fleet.desk.edit(f"22BB/{env}/role/assessor", groups=["22bb-docenten\x1b[2J"])
+
+    run = drift(load_workspace(fleet.root), accept=True)
+
+    assert [run.outcome(f).status for f in run.report.findings] == ["not accepted", "not accepted"]
+    assert run.outcome(run.report.findings[0]).detail[0] == (
+        "delta/11AA/acceptance/role/assessor: groups: the supplier's value holds control or invisible "
+        "characters; okectl does not write it"
+    )
+    assert fleet.repo.git("status", "--porcelain") == ""

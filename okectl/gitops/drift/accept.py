@@ -311,6 +311,9 @@ class _Edit:
                 "a secret is never written into the configuration (heal it, or change the value "
                 "behind its reference)"
             )
+        if _unprintable(moved.actual):
+            # A reviewer could not see it in the pull request: hostile until shown otherwise.
+            return "the supplier's value holds control or invisible characters; okectl does not write it"
         if addr.kind == "role":
             return self._role(addr, moved)
         rel, conn = self._connection(addr)
@@ -343,6 +346,15 @@ class _Edit:
             doc["roles"][addr.name] = flow_seq(sorted(moved.actual))
             return None
         return "okectl does not write this field into the configuration"
+
+
+def _unprintable(value: Any) -> bool:
+    """Text with a control, format (bidirectional, zero-width) or other invisible character."""
+    if isinstance(value, str):
+        return not value.isprintable()
+    if isinstance(value, list | dict):
+        return any(_unprintable(v) for v in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 # An environment's fields a school file sets for it, and how.
