@@ -333,8 +333,6 @@ def keep_drift_issue(
 
 
 PullRequestOutcome = Literal["opened", "updated"]
-# Carried by the pull request of accepted drift (views.drift.PR_MARKER), to find it again.
-ACCEPT_MARKER = "<!-- okectl-drift-accept -->"
 ACCEPT_TITLE = "Accept drift at the suppliers"
 
 
