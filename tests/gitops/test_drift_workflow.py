@@ -172,3 +172,25 @@ def test_the_drift_issue_shows_the_grouped_report_and_the_job_fails_when_healing
     assert last.returncode == 1
     assert last.stdout == "::error::okectl drift: healing refused while policy errors stand (exit 3)\n"
     assert state.pulls == []
+
+
+def test_the_nightly_has_the_history_an_identity_and_never_heals_beside_an_apply() -> None:
+    job = DRIFT["jobs"]["drift"]
+    checkout = STEPS[0]
+    (action,) = [s for s in STEPS if s.get("uses") == "./"]
+    apply = yaml.safe_load((PROJECT / ".github/workflows/apply.yml").read_text(encoding="utf-8"))
+
+    assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
+    assert action["with"]["drift"] == "true" and action["with"]["fail"] == "false"
+    assert job["concurrency"] == {"group": "okectl-apply", "cancel-in-progress": False}
+    assert apply["concurrency"]["group"] == "okectl-apply"
+    assert {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"} <= set(
+        job["env"]
+    )
+    assert DRIFT["permissions"] == {"contents": "write", "pull-requests": "write", "issues": "write"}
+    # The action returns to its own commit after accepting; the pull request step pushes the branch.
+    assert (
+        'git checkout --quiet "$start"'
+        in next(s for s in ACTION["runs"]["steps"] if s["id"] == "drift")["run"]
+    )
+    assert "git push --force" in _step("Open or update the pull request of accepted drift")["run"]
