@@ -77,6 +77,23 @@ def commit_identity(root: Path, author: str | None = None) -> tuple[git.Actor, g
     return by, committer or by
 
 
+def check_new_branch(root: Path, branch: str) -> None:
+    """Refuse a branch name git would refuse, or one that exists: checked before work that
+    ends in committing on it, so that work is not done for nothing."""
+    repo, _ = open_repo(root)
+    with repo:
+        _check_new_branch(repo, branch)
+
+
+def _check_new_branch(repo: git.Repo, branch: str) -> None:
+    try:
+        repo.git.check_ref_format("--branch", branch)
+    except git.GitCommandError:
+        raise GitError(f"{branch!r} is not a valid branch name") from None
+    if branch in repo.heads:
+        raise GitError(f"branch {branch!r} already exists; pick another name or delete it first")
+
+
 def commit_on_branch(
     root: Path,
     branch: str,
@@ -95,12 +112,7 @@ def commit_on_branch(
     """
     repo, prefix = open_repo(root)
     with repo:
-        try:
-            repo.git.check_ref_format("--branch", branch)
-        except git.GitCommandError:
-            raise GitError(f"{branch!r} is not a valid branch name") from None
-        if branch in repo.heads:
-            raise GitError(f"branch {branch!r} already exists; pick another name or delete it first")
+        _check_new_branch(repo, branch)
         try:
             head = repo.head.commit
         except ValueError:

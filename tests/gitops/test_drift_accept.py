@@ -203,3 +203,22 @@ def test_a_value_with_control_or_invisible_characters_is_never_written(
         "characters; okectl does not write it"
     )
     assert fleet.repo.git("status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("branch", "problem"),
+    [
+        ("bad..name", "'bad..name' is not a valid branch name"),
+        ("main", "branch 'main' already exists; pick another name or delete it first"),
+    ],
+)
+def test_a_branch_that_cannot_be_made_is_refused_before_anything_is_healed(
+    make_fleet: Callable[..., Fleet], branch: str, problem: str
+) -> None:
+    fleet = make_fleet("{environment: heal, client: accept}")
+    fleet.desk.edit("11AA/acceptance", oke_version="1.0.1")
+
+    result = run_cli("drift", "--heal", "--accept", "--branch", branch, "--repo", str(fleet.root))
+
+    assert (result.exit_code, result.out, result.err) == (1, "", problem + "\n")
+    assert fleet.desk.get("11AA/acceptance")[0]["oke_version"] == "1.0.1"

@@ -39,7 +39,7 @@ from okectl.errors import ValidationFailed
 from okectl.files import replace_file
 from okectl.gitops.bump import unwaived_findings
 from okectl.gitops.drift.detect import DriftReport, Finding, Moved, Place
-from okectl.gitops.git import commit_identity, commit_on_branch, require_clean
+from okectl.gitops.git import check_new_branch, commit_identity, commit_on_branch, require_clean
 from okectl.jsontext import canonical
 from okectl.model.resources import Address, Resource, normalise
 
@@ -91,6 +91,7 @@ def check_can_accept(ws: Workspace, *, branch: str | None, author: str | None) -
     require_clean(ws.root, "accept drift", branch=branch)
     if branch is not None:
         commit_identity(ws.root, author)
+        check_new_branch(ws.root, branch)
 
 
 def accept_drift(
