@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from okectl.cli.options import emit, output_option, repo_option
-from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 
 if TYPE_CHECKING:
     from okectl.commands.drift import DriftRun
@@ -113,7 +113,11 @@ def _write_body(run: DriftRun, path: Path) -> None:
 
 
 def _exit_code(run: DriftRun, detailed: bool) -> int:
+    healed = run.healed
+    result = healed.applied.result if healed is not None and healed.applied is not None else None
+    if result is not None and result.stopped_by is not None:
+        # As apply: healing stopped by a signal says which.
+        return EXIT_TERMINATED if result.stopped_by == "SIGTERM" else EXIT_INTERRUPTED
     if not run.ok:
-        healed = run.healed
         return healed.refused_exit if healed is not None and healed.refused else EXIT_ERROR
     return EXIT_CHANGES if detailed and run.unresolved else EXIT_OK
