@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from okectl import jsontext
+from okectl.views.apply import render_applied
 from okectl.views.escape import markdown, markdown_code, terminal
 from okectl.views.rendered import Rendered
 from okectl.views.values import show
@@ -146,6 +147,18 @@ def _finding_json(run: DriftRun, finding: Finding) -> dict[str, Any]:
     }
 
 
+def _healed_json(run: DriftRun) -> dict[str, Any] | None:
+    healed = run.healed
+    if healed is None:
+        return None
+    result = healed.applied.result if healed.applied is not None else None
+    return {
+        "refused": healed.refused,
+        "writes": None if result is None else {**result.counts(), "journal": result.journal},
+        "stopped_by": None if result is None else result.stopped_by,
+    }
+
+
 def render_json(run: DriftRun) -> str:
     report = run.report
     accepted = run.accepted
@@ -164,6 +177,7 @@ def render_json(run: DriftRun) -> str:
             "configured": len(report.configured),
             "undetermined": len(report.undetermined),
         },
+        "healed": _healed_json(run),
         "accepted": None
         if accepted is None
         else {
@@ -217,12 +231,21 @@ def render_markdown(run: DriftRun) -> str:
     return "\n".join(out)
 
 
+def _healing(run: DriftRun) -> Rendered:
+    """Apply's own account of the writes healing made (as okectl apply gives it)."""
+    healed = run.healed
+    if healed is None or healed.applied is None or healed.applied.result is None:
+        return Rendered()
+    return render_applied(healed.applied)
+
+
 def render_drift(run: DriftRun, output: str) -> Rendered:
+    healing = _healing(run)
     if output == "json":
-        return Rendered(render_json(run))
+        return Rendered(render_json(run), healing.err)
     if output == "markdown":
-        return Rendered(render_markdown(run))
-    return Rendered(render_text(run))
+        return Rendered(render_markdown(run), healing.err)
+    return Rendered(render_text(run) + healing.out, healing.err)
 
 
 def render_pull_request(run: DriftRun) -> str:

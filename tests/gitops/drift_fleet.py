@@ -120,6 +120,14 @@ class Desk:
         _, etag = self.get(address)
         self.http.delete(self._path(address), headers={"If-Match": etag}).raise_for_status()
 
+    def slow(self, latency_ms: int) -> None:
+        """Every answer of the supplier that much later (0: as fast as it can)."""
+        control = self.base.rsplit("/s/", 1)[0] + "/_sandbox/faults"
+        if latency_ms:
+            httpx.post(control, json={"latency_ms": latency_ms}, timeout=10).raise_for_status()
+        else:
+            httpx.delete(control, timeout=10).raise_for_status()
+
     def close(self) -> None:
         self.http.close()
 
@@ -146,7 +154,7 @@ def fleet_fixture(
 
         def make(mode: str = "detect") -> Fleet:
             repo = make_repo(fleet_files(mode))
-            url = stack.enter_context(serve_in_background(tmp_path / "sandbox.db"))
+            url = stack.enter_context(serve_in_background(tmp_path / "sandbox.db", control=True))
             monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
             apply_all(repo.root)
             desk = Desk(url)

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -178,3 +182,34 @@ def test_the_command_heals_tells_each_write_on_stderr_and_the_next_run_is_clean(
     assert "delta/44DD/acceptance: created\n" in healed.err
     assert "delta/11AA/acceptance: updated\n" in healed.err
     assert (again.exit_code, again.out) == (0, "No drift at the suppliers.\n")
+
+
+def test_sigterm_stops_healing_as_it_stops_apply(make_fleet: Callable[..., Fleet]) -> None:
+    fleet = make_fleet("heal")
+    _hand_edits(fleet)
+    fleet.desk.slow(300)
+    runs = fleet.root / ".okectl/runs"
+    before = set(runs.iterdir())
+    env = {**os.environ, "OKECTL_SANDBOX_URL": fleet.url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "okectl", "drift", "--heal", "--repo", str(fleet.root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def written() -> bool:
+        journals = set(runs.iterdir()) - before
+        return any('"event": "call"' in j.read_text() for j in journals)
+
+    deadline = time.monotonic() + 60
+    while not written() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    fleet.desk.slow(0)
+
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM: the writes under way finished, no others started" in err
+    assert "[heal: not healed]" in out and "not-attempted: the run was stopped (SIGTERM)" in out
+    # What was not written is drift still; the next heal finishes it.
+    assert run_cli("drift", "--heal", "--repo", str(fleet.root)).exit_code == 0
+    assert find_drift(load_workspace(fleet.root)).findings == []
