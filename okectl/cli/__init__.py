@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "verify": "okectl.cli.verify:verify",
     "requests": "okectl.cli.requests:requests",
     "incidents": "okectl.cli.incidents:incidents",
+    "drift": "okectl.cli.drift:drift",
 }
 
 

@@ -29,13 +29,12 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from okectl.config.repository import DesiredState
-from okectl.config.revision import dirty_files, inside_git
-from okectl.config.roundtrip import roundtrip_yaml
+from okectl.config.roundtrip import flow_map, roundtrip_yaml
 from okectl.engine.validate import edited_copy
 from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.files import replace_file
-from okectl.gitops.git import commit_identity, commit_on_branch
+from okectl.gitops.git import commit_identity, commit_on_branch, require_clean
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
 
@@ -87,12 +86,6 @@ def _same_style(old: Any, new: str) -> ScalarString:
         return value
     quoted: ScalarString = DoubleQuotedScalarString(new)
     return quoted
-
-
-def _flow_map(data: dict[str, Any]) -> CommentedMap:
-    m = CommentedMap(data)
-    m.fa.set_flow_style()
-    return m
 
 
 def _env_types(state: DesiredState, code: str, supplier: str) -> dict[str, str]:
@@ -218,7 +211,7 @@ def _edit_connection(
             if not isinstance(envs, CommentedMap):
                 envs = CommentedMap()
                 conn["environments"] = envs
-            envs[name] = _flow_map({"oke_version": DoubleQuotedScalarString(version)})
+            envs[name] = flow_map({"oke_version": DoubleQuotedScalarString(version)})
         else:
             override["oke_version"] = _same_style(override.get("oke_version"), version)
     return repr(conn) != before
@@ -257,8 +250,9 @@ def _check_inputs(
     return schools or connected
 
 
-def _policy_findings(state: DesiredState) -> tuple[set[str], set[str]]:
-    """Unwaived policy (errors, other findings), as comparable lines."""
+def unwaived_findings(state: DesiredState) -> tuple[set[str], set[str]]:
+    """Unwaived policy (errors, other findings), as comparable lines: what an edit of the
+    configuration introduces is what the edited state has and this state had not."""
     from okectl.policy.engine import evaluate
 
     report = evaluate(state)
@@ -309,7 +303,7 @@ def plan_bump(
         for r in validated.resources
         if r.address.kind == "environment"
     }
-    before_policy, before_other = _policy_findings(state)
+    before_policy, before_other = unwaived_findings(state)
     with edited_copy(root, result.files, what="a bumped file") as scratch:
         try:
             after_validated = load_workspace(scratch).validated
@@ -317,7 +311,7 @@ def plan_bump(
             raise BumpRefused(
                 "the bumped configuration does not validate; nothing was written", exc.lines()
             ) from None
-        after_policy, after_other = _policy_findings(after_validated.state)
+        after_policy, after_other = unwaived_findings(after_validated.state)
     after_versions = {
         r.address: str(r.spec.get("oke_version"))
         for r in after_validated.resources
@@ -364,15 +358,7 @@ def bump(
     root = ws.root
     if author is not None and branch is None:
         raise OkectlError("--author names who commits: it goes with --branch")
-    if inside_git(root):
-        dirty = dirty_files(root)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-            raise OkectlError(
-                f"refusing to bump: the working tree has uncommitted changes ({shown}); commit or stash them"
-            )
-    elif branch is not None:
-        raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
+    require_clean(root, "bump", branch=branch)
     # Before the work, not after it: a commit that cannot be made must not leave a branch behind.
     identity = commit_identity(root, author) if branch is not None else None
     result = plan_bump(

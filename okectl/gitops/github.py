@@ -27,6 +27,7 @@ DEFAULT_API_URL = "https://api.github.com"
 # GitHub refuses a comment or issue body over 65,536 characters.
 BODY_LIMIT = 65_536
 PLAN_LIMIT = 50_000
+DRIFT_LIMIT = 10_000
 VERIFY_LIMIT = 10_000
 CUT_NOTE = "\n\n_Cut here; the whole text is in the job log._"
 ANSWER_LIMIT = 16 << 20
@@ -245,13 +246,21 @@ DriftOutcome = Literal["opened", "updated", "closed", "clean", "unknown"]
 
 
 def drift_body(
-    *, plan_exit: str, plan: str | None, verify_exit: str, verify: str | None, run_url: str
+    *,
+    plan_exit: str,
+    plan: str | None,
+    verify_exit: str,
+    verify: str | None,
+    run_url: str,
+    drift: str | None = None,
 ) -> str | None:
     """The drift issue's text, or None when there is nothing to report.
 
     Exit codes as `okectl plan --detailed-exitcode` and `okectl verify` give them: plan 2
     (changes), 3 (policy errors stand: apply would refuse) and verify 4 (an environment serves
-    another OKE version) are reported."""
+    another OKE version) are reported. ``drift`` is `okectl drift --output markdown`: what
+    drifted, grouped by cause, and what each supplier's mode did about it; shown before the
+    plan when there is anything to report."""
     said: list[str] = []
     if plan_exit == "2":
         said.append(
@@ -271,6 +280,8 @@ def drift_body(
     if not said:
         return None
     body = "\n\n".join(said)
+    if drift is not None:
+        body += "\n\n" + cut(drift, DRIFT_LIMIT)
     if plan is not None:
         body += "\n\n" + cut(plan, PLAN_LIMIT)
     if verify_exit == "4" and verify is not None:
@@ -319,6 +330,45 @@ def keep_drift_issue(
         body={"state": "closed", "state_reason": "completed"},
     )
     return "closed"
+
+
+PullRequestOutcome = Literal["opened", "updated"]
+ACCEPT_TITLE = "Accept drift at the suppliers"
+
+
+def keep_pull_request(
+    api: GitHub, repo: str, *, branch: str, base: str, body: str
+) -> tuple[PullRequestOutcome, int]:
+    """Open the pull request of ``branch`` into ``base`` with ``body``, or update the one
+    open already: one pull request of accepted drift, kept up to date night after night."""
+    repo = check_repository(repo)
+    owner = repo.split("/", 1)[0]
+    listed = api.pages(
+        f"/repos/{repo}/pulls", {"head": f"{owner}:{branch}", "base": base, "state": "open", "per_page": 100}
+    )
+    found = next(
+        (
+            p
+            for p in listed
+            if isinstance(p, dict)
+            and isinstance(p.get("number"), int)
+            and isinstance(p.get("head"), dict)
+            and p["head"].get("ref") == branch
+        ),
+        None,
+    )
+    if found is not None:
+        api.call("PATCH", f"/repos/{repo}/pulls/{found['number']}", body={"body": body})
+        return "updated", int(found["number"])
+    doc, _ = api.call(
+        "POST",
+        f"/repos/{repo}/pulls",
+        body={"title": ACCEPT_TITLE, "head": branch, "base": base, "body": body},
+    )
+    number = doc.get("number") if isinstance(doc, dict) else None
+    if not isinstance(number, int):
+        raise ForgeError(f"POST /repos/{repo}/pulls: GitHub's answer names no pull request number")
+    return "opened", number
 
 
 def add_to_summary(path: Path, text: str) -> None:

@@ -81,7 +81,8 @@ def test_the_action_installs_okectl_then_validates_checks_plans_verifies_and_com
 
     assert action["runs"]["using"] == "composite"
     assert [s["id"] for s in steps] == [
-        "python", "install", "validate", "policy", "sarif", "plan", "verify", "artifact", "comment", "result",
+        "python", "install", "validate", "policy", "sarif", "drift", "plan", "verify", "artifact", "comment",
+        "result",
     ]
     by_id = {s["id"]: s for s in steps}
     assert by_id["python"]["uses"].startswith("actions/setup-python@")
