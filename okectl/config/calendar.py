@@ -73,7 +73,9 @@ class FreezeWindow(Model):
     @model_validator(mode="after")
     def _in_order(self) -> FreezeWindow:
         if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}; a window ends on or after its start")
+            raise ValueError(
+                f"end {self.end} is before start {self.start}; a window ends on or after its start"
+            )
         return self
 
     @property

@@ -43,7 +43,8 @@ KIND_HELP = (
     "A built-in rule kind (max-environments, profile-environment-types, profile-required, "
     "supported-version, ooapi-version, acceptance-not-behind, version-spread, "
     "supplier-supports-version, sso-federation, sso-mode, privacy, flow-6-dpia, certification, "
-    "supplier-role-mapping, school-roles, separation-of-duties, minimal-scopes, verified, request-age), "
+    "supplier-role-mapping, school-roles, separation-of-duties, minimal-scopes, verified, request-age, "
+    "freeze), "
     "or `cel` for a custom expression"
 )
 

@@ -6,7 +6,7 @@ walks the fleet once and calls each hook a kind defines, for the parts its rule 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
@@ -17,11 +17,16 @@ from okectl.model.releases import Release
 from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
 
 # Where a selector's patterns are matched; kept importable from here for the rule kinds.
-__all__ = ["Check", "Emitter", "NoParams", "is_pattern", "listing", "matches"]
+__all__ = ["ChangedEnvironments", "Check", "Emitter", "NoParams", "is_pattern", "listing", "matches"]
 
 
 class NoParams(Model):
     pass
+
+
+# The environment addresses whose configuration changes, counted from a day (the caller
+# knows how: a plan's changes, or git since then); None when it cannot tell.
+ChangedEnvironments = Callable[[date], frozenset[str] | None]
 
 
 class Emitter:
@@ -30,6 +35,7 @@ class Emitter:
     state: DesiredState
     today: date
     releases: dict[str, list[Release]] | None
+    changed: ChangedEnvironments | None = None
 
     def emit(
         self,
