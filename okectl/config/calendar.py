@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from okectl.config.hints import did_you_mean
 from okectl.config.models import EnvironmentType, FunctionalRole, IsoDate, Model, Slug, Supplier
@@ -73,8 +74,10 @@ class FreezeWindow(Model):
     @model_validator(mode="after")
     def _in_order(self) -> FreezeWindow:
         if self.end < self.start:
-            raise ValueError(
-                f"end {self.end} is before start {self.start}; a window ends on or after its start"
+            raise PydanticCustomError(
+                "window_dates",
+                "end {end} is before start {start}; a window ends on or after its start",
+                {"end": str(self.end), "start": str(self.start)},
             )
         return self
 
@@ -99,7 +102,9 @@ class Calendar(Model):
         names = [w.name for w in self.windows]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"window name {twice[0]!r} is used twice; names must be unique")
+            raise PydanticCustomError(
+                "unique_names", "window name '{name}' is used twice; names must be unique", {"name": twice[0]}
+            )
         return self
 
 

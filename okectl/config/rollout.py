@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from okectl.config.hints import did_you_mean
 from okectl.config.models import Model, Slug
@@ -57,7 +58,9 @@ class Rollout(Model):
         names = [w.name for w in self.waves]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"wave name {twice[0]!r} is used twice; names must be unique")
+            raise PydanticCustomError(
+                "unique_names", "wave name '{name}' is used twice; names must be unique", {"name": twice[0]}
+            )
         return self
 
     def wave_of(self, school: str) -> Wave | None:
