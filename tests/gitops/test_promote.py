@@ -397,3 +397,44 @@ def test_promote_outside_git_or_without_waves_is_one_line(build_tree: Callable[.
     assert missing.err.strip().endswith(
         "promote needs policies/rollout.yaml: the waves of schools a version reaches, in order"
     )
+
+
+def _run(started: str, level: int = 3, passed: int = 3) -> dict[str, object]:
+    return {"date": "2026-11-03", "started": started, "level": level, "passed_level": passed}
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        (
+            {"other/11AA/test": _run("2026-11-03T09:00:00Z")},
+            "results name 'other/11AA/test', not an environment of delta",
+        ),
+        (
+            {"delta/11AA/test": _run("2026-11-03T09:00:00Z", level=2, passed=4)},
+            "results of delta/11AA/test: passed_level 4 is above level 2",
+        ),
+        (
+            {"delta/11AA/test": _run("2999-01-01T00:00:00Z")},
+            "results of delta/11AA/test: started 2999-01-01T00:00:00+00:00, later than now",
+        ),
+        (
+            {"delta/11AA/test": _run("2026-11-03 09:00")},
+            "not a verification record (oke_versions.1.1.results.delta/11AA/test.started:",
+        ),
+    ],
+)
+def test_a_record_whose_results_contradict_themselves_is_never_believed(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, result: dict[str, object], problem: str
+) -> None:
+    path = repo.root / "verification" / "delta.json"
+    doc = json.loads(path.read_text())
+    doc["oke_versions"]["1.1"]["results"] = result
+    path.write_text(json.dumps(doc))
+    _on(monkeypatch, "2026-11-12")
+
+    done = _promote(repo, "--to", "acceptance", "--dry-run")
+
+    assert done.exit_code == 1
+    (line,) = done.err.splitlines()
+    assert line.startswith("verification/delta.json: ") and problem in line
