@@ -301,3 +301,25 @@ def test_a_calendar_mistake_is_one_line_at_its_place(
 
     assert result.exit_code == 1
     assert problem in result.err
+
+
+def test_by_default_only_test_administration_production_is_frozen_and_adjacent_windows_join(
+    applied: GitRepo,
+) -> None:
+    planwijs = BASE_FILES["schools/33CC.yaml"].replace('oke_version: "1.0"', 'oke_version: "1.0.1"')
+    calendar = CALENDAR + "      - {name: resits-2026-winter, start: 2026-12-05, end: 2026-12-10}\n"
+    applied.commit(
+        "a planning supplier moves, and resits follow the exams",
+        {"schools/33CC.yaml": planwijs, "schools/22BB.yaml": BUMPED_22BB, "policies/calendar.yaml": calendar},
+    )
+
+    lines = _pending(applied).splitlines()
+
+    # planwijs plays tpl, not ta: its production is not what candidates sit exams in.
+    at = lines.index("    ~ planwijs/33CC/production  update")
+    assert not lines[at + 1].strip().startswith("frozen:")
+    at = lines.index("    ~ delta/22BB/production  update")
+    assert lines[at + 1] == (
+        "        frozen: freeze window exams-2026-winter (2026-11-25 to 2026-12-04); "
+        "apply writes it from 2026-12-11 on, or now with --break-glass --reason TEXT"
+    )
