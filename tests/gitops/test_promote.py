@@ -438,3 +438,42 @@ def test_a_record_whose_results_contradict_themselves_is_never_believed(
     assert done.exit_code == 1
     (line,) = done.err.splitlines()
     assert line.startswith("verification/delta.json: ") and problem in line
+
+
+def test_a_real_verification_recorded_after_the_change_lets_the_wave_move(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.serving import serve_in_background
+
+    _on(monkeypatch, "2026-11-01")
+    repo = make_repo(FILES)
+    with serve_in_background(tmp_path / "sandbox.db") as url:
+        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
+        assert run_cli("apply", "--repo", str(repo.root), "--auto-approve").exit_code == 0
+        _on(monkeypatch, "2026-11-02")
+        assert run_cli(
+            "bump", "--repo", str(repo.root), "--supplier", "delta", "--oke-version", "1.1",
+            "--environment", "test", "--school", "11AA",
+        ).exit_code == 0
+        repo.commit("11AA tests OKE 1.1")
+        before = _promote(repo, "--to", "acceptance", "--dry-run")
+        applied = run_cli("apply", "--repo", str(repo.root), "--auto-approve")
+        assert applied.exit_code == 0, applied.err
+        _on(monkeypatch, "2026-11-05")
+        verified = run_cli(
+            "verify", "--repo", str(repo.root), "--supplier", "delta", "--school", "11AA",
+            "--environment", "test", "--level", "3", "--record",
+        )
+        assert verified.exit_code == 0, verified.out + verified.err
+        repo.commit("verified 11AA test at OKE 1.1")
+        _on(monkeypatch, "2026-11-12")
+        after = _promote(repo, "--to", "acceptance", "--dry-run")
+
+    assert before.exit_code == 1
+    assert _gate(before, "11AA", "verified")[0] == (
+        FAIL + "verified   no verification of delta/11AA/test at OKE 1.1 is recorded"
+    )
+    assert after.exit_code == 0, after.out
+    assert _gate(after, "11AA", "verified")[0].startswith(
+        PASS + "verified   delta/11AA/test passed level 3 on 2026-11-05"
+    )
