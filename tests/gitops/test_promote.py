@@ -477,3 +477,33 @@ def test_a_real_verification_recorded_after_the_change_lets_the_wave_move(
     assert _gate(after, "11AA", "verified")[0].startswith(
         PASS + "verified   delta/11AA/test passed level 3 on 2026-11-05"
     )
+
+
+def test_on_main_a_version_is_set_when_its_merge_arrives_not_when_its_branch_commit_was_made(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _on(monkeypatch, "2026-11-03", "12:00")
+    repo.git("switch", "-q", "-c", "pilot-acceptance")
+    school = repo.read("schools/11AA.yaml").replace(
+        'test: {oke_version: "1.1"}', 'test: {oke_version: "1.1"}\n      acceptance: {oke_version: "1.1"}'
+    )
+    repo.commit("11AA acceptance to 1.1", {"schools/11AA.yaml": school})
+    # Verified between the branch's commit and its merge: the merge is when main changed.
+    _record(repo, "1.1", {"delta/11AA/acceptance": ("2026-11-05T09:00:00Z", 3)})
+    repo.git("switch", "-q", "main")
+    _on(monkeypatch, "2026-11-10")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge the pilot's acceptance", "pilot-acceptance")
+    _on(monkeypatch, "2026-11-20")
+
+    result = _promote(repo, "--to", "production", "--dry-run")
+
+    assert result.exit_code == 1
+    merge = _short(repo, "HEAD")
+    assert _gate(result, "11AA", "verified")[0] == (
+        FAIL + "verified   the recorded pass of delta/11AA/acceptance on 2026-11-05 "
+        f"(started 2026-11-05T09:00:00+00:00) is from before OKE 1.1 was set there "
+        f"(2026-11-10T10:00:00+01:00, commit {merge}): it verified the old configuration"
+    )
+    assert _gate(result, "11AA", "soak")[0].startswith(
+        PASS + f"soak       delta/11AA/acceptance runs OKE 1.1 since 2026-11-10 (commit {merge})"
+    )
