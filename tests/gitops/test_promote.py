@@ -468,7 +468,23 @@ def test_a_real_verification_recorded_after_the_change_lets_the_wave_move(
         repo.commit("verified 11AA test at OKE 1.1")
         _on(monkeypatch, "2026-11-12")
         after = _promote(repo, "--to", "acceptance", "--dry-run")
+        assert _promote(repo, "--to", "acceptance").exit_code == 0
+        repo.commit("promote 1.1 to acceptance for the pilot")
+        assert run_cli("apply", "--repo", str(repo.root), "--auto-approve").exit_code == 0
+        _on(monkeypatch, "2026-11-13")
+        again = run_cli(
+            "verify", "--repo", str(repo.root), "--supplier", "delta", "--school", "11AA",
+            "--environment", "acceptance", "--level", "3", "--record",
+        )
+        assert again.exit_code == 0, again.out + again.err
 
+    # A run of acceptance leaves what the record says of test.
+    record = json.loads((repo.root / "verification" / "delta.json").read_text())
+    results = record["oke_versions"]["1.1"]["results"]
+    assert sorted(results) == ["delta/11AA/acceptance", "delta/11AA/test"]
+    assert (results["delta/11AA/test"]["date"], results["delta/11AA/acceptance"]["date"]) == (
+        "2026-11-05", "2026-11-13",
+    )
     assert before.exit_code == 1
     assert _gate(before, "11AA", "verified")[0] == (
         FAIL + "verified   no verification of delta/11AA/test at OKE 1.1 is recorded"
