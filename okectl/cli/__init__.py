@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "policy": "okectl.cli.policy:policy",
     "releases": "okectl.cli.gitops:releases",
     "bump": "okectl.cli.gitops:bump",
+    "promote": "okectl.cli.promote:promote",
     "diff": "okectl.cli.gitops:diff",
     "report": "okectl.cli.gitops:report",
     "verify": "okectl.cli.verify:verify",

@@ -1,5 +1,5 @@
 """The GitHub Action's steps that talk to GitHub: `python -m okectl.cli.action
-comment|drift-issue|drift-pull-request|incidents`.
+comment|drift-issue|drift-pull-request|incidents`, and `reviewed-plan` in the apply workflow.
 
 They run inside a GitHub Actions job and read what the runner provides: ``GITHUB_API_URL``,
 ``GITHUB_REPOSITORY``, ``GITHUB_EVENT_PATH``, ``GITHUB_SERVER_URL``, ``GITHUB_RUN_ID``,
@@ -228,6 +228,29 @@ def incidents(repo: Path, sources: tuple[str, ...], plan_file: Path | None) -> i
         f"{len(done.actions)} issue(s) changed, {done.unchanged} unchanged, "
         f"{done.unseen} of checks this run did not see left as they are"
     )
+    return 0
+
+
+@action.command("reviewed-plan")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the plan."
+)
+@click.option(
+    "--prefix",
+    default="okectl-plan-",
+    show_default=True,
+    help="The pull request workflow's artifact name, before the pull request's number.",
+)
+def reviewed_plan(out: Path, prefix: str) -> int:
+    """On the push that merged a pull request: fetch the plan its review saw (the artifact
+    its workflow kept for its last commit), for okectl apply --reviewed."""
+    from okectl.files import write_atomic
+    from okectl.gitops.reviewed import reviewed_plan as find
+
+    with _api() as api:
+        number, plan = find(api, _env("GITHUB_REPOSITORY"), _env("GITHUB_SHA"), prefix=prefix)
+    write_atomic(out, plan, what="the reviewed plan", mode=0o600)
+    click.echo(f"okectl: the plan reviewed on pull request #{number} is in {out}")
     return 0
 
 

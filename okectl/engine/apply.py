@@ -60,6 +60,7 @@ class Journal:
         self.clock = ws.clock
         self.path = runs / f"{ws.clock.file_stamp()}-{plan_checksum.split(':')[-1][:12]}.jsonl"
         self.plan_checksum = plan_checksum
+        self.user = _user()
         # A new file of its own: never one planted at its name, never through a link.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         self._fh: TextIO = os.fdopen(os.open(self.path, flags, 0o600), "a", encoding="utf-8")
@@ -68,7 +69,7 @@ class Journal:
             plan_checksum=plan_checksum,
             commit=ws.revision.commit,
             dirty=ws.revision.dirty,
-            user=_user(),
+            user=self.user,
             pid=os.getpid(),
         )
 

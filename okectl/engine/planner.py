@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
 from okectl.engine.diff import diff_resources
+from okectl.engine.freeze import mark_frozen
 from okectl.engine.refresh import refresh
 from okectl.engine.safety import UnsafePlan, check_safety
 from okectl.engine.workspace import SecretResolver, Workspace
@@ -123,6 +124,7 @@ def make_plan(
     )
     plan.warnings.extend(_verified_only(state, in_scope))
     plan.warnings.extend(_unset_secrets(plan, desired, resolve))
+    mark_frozen(ws, plan, {a.address: a for a in actual})
     owned_envs: dict[str, int] = {}
     before_envs: dict[str, int] = {}
     for a in actual:

@@ -217,7 +217,20 @@ def _edit_connection(
     return repr(conn) != before
 
 
-def _check_inputs(
+def _runs_everywhere(conn: CommentedMap, types: dict[str, str], version: str) -> bool:
+    """Whether every environment of the connection (but absent ones) runs ``version``."""
+    envs = conn.get("environments")
+    for name in types:
+        override = envs.get(name) if isinstance(envs, CommentedMap) else None
+        if isinstance(override, dict) and override.get("absent") is True:
+            continue
+        pinned = override.get("oke_version") if isinstance(override, dict) else None
+        if str(pinned if pinned is not None else conn.get("oke_version")) != version:
+            return False
+    return True
+
+
+def check_inputs(
     state: DesiredState, supplier: str, version: str, environment: str | None, schools: list[str]
 ) -> list[str]:
     sup = state.suppliers.get(supplier)
@@ -272,12 +285,17 @@ def plan_bump(
     oke_version: str,
     environment: str | None = None,
     schools: list[str] | None = None,
+    tidy: bool = False,
 ) -> BumpResult:
-    """Compute the edited files and check the result; writes nothing."""
+    """Compute the edited files and check the result; writes nothing.
+
+    With ``tidy``, a connection whose every environment runs the version after an
+    environment-type bump moves as a whole instead: its own version changes and the
+    overrides go (what the last stage of a promotion leaves)."""
     root = ws.root
     validated = ws.validated
     state = validated.state
-    targets = _check_inputs(state, supplier, oke_version, environment, schools or [])
+    targets = check_inputs(state, supplier, oke_version, environment, schools or [])
     result = BumpResult(supplier=supplier, oke_version=oke_version, environment=environment)
     yaml = roundtrip_yaml()
     for code in targets:
@@ -290,8 +308,11 @@ def plan_bump(
             continue
         old = (root / rel).read_text(encoding="utf-8")
         doc = yaml.load(old)
-        if not _edit_connection(doc["connections"][supplier], types, oke_version, environment):
+        conn = doc["connections"][supplier]
+        if not _edit_connection(conn, types, oke_version, environment):
             continue
+        if tidy and environment is not None and _runs_everywhere(conn, types, oke_version):
+            _edit_connection(conn, types, oke_version, None)
         buf = io.StringIO()
         yaml.dump(doc, buf)
         if buf.getvalue() != old:
@@ -352,9 +373,12 @@ def bump(
     branch: str | None = None,
     author: str | None = None,
     write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
+    tidy: bool = False,
+    describe: Callable[[BumpResult], str] | None = None,
 ) -> BumpResult:
     """Bump, write the files and, with ``branch``, commit them on a new branch left checked out
-    (as ``author``, "Name <email>", or git's own identity)."""
+    (as ``author``, "Name <email>", or git's own identity), with the message ``describe``
+    gives (by default the bump's own: what moves, and the files)."""
     root = ws.root
     if author is not None and branch is None:
         raise OkectlError("--author names who commits: it goes with --branch")
@@ -362,14 +386,19 @@ def bump(
     # Before the work, not after it: a commit that cannot be made must not leave a branch behind.
     identity = commit_identity(root, author) if branch is not None else None
     result = plan_bump(
-        ws, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
+        ws, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools, tidy=tidy
     )
     if not result.files:
         return result
     if branch is not None and identity is not None:
         result.branch = branch
         result.commit = commit_on_branch(
-            root, branch, result.files, result.commit_message(), write=write, identity=identity
+            root,
+            branch,
+            result.files,
+            (describe or BumpResult.commit_message)(result),
+            write=write,
+            identity=identity,
         )
     else:
         write(root, result.files)

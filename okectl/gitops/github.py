@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -63,6 +64,18 @@ def _said(content: bytes) -> str:
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
+def _bounded(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """The chunks joined, refused once they pass ``limit`` bytes."""
+    out: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ForgeError(f"{what} is larger than {limit:,} bytes")
+        out.append(chunk)
+    return b"".join(out)
+
+
 class GitHub:
     """A client for the few REST calls the action makes, with one token."""
 
@@ -80,6 +93,7 @@ class GitHub:
             raise ForgeError("no GitHub token: pass the action's github-token input (GITHUB_TOKEN)")
         self.api_url = api_url.rstrip("/")
         self._origin = (parts.scheme, parts.netloc)
+        self._others: list[httpx.Client] = []
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -98,6 +112,8 @@ class GitHub:
 
     def __exit__(self, *exc: object) -> None:
         self._client.close()
+        for other in self._others:
+            other.close()
 
     def call(
         self,
@@ -113,16 +129,7 @@ class GitHub:
         url = path_or_url if "://" in path_or_url else self.api_url + path_or_url
         try:
             with self._client.stream(method, url, params=params, json=body) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > ANSWER_LIMIT:
-                        raise ForgeError(
-                            f"{method} {url}: GitHub's answer is larger than {ANSWER_LIMIT:,} bytes"
-                        )
-                    chunks.append(chunk)
-                content = b"".join(chunks)
+                content = _bounded(resp.iter_bytes(), ANSWER_LIMIT, f"{method} {url}: GitHub's answer")
                 status, reason, links = resp.status_code, resp.reason_phrase, resp.links
         except httpx.HTTPError as exc:
             raise ForgeError(f"{method} {url}: cannot reach GitHub: {type(exc).__name__}: {exc}") from None
@@ -137,6 +144,43 @@ class GitHub:
             raise ForgeError(f"{method} {url}: GitHub answered with something that is not JSON") from None
         following = links.get("next", {}).get("url")
         return doc, following if following and self._same_origin(following) else None
+
+    def download(self, url: str, *, limit: int) -> bytes:
+        """The bytes behind ``url`` (an artifact's archive), at most ``limit`` of them.
+
+        GitHub answers with a redirect to short-lived signed storage elsewhere: it is
+        followed once, and without the token, which goes to the API's own origin only."""
+        import httpx
+
+        target = url if "://" in url else self.api_url + url
+        client = self._client
+        for _ in range(2):
+            try:
+                with client.stream("GET", target) as resp:
+                    if resp.status_code in (301, 302, 303, 307, 308) and client is self._client:
+                        location = resp.headers.get("Location", "")
+                        if urlsplit(location).scheme not in ("http", "https"):
+                            raise ForgeError(f"GET {target}: GitHub redirected to {location[:200]!r}")
+                        target = location
+                        client = self._client if self._same_origin(location) else self._bare()
+                        continue
+                    if resp.status_code >= 300:
+                        status = resp.status_code
+                        raise ForgeError(f"GET {target}: answered {status} {resp.reason_phrase}", status)
+                    return _bounded(resp.iter_bytes(), limit, f"GET {target}")
+            except httpx.HTTPError as exc:
+                raise ForgeError(f"GET {target}: cannot reach it: {type(exc).__name__}: {exc}") from None
+        raise ForgeError(f"GET {url}: redirected more than once")
+
+    def _bare(self) -> httpx.Client:
+        """A client that sends nothing of ours: for storage GitHub redirects to."""
+        import httpx
+
+        from okectl.providers.http.transport import tls_context
+
+        bare = httpx.Client(timeout=self._client.timeout, follow_redirects=False, verify=tls_context())
+        self._others.append(bare)
+        return bare
 
     def _same_origin(self, url: str) -> bool:
         parts = urlsplit(url)

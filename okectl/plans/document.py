@@ -153,6 +153,8 @@ class SavedPlan:
     suppliers: frozenset[str] | None
     secret_salt: str | None
     changes: list[SavedChange]
+    # The commit the plan was made at, as the file says (None: outside git, or not said).
+    commit: str | None = None
 
 
 _TOO_DEEP = object()
@@ -256,6 +258,11 @@ def read_plan(raw: bytes, where: str) -> SavedPlan:
     scope = doc.get("scope")
     if not isinstance(scope, dict):
         raise PlanFileError(f"{where}: not a valid plan file: scope is not an object; re-plan")
+    commit = doc.get("commit")
+    if commit is not None and not (
+        isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)
+    ):
+        raise PlanFileError(f"{where}: not a valid plan file: commit is not a git commit id; re-plan")
     return SavedPlan(
         where=where,
         checksum=str(doc["checksum"]),
@@ -264,4 +271,5 @@ def read_plan(raw: bytes, where: str) -> SavedPlan:
         suppliers=_names(scope.get("suppliers"), "suppliers", where),
         secret_salt=salt,
         changes=[_change(c, f"{where}: change {i + 1}") for i, c in enumerate(changes)],
+        commit=commit,
     )

@@ -61,7 +61,7 @@ def test_unknown_policy_file(repo: BuildRepo, problems: Problems) -> None:
     root = repo({"policies/rule.yaml": "rules: []\n"})
     assert problems(root) == [
         "policies/rule.yaml:1:1: unknown policy file; expected one of roles.yaml, versions.yaml, "
-        "rules.yaml, waivers.yaml (did you mean rules.yaml?)"
+        "rules.yaml, waivers.yaml, calendar.yaml, rollout.yaml (did you mean rules.yaml?)"
     ]
 
 

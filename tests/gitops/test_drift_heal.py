@@ -196,12 +196,14 @@ def test_sigterm_stops_healing_as_it_stops_apply(make_fleet: Callable[..., Fleet
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
-    def written() -> bool:
+    def writing() -> bool:
+        # The first write under way (the environment; its clients wait for it): stopped
+        # now, the environment is written and its clients are not.
         journals = set(runs.iterdir()) - before
-        return any('"event": "call"' in j.read_text() for j in journals)
+        return any('"event": "intent"' in j.read_text() for j in journals)
 
     deadline = time.monotonic() + 60
-    while not written() and time.monotonic() < deadline:
+    while not writing() and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
