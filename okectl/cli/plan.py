@@ -138,21 +138,34 @@ def _confirmed() -> bool:
     help="With a saved plan: apply its changes that are still current and refuse only the stale "
     "ones (by default a stale change refuses the whole plan).",
 )
-def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Send the change requests written (and any open one never sent) through the SMTP server "
+    "in okectl.yaml (smtp:); without it nothing leaves the machine.",
+)
+def apply(
+    repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool, send: bool
+) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
     from okectl.cli.signals import Stop
     from okectl.commands.apply import apply as run_apply
+    from okectl.commands.apply import check_can_send, deliver
     from okectl.engine.workspace import load_workspace
     from okectl.views.apply import render_applied
     from okectl.views.progress import apply_progress
 
     ws = load_workspace(repo)
+    if send:
+        check_can_send(ws)
     stop = Stop()
     with apply_progress(terminal=sys.stdout.isatty()) as progress, ExitStack() as during:
         view = TerminalApply(progress, stop, during, auto_approve=auto_approve)
         applied = run_apply(
             ws, plan_file=plan_file, force=force, allow_partial=allow_partial, view=view, stopped=stop
         )
+    if applied.status != "cancelled" and stop() is None:
+        applied = deliver(ws, applied, send=send)
     emit(render_applied(applied))
     return _exit_code(applied)
 
