@@ -89,6 +89,7 @@ def test_a_saved_plan_is_applied_by_calling_the_function_without_click(
     assert got["status"] == "applied"
     assert got["counts"] == {
         "applied": got["planned"],
+        "requested": 0,
         "failed": 0,
         "unknown": 0,
         "refused": 0,
