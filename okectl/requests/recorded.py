@@ -74,6 +74,22 @@ def resources_of(record: RecordedState) -> dict[Address, dict[str, Any]]:
     return out
 
 
+def confirmed_by(record: RecordedState) -> dict[str, str | None]:
+    """Per recorded resource (its address as text), the change request its value comes
+    from (None: an export or an observation)."""
+    out: dict[str, str | None] = {}
+    for name, env in record.environments.items():
+        base = Address(record.supplier, record.school, name)
+        out[str(base)] = env.source.request if env.source else None
+        for system, client in env.clients.items():
+            address = Address(record.supplier, record.school, name, "client", system)
+            out[str(address)] = client.source.request if client.source else None
+        for role, binding in env.roles.items():
+            address = Address(record.supplier, record.school, name, "role", role)
+            out[str(address)] = binding.source.request if binding.source else None
+    return out
+
+
 def _etag(entry: Any) -> str:
     # A digest of the recorded resource as written, provenance included: an If-Match
     # against the record fails when anything about the resource was recorded since.
