@@ -614,7 +614,12 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
     notes = [f"note: {problem}" for problem in problems]
     if not items:
         return notes
+    from okectl.engine.requesting import requested_in_flight
+
     found = asyncio.run(_read_back(ws, items))
+    # A supplier changed by its support desk was not written to: what stands is whether a
+    # change request asks for the change.
+    asked = requested_in_flight(ws, [(i.address, i.action) for i in items])
     journals = sorted({i.journal for i in items})
     lines = [
         f"note: {len(items)} write(s) of an interrupted apply were in flight "
@@ -623,7 +628,9 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
     unconfirmed: set[Path] = set()
     for item in items:
         seen = found[(item.address.supplier, item.address.school)]
-        if isinstance(seen, str):
+        if (item.address, item.action) in asked:
+            verdict = asked[(item.address, item.action)]
+        elif isinstance(seen, str):
             verdict = f"not confirmed: {seen}"
             unconfirmed.add(item.journal)
         else:

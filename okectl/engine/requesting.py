@@ -21,6 +21,7 @@ from okectl.plans.outcomes import Outcome
 if TYPE_CHECKING:
     from okectl.config.models import Supplier
     from okectl.engine.workspace import Workspace
+    from okectl.model.resources import Address
     from okectl.model.scope import Scope
     from okectl.requests.tracking import Pending
     from okectl.requests.writer import WrittenRequest
@@ -120,6 +121,38 @@ def _not_needed(pending: Collection[Pending], covered: Collection[str]) -> list[
         f"cancel it (okectl requests cancel {rid}), or confirm it if the supplier carried it out"
         for rid, addresses in sorted(stale.items())
     ]
+
+
+def requested_in_flight(
+    ws: Workspace, items: Collection[tuple[Address, str]]
+) -> dict[tuple[Address, str], str]:
+    """For the changes of suppliers changed by their support desk that an interrupted
+    apply left in flight: whether a change request asks for each now (the run may have
+    written it before it stopped; the next apply writes what is missing)."""
+    desk = {
+        a.supplier
+        for a, _ in items
+        if (s := ws.state.suppliers.get(a.supplier)) is not None and by_requests(s)
+    }
+    if not desk:
+        return {}
+    from okectl.requests.store import list_requests
+
+    asked: dict[tuple[str, str], str] = {}
+    for sid in sorted(desk):
+        for req in list_requests(ws.root, supplier=sid)[0]:
+            for change in req.document.changes:
+                asked[(change.address, change.action)] = f"{req.id} ({req.status.status})"
+    out: dict[tuple[Address, str], str] = {}
+    for address, action in items:
+        if address.supplier in desk:
+            found = asked.get((str(address), action))
+            out[(address, action)] = (
+                f"requested in change request {found}"
+                if found
+                else "not requested: the next apply asks for it"
+            )
+    return out
 
 
 class ChangeRequests:

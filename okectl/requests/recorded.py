@@ -156,11 +156,15 @@ def with_resources(
                 continue
             envs[address.environment] = {**new, "source": source.model_dump(mode="python")}
             continue
+        if values is None:
+            # Gone with its environment, or on its own; never an empty environment made
+            # to remove it from.
+            present = envs.get(address.environment)
+            if present is not None:
+                present.get("clients" if address.kind == "client" else "roles", {}).pop(address.name, None)
+            continue
         env = envs.setdefault(address.environment, {"clients": {}, "roles": {}})
         group: dict[str, Any] = env.setdefault("clients" if address.kind == "client" else "roles", {})
-        if values is None:
-            group.pop(address.name, None)
-            continue
         current = group.get(address.name) or {}
         new = _fields(address.kind, values)
         secret = secrets.get(address)

@@ -28,6 +28,8 @@ VERIFY_VAR = "DESK_VERIFY_SECRET"
 VERIFY_SECRET = "desk-verify-client-s3cret-991"
 CLIENT = "okectl-verify-25lv"
 PRODUCTION = "deskonly/25LV/production"
+# Where the sandbox serves an environment's OKE endpoint.
+ENDPOINT = "ooapi/deskonly/25LV/production"
 
 
 def files(url: str, *, production: str = "1.0") -> dict[str, str]:
@@ -41,7 +43,7 @@ def files(url: str, *, production: str = "1.0") -> dict[str, str]:
     out["schools/25LV.yaml"] = REPO["schools/25LV.yaml"].replace(
         "        roles:\n",
         "            environments:\n"
-        f'              production: {{oke_version: "{production}", base_url: "{url}/ooapi/deskonly/25LV/production"}}\n'
+        f'              production: {{oke_version: "{production}", base_url: "{url}/{ENDPOINT}"}}\n'
         f'              acceptance: {{base_url: "{url}/ooapi/deskonly/25LV/acceptance"}}\n'
         "        roles:\n",
     )
