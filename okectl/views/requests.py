@@ -122,7 +122,8 @@ def render_export_import(result: ExportImport) -> str:
             out.append(f"  {symbols[diff.action]} {diff.address}")
             out.extend(f"      {path}: {_value(b)} → {_value(a)}" for path, b, a in diff.fields)
     for obs in result.observations:
-        out.append(f"{VERBS[obs.outcome]} {obs.request}: {obs.detail}")
+        # The detail names the export's file and values it holds: someone else's words.
+        out.append(f"{VERBS[obs.outcome]} {terminal(obs.request)}: {terminal(obs.detail)}")
     out.extend(f"skipped: {line}" for line in result.skipped)
     changed = len(result.changed)
     if not changed and not result.observations:

@@ -7,6 +7,7 @@ hands the requests to a real SMTP server (aiosmtpd) on loopback."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -14,6 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
@@ -21,7 +23,7 @@ from aiosmtpd.controller import Controller
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.model.redaction import Scrubber
-from tests.conftest import run_cli
+from tests.conftest import PROJECT, run_cli
 from tests.requests.test_send import Inbox, _free_port
 
 pytestmark = pytest.mark.timeout(300)
@@ -257,3 +259,54 @@ def test_apply_send_without_smtp_settings_applies_nothing(
     assert err.startswith("--send delivers change requests through the SMTP server okectl.yaml names")
     assert not (example_repo / "requests").exists()
     assert not (example_repo / ".okectl" / "runs").exists()
+
+
+def test_the_plan_document_with_requested_changes_follows_its_schema_and_markdown_shows_both(
+    example_repo: Path, secrets: dict[str, str]
+) -> None:
+    schema = json.loads((PROJECT / "okectl" / "plans" / "plan.schema.json").read_text())
+    code, out, _ = _cli(example_repo, "plan", "--output", "markdown")
+    assert code == 0
+    assert re.search(r"<b>examengo</b>: 0 create, \d+ update, 2 delete \(by change request\)</summary>", out)
+    assert "_to request from ExamenGo's support desk \\(servicedesk@examengo.example\\)" in out
+    assert "<b>eduplan</b>: 6 create, 3 update, 1 delete</summary>" in out
+    assert _cli(example_repo, "apply", "--auto-approve")[0] == 0
+    code, out, _ = _cli(example_repo, "plan", "--output", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["awaiting"] and doc["summary"]["awaiting"] == len(doc["awaiting"])
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc)) == []
+    _, out, _ = _cli(example_repo, "plan", "--output", "markdown")
+    assert f"<b>Requested, awaiting confirmation</b>: {len(doc['awaiting'])} changes in " in out
+    assert "# requested on 2026-11-28 as examengo-23km-" in out
+
+
+def test_an_overdue_request_warns_and_one_past_escalation_stops_apply_until_waived(
+    example_repo: Path, secrets: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _cli(example_repo, "apply", "--auto-approve")[0] == 0
+    # Praktijkproef: SLA 5 days, escalation after 10 (twice the SLA). A week on: overdue,
+    # a warning; CI stays green.
+    monkeypatch.setenv("OKECTL_TODAY", "2026-12-05")
+    code, out, _ = _cli(example_repo, "plan", "--detailed-exitcode", "--supplier", "praktijkproef")
+    assert code == 0, out
+    assert "awaiting confirmation, age 7 of SLA 5 days: overdue" in out
+    code, out, _ = _cli(example_repo, "policy", "check")
+    assert code == 0, out
+    assert "[chase-requests] praktijkproef/44TW: change request praktijkproef-44tw-" in out
+    # Twelve days on: past the escalation threshold, an error that stops apply.
+    monkeypatch.setenv("OKECTL_TODAY", "2026-12-10")
+    code, out, _ = _cli(example_repo, "plan", "--detailed-exitcode", "--supplier", "praktijkproef")
+    assert code == 3, out
+    assert "age 12 of SLA 5 days: escalate, past 10 days" in out
+    assert _cli(example_repo, "policy", "check")[0] == 3
+    code, _, err = _cli(example_repo, "apply", "--auto-approve")
+    assert code == 3 and "refusing to apply" in err
+    waivers = example_repo / "policies" / "waivers.yaml"
+    waivers.write_text(
+        waivers.read_text()
+        + "  - policy: chase-requests\n    target: praktijkproef\n"
+        + "    reason: Praktijkproef's desk is short-staffed until the new year; escalated by phone.\n"
+        + "    owner: adoption team <adoptie@npuls.example>\n    expires: 2027-01-15\n"
+    )
+    assert _cli(example_repo, "policy", "check")[0] == 0
