@@ -200,11 +200,20 @@ def test_each_supplier_shows_its_open_change_requests_and_incidents_in_a_browser
     assert total is not None and int(total.group(1)) == data.totals["open_requests"] > 0
 
 
-def test_requests_the_report_cannot_read_are_a_note_not_a_failure(example_repo: Path, tmp_path: Path) -> None:
+def test_a_request_folder_that_cannot_be_read_is_named_by_the_report(
+    example_repo: Path, tmp_path: Path
+) -> None:
     broken = example_repo / "requests" / "examengo" / "examengo-23km-0000000000"
     broken.mkdir(parents=True)
     (broken / "status.yaml").write_text("status: [not a status\n")
-    data = build_report(load_workspace(example_repo), with_plan=False)
-    html = render_html(data)
-    assert data.totals["open_requests"] == 0
+    out = tmp_path / "site"
+    repo = str(example_repo)
+    result = run_cli("report", "--output", "html", "--out", str(out), "--no-plan", "--repo", repo)
+    assert result.exit_code == 1
+    assert result.err.startswith("requests/examengo/examengo-23km-0000000000/status.yaml:2:1: malformed YAML")
+    assert "Traceback" not in result.err and not (out / "index.html").exists()
+    # Without a rule that reads the requests, the page is made, and says what it could not read.
+    rules = example_repo / "policies" / "rules.yaml"
+    rules.write_text(rules.read_text().replace("kind: request-age", "kind: profile-required"))
+    html = render_html(build_report(load_workspace(example_repo), with_plan=False))
     assert re.search(r'<p class="note support-note">open change requests unavailable: ', html)
