@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 3 when policy errors would stop apply.",
+    help="Exit 2 when there are changes (not those only awaiting a supplier's confirmation), "
+    "3 when policy errors would stop apply.",
 )
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
