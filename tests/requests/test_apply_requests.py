@@ -104,3 +104,14 @@ def test_a_run_cut_off_while_requesting_is_read_back_as_requested_or_not(desk_re
     assert "not carried out" not in plan.err
     # Looked into once: the next run says nothing more of it.
     assert "in flight" not in run_cli("plan", "--repo", str(desk_repo)).err
+
+
+def test_a_cancelled_request_is_proposed_again(desk_repo: Path) -> None:
+    assert run_cli("apply", "--auto-approve", "--repo", str(desk_repo)).exit_code == 0
+    [rid] = [p.name for p in (desk_repo / "requests" / "deskonly").iterdir()]
+    awaiting = run_cli("plan", "--repo", str(desk_repo), "--detailed-exitcode")
+    assert awaiting.exit_code == 0 and "6 requested changes awaiting confirmation" in awaiting.out
+    assert run_cli("requests", "cancel", rid, "--repo", str(desk_repo)).exit_code == 0
+    plan = run_cli("plan", "--repo", str(desk_repo), "--detailed-exitcode")
+    assert plan.exit_code == 2
+    assert "Plan: 6 to create, 0 to update, 0 to delete (6 by change request)" in plan.out
