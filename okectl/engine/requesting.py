@@ -148,9 +148,9 @@ def requested_in_flight(
         if address.supplier in desk:
             found = asked.get((str(address), action))
             out[(address, action)] = (
-                f"requested in change request {found}"
+                f"carried out as change request {found}"
                 if found
-                else "not requested: the next apply asks for it"
+                else "not carried out: no change request asks for it; the next apply writes one"
             )
     return out
 

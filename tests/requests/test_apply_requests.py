@@ -99,9 +99,13 @@ def test_a_run_cut_off_while_requesting_is_read_back_as_requested_or_not(desk_re
         )
     )
     plan = run_cli("plan", "--repo", str(desk_repo))
-    assert f"deskonly/25LV/production (create): requested in change request {rid} (open)" in plan.err
-    assert "deskonly/25LV/pilot (create): not requested: the next apply asks for it" in plan.err
-    assert "not carried out" not in plan.err
+    assert f"deskonly/25LV/production (create): carried out as change request {rid} (open)" in plan.err
+    assert (
+        "deskonly/25LV/pilot (create): not carried out: no change request asks for it; "
+        "the next apply writes one" in plan.err
+    )
+    # Never what a read of the record would say: the record is what the desk confirmed.
+    assert "it does not exist" not in plan.err
     # Looked into once: the next run says nothing more of it.
     assert "in flight" not in run_cli("plan", "--repo", str(desk_repo)).err
 
