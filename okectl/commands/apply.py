@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from okectl.engine.apply import Journal, apply_changes, apply_lock, report_in_flight
 from okectl.engine.freeze import FROZEN
@@ -50,6 +50,9 @@ from okectl.plans.saved import (
     touched,
 )
 from okectl.policy.findings import PolicyReport
+
+if TYPE_CHECKING:
+    from okectl.requests.mail import Sent
 
 
 class ApplyView(Protocol):
@@ -118,10 +121,15 @@ class Applied:
     status: Status
     result: ApplyResult | None = None
     plan_file: Path | None = None
+    # With --send: the change requests handed to the SMTP server, or why that failed.
+    sent: list[Sent] | None = None
+    send_failed: str | None = None
+    # Open change requests not sent (without --send, or written before and never sent).
+    unsent: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.result is None or self.result.ok
+        return (self.result is None or self.result.ok) and self.send_failed is None
 
 
 def load_plan_file(path: Path) -> SavedPlan:
@@ -327,3 +335,44 @@ def _write(
         # The journal ends with what is known, even when the run is interrupted.
         journal.close(result, stopped_by=stopped() if stopped is not None else None)
     return result
+
+
+# --- apply --send: handing change requests to the SMTP server ---------------------------
+
+
+def check_can_send(ws: Workspace) -> None:
+    """--send needs an SMTP server to send through: refused before anything is planned."""
+    if ws.settings.smtp is None:
+        raise OkectlError(
+            "--send delivers change requests through the SMTP server okectl.yaml names (smtp:), "
+            "and it names none; nothing was applied (see docs/requests.md)"
+        )
+
+
+def deliver(ws: Workspace, applied: Applied, *, send: bool) -> Applied:
+    """After an apply: with ``send``, hand every open change request never sent yet (this
+    run's, and any an earlier run wrote but did not send) to the SMTP server, under the
+    apply lock, and record each in its request's history; without it, name this run's.
+    Nothing leaves the machine without ``send``."""
+    from okectl.requests.mail import SendFailed, send_requests, unsent_requests
+
+    mine = set(applied.result.requests) if applied.result is not None else set()
+    if not send:
+        if not mine:
+            return applied
+        return dataclasses.replace(applied, unsent=[r.id for r in unsent_requests(ws.root) if r.id in mine])
+    with apply_lock(ws.root, ws.clock):
+        waiting = unsent_requests(ws.root)
+        if not waiting:
+            return dataclasses.replace(applied, sent=[])
+        try:
+            sent = send_requests(
+                ws.root,
+                waiting,
+                ws.settings.smtp,
+                resolve_secret=lambda ref: ws.resolve_secret(ref.describe()),
+                today=ws.clock.today(),
+            )
+        except SendFailed as exc:
+            return dataclasses.replace(applied, sent=[], send_failed=str(exc), unsent=[r.id for r in waiting])
+    return dataclasses.replace(applied, sent=sent)

@@ -12,6 +12,7 @@ from okectl.config.repository import DesiredState
 from okectl.engine.diff import diff_resources
 from okectl.engine.freeze import mark_frozen
 from okectl.engine.refresh import refresh
+from okectl.engine.requesting import mark_requests
 from okectl.engine.safety import UnsafePlan, check_safety
 from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
@@ -152,6 +153,8 @@ def make_plan(
                 and state.suppliers[r.address.supplier].managed
             ):
                 owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
+    # After the environment counts: a requested change is still to happen at the supplier.
+    mark_requests(plan, ws, scope)
     safety = check_safety(plan, state, owned_envs, force=force)
     run = PlanRun(
         plan=plan,

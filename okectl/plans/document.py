@@ -109,6 +109,8 @@ def plan_document(run: PlanRun, secrets: SecretDigests | None = None) -> dict[st
         "summary": {
             **counts,
             "adopt": run.plan.adoptions,
+            "to_request": run.plan.to_request,
+            "awaiting": len(run.plan.awaiting),
             "in_sync": run.plan.in_sync,
             "unmanaged": len(run.plan.unmanaged),
         },
@@ -117,6 +119,10 @@ def plan_document(run: PlanRun, secrets: SecretDigests | None = None) -> dict[st
             if c.address in digests
             else change_document(c)
             for c in run.plan.changes
+        ],
+        # Requested already, awaiting the supplier's confirmation: not changes to apply.
+        "awaiting": [
+            {**change_document(a.change), "request": a.to_json()} for a in run.plan.awaiting
         ],
         "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in run.plan.unmanaged],
         "warnings": run.plan.warnings,

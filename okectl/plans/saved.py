@@ -11,8 +11,9 @@ included: the file cannot tell it from an edited one). A change whose resource m
 at the supplier, or whose secret value changed, since the plan was made is stale: the
 whole plan is refused, each stale change named, unless partial application is allowed,
 which refuses only those. A plan every change of which is done already is said to be
-applied. Every write that follows is conditional on the ETag checked here, so what was
-checked is what is written over.
+applied (a change an open change request already asks a supplier's support desk for
+counts as done: it was requested). Every write that follows is conditional on the ETag
+checked here, so what was checked is what is written over.
 """
 
 from __future__ import annotations
@@ -224,6 +225,8 @@ def check_against(
         raise PlanRefused(undigested)
     repository = fresh.repository
     fresh_changes = {c.address: c for c in fresh.plan.changes}
+    # Requested already (an open change request asks for it): done as far as apply goes.
+    requested = {a.change.address: a.change.action for a in fresh.plan.awaiting}
     forged: list[str] = []
     stale: dict[Address, str] = {}
     verified: dict[Address, Change] = {}
@@ -236,6 +239,9 @@ def check_against(
         why = _forged(c, now, act, desired.get(addr), repository)
         if why is not None:
             forged.append(_line(saved, ch, why))
+            continue
+        if requested.get(addr) == ch.action:
+            done += 1
             continue
         if _done(ch, now, act, repository):
             done += 1
