@@ -128,3 +128,9 @@ def test_a_confirmed_request_an_export_contradicts_is_drift_and_accepting_it_pla
     assert find_drift(load_workspace(desk.root)).findings == []
     assert 'production: {oke_version: "1.0.1"}' in desk.read("schools/25LV.yaml")
     assert subprocess.run(["git", "diff", "--quiet", "main", "--", "state"], cwd=desk.root).returncode == 0
+    # The request the export reopened asks for what the configuration no longer wants: the
+    # plan says what to do with it rather than asking the supplier again.
+    planned = run_cli("plan", "--repo", str(desk.root))
+    assert f"change request {written.id} is open but asks for what the plan no longer proposes" in planned.err
+    assert "No changes." in planned.out
+

@@ -441,6 +441,10 @@ def find_drift(
     classifier = _Classifier(ws, run)
     try:
         verdicts = [(c, classifier.verdict(c)) for c in run.plan.changes]
+        # A change already requested is no change to make, but a request an export reopened
+        # (the supplier moved away from what it had confirmed) is drift all the same.
+        awaiting = ((a.change, classifier.verdict(a.change)) for a in run.plan.awaiting)
+        verdicts += [(c, v) for c, v in awaiting if v.drift]
     finally:
         classifier.history.close()
     report.findings = _group(ws, verdicts)
