@@ -131,6 +131,6 @@ def test_a_confirmed_request_an_export_contradicts_is_drift_and_accepting_it_pla
     # The request the export reopened asks for what the configuration no longer wants: the
     # plan says what to do with it rather than asking the supplier again.
     planned = run_cli("plan", "--repo", str(desk.root))
-    assert f"change request {written.id} is open but asks for what the plan no longer proposes" in planned.err
+    assert f"change request {written.id} is open but asks for what the plan no longer proposes" in planned.out
     assert "No changes." in planned.out
 
