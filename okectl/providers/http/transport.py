@@ -531,10 +531,13 @@ def _httpx_error(exc: Exception, request: httpx.Request, *, reading: bool) -> Ex
     if isinstance(exc, aiohttp.ClientConnectorError):
         # Never connected: nothing was sent (a certificate failure is one of these).
         return httpx.ConnectError(text, request=request)
+    # In few words of okectl's own: aiohttp's text for these quotes what the server sent.
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError("the server closed the connection mid-answer", request=request)
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
-        return httpx.RemoteProtocolError(text, request=request)
+        return httpx.RemoteProtocolError("the server closed the connection without an answer", request=request)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError("the answer ended before its body was complete", request=request)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError("the answer is not valid HTTP", request=request)
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return httpx.UnsupportedProtocol(text, request=request)
     if isinstance(exc, aiohttp.ClientError | OSError):
