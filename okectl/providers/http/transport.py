@@ -533,7 +533,7 @@ def _httpx_error(exc: Exception, request: httpx.Request, *, reading: bool) -> Ex
         return httpx.ConnectError(text, request=request)
     # In few words of okectl's own: aiohttp's text for these quotes what the server sent.
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return httpx.RemoteProtocolError("the server closed the connection without an answer", request=request)
+        return httpx.RemoteProtocolError("the server closed the connection, no answer", request=request)
     if isinstance(exc, aiohttp.ClientPayloadError):
         return httpx.RemoteProtocolError("the answer ended before its body was complete", request=request)
     if isinstance(exc, aiohttp.ClientResponseError):
