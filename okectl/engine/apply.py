@@ -132,18 +132,16 @@ def _dependencies(changes: list[Change]) -> dict[int, list[int]]:
     children: dict[Address, list[int]] = {}
     for i, change in enumerate(changes):
         addr = change.address
-        if addr.kind == "environment":
-            if change.action != "delete":
-                env_write[addr] = i
-        else:
+        if addr.parent is not None:
             children.setdefault(addr.parent, []).append(i)
+        elif change.action != "delete":
+            env_write[addr] = i
     deps: dict[int, list[int]] = {}
     for i, change in enumerate(changes):
         addr = change.address
-        if addr.kind != "environment":
-            parent = env_write.get(addr.parent)
-            if parent is not None:
-                deps[i] = [parent]
+        if addr.parent is not None:
+            if addr.parent in env_write:
+                deps[i] = [env_write[addr.parent]]
         elif change.action == "delete":
             deps[i] = children.get(addr, [])
     return deps

@@ -509,8 +509,8 @@ class NetworkTransport(httpx.AsyncBaseTransport):
             )
         except Exception as exc:
             raise _httpx_error(exc, request, reading=False) from exc
-        headers = list(response.raw_headers)
-        return httpx.Response(response.status, headers=headers, stream=_Body(response, request))
+        answered = list(response.raw_headers)
+        return httpx.Response(response.status, headers=answered, stream=_Body(response, request))
 
     async def aclose(self) -> None:
         if self._session is not None:
