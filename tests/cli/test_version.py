@@ -8,7 +8,6 @@ import sys
 from okectl import __version__
 from tests.conftest import run_cli
 
-
 # Says on the way out whether click was loaded.
 QUICK = (
     "import atexit, sys; atexit.register(lambda: print('click' in sys.modules, file=sys.stderr)); "
