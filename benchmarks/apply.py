@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         rates = {s.limits.requests_per_second for s in load_workspace(root).state.suppliers.values()}
         if len(rates) != 1:
             raise SystemExit("the served sandbox enforces one rate for all suppliers; the fleet has several")
-        runs = [one_run(root, Path(tmp), i, args.latency_ms, rates.pop()) for i in range(args.runs)]
+        (rate,) = rates
+        runs = [one_run(root, Path(tmp), i, args.latency_ms, rate) for i in range(args.runs)]
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in runs)

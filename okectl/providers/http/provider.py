@@ -229,6 +229,8 @@ class HttpProvider:
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
 
     async def _access_token(self, *, renew: bool = False) -> str:
+        if not renew and self._token is not None and time.monotonic() < self._token_expires:
+            return self._token  # the common case: no lock to take
         async with self._token_lock:
             if renew:
                 self._token = None

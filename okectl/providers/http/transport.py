@@ -313,8 +313,8 @@ async def send_bounded(
             request=request,
             received=exc.received,
         ) from None
-    dropped = ("content-encoding", "content-length")
-    headers = httpx.Headers([(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped])
+    dropped = (b"content-encoding", b"content-length")
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
     return httpx.Response(
         response.status_code,
         headers=headers,
