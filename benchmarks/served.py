@@ -19,7 +19,9 @@ def start_server(
 ) -> tuple[subprocess.Popen[str], str]:
     """``okectl sandbox serve`` on a free port; returns the process and the URL it printed.
     ``rate_limit``: requests per second per supplier before the server answers 429."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # This checkout first, whatever else the caller put on the path.
+    path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     cmd = [
         sys.executable, "-m", "okectl", "sandbox", "serve", "--port", "0", "--db", str(db),
         "--latency-ms", str(latency_ms), "--rate-limit", str(rate_limit), *(["--control"] if control else []),
