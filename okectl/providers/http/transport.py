@@ -49,6 +49,8 @@ def _tls_context(ca_file: str | None, _cert_file: str | None, _cert_dir: str | N
     context = httpx.create_ssl_context()
     if ca_file is not None:
         context.load_verify_locations(cafile=ca_file)
+    # What the connections speak (NetworkTransport): a server must not pick HTTP/2.
+    context.set_alpn_protocols(["http/1.1"])
     return context
 
 
