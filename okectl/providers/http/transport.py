@@ -451,7 +451,15 @@ class NetworkTransport(httpx.AsyncBaseTransport):
         import aiohttp
 
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connections, limit_per_host=0, ssl=self._ssl),
+            connector=aiohttp.TCPConnector(
+                limit=self._connections,
+                limit_per_host=0,
+                ssl=self._ssl,
+                # An idle connection is dropped after 4.5 s (httpx kept one 5 s): before
+                # common servers' own keep-alive timeouts (uvicorn's is 5 s) can close it
+                # under a request.
+                keepalive_timeout=4.5,
+            ),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             # The request's own headers only: httpx's Request carries Host, Accept,
