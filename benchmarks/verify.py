@@ -56,6 +56,15 @@ def copy_example(dest: Path, *, lifted: bool) -> None:
     for part in PARTS:
         shutil.copytree(REPO / part, dest / part)
     shutil.copy(REPO / "okectl.yaml", dest / "okectl.yaml")
+    # One sandbox serves the whole fleet here: the suppliers changed by their support desk
+    # are verified at its endpoints too, as if it were theirs, with the same limits.
+    sandbox_api = "api:\n  provider: sandbox\n  limits: {concurrency: 8, requests_per_second: 20}\n"
+    for path in (dest / "suppliers").glob("*.yaml"):
+        text = re.sub(r"^api:\n(?:  .*\n)+", sandbox_api, path.read_text(), flags=re.M)
+        path.write_text(re.sub(r"^verify:.*\n(?:  .*\n)*", "", text, flags=re.M))
+    for path in (dest / "schools").glob("*.yaml"):
+        declared = r"^    environments: +# where its OKE endpoints are.*\n(?:      .*base_url.*\n)+"
+        path.write_text(re.sub(declared, "", path.read_text(), flags=re.M))
     if lifted:
         for path in (dest / "suppliers").glob("*.yaml"):
             lifted_limits = "limits: {concurrency: 16, requests_per_second: 10000}"

@@ -16,7 +16,7 @@ import pytest
 from okectl.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
-EXAMPLE_PARTS = ("schools", "suppliers", "environments", "policies", "sandbox")
+EXAMPLE_PARTS = ("schools", "suppliers", "environments", "policies", "sandbox", "state", "requests")
 
 
 # The day the example repository describes: its waivers hold and OKE 1.0 is supported.

@@ -93,6 +93,12 @@ class RequestsProvider:
     async def aclose(self) -> None:
         return None
 
+    async def __aenter__(self) -> RequestsProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 def make_provider(supplier: Supplier, ctx: AdapterContext) -> Provider:
     return RequestsProvider(supplier, ctx)

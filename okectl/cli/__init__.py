@@ -26,11 +26,13 @@ COMMANDS: dict[str, str] = {
     "policy": "okectl.cli.policy:policy",
     "releases": "okectl.cli.gitops:releases",
     "bump": "okectl.cli.gitops:bump",
+    "promote": "okectl.cli.promote:promote",
     "diff": "okectl.cli.gitops:diff",
     "report": "okectl.cli.gitops:report",
     "verify": "okectl.cli.verify:verify",
     "requests": "okectl.cli.requests:requests",
     "incidents": "okectl.cli.incidents:incidents",
+    "drift": "okectl.cli.drift:drift",
 }
 
 

@@ -1,9 +1,11 @@
-"""The GitHub Action's steps that talk to GitHub: `python -m okectl.cli.action comment|drift-issue|incidents`.
+"""The GitHub Action's steps that talk to GitHub: `python -m okectl.cli.action
+comment|drift-issue|drift-pull-request|incidents`, and `reviewed-plan` in the apply workflow.
 
 They run inside a GitHub Actions job and read what the runner provides: ``GITHUB_API_URL``,
 ``GITHUB_REPOSITORY``, ``GITHUB_EVENT_PATH``, ``GITHUB_SERVER_URL``, ``GITHUB_RUN_ID``,
-``GITHUB_SHA`` and ``GITHUB_STEP_SUMMARY``; the token comes in ``GITHUB_TOKEN``. What goes
-wrong is reported as a workflow annotation (``::error::``/``::warning::``), one line each.
+``GITHUB_SHA``, ``GITHUB_REF_NAME`` and ``GITHUB_STEP_SUMMARY``; the token comes in
+``GITHUB_TOKEN``. What goes wrong is reported as a workflow annotation
+(``::error::``/``::warning::``), one line each.
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from okectl.cli.options import repo_option
 from okectl.errors import EXIT_ERROR, OkectlError
 from okectl.files import read_regular
 from okectl.gitops.github import (
+    BODY_LIMIT,
     DEFAULT_API_URL,
     ForgeError,
     GitHub,
     Verification,
     add_to_summary,
     comment_body,
+    cut,
     drift_body,
     keep_drift_issue,
+    keep_pull_request,
     upsert_comment,
 )
 
@@ -141,8 +146,17 @@ def comment(results: Path, comment_id: str, artifact: str, verify_level: str, ve
 @click.option(
     "--verify-output", type=click.Path(dir_okay=False, path_type=Path), help="okectl verify's output."
 )
+@click.option(
+    "--drift-markdown",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="okectl drift's report in Markdown, shown before the plan.",
+)
 def drift_issue(
-    plan_exit: str, plan_markdown: Path | None, verify_exit: str, verify_output: Path | None
+    plan_exit: str,
+    plan_markdown: Path | None,
+    verify_exit: str,
+    verify_output: Path | None,
+    drift_markdown: Path | None,
 ) -> int:
     """Open or update the one open issue labelled okectl-drift, or close it after a clean run."""
     run_url = _run_url()
@@ -152,6 +166,7 @@ def drift_issue(
         verify_exit=verify_exit,
         verify=_read(verify_output, "okectl verify's output") if verify_output else None,
         run_url=run_url,
+        drift=_read(drift_markdown, "okectl drift's report") if drift_markdown else None,
     )
     with _api() as api:
         done = keep_drift_issue(
@@ -165,6 +180,33 @@ def drift_issue(
         "unknown": f"left the drift issue alone: the plan did not finish (exit {plan_exit or 'none'})",
     }
     click.echo(f"okectl: {messages[done]}")
+    return 0
+
+
+@action.command("drift-pull-request")
+@click.option("--branch", required=True, help="The branch accepted drift was committed on (pushed already).")
+@click.option("--base", default="", help="The branch to merge into [default: the branch the job runs on].")
+@click.option(
+    "--body",
+    "body_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The pull request's text (okectl drift --pr-body).",
+)
+def drift_pull_request(branch: str, base: str, body_file: Path) -> int:
+    """Open the pull request of accepted drift, or update the one open from the branch."""
+    body = _read(body_file, "the pull request's text")
+    if body is None:
+        raise OkectlError(f"{body_file}: no such file; okectl drift --accept --pr-body FILE writes it")
+    with _api() as api:
+        done, number = keep_pull_request(
+            api,
+            _env("GITHUB_REPOSITORY"),
+            branch=branch,
+            base=base or _env("GITHUB_REF_NAME"),
+            body=cut(body, BODY_LIMIT - 1000),
+        )
+    click.echo(f"okectl: {done} pull request #{number} of accepted drift from {branch}")
     return 0
 
 
@@ -186,6 +228,29 @@ def incidents(repo: Path, sources: tuple[str, ...], plan_file: Path | None) -> i
         f"{len(done.actions)} issue(s) changed, {done.unchanged} unchanged, "
         f"{done.unseen} of checks this run did not see left as they are"
     )
+    return 0
+
+
+@action.command("reviewed-plan")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Where to write the plan."
+)
+@click.option(
+    "--prefix",
+    default="okectl-plan-",
+    show_default=True,
+    help="The pull request workflow's artifact name, before the pull request's number.",
+)
+def reviewed_plan(out: Path, prefix: str) -> int:
+    """On the push that merged a pull request: fetch the plan its review saw (the artifact
+    its workflow kept for its last commit), for okectl apply --reviewed."""
+    from okectl.files import write_atomic
+    from okectl.gitops.reviewed import reviewed_plan as find
+
+    with _api() as api:
+        number, plan = find(api, _env("GITHUB_REPOSITORY"), _env("GITHUB_SHA"), prefix=prefix)
+    write_atomic(out, plan, what="the reviewed plan", mode=0o600)
+    click.echo(f"okectl: the plan reviewed on pull request #{number} is in {out}")
     return 0
 
 

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 3 when policy errors would stop apply.",
+    help="Exit 2 when there are changes (not those only awaiting a supplier's confirmation), "
+    "3 when policy errors would stop apply.",
 )
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
 @click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
@@ -138,21 +139,57 @@ def _confirmed() -> bool:
     help="With a saved plan: apply its changes that are still current and refuse only the stale "
     "ones (by default a stale change refuses the whole plan).",
 )
-def apply(repo: Path, plan_file: Path | None, auto_approve: bool, force: bool, allow_partial: bool) -> int:
+@click.option(
+    "--reviewed",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A saved plan a review approved: plan now, and apply only when that makes no change the "
+    "reviewed plan does not (fewer is fine); otherwise stop before any write and show the difference.",
+)
+@click.option(
+    "--break-glass",
+    is_flag=True,
+    help="Write changes a freeze window holds back (policies/calendar.yaml); needs --reason.",
+)
+@click.option("--reason", metavar="TEXT", help="Why --break-glass: kept in the journal with the user.")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Send the change requests written (and any open one never sent) through the SMTP server "
+    "in okectl.yaml (smtp:); without it nothing leaves the machine.",
+)
+def apply(
+    repo: Path,
+    plan_file: Path | None,
+    auto_approve: bool,
+    force: bool,
+    allow_partial: bool,
+    reviewed: Path | None,
+    break_glass: bool,
+    reason: str | None,
+    send: bool,
+) -> int:
     """Apply a saved plan, or plan now, show it, and apply after confirmation."""
     from okectl.cli.signals import Stop
     from okectl.commands.apply import apply as run_apply
+    from okectl.commands.apply import check_can_send, deliver
     from okectl.engine.workspace import load_workspace
     from okectl.views.apply import render_applied
     from okectl.views.progress import apply_progress
 
+    if break_glass != (reason is not None):
+        raise click.UsageError("--break-glass and --reason go together: --break-glass --reason TEXT")
     ws = load_workspace(repo)
+    if send:
+        check_can_send(ws)
     stop = Stop()
     with apply_progress(terminal=sys.stdout.isatty()) as progress, ExitStack() as during:
         view = TerminalApply(progress, stop, during, auto_approve=auto_approve)
         applied = run_apply(
-            ws, plan_file=plan_file, force=force, allow_partial=allow_partial, view=view, stopped=stop
+            ws, plan_file=plan_file, force=force, allow_partial=allow_partial, view=view, stopped=stop,
+            break_glass=reason, reviewed=reviewed,
         )
+    if applied.status != "cancelled" and stop() is None:
+        applied = deliver(ws, applied, send=send)
     emit(render_applied(applied))
     return _exit_code(applied)
 

@@ -31,7 +31,15 @@ def policy() -> None:
     is_flag=True,
     help="Also read each supplier's release feed (its admin API) for the supplier-supports-version rule.",
 )
-def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) -> int:
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="While a freeze window lasts: weigh what changed since this git ref (a pull request's base), "
+    "not since the window began.",
+)
+def check(
+    repo: Path, output: str, today: datetime | None, release_feeds: bool, changed_since: str | None
+) -> int:
     """Check the desired state against the rules; exit 3 while an error finding is not waived.
 
     Each finding names the rule, its severity, the resource address and the file:line:col
@@ -43,7 +51,7 @@ def check(repo: Path, output: str, today: datetime | None, release_feeds: bool) 
     from okectl.views.policy import render_policy
 
     ws = load_workspace(repo, clock=Clock(day=today.date()) if today is not None else None)
-    checked = run_check(ws, release_feeds=release_feeds)
+    checked = run_check(ws, release_feeds=release_feeds, changed_since=changed_since)
     emit(render_policy(checked.report, output, color=sys.stdout.isatty(), warnings=checked.feed_failures))
     return EXIT_POLICY if checked.report.errors else EXIT_OK
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,10 @@ class Stop:
 
         def handler(signum: int, frame: Any) -> None:
             if self.signal is not None:
+                # Raised inside whichever asyncio task runs now, the exception is also kept
+                # on that task, and asyncio logs it with a traceback when the task is
+                # collected at exit: a stop asked for twice is no failure to report.
+                logging.getLogger("asyncio").addFilter(_stopped_on_purpose)
                 if signum == signal.SIGTERM:
                     raise SystemExit(128 + signum)
                 raise KeyboardInterrupt
@@ -47,3 +52,8 @@ class Stop:
         finally:
             for signum, old in previous.items():
                 signal.signal(signum, old)
+
+
+def _stopped_on_purpose(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, SystemExit | KeyboardInterrupt)

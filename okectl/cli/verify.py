@@ -13,6 +13,7 @@ from okectl.errors import EXIT_CONFORMANCE, EXIT_ERROR, EXIT_OK
 from okectl.verify.runner import DEFAULT_RUN_SECONDS
 
 if TYPE_CHECKING:
+    from okectl.engine.workspace import Workspace
     from okectl.verify.model import VerifyReport
 
 
@@ -85,7 +86,22 @@ def verify(
 
         for path in evidence.record(report, ws.root, ws.clock.today()):
             click.echo(f"recorded: {path}", err=True)
+        _observe_requests(ws, report)
     return {"error": EXIT_ERROR, "fail": EXIT_CONFORMANCE}.get(report.status, EXIT_OK)
+
+
+def _observe_requests(ws: Workspace, report: VerifyReport) -> None:
+    """What the endpoints said, as an observation of the change requests of suppliers
+    managed by change requests: confirmed, observed in part, or reopened."""
+    from okectl.requests.observe import EndpointSeen, observe_endpoints
+    from okectl.views.requests import render_observed
+
+    seen = [
+        EndpointSeen(e.address, e.base_url, e.observed.answered, e.observed.oke_version)
+        for e in report.environments
+    ]
+    done = observe_endpoints(ws.root, ws.state, seen, level=report.level, day=ws.clock.today())
+    click.echo(render_observed(done), nl=False, err=True)
 
 
 def _write_out(report: VerifyReport, out: Path, output: str) -> None:

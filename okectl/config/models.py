@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -310,6 +311,44 @@ class Safety(Model):
     min_environments: Annotated[int, Field(ge=0)] = 8
 
 
+DriftMode = Literal["detect", "heal", "accept"]
+DRIFT_MODES: tuple[DriftMode, ...] = ("detect", "heal", "accept")
+DRIFT_HELP = (
+    "write detect, heal or accept, or one per resource kind, e.g. "
+    "{environment: heal, client: detect, role: accept}"
+)
+
+
+class DriftModes(Model):
+    """What okectl drift does about drift at a supplier, per resource kind: ``detect``
+    reports it, ``heal`` writes the configuration back (through apply, within every safety
+    limit), ``accept`` writes what the supplier has into the YAML on a branch."""
+
+    environment: DriftMode = "detect"
+    client: DriftMode = "detect"
+    role: DriftMode = "detect"
+
+
+# The YAML may give one mode for every kind (a word) or a mapping per kind.
+_DRIFT_SCHEMA: dict[str, Any] = {
+    "description": "What okectl drift does about drift here: detect (report), heal (apply the "
+    "configuration again) or accept (write what the supplier has into the YAML, on a branch); "
+    "one word for every kind, or a mapping per kind (environment, client, role). Default: detect",
+    "default": "detect",
+    "anyOf": [
+        {"type": "string", "enum": list(DRIFT_MODES)},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                kind: {"type": "string", "enum": list(DRIFT_MODES), "default": "detect"}
+                for kind in ("environment", "client", "role")
+            },
+        },
+    ],
+}
+
+
 class Supplier(Model):
     id: Slug
     name: str
@@ -329,6 +368,7 @@ class Supplier(Model):
         description="The OKE token endpoint and verification client okectl verify uses; without it, "
         "verify asks the administration API's adapter",
     )
+    drift: Annotated[DriftModes, WithJsonSchema(_DRIFT_SCHEMA)] = DriftModes()
     role_names: dict[str, str] = Field(
         default_factory=dict, description="Canonical role → the supplier's name for it"
     )
@@ -336,6 +376,37 @@ class Supplier(Model):
     certification: list[Certification] = Field(default_factory=list)
     support: Support = Support()
     safety: Safety = Safety()
+
+    @field_validator("drift", mode="before")
+    @classmethod
+    def _one_mode_for_every_kind(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in DRIFT_MODES:
+                raise PydanticCustomError(
+                    "drift_mode", "'{value}' is not a drift mode; " + DRIFT_HELP, {"value": value}
+                )
+            return {"environment": value, "client": value, "role": value}
+        if not isinstance(value, dict | DriftModes):
+            raise PydanticCustomError("drift_mode", "not a drift mode; " + DRIFT_HELP)
+        return value
+
+    @field_validator("drift")
+    @classmethod
+    def _acting_needs_an_api(cls, value: DriftModes, info: ValidationInfo) -> DriftModes:
+        acting = sorted({m for m in (value.environment, value.client, value.role) if m != "detect"})
+        if acting and "api" in info.data and info.data["api"] is None:
+            raise PydanticCustomError(
+                "drift_without_api",
+                "{modes} {need} an api; a supplier without one is verified only, so okectl "
+                "finds no drift there to act on",
+                {"modes": " and ".join(acting), "need": "needs" if len(acting) == 1 else "need"},
+            )
+        return value
+
+    def drift_mode(self, kind: str) -> DriftMode:
+        """What okectl drift does about drift of a resource of ``kind`` here."""
+        mode: DriftMode = getattr(self.drift, kind)
+        return mode
 
     @property
     def managed(self) -> bool:

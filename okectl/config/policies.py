@@ -7,6 +7,8 @@ accepted parameters, and a new kind needs no change to this file.
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -22,11 +24,27 @@ Pattern = Annotated[
     Field(description="An exact id or a pattern where * matches any text, e.g. '2*' or 'toets-*'"),
 ]
 
+
+
+def matches(patterns: Sequence[str] | None, value: str | None) -> bool:
+    """Whether ``value`` is selected by a list of ids or * patterns (None selects everything)."""
+    if patterns is None:
+        return True
+    if value is None:
+        return False
+    return any(p == value or (is_pattern(p) and fnmatch.fnmatchcase(value, p)) for p in patterns)
+
+
+def is_pattern(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
 KIND_HELP = (
     "A built-in rule kind (max-environments, profile-environment-types, profile-required, "
     "supported-version, ooapi-version, acceptance-not-behind, version-spread, "
     "supplier-supports-version, sso-federation, sso-mode, privacy, flow-6-dpia, certification, "
-    "supplier-role-mapping, school-roles, separation-of-duties, minimal-scopes, verified, request-age), "
+    "supplier-role-mapping, school-roles, separation-of-duties, minimal-scopes, verified, request-age, "
+    "freeze), "
     "or `cel` for a custom expression"
 )
 

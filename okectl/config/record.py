@@ -52,6 +52,10 @@ class Provenance(Model):
     by: Text | None = Field(default=None, description="Who confirmed it")
     export: Text | None = Field(default=None, description="The export file it was imported from")
     export_digest: Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    observed: Text | None = Field(
+        default=None,
+        description="The evidence of the observation it comes from (okectl verify --record)",
+    )
 
 
 class RecordedSecret(Model):

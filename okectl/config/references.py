@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from okectl.config.calendar import check_calendar
 from okectl.config.hints import did_you_mean
 from okectl.config.models import OKE_SCOPES, Connection, School
 from okectl.config.repository import DesiredState
+from okectl.config.rollout import check_rollout
 from okectl.errors import Problem
 
 
@@ -80,6 +82,8 @@ def check_references(state: DesiredState) -> list[Problem]:
 
     for code, school in state.schools.items():
         problems.extend(_check_school(state, code, school, version_known))
+    problems.extend(check_calendar(state))
+    problems.extend(check_rollout(state))
     return problems
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from okectl.config.calendar import Calendar
 from okectl.config.hints import close_match, did_you_mean
 from okectl.config.models import (
     NOT_MATCHING,
@@ -24,6 +25,7 @@ from okectl.config.models import (
 from okectl.config.policies import RuleSet, WaiverSet
 from okectl.config.record import RecordedState
 from okectl.config.request_files import RequestDocument, RequestStatus
+from okectl.config.rollout import Rollout
 from okectl.config.yamlsource import YamlError, load_file, locate, raw_key, raw_text
 from okectl.errors import Problem, RepositoryError, ValidationFailed
 
@@ -38,6 +40,8 @@ POLICY_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "versions.yaml": ("versions", VersionCatalogue),
     "rules.yaml": ("rules", RuleSet),
     "waivers.yaml": ("waivers", WaiverSet),
+    "calendar.yaml": ("calendar", Calendar),
+    "rollout.yaml": ("rollout", Rollout),
 }
 SCHEMA_KINDS: dict[str, type[BaseModel]] = {
     "school": School,
@@ -47,6 +51,8 @@ SCHEMA_KINDS: dict[str, type[BaseModel]] = {
     "versions": VersionCatalogue,
     "rules": RuleSet,
     "waivers": WaiverSet,
+    "calendar": Calendar,
+    "rollout": Rollout,
     # Files okectl keeps for suppliers it manages by change requests.
     "state": RecordedState,
     "request": RequestDocument,
@@ -73,6 +79,8 @@ class DesiredState:
     versions: VersionCatalogue | None = None
     rules: RuleSet | None = None
     waivers: WaiverSet | None = None
+    calendar: Calendar | None = None
+    rollout: Rollout | None = None
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)
     # (kind, id) of files that exist but did not load: a reference to one is not reported
     # as unknown, since the file's own problems already are.

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from okectl.config.repository import check_file
 from okectl.errors import OkectlError
@@ -30,8 +30,22 @@ OkeVersionKey = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-
 DATE_TOLERANCE = timedelta(days=1)
 
 
+class EnvironmentRun(BaseModel):
+    """The latest recorded verify of one environment at one OKE version: what a promotion
+    asks of the stage before (it passed, recently, and after the version was set there)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    date: date
+    # When the run started (UTC): later than the commit that set the version, or not.
+    started: AwareDatetime
+    level: Annotated[int, Field(ge=0, le=4)]
+    passed_level: Annotated[int, Field(ge=-1, le=4)]
+
+
 class RecordedRun(BaseModel):
-    """The latest recorded verify of one supplier at one OKE version."""
+    """The latest recorded verify of one supplier at one OKE version, and per environment
+    the latest run that verified it (``results``: kept across runs of other environments)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -42,6 +56,7 @@ class RecordedRun(BaseModel):
     okectl_version: str = ""
     environments: list[str] = Field(default_factory=list)
     drift: dict[str, str] = Field(default_factory=dict)
+    results: dict[str, EnvironmentRun] = Field(default_factory=dict)
 
 
 class _Record(BaseModel):
@@ -81,6 +96,16 @@ def contradiction(run: RecordedRun, supplier: str, today: date) -> str | None:
     unlisted = sorted(set(run.drift) - set(run.environments))
     if unlisted:
         return f"drift names an environment the run did not verify ({unlisted[0][:80]})"
+    for address, env in sorted(run.results.items()):
+        shown = address[:80]
+        if len(address.split("/")) != 3 or address.split("/", 1)[0] != supplier:
+            return f"results name {shown!r}, not an environment of {supplier}"
+        if env.passed_level > env.level:
+            return f"results of {shown}: passed_level {env.passed_level} is above level {env.level}"
+        if env.date > today + DATE_TOLERANCE:
+            return f"results of {shown}: dated {env.date}, after today ({today})"
+        if env.started > clock.SYSTEM.now() + DATE_TOLERANCE:
+            return f"results of {shown}: started {env.started.isoformat()}, later than now"
     return None
 
 

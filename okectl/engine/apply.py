@@ -22,7 +22,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from okectl import jsontext
 from okectl.engine.workspace import SecretResolver, Workspace
@@ -40,7 +40,7 @@ from okectl.model.resources import (
     Resource,
 )
 from okectl.plans.changes import Change
-from okectl.plans.outcomes import STATUSES, ApplyResult, Outcome, StopSignal
+from okectl.plans.outcomes import DONE, STATUSES, ApplyResult, Outcome, StopSignal
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed, Provider, ProviderError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Journal:
         self.clock = ws.clock
         self.path = runs / f"{ws.clock.file_stamp()}-{plan_checksum.split(':')[-1][:12]}.jsonl"
         self.plan_checksum = plan_checksum
+        self.user = _user()
         # A new file of its own: never one planted at its name, never through a link.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
         self._fh: TextIO = os.fdopen(os.open(self.path, flags, 0o600), "a", encoding="utf-8")
@@ -68,7 +69,7 @@ class Journal:
             plan_checksum=plan_checksum,
             commit=ws.revision.commit,
             dirty=ws.revision.dirty,
-            user=_user(),
+            user=self.user,
             pid=os.getpid(),
         )
 
@@ -147,10 +148,22 @@ def _dependencies(changes: list[Change]) -> dict[int, list[int]]:
     return deps
 
 
+class Carrier(Protocol):
+    """How one supplier's changes are carried out. ``handles``: the marks on a change it
+    knows how to carry out; a change with any other mark is not attempted."""
+
+    handles: frozenset[str]
+
+    async def __call__(self, change: Change) -> Outcome: ...
+
+    async def aclose(self) -> None: ...
+
+
 class AdminApi:
     """Carries changes out as conditional writes through a supplier's admin API (its
-    adapter). Apply picks a carrier per supplier; one for suppliers reached only through
-    their support desk would sit beside this one."""
+    adapter). Apply picks a carrier per supplier: this one, or for a supplier reached
+    only through its support desk ``engine.requesting.ChangeRequests``, which writes
+    change requests."""
 
     # The marks on a change this carrier knows how to carry out: none.
     handles: frozenset[str] = frozenset()
@@ -167,7 +180,7 @@ class AdminApi:
         await self.provider.aclose()
 
 
-def _unhandled(change: Change, carrier: AdminApi) -> str | None:
+def _unhandled(change: Change, carrier: Carrier) -> str | None:
     """Why the carrier will not carry out a marked change, if it will not."""
     for mark in change.marks:
         if mark.kind not in carrier.handles:
@@ -188,6 +201,7 @@ async def apply_changes(
     it is done, for progress displays (it runs on the event loop: it must be quick).
     ``stopped`` says whether (and by which signal) the run was asked to stop: no write
     starts after that, the ones under way finish."""
+    from okectl.engine.requesting import ChangeRequests, by_requests
     from okectl.providers.registry import make_provider
 
     result = ApplyResult(journal=str(journal.path))
@@ -197,7 +211,7 @@ async def apply_changes(
         LABEL_REPOSITORY: ws.repository,
         LABEL_COMMIT: ws.revision.commit or "unknown",
     }
-    carriers: dict[str, AdminApi] = {}
+    carriers: dict[str, Carrier] = {}
     slots: dict[str, asyncio.Semaphore] = {}
     # Addresses whose change did not happen: their dependants are not attempted.
     blocked: set[tuple[Address, str]] = set()
@@ -244,7 +258,7 @@ async def apply_changes(
                 else:
                     journal.intent(change)
                     outcome = await carriers[addr.supplier](change)
-        if outcome.status != "applied":
+        if outcome.status not in DONE:
             blocked.add((addr, change.action))
         result.outcomes.append(outcome)
         journal.write(
@@ -254,6 +268,7 @@ async def apply_changes(
             outcome=outcome.status,
             message=outcome.message,
             etag=change.etag,
+            **({"request": outcome.request} if outcome.request else {}),
         )
         log.info(
             "%s %s: %s%s",
@@ -271,8 +286,13 @@ async def apply_changes(
             supplier = ws.state.suppliers.get(sid)
             if supplier is None:
                 continue
-            provider = make_provider(supplier, repo_root=ws.root, settings=ws.settings)
-            carriers[sid] = AdminApi(provider, ws, labels)
+            if by_requests(supplier):
+                carriers[sid] = ChangeRequests(
+                    ws, [c for c in changes if c.address.supplier == sid and c.address not in refused]
+                )
+            else:
+                provider = make_provider(supplier, repo_root=ws.root, settings=ws.settings)
+                carriers[sid] = AdminApi(provider, ws, labels)
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
             slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
@@ -621,7 +641,12 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
     notes = [f"note: {problem}" for problem in problems]
     if not items:
         return notes
+    from okectl.engine.requesting import requested_in_flight
+
     found = asyncio.run(_read_back(ws, items))
+    # A supplier changed by its support desk was not written to: what stands is whether a
+    # change request asks for the change.
+    asked = requested_in_flight(ws, [(i.address, i.action) for i in items])
     journals = sorted({i.journal for i in items})
     lines = [
         f"note: {len(items)} write(s) of an interrupted apply were in flight "
@@ -630,7 +655,9 @@ def confirm_in_flight(ws: Workspace) -> list[str]:
     unconfirmed: set[Path] = set()
     for item in items:
         seen = found[(item.address.supplier, item.address.school)]
-        if isinstance(seen, str):
+        if (item.address, item.action) in asked:
+            verdict = asked[(item.address, item.action)]
+        elif isinstance(seen, str):
             verdict = f"not confirmed: {seen}"
             unconfirmed.add(item.journal)
         else:

@@ -15,15 +15,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from okectl.config.models import VERIFIED_ONLY
 from okectl.config.references import connection_function
 from okectl.config.resolve import client_id_for, desired_resources
-from okectl.config.roundtrip import roundtrip_yaml
+from okectl.config.roundtrip import flow_map, flow_seq, plain_text, roundtrip_yaml
 from okectl.engine.refresh import refresh
 from okectl.engine.validate import edited_copy
 from okectl.engine.workspace import Workspace, load_workspace
@@ -43,26 +42,6 @@ class ImportResult:
     blocked: dict[str, tuple[tuple[str, str], list[str]]] = field(default_factory=dict)
     # What each file's import brings in, so what is left out is not counted.
     imported_by_file: dict[str, list[str]] = field(default_factory=dict)
-
-
-# Plain scalars that YAML 1.1 would read as booleans: written quoted so they stay text.
-_BOOLEAN_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false"}
-
-
-def _text(value: str) -> str:
-    return DoubleQuotedScalarString(value) if value.lower() in _BOOLEAN_WORDS else value
-
-
-def _flow(items: list[Any]) -> CommentedSeq:
-    seq = CommentedSeq(items)
-    seq.fa.set_flow_style()
-    return seq
-
-
-def _flow_map(data: dict[str, Any]) -> CommentedMap:
-    m = CommentedMap(data)
-    m.fa.set_flow_style()
-    return m
 
 
 def import_supplier(
@@ -129,18 +108,18 @@ def import_supplier(
                 entry["oke_version"] = DoubleQuotedScalarString(env.spec["oke_version"])
             sso = (env.spec.get("sso") or {}).get("mode")
             if sso and sso != "required":
-                entry["sso"] = _text(sso)
+                entry["sso"] = plain_text(sso)
             assert conn_envs is not None
             existing = conn_envs.get(name)
             if existing is None:
-                conn_envs[name] = _flow_map(dict(entry))
+                conn_envs[name] = flow_map(dict(entry))
             imported.append(str(env.address))
         clients = conn.setdefault("clients", CommentedMap())
         for child in children:
             addr = child.address
             if addr.kind == "client" and addr.name not in clients:
                 body = CommentedMap()
-                body["scopes"] = _flow(sorted(child.spec.get("scopes") or []))
+                body["scopes"] = flow_seq(sorted(child.spec.get("scopes") or []))
                 cid = child.spec.get("client_id")
                 if cid and cid != client_id_for(school, addr.name):
                     body["client_id"] = cid
@@ -185,7 +164,7 @@ def _new_connection(supplier_id: str, envs: list[ActualResource], roles: Sequenc
     if len(roles) > 1 and len(functions) == 1:
         conn["function"] = functions.pop()
     conn["oke_version"] = DoubleQuotedScalarString(oke)
-    conn["flows"] = _flow(flows or [0])
+    conn["flows"] = flow_seq(flows or [0])
     return conn
 
 

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from okectl.config.repository import DesiredState
 from okectl.engine.diff import diff_resources
+from okectl.engine.freeze import mark_frozen
 from okectl.engine.refresh import refresh
+from okectl.engine.requesting import mark_requests
 from okectl.engine.safety import UnsafePlan, check_safety
 from okectl.engine.workspace import SecretResolver, Workspace
 from okectl.errors import OkectlError
@@ -123,6 +125,7 @@ def make_plan(
     )
     plan.warnings.extend(_verified_only(state, in_scope))
     plan.warnings.extend(_unset_secrets(plan, desired, resolve))
+    mark_frozen(ws, plan, {a.address: a for a in actual})
     owned_envs: dict[str, int] = {}
     before_envs: dict[str, int] = {}
     for a in actual:
@@ -150,6 +153,8 @@ def make_plan(
                 and state.suppliers[r.address.supplier].managed
             ):
                 owned_envs[r.address.supplier] = owned_envs.get(r.address.supplier, 0) + 1
+    # After the environment counts: a requested change is still to happen at the supplier.
+    mark_requests(plan, ws, scope)
     safety = check_safety(plan, state, owned_envs, force=force)
     run = PlanRun(
         plan=plan,

@@ -171,9 +171,13 @@ def readable_feeds(
 ) -> tuple[dict[str, list[Release]], list[str]]:
     """The release feeds that could be read, and one line per supplier whose feed could not
     (checked against its YAML alone: one supplier's outage must not fail every school)."""
+    from okectl.providers.registry import capabilities
+
     feeds: dict[str, list[Release]] = {}
     failures: list[str] = []
     for sid, got in sorted(asyncio.run(read_release_feeds(state, root, settings)).items()):
+        if isinstance(got, str) and Capability.RELEASES not in capabilities(state.suppliers[sid]):
+            continue  # no feed to read (changed by its support desk, or verified only): no news
         if isinstance(got, str):
             failures.append(f"{sid}: {got}; checked against its YAML only")
         else:

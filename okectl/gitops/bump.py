@@ -29,13 +29,12 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from okectl.config.repository import DesiredState
-from okectl.config.revision import dirty_files, inside_git
-from okectl.config.roundtrip import roundtrip_yaml
+from okectl.config.roundtrip import flow_map, roundtrip_yaml
 from okectl.engine.validate import edited_copy
 from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.files import replace_file
-from okectl.gitops.git import commit_identity, commit_on_branch
+from okectl.gitops.git import commit_identity, commit_on_branch, require_clean
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
 
@@ -87,12 +86,6 @@ def _same_style(old: Any, new: str) -> ScalarString:
         return value
     quoted: ScalarString = DoubleQuotedScalarString(new)
     return quoted
-
-
-def _flow_map(data: dict[str, Any]) -> CommentedMap:
-    m = CommentedMap(data)
-    m.fa.set_flow_style()
-    return m
 
 
 def _env_types(state: DesiredState, code: str, supplier: str) -> dict[str, str]:
@@ -218,13 +211,26 @@ def _edit_connection(
             if not isinstance(envs, CommentedMap):
                 envs = CommentedMap()
                 conn["environments"] = envs
-            envs[name] = _flow_map({"oke_version": DoubleQuotedScalarString(version)})
+            envs[name] = flow_map({"oke_version": DoubleQuotedScalarString(version)})
         else:
             override["oke_version"] = _same_style(override.get("oke_version"), version)
     return repr(conn) != before
 
 
-def _check_inputs(
+def _runs_everywhere(conn: CommentedMap, types: dict[str, str], version: str) -> bool:
+    """Whether every environment of the connection (but absent ones) runs ``version``."""
+    envs = conn.get("environments")
+    for name in types:
+        override = envs.get(name) if isinstance(envs, CommentedMap) else None
+        if isinstance(override, dict) and override.get("absent") is True:
+            continue
+        pinned = override.get("oke_version") if isinstance(override, dict) else None
+        if str(pinned if pinned is not None else conn.get("oke_version")) != version:
+            return False
+    return True
+
+
+def check_inputs(
     state: DesiredState, supplier: str, version: str, environment: str | None, schools: list[str]
 ) -> list[str]:
     sup = state.suppliers.get(supplier)
@@ -257,8 +263,9 @@ def _check_inputs(
     return schools or connected
 
 
-def _policy_findings(state: DesiredState) -> tuple[set[str], set[str]]:
-    """Unwaived policy (errors, other findings), as comparable lines."""
+def unwaived_findings(state: DesiredState) -> tuple[set[str], set[str]]:
+    """Unwaived policy (errors, other findings), as comparable lines: what an edit of the
+    configuration introduces is what the edited state has and this state had not."""
     from okectl.policy.engine import evaluate
 
     report = evaluate(state)
@@ -278,12 +285,17 @@ def plan_bump(
     oke_version: str,
     environment: str | None = None,
     schools: list[str] | None = None,
+    tidy: bool = False,
 ) -> BumpResult:
-    """Compute the edited files and check the result; writes nothing."""
+    """Compute the edited files and check the result; writes nothing.
+
+    With ``tidy``, a connection whose every environment runs the version after an
+    environment-type bump moves as a whole instead: its own version changes and the
+    overrides go (what the last stage of a promotion leaves)."""
     root = ws.root
     validated = ws.validated
     state = validated.state
-    targets = _check_inputs(state, supplier, oke_version, environment, schools or [])
+    targets = check_inputs(state, supplier, oke_version, environment, schools or [])
     result = BumpResult(supplier=supplier, oke_version=oke_version, environment=environment)
     yaml = roundtrip_yaml()
     for code in targets:
@@ -296,8 +308,11 @@ def plan_bump(
             continue
         old = (root / rel).read_text(encoding="utf-8")
         doc = yaml.load(old)
-        if not _edit_connection(doc["connections"][supplier], types, oke_version, environment):
+        conn = doc["connections"][supplier]
+        if not _edit_connection(conn, types, oke_version, environment):
             continue
+        if tidy and environment is not None and _runs_everywhere(conn, types, oke_version):
+            _edit_connection(conn, types, oke_version, None)
         buf = io.StringIO()
         yaml.dump(doc, buf)
         if buf.getvalue() != old:
@@ -309,7 +324,7 @@ def plan_bump(
         for r in validated.resources
         if r.address.kind == "environment"
     }
-    before_policy, before_other = _policy_findings(state)
+    before_policy, before_other = unwaived_findings(state)
     with edited_copy(root, result.files, what="a bumped file") as scratch:
         try:
             after_validated = load_workspace(scratch).validated
@@ -317,7 +332,7 @@ def plan_bump(
             raise BumpRefused(
                 "the bumped configuration does not validate; nothing was written", exc.lines()
             ) from None
-        after_policy, after_other = _policy_findings(after_validated.state)
+        after_policy, after_other = unwaived_findings(after_validated.state)
     after_versions = {
         r.address: str(r.spec.get("oke_version"))
         for r in after_validated.resources
@@ -358,32 +373,32 @@ def bump(
     branch: str | None = None,
     author: str | None = None,
     write: Callable[[Path, dict[str, tuple[str, str]]], None] = write_files,
+    tidy: bool = False,
+    describe: Callable[[BumpResult], str] | None = None,
 ) -> BumpResult:
     """Bump, write the files and, with ``branch``, commit them on a new branch left checked out
-    (as ``author``, "Name <email>", or git's own identity)."""
+    (as ``author``, "Name <email>", or git's own identity), with the message ``describe``
+    gives (by default the bump's own: what moves, and the files)."""
     root = ws.root
     if author is not None and branch is None:
         raise OkectlError("--author names who commits: it goes with --branch")
-    if inside_git(root):
-        dirty = dirty_files(root)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-            raise OkectlError(
-                f"refusing to bump: the working tree has uncommitted changes ({shown}); commit or stash them"
-            )
-    elif branch is not None:
-        raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
+    require_clean(root, "bump", branch=branch)
     # Before the work, not after it: a commit that cannot be made must not leave a branch behind.
     identity = commit_identity(root, author) if branch is not None else None
     result = plan_bump(
-        ws, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools
+        ws, supplier=supplier, oke_version=oke_version, environment=environment, schools=schools, tidy=tidy
     )
     if not result.files:
         return result
     if branch is not None and identity is not None:
         result.branch = branch
         result.commit = commit_on_branch(
-            root, branch, result.files, result.commit_message(), write=write, identity=identity
+            root,
+            branch,
+            result.files,
+            (describe or BumpResult.commit_message)(result),
+            write=write,
+            identity=identity,
         )
     else:
         write(root, result.files)

@@ -10,8 +10,11 @@ import git
 
 from okectl.config.revision import (
     GitError,
+    dirty_files,
+    inside_git,
     open_repo,
 )
+from okectl.errors import OkectlError
 
 # "Name <email>", as git commit --author takes it.
 _AUTHOR = re.compile(r"\s*(?P<name>[^<>\n]*[^<>\s])\s*<(?P<email>[^<>\s]+@[^<>\s]+)>\s*")
@@ -44,6 +47,21 @@ def _known(repo: git.Repo, which: str) -> git.Actor | None:
     return git.Actor(match["name"], match["email"]) if match else None
 
 
+def require_clean(root: Path, doing: str, *, branch: str | None) -> None:
+    """Refuse to edit the configuration over uncommitted changes (they would be mixed into
+    the edit, and onto its branch); ``branch`` needs a git repository at all."""
+    if inside_git(root):
+        dirty = dirty_files(root)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise OkectlError(
+                f"refusing to {doing}: the working tree has uncommitted changes ({shown}); "
+                "commit or stash them"
+            )
+    elif branch is not None:
+        raise OkectlError(f"{root}: not inside a git repository; --branch needs one")
+
+
 def commit_identity(root: Path, author: str | None = None) -> tuple[git.Actor, git.Actor]:
     """Author and committer of a commit okectl makes, found as `git commit` finds them.
 
@@ -57,6 +75,23 @@ def commit_identity(root: Path, author: str | None = None) -> tuple[git.Actor, g
     if by is None:
         raise GitError(NO_IDENTITY)
     return by, committer or by
+
+
+def check_new_branch(root: Path, branch: str) -> None:
+    """Refuse a branch name git would refuse, or one that exists: checked before work that
+    ends in committing on it, so that work is not done for nothing."""
+    repo, _ = open_repo(root)
+    with repo:
+        _check_new_branch(repo, branch)
+
+
+def _check_new_branch(repo: git.Repo, branch: str) -> None:
+    try:
+        repo.git.check_ref_format("--branch", branch)
+    except git.GitCommandError:
+        raise GitError(f"{branch!r} is not a valid branch name") from None
+    if branch in repo.heads:
+        raise GitError(f"branch {branch!r} already exists; pick another name or delete it first")
 
 
 def commit_on_branch(
@@ -77,12 +112,7 @@ def commit_on_branch(
     """
     repo, prefix = open_repo(root)
     with repo:
-        try:
-            repo.git.check_ref_format("--branch", branch)
-        except git.GitCommandError:
-            raise GitError(f"{branch!r} is not a valid branch name") from None
-        if branch in repo.heads:
-            raise GitError(f"branch {branch!r} already exists; pick another name or delete it first")
+        _check_new_branch(repo, branch)
         try:
             head = repo.head.commit
         except ValueError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +28,7 @@ DEFAULT_API_URL = "https://api.github.com"
 # GitHub refuses a comment or issue body over 65,536 characters.
 BODY_LIMIT = 65_536
 PLAN_LIMIT = 50_000
+DRIFT_LIMIT = 10_000
 VERIFY_LIMIT = 10_000
 CUT_NOTE = "\n\n_Cut here; the whole text is in the job log._"
 ANSWER_LIMIT = 16 << 20
@@ -62,6 +64,18 @@ def _said(content: bytes) -> str:
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
+def _bounded(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
+    """The chunks joined, refused once they pass ``limit`` bytes."""
+    out: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ForgeError(f"{what} is larger than {limit:,} bytes")
+        out.append(chunk)
+    return b"".join(out)
+
+
 class GitHub:
     """A client for the few REST calls the action makes, with one token."""
 
@@ -79,6 +93,7 @@ class GitHub:
             raise ForgeError("no GitHub token: pass the action's github-token input (GITHUB_TOKEN)")
         self.api_url = api_url.rstrip("/")
         self._origin = (parts.scheme, parts.netloc)
+        self._others: list[httpx.Client] = []
         self._client = httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -97,6 +112,8 @@ class GitHub:
 
     def __exit__(self, *exc: object) -> None:
         self._client.close()
+        for other in self._others:
+            other.close()
 
     def call(
         self,
@@ -112,16 +129,7 @@ class GitHub:
         url = path_or_url if "://" in path_or_url else self.api_url + path_or_url
         try:
             with self._client.stream(method, url, params=params, json=body) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > ANSWER_LIMIT:
-                        raise ForgeError(
-                            f"{method} {url}: GitHub's answer is larger than {ANSWER_LIMIT:,} bytes"
-                        )
-                    chunks.append(chunk)
-                content = b"".join(chunks)
+                content = _bounded(resp.iter_bytes(), ANSWER_LIMIT, f"{method} {url}: GitHub's answer")
                 status, reason, links = resp.status_code, resp.reason_phrase, resp.links
         except httpx.HTTPError as exc:
             raise ForgeError(f"{method} {url}: cannot reach GitHub: {type(exc).__name__}: {exc}") from None
@@ -136,6 +144,43 @@ class GitHub:
             raise ForgeError(f"{method} {url}: GitHub answered with something that is not JSON") from None
         following = links.get("next", {}).get("url")
         return doc, following if following and self._same_origin(following) else None
+
+    def download(self, url: str, *, limit: int) -> bytes:
+        """The bytes behind ``url`` (an artifact's archive), at most ``limit`` of them.
+
+        GitHub answers with a redirect to short-lived signed storage elsewhere: it is
+        followed once, and without the token, which goes to the API's own origin only."""
+        import httpx
+
+        target = url if "://" in url else self.api_url + url
+        client = self._client
+        for _ in range(2):
+            try:
+                with client.stream("GET", target) as resp:
+                    if resp.status_code in (301, 302, 303, 307, 308) and client is self._client:
+                        location = resp.headers.get("Location", "")
+                        if urlsplit(location).scheme not in ("http", "https"):
+                            raise ForgeError(f"GET {target}: GitHub redirected to {location[:200]!r}")
+                        target = location
+                        client = self._client if self._same_origin(location) else self._bare()
+                        continue
+                    if resp.status_code >= 300:
+                        status = resp.status_code
+                        raise ForgeError(f"GET {target}: answered {status} {resp.reason_phrase}", status)
+                    return _bounded(resp.iter_bytes(), limit, f"GET {target}")
+            except httpx.HTTPError as exc:
+                raise ForgeError(f"GET {target}: cannot reach it: {type(exc).__name__}: {exc}") from None
+        raise ForgeError(f"GET {url}: redirected more than once")
+
+    def _bare(self) -> httpx.Client:
+        """A client that sends nothing of ours: for storage GitHub redirects to."""
+        import httpx
+
+        from okectl.providers.http.transport import tls_context
+
+        bare = httpx.Client(timeout=self._client.timeout, follow_redirects=False, verify=tls_context())
+        self._others.append(bare)
+        return bare
 
     def _same_origin(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -245,13 +290,21 @@ DriftOutcome = Literal["opened", "updated", "closed", "clean", "unknown"]
 
 
 def drift_body(
-    *, plan_exit: str, plan: str | None, verify_exit: str, verify: str | None, run_url: str
+    *,
+    plan_exit: str,
+    plan: str | None,
+    verify_exit: str,
+    verify: str | None,
+    run_url: str,
+    drift: str | None = None,
 ) -> str | None:
     """The drift issue's text, or None when there is nothing to report.
 
     Exit codes as `okectl plan --detailed-exitcode` and `okectl verify` give them: plan 2
     (changes), 3 (policy errors stand: apply would refuse) and verify 4 (an environment serves
-    another OKE version) are reported."""
+    another OKE version) are reported. ``drift`` is `okectl drift --output markdown`: what
+    drifted, grouped by cause, and what each supplier's mode did about it; shown before the
+    plan when there is anything to report."""
     said: list[str] = []
     if plan_exit == "2":
         said.append(
@@ -271,6 +324,8 @@ def drift_body(
     if not said:
         return None
     body = "\n\n".join(said)
+    if drift is not None:
+        body += "\n\n" + cut(drift, DRIFT_LIMIT)
     if plan is not None:
         body += "\n\n" + cut(plan, PLAN_LIMIT)
     if verify_exit == "4" and verify is not None:
@@ -319,6 +374,45 @@ def keep_drift_issue(
         body={"state": "closed", "state_reason": "completed"},
     )
     return "closed"
+
+
+PullRequestOutcome = Literal["opened", "updated"]
+ACCEPT_TITLE = "Accept drift at the suppliers"
+
+
+def keep_pull_request(
+    api: GitHub, repo: str, *, branch: str, base: str, body: str
+) -> tuple[PullRequestOutcome, int]:
+    """Open the pull request of ``branch`` into ``base`` with ``body``, or update the one
+    open already: one pull request of accepted drift, kept up to date night after night."""
+    repo = check_repository(repo)
+    owner = repo.split("/", 1)[0]
+    listed = api.pages(
+        f"/repos/{repo}/pulls", {"head": f"{owner}:{branch}", "base": base, "state": "open", "per_page": 100}
+    )
+    found = next(
+        (
+            p
+            for p in listed
+            if isinstance(p, dict)
+            and isinstance(p.get("number"), int)
+            and isinstance(p.get("head"), dict)
+            and p["head"].get("ref") == branch
+        ),
+        None,
+    )
+    if found is not None:
+        api.call("PATCH", f"/repos/{repo}/pulls/{found['number']}", body={"body": body})
+        return "updated", int(found["number"])
+    doc, _ = api.call(
+        "POST",
+        f"/repos/{repo}/pulls",
+        body={"title": ACCEPT_TITLE, "head": branch, "base": base, "body": body},
+    )
+    number = doc.get("number") if isinstance(doc, dict) else None
+    if not isinstance(number, int):
+        raise ForgeError(f"POST /repos/{repo}/pulls: GitHub's answer names no pull request number")
+    return "opened", number
 
 
 def add_to_summary(path: Path, text: str) -> None:

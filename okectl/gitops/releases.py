@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from okectl.config.models import Supplier
 from okectl.config.repository import DesiredState
 from okectl.engine.refresh import read_release_feeds
 from okectl.engine.workspace import Workspace
@@ -71,6 +72,9 @@ class SupplierReleases:
     target: str | None = None
     environments: list[EnvironmentRow] = field(default_factory=list)
     error: str | None = None
+    # No release feed to read (a supplier changed by its support desk, or verified only):
+    # what it supports is what its file declares (oke_versions).
+    declared: bool = False
 
     @property
     def behind(self) -> list[EnvironmentRow]:
@@ -91,6 +95,7 @@ class SupplierReleases:
                 for r in self.feed
             ],
             "supported": sorted(self.supported, key=version_key),
+            "source": "declared" if self.declared else "feed",
             "target": self.target,
             "environments": [e.to_json() for e in self.environments],
         }
@@ -118,6 +123,15 @@ def _environments(resources: list[Resource], supplier: str) -> list[Resource]:
     return [r for r in resources if r.address.kind == "environment" and r.address.supplier == supplier]
 
 
+def _has_feed(supplier: Supplier) -> bool:
+    """Whether the supplier's adapter offers a release feed at all (one that cannot be
+    read is an error; one that does not exist is not)."""
+    from okectl.providers.base import Capability
+    from okectl.providers.registry import capabilities
+
+    return Capability.RELEASES in capabilities(supplier)
+
+
 def collect_releases(ws: Workspace, *, progress: ReadProgress | None = None) -> ReleaseReport:
     """Read every supplier's release feed and compare it with the desired state."""
     today = ws.clock.today()
@@ -129,16 +143,21 @@ def collect_releases(ws: Workspace, *, progress: ReadProgress | None = None) -> 
         entry = SupplierReleases(supplier=sid)
         report.suppliers.append(entry)
         feed = feeds.get(sid)
-        if isinstance(feed, str):
+        supplier = state.suppliers[sid]
+        if isinstance(feed, str) and not _has_feed(supplier):
+            entry.declared = True
+            entry.supported = set(supplier.oke_versions)
+        elif isinstance(feed, str):
             entry.error = feed
             continue
-        entry.feed = feed or []
-        entry.supported = {
-            v
-            for r in entry.feed
-            if r.end_of_support is None or r.end_of_support >= today
-            for v in r.oke_versions
-        }
+        else:
+            entry.feed = feed or []
+            entry.supported = {
+                v
+                for r in entry.feed
+                if r.end_of_support is None or r.end_of_support >= today
+                for v in r.oke_versions
+            }
         entry.target = newest(entry.supported & allowed)
         for res in sorted(_environments(ws.resources, sid), key=lambda r: str(r.address)):
             version = str(res.spec.get("oke_version"))

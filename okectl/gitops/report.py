@@ -67,6 +67,32 @@ class SchoolRow:
 
 
 @dataclass
+class RequestRow:
+    """An open change request: what a supplier's support desk still has to do."""
+
+    id: str
+    school: str
+    requested_on: date
+    since: date
+    age_days: int
+    sla_days: int
+    escalate_after_days: int
+    # awaiting (within the SLA), overdue (past it), escalated (past the escalation threshold)
+    standing: str
+    changes: int
+
+
+@dataclass
+class IncidentRow:
+    """An incident open at a supplier (``okectl incidents``)."""
+
+    key: str
+    subject: str
+    title: str
+    seen: str
+
+
+@dataclass
 class SupplierInfo:
     id: str
     name: str
@@ -85,6 +111,12 @@ class SupplierInfo:
     # Findings about the supplier as a whole (role names, privacy), not one connection.
     errors: int = 0
     warnings: int = 0
+    # How its changes are carried out: by its administration API, or by change requests
+    # to its support desk (then: its SLA, and the requests still open).
+    by_requests: bool = False
+    sla_days: int | None = None
+    requests: list[RequestRow] = field(default_factory=list)
+    incidents: list[IncidentRow] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +162,8 @@ class ReportData:
     policy_groups: list[PolicyGroup]
     bars: list[Bar]
     totals: dict[str, int] = field(default_factory=dict)
+    # Why open requests or incidents could not be read, when they could not.
+    support_notes: list[str] = field(default_factory=list)
 
 
 def _version() -> str:
@@ -155,6 +189,50 @@ def _plan(ws: Workspace) -> tuple[Any, str]:
         return None, f"plan unavailable: {type(exc).__name__}" + (f": {first}" if first else "")
     # The plan's own summary, word for word, so the report and the plan cannot disagree.
     return run, run.plan.summary()
+
+
+def _open_requests(ws: Workspace, today: date) -> tuple[dict[str, list[RequestRow]], str | None]:
+    """Open change requests per supplier, with their age against its SLA, or why they
+    could not be read."""
+    from okectl.requests.tracking import open_requests
+
+    try:
+        found = open_requests(ws.root, ws.state, today=today)
+    except OkectlError as exc:
+        return {}, f"open change requests unavailable: {str(exc).splitlines()[0]}"
+    out: dict[str, list[RequestRow]] = {}
+    for item in found:
+        status = item.request.status
+        out.setdefault(status.supplier, []).append(
+            RequestRow(
+                id=status.id,
+                school=status.school,
+                requested_on=status.requested_on,
+                since=item.since,
+                age_days=item.age_days,
+                sla_days=item.sla_days,
+                escalate_after_days=item.escalate_after_days,
+                standing=item.standing,
+                changes=len(item.request.document.changes),
+            )
+        )
+    return out, None
+
+
+def _open_incidents(ws: Workspace, today: date) -> tuple[dict[str, list[IncidentRow]], str | None]:
+    """Open incidents per supplier (every source: verify record, journals, requests), or
+    why they could not be derived."""
+    from okectl.incidents.derive import open_incidents
+
+    try:
+        found = open_incidents(ws.validated, today=today)
+    except OkectlError as exc:
+        return {}, f"open incidents unavailable: {str(exc).splitlines()[0]}"
+    out: dict[str, list[IncidentRow]] = {}
+    for incident in found:
+        row = IncidentRow(incident.key, incident.subject, incident.title, incident.seen)
+        out.setdefault(incident.supplier, []).append(row)
+    return out, None
 
 
 def _policy(ws: Workspace, today: date) -> Any:
@@ -288,8 +366,13 @@ def build_report(ws: Workspace, *, with_plan: bool = True) -> ReportData:
             )
         )
 
+    from okectl.engine.requesting import by_requests
+
+    requests, requests_note = _open_requests(ws, today)
+    incidents, incidents_note = _open_incidents(ws, today)
     suppliers: list[SupplierInfo] = []
     for sid, s in sorted(state.suppliers.items()):
+        desk = by_requests(s)
         dpia = s.privacy.dpia
         before = sum(v[0] for k, v in counts.items() if k.split("/")[0] == sid) if run is not None else None
         after = sum(v[1] for k, v in counts.items() if k.split("/")[0] == sid) if run is not None else None
@@ -313,6 +396,10 @@ def build_report(ws: Workspace, *, with_plan: bool = True) -> ReportData:
                 after=after,
                 errors=per_supplier[(sid, "error")],
                 warnings=per_supplier[(sid, "warning")],
+                by_requests=desk,
+                sla_days=s.support.sla_days if desk else None,
+                requests=requests.get(sid, []),
+                incidents=incidents.get(sid, []),
             )
         )
 
@@ -341,7 +428,10 @@ def build_report(ws: Workspace, *, with_plan: bool = True) -> ReportData:
             "suppliers": len(state.suppliers),
             "connections": sum(len(s.connections) for s in state.schools.values()),
             "environments": env_after,
+            "open_requests": sum(len(v) for v in requests.values()),
+            "open_incidents": sum(len(v) for v in incidents.values()),
         },
+        support_notes=[n for n in (requests_note, incidents_note) if n],
     )
 
 

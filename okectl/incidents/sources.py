@@ -237,7 +237,7 @@ def from_verification(validated: Validated, clean: Clean) -> Found:
 
 @dataclass(frozen=True, slots=True)
 class _Write:
-    outcome: str  # applied | failed | unknown | in-flight | read-back
+    outcome: str  # applied | requested | failed | unknown | in-flight | read-back
     action: str
     message: str
     time: str
@@ -284,9 +284,13 @@ def _journal_writes(root: Path) -> dict[str, _Write]:
             elif event == "call":
                 pending.pop((address, str(action)), None)
                 outcome = record.get("outcome")
-                if outcome in ("applied", "failed", "unknown"):
+                if outcome in ("applied", "requested", "failed", "unknown"):
                     message = record.get("message")
-                    text = message if isinstance(message, str) and outcome != "applied" else ""
+                    text = message if isinstance(message, str) and outcome in ("failed", "unknown") else ""
+                    if outcome == "requested":
+                        # Which change request carries it: said, never shown as what okectl was told.
+                        request = record.get("request")
+                        text = plain(request, 80) if isinstance(request, str) else ""
                     last[address] = _Write(str(outcome), str(action), text, time, path.name)
         for (address, action), time in pending.items():
             if recovered:
@@ -369,6 +373,13 @@ def from_journals(validated: Validated, clean: Clean, plan: PlanSeen | None = No
                     sid, address, "write", "writes", f"the {write.action} of {address} was applied", seen
                 )
             )
+            continue
+        if write.outcome == "requested":
+            # Not a failed write: the supplier's support desk makes the change, and a request
+            # past its SLA is an incident of its own (request.overdue).
+            carried = f" in change request {write.message}" if write.message else ""
+            passed = f"the {write.action} of {address} was requested from its support desk{carried}"
+            recoveries.append(Recovery(sid, address, "write", "writes", passed, seen))
             continue
         if write.outcome == "read-back":
             recoveries.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from okectl.model.redaction import SENSITIVE_CHANGE
@@ -11,6 +12,11 @@ from okectl.model.resources import Address
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
+# The marks of a supplier whose support desk makes the changes: a change still to ask it
+# for (apply writes a change request), and one an open request already asks for.
+TO_REQUEST = "to-request"
+REQUESTED = "requested"
+Standing = Literal["awaiting", "overdue", "escalated"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,35 @@ class Change:
 
 
 @dataclass(slots=True)
+class Awaiting:
+    """A change an open change request already asks a supplier's support desk for: shown as
+    requested (its ``change`` carries the ``requested`` mark), never proposed again, until the
+    supplier's confirmation is recorded or the request is rejected or cancelled."""
+
+    change: Change
+    request: str
+    requested_on: date
+    # Since when the supplier is waiting to act (the request, or its reopening), and for
+    # how many days, against its support.sla_days and support.escalate_after_days.
+    since: date
+    age_days: int
+    sla_days: int
+    escalate_after_days: int
+    standing: Standing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.request,
+            "requested_on": self.requested_on.isoformat(),
+            "since": self.since.isoformat(),
+            "age_days": self.age_days,
+            "sla_days": self.sla_days,
+            "escalate_after_days": self.escalate_after_days,
+            "standing": self.standing,
+        }
+
+
+@dataclass(slots=True)
 class Unmanaged:
     address: Address
     reason: str
@@ -79,6 +114,9 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     # Environments per (supplier, school) before and after applying: for reports.
     env_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Changes open change requests already ask for: not changes to make, so neither counted
+    # nor applied, but shown, so a reader sees what a support desk still has to do.
+    awaiting: list[Awaiting] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Changes per action; an adoption counts as an update here (it is one)."""
@@ -91,17 +129,28 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
+        """Whether there is anything to do: changes awaiting a supplier's confirmation are
+        not (they were requested already)."""
         return bool(self.changes)
+
+    @property
+    def to_request(self) -> int:
+        """Changes apply carries out by writing a change request."""
+        return sum(1 for ch in self.changes if any(m.kind == TO_REQUEST for m in ch.marks))
 
     def summary(self) -> str:
         c = self.counts()
+        n = len(self.awaiting)
+        awaiting = f"{n} requested change{'s' if n != 1 else ''} awaiting confirmation" if n else ""
         if not self.changes:
-            return f"No changes. {self.in_sync} resources in sync."
+            return f"No changes. {self.in_sync} resources in sync" + (f"; {awaiting}." if n else ".")
         # Taking ownership of what was made by hand is a different decision from an edit:
         # counted on its own, as Terraform counts imports, and only when there are any.
         adopt = self.adoptions
         adopting = f"{adopt} to adopt, " if adopt else ""
+        asking = f" ({self.to_request} by change request)" if self.to_request else ""
         return (
             f"Plan: {c['create']} to create, {adopting}{c['update'] - adopt} to update, "
-            f"{c['delete']} to delete; {self.in_sync} in sync, {len(self.unmanaged)} unmanaged left alone."
+            f"{c['delete']} to delete{asking}; {self.in_sync} in sync, "
+            f"{len(self.unmanaged)} unmanaged left alone" + (f"; {awaiting}." if n else ".")
         )

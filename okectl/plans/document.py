@@ -109,6 +109,8 @@ def plan_document(run: PlanRun, secrets: SecretDigests | None = None) -> dict[st
         "summary": {
             **counts,
             "adopt": run.plan.adoptions,
+            "to_request": run.plan.to_request,
+            "awaiting": len(run.plan.awaiting),
             "in_sync": run.plan.in_sync,
             "unmanaged": len(run.plan.unmanaged),
         },
@@ -117,6 +119,10 @@ def plan_document(run: PlanRun, secrets: SecretDigests | None = None) -> dict[st
             if c.address in digests
             else change_document(c)
             for c in run.plan.changes
+        ],
+        # Requested already, awaiting the supplier's confirmation: not changes to apply.
+        "awaiting": [
+            {**change_document(a.change), "request": a.to_json()} for a in run.plan.awaiting
         ],
         "unmanaged": [{"address": str(u.address), "reason": u.reason} for u in run.plan.unmanaged],
         "warnings": run.plan.warnings,
@@ -153,6 +159,8 @@ class SavedPlan:
     suppliers: frozenset[str] | None
     secret_salt: str | None
     changes: list[SavedChange]
+    # The commit the plan was made at, as the file says (None: outside git, or not said).
+    commit: str | None = None
 
 
 _TOO_DEEP = object()
@@ -256,6 +264,11 @@ def read_plan(raw: bytes, where: str) -> SavedPlan:
     scope = doc.get("scope")
     if not isinstance(scope, dict):
         raise PlanFileError(f"{where}: not a valid plan file: scope is not an object; re-plan")
+    commit = doc.get("commit")
+    if commit is not None and not (
+        isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)
+    ):
+        raise PlanFileError(f"{where}: not a valid plan file: commit is not a git commit id; re-plan")
     return SavedPlan(
         where=where,
         checksum=str(doc["checksum"]),
@@ -264,4 +277,5 @@ def read_plan(raw: bytes, where: str) -> SavedPlan:
         suppliers=_names(scope.get("suppliers"), "suppliers", where),
         secret_salt=salt,
         changes=[_change(c, f"{where}: change {i + 1}") for i, c in enumerate(changes)],
+        commit=commit,
     )

@@ -9,8 +9,12 @@ from typing import Literal, Protocol
 from okectl.model.resources import Address
 
 # unknown: okectl gave up on a write that may have reached the supplier all the same.
-Status = Literal["applied", "failed", "unknown", "refused", "not-attempted"]
-STATUSES: tuple[Status, ...] = ("applied", "failed", "unknown", "refused", "not-attempted")
+# requested: written into a change request to the supplier's support desk, which makes the
+# change; done as far as this run goes, and tracked until the supplier confirms it.
+Status = Literal["applied", "requested", "failed", "unknown", "refused", "not-attempted"]
+STATUSES: tuple[Status, ...] = ("applied", "requested", "failed", "unknown", "refused", "not-attempted")
+# What a run may end with and still have done all it was asked.
+DONE: frozenset[Status] = frozenset({"applied", "requested"})
 
 
 @dataclass(slots=True)
@@ -19,6 +23,8 @@ class Outcome:
     action: str
     status: Status
     message: str = ""
+    # The change request that carries the change (status requested).
+    request: str | None = None
 
 
 @dataclass
@@ -34,7 +40,12 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return all(o.status == "applied" for o in self.outcomes)
+        return all(o.status in DONE for o in self.outcomes)
+
+    @property
+    def requests(self) -> list[str]:
+        """The change requests this run wrote (or found already written), in order."""
+        return list(dict.fromkeys(o.request for o in self.outcomes if o.request is not None))
 
     def counts(self) -> dict[Status, int]:
         return {s: len(self.by_status(s)) for s in STATUSES}
@@ -42,9 +53,10 @@ class ApplyResult:
     def summary(self) -> str:
         n = self.counts()
         unknown = f"{n['unknown']} outcome unknown, " if n["unknown"] else ""
+        requested = f"{n['requested']} requested, " if n["requested"] else ""
         text = (
-            f"Apply: {n['applied']} applied, {n['failed']} failed, {unknown}{n['refused']} refused, "
-            f"{n['not-attempted']} not attempted."
+            f"Apply: {n['applied']} applied, {requested}{n['failed']} failed, {unknown}"
+            f"{n['refused']} refused, {n['not-attempted']} not attempted."
         )
         if not self.ok:
             text += " Run okectl plan and okectl apply again once the cause is fixed; it converges."

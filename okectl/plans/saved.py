@@ -11,14 +11,16 @@ included: the file cannot tell it from an edited one). A change whose resource m
 at the supplier, or whose secret value changed, since the plan was made is stale: the
 whole plan is refused, each stale change named, unless partial application is allowed,
 which refuses only those. A plan every change of which is done already is said to be
-applied. Every write that follows is conditional on the ETag checked here, so what was
-checked is what is written over.
+applied (a change an open change request already asks a supplier's support desk for
+counts as done: it was requested). Every write that follows is conditional on the ETag
+checked here, so what was checked is what is written over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from okectl.errors import OkectlError
 from okectl.model.resources import LABEL_REPOSITORY, ActualResource, Address, Resource
@@ -147,9 +149,13 @@ def _same_change(now: Change, saved: SavedChange) -> bool:
     return bool(saved.after == target["after"] and saved.after_digest == target["after_digest"])
 
 
+def _article(action: str) -> str:
+    return "an" if action == "update" else "a"
+
+
 def _what(now: Change, saved: Change) -> str:
     """How the change planning now produces differs from the saved one, in words."""
-    article = "an" if now.action == "update" else "a"
+    article = _article(now.action)
     if now.action != saved.action:
         return f"{article} {now.action}"
     if now.adopt != saved.adopt:
@@ -219,6 +225,8 @@ def check_against(
         raise PlanRefused(undigested)
     repository = fresh.repository
     fresh_changes = {c.address: c for c in fresh.plan.changes}
+    # Requested already (an open change request asks for it): done as far as apply goes.
+    requested = {a.change.address: a.change.action for a in fresh.plan.awaiting}
     forged: list[str] = []
     stale: dict[Address, str] = {}
     verified: dict[Address, Change] = {}
@@ -231,6 +239,9 @@ def check_against(
         why = _forged(c, now, act, desired.get(addr), repository)
         if why is not None:
             forged.append(_line(saved, ch, why))
+            continue
+        if requested.get(addr) == ch.action:
+            done += 1
             continue
         if _done(ch, now, act, repository):
             done += 1
@@ -269,4 +280,110 @@ def check_against(
             if c.change.address in verified or c.change.address in stale
         ],
         refused=stale,
+    )
+
+
+# --- apply --reviewed: the fresh plan against the plan a review approved ------------------------
+
+
+@dataclass
+class Reviewed:
+    """A fresh plan checked against the reviewed one: every change it makes was reviewed."""
+
+    # The changes to apply: the fresh plan's, each the same as one reviewed.
+    changes: list[Change]
+    # What the review approved that planning now no longer gives (done already, or the
+    # configuration asks for it no more): fewer is fine, and said.
+    not_needed: list[Address] = field(default_factory=list)
+
+
+def claimed_scope(saved: SavedPlan) -> Scope:
+    """The schools and suppliers the plan says it covers (checked against its changes by
+    ``check_claims``): what a fresh plan to compare with must cover too."""
+    return Scope(
+        schools=set(saved.schools) if saved.schools is not None else None,
+        suppliers=set(saved.suppliers) if saved.suppliers is not None else None,
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_differ(reviewed: Any, now: Any) -> str:
+    """Which target fields differ, with both values (secret references are redacted in both)."""
+    old = reviewed if isinstance(reviewed, dict) else {}
+    new = now if isinstance(now, dict) else {}
+    differ = [k for k in sorted(set(old) | set(new), key=str) if old.get(k) != new.get(k)]
+    if not differ:
+        # Equal as shown: what differs is a secret reference, seen only through its digest.
+        return "a secret reference other than reviewed"
+    return "; ".join(f"{k}: reviewed {_shown(old.get(k))}, now {_shown(new.get(k))}" for k in differ[:5]) + (
+        f" and {len(differ) - 5} more field(s)" if len(differ) > 5 else ""
+    )
+
+
+def _unreviewed(
+    now: Change, reviewed: SavedChange | None, secret_now: str | None, salt: str | None, secret: bool
+) -> str | None:
+    """How the change planning now makes differs from the reviewed one, if it does."""
+    if reviewed is None:
+        return f"not in the reviewed plan: planning now gives {_article(now.action)} {now.action}"
+    ch = reviewed.change
+    if (now.action, now.adopt) != (ch.action, ch.adopt):
+        return f"the reviewed plan has {_article(ch.action)} {ch.action}; planning now gives {_what(now, ch)}"
+    target = change_document(now)
+    if reviewed.after != target["after"] or reviewed.after_digest != target["after_digest"]:
+        return f"other values than reviewed ({_fields_differ(reviewed.after, target['after'])})"
+    if secret and (salt is None or not reviewed.has_secret_digest):
+        return (
+            "the reviewed plan records no digest of the secret it writes; "
+            "review a plan made with okectl plan --out"
+        )
+    if secret and secret_now != reviewed.secret_digest:
+        return "the value behind its secret reference is not the one reviewed"
+    return None
+
+
+def check_reviewed(
+    saved: SavedPlan,
+    fresh: PlanRun,
+    desired: Mapping[Address, Resource],
+    *,
+    secrets_now: Mapping[Address, str | None],
+) -> Reviewed:
+    """``fresh`` (planned now, over the scope the reviewed plan covers) checked against the
+    reviewed plan ``saved``: each change it makes must be one the review saw, with the same
+    address, action and target values (secret values by digest, with the file's salt:
+    ``secrets_now``). ETags are not compared: the writes are conditional on what was read
+    now. A change the review did not see refuses the whole apply, each one named with how
+    it differs; a reviewed change planning now no longer gives is only said."""
+    reviewed = {c.change.address: c for c in saved.changes}
+    problems = [
+        _line(saved, now, why)
+        for now in fresh.plan.changes
+        if (
+            why := _unreviewed(
+                now,
+                reviewed.get(now.address),
+                secrets_now.get(now.address),
+                saved.secret_salt,
+                writes_a_secret(now, desired),
+            )
+        )
+        is not None
+    ]
+    if problems:
+        raise PlanRefused(
+            [
+                *problems,
+                f"{saved.where}: planning now makes {len(problems)} change(s) the reviewed plan does not; "
+                "nothing was applied (review the plan as it is now: okectl plan)",
+            ]
+        )
+    planned = {c.address for c in fresh.plan.changes}
+    return Reviewed(
+        changes=list(fresh.plan.changes),
+        not_needed=[c.change.address for c in saved.changes if c.change.address not in planned],
     )

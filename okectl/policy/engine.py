@@ -8,6 +8,7 @@ the fleet times the rules' cross-references.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -34,7 +35,7 @@ from okectl.policy.cel.expressions import (
 )
 from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
 from okectl.policy.findings import Finding, PolicyReport, StaleWaiver, WaiverRef
-from okectl.policy.rules.base import Check, Emitter, is_pattern, matches
+from okectl.policy.rules.base import ChangedEnvironments, Check, Emitter, is_pattern, matches
 from okectl.policy.rules.builtin import BUILTIN
 
 KINDS: dict[str, type[Check]] = {**BUILTIN, CelCheck.kind: CelCheck}
@@ -190,10 +191,17 @@ def check_rule_definitions(state: DesiredState) -> list[Problem]:
 
 
 class _Run(Emitter):
-    def __init__(self, state: DesiredState, today: date, releases: dict[str, list[Release]] | None) -> None:
+    def __init__(
+        self,
+        state: DesiredState,
+        today: date,
+        releases: dict[str, list[Release]] | None,
+        changed: ChangedEnvironments | None = None,
+    ) -> None:
         self.state = state
         self.today = today
         self.releases = releases
+        self.changed = changed
         self.findings: list[Finding] = []
         self._seen: set[tuple[str, str, str, int, int, str]] = set()
 
@@ -295,19 +303,25 @@ def evaluate(
     today: date | None = None,
     releases: dict[str, list[Release]] | None = None,
     resources: list[Resource] | None = None,
+    changed: ChangedEnvironments | None = None,
+    kinds: Collection[str] | None = None,
 ) -> PolicyReport:
     """Every rule over the desired state, with the waivers applied.
 
     ``releases``: the suppliers' release feeds when known (supplier id → releases).
     ``resources``: the desired resources when the caller already resolved them.
+    ``changed``: which environments' configuration changes, for the rules that weigh a
+    change rather than a state (``freeze``). ``kinds``: only the rules of these kinds.
     Raises ValidationFailed when the rules or waivers themselves are wrong.
     """
     definitions = _Definitions(state)
     prepared = definitions.run()
     if definitions.problems:
         raise ValidationFailed(definitions.problems)
+    if kinds is not None:
+        prepared = [p for p in prepared if p.rule.kind in kinds]
     day = today or clock.today()
-    run = _Run(state, day, releases)
+    run = _Run(state, day, releases, changed)
     checks = _build_checks(state, prepared, run)
     if resources is None:
         from okectl.config.resolve import desired_resources

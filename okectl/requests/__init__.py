@@ -6,7 +6,7 @@ confirmed, recorded in the repository (``state/<supplier>/<school>.yaml``,
 request per supplier and school (``requests/<supplier>/<id>/``: ``request.md``,
 ``request.json``, ``request.eml`` and ``status.yaml``), which is tracked until the supplier
 confirms it, by a person (``okectl requests confirm``) or by an observation (an imported
-export that shows the change).
+export, or what ``okectl verify --record`` saw an endpoint say: :mod:`okectl.requests.observe`).
 
 The engine's seam (import these names from their modules):
 
@@ -14,4 +14,5 @@ The engine's seam (import these names from their modules):
 - ``okectl.requests.writer.write_change_requests(...)``: apply, per supplier and school.
 - ``okectl.requests.tracking.pending_requests(root, ...)``: plan, what is already requested.
 - ``okectl.requests.mail.send_requests(...)``: ``apply --send``.
+- ``okectl.requests.observe.observe_endpoints(...)``: ``verify --record``.
 """

@@ -6,7 +6,8 @@ its line. The supplier file's ``api.settings.export`` maps its columns (and its 
 okectl's fields. A school in the export replaces that school's record; schools it does not
 mention keep theirs.
 
-An export is also an observation: a request whose every change the export shows is
+An export is also an observation (judged as every observation is, in
+:mod:`okectl.requests.observe`): a request whose every change the export shows is
 confirmed by it, and a confirmed request the export contradicts is reopened. What the
 export showed is kept as evidence in the request's folder.
 """
@@ -36,15 +37,23 @@ from okectl.config.record import (
     write_record,
 )
 from okectl.config.repository import DesiredState
-from okectl.config.request_files import Event, RequestedChange, RequestStatus
+from okectl.config.request_files import RequestedChange
 from okectl.config.yamlsource import YamlError, YList, load_text
 from okectl.errors import OkectlError, Problem, ValidationFailed
 from okectl.files import read_regular
 from okectl.model import clock
-from okectl.model.resources import Address, normalise
-from okectl.requests.recorded import client_spec, environment_spec, resources_of, role_spec, with_resources
+from okectl.model.resources import Address
+from okectl.requests.observe import Observation, Seen, evidence_name, flat, observe, record_observation
+from okectl.requests.recorded import (
+    client_spec,
+    confirmed_by,
+    environment_spec,
+    resources_of,
+    role_spec,
+    with_resources,
+)
 from okectl.requests.settings import ExportMapping, ListField, requests_settings
-from okectl.requests.store import StoredRequest, list_requests, write_evidence, write_status
+from okectl.requests.store import StoredRequest, list_requests
 
 MAX_EXPORT_BYTES = 16 << 20
 MAX_ROWS = 100_000
@@ -348,14 +357,8 @@ class SchoolImport:
     path: str
     differences: list[Difference]
     record: RecordedState
-
-
-@dataclass(frozen=True)
-class Observation:
-    request: str
-    outcome: Literal["confirms", "observed", "reopens"]
-    detail: str
-    evidence: dict[str, Any]
+    # The record as it was before the import.
+    before: RecordedState
 
 
 @dataclass
@@ -373,16 +376,6 @@ class ExportImport:
         return [s for s in self.schools if s.differences]
 
 
-def _flat(spec: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in (spec or {}).items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = normalise(value)
-    return out
-
-
 def _differences(recorded: Mapping[Address, Spec], exported: Mapping[Address, Spec]) -> list[Difference]:
     out: list[Difference] = []
     for address in sorted(set(recorded) | set(exported)):
@@ -392,110 +385,48 @@ def _differences(recorded: Mapping[Address, Spec], exported: Mapping[Address, Sp
         elif after is None:
             out.append(Difference(address, "remove"))
         else:
-            b, a = _flat(before), _flat(after)
+            b, a = flat(before), flat(after)
             fields = tuple((k, b.get(k), a.get(k)) for k in sorted(set(b) | set(a)) if b.get(k) != a.get(k))
             if fields:
                 out.append(Difference(address, "change", fields))
     return out
 
 
+@dataclass
+class ExportSource:
+    """A supplier's export as an observation: it lists everything the supplier has for
+    each school it covers, so it shows every change of such a school's requests (a
+    resource it lacks is gone), in the fields it has columns for."""
+
+    export: Export
+    header: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return self.export.display
+
+    def seen(self, request: StoredRequest, change: RequestedChange) -> Seen | None:
+        school = self.export.schools.get(request.status.school)
+        if school is None:
+            return None
+        found = school.get(Address.parse(change.address))
+        return Seen(_mismatches(change, found, self.export.observable), True, found)
+
+
 def _mismatches(
-    change: RequestedChange, exported: Mapping[Address, Spec], observable: frozenset[str]
+    change: RequestedChange, found: Spec | None, observable: frozenset[str]
 ) -> list[dict[str, Any]]:
     """Where the export differs from what ``change`` asked for (observable fields only)."""
-    address = Address.parse(change.address)
-    found = exported.get(address)
     if change.action == "delete":
         return [] if found is None else [{"address": change.address, "expected": None, "found": "present"}]
     if found is None:
         return [{"address": change.address, "expected": "present", "found": None}]
-    want, got = _flat(change.after), _flat(found)
+    want, got = flat(change.after), flat(found)
     return [
         {"address": change.address, "field": k, "expected": want.get(k), "found": got.get(k)}
         for k in sorted(want)
         if k in observable and want.get(k) != got.get(k)
     ]
-
-
-def _observe(
-    requests: list[StoredRequest], export: Export, day: date
-) -> list[tuple[StoredRequest, Observation]]:
-    """Which open requests the export confirms, and which confirmed ones it contradicts.
-    A confirmed request counts only for the fields no later confirmed request changed."""
-    out: list[tuple[StoredRequest, Observation]] = []
-    source = {
-        "kind": "export",
-        "file": export.display,
-        "digest": export.digest,
-        "observed_on": day.isoformat(),
-    }
-    latest: dict[tuple[str, str], str] = {}
-    confirmed = [r for r in requests if r.status.status == "confirmed"]
-    for req in sorted(confirmed, key=lambda r: (_confirmed_on(r.status), r.status.requested_on, r.id)):
-        for change in req.document.changes:
-            for path in _flat(change.after) or {"": None}:
-                latest[(change.address, path)] = req.id
-    for req in requests:
-        school = export.schools.get(req.status.school)
-        if school is None or req.status.status not in ("open", "confirmed"):
-            continue
-        found = {c.address: _mismatches(c, school, export.observable) for c in req.document.changes}
-        if req.status.status == "open":
-            if any(found.values()):
-                continue
-            secret = any(c.secret for c in req.document.changes)
-            evidence = {
-                **source,
-                "request": req.id,
-                "outcome": "observed" if secret else "confirms",
-                "changes": [_shown(c, school) for c in req.document.changes],
-            }
-            detail = (
-                f"every change shows in {export.display}; the secret exchange cannot show in an export: "
-                "confirm it with okectl requests confirm"
-                if secret
-                else f"every change shows in {export.display}"
-            )
-            out.append((req, Observation(req.id, "observed" if secret else "confirms", detail, evidence)))
-            continue
-        contradicted = [
-            m
-            for address, mismatches in found.items()
-            for m in mismatches
-            if latest.get((address, m.get("field", ""))) == req.id
-            or (m.get("field") is None and any(k[0] == address and v == req.id for k, v in latest.items()))
-        ]
-        if contradicted:
-            evidence = {**source, "request": req.id, "outcome": "reopens", "contradicted": contradicted}
-            first = contradicted[0]
-            what = f"{first['address']}" + (f" {first['field']}" if "field" in first else "")
-            detail = (
-                f"{export.display} contradicts it: {what} is {_text(first['found'])}, "
-                f"requested {_text(first['expected'])}"
-            )
-            out.append((req, Observation(req.id, "reopens", detail, evidence)))
-    return out
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "absent"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
-
-
-def _shown(change: RequestedChange, exported: Mapping[Address, Spec]) -> dict[str, Any]:
-    return {
-        "address": change.address,
-        "action": change.action,
-        "found": exported.get(Address.parse(change.address)),
-    }
-
-
-def _confirmed_on(status: RequestStatus) -> date:
-    dates = [e.date for e in status.history if e.event == "confirmed"]
-    return dates[-1] if dates else status.requested_on
 
 
 def import_export(
@@ -541,34 +472,26 @@ def import_export(
             [(a, exported.get(a)) for a in set(recorded) | set(exported)],
             source=source,
         )
-        result.schools.append(SchoolImport(code, f"state/{supplier_id}/{code}.yaml", differences, updated))
+        result.schools.append(
+            SchoolImport(code, f"state/{supplier_id}/{code}.yaml", differences, updated, record)
+        )
     requests, problems = list_requests(root, supplier=supplier_id)
     if problems:
         raise ValidationFailed(problems)
-    observed = _observe(requests, export, day)
+    header = {"kind": "export", "file": export.display, "digest": export.digest}
+    header["observed_on"] = day.isoformat()
+    # Which request each recorded value comes from: the records as they were before this import.
+    by = {a: r for s in result.schools for a, r in confirmed_by(s.before).items()}
+    observed = observe(requests, ExportSource(export, header), by)
     result.observations = [o for _, o in observed]
     if write:
         for school in result.changed:
             write_record(root, school.record)
+        name = evidence_name("export", export.digest.removeprefix("sha256:"), day)
         for req, obs in observed:
-            _record_observation(root, req, obs, export, day)
+            record_observation(root, req, obs, name, day)
         result.written = True
     return result
-
-
-def _record_observation(root: Path, req: StoredRequest, obs: Observation, export: Export, day: date) -> None:
-    name = f"{day.isoformat()}-export-{export.digest.removeprefix('sha256:')[:12]}.json"
-    if any(e.evidence and e.evidence.endswith(name) for e in req.status.history):
-        return  # this export was already observed for this request
-    evidence = write_evidence(root, req.status, name, obs.evidence)
-    event = {"confirms": "confirmed", "observed": "observed", "reopens": "reopened"}[obs.outcome]
-    update: dict[str, Any] = {}
-    if obs.outcome == "confirms":
-        update["status"] = "confirmed"
-    elif obs.outcome == "reopens":
-        update["status"] = "open"
-    entry = Event(date=day, event=event, detail=obs.detail[:2000], evidence=evidence)  # type: ignore[arg-type]
-    write_status(root, req.status.model_copy(update={**update, "history": [*req.status.history, entry]}))
 
 
 def _requests_supplier(state: DesiredState, supplier_id: str) -> Supplier:

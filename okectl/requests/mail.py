@@ -23,10 +23,10 @@ from pathlib import Path
 from okectl.config.models import SecretRef
 from okectl.config.request_files import Event, RequestDocument
 from okectl.config.settings import SmtpSettings
-from okectl.errors import OkectlError
+from okectl.errors import OkectlError, ValidationFailed
 from okectl.files import read_regular
 from okectl.model import clock
-from okectl.requests.store import REQUEST_EML, StoredRequest, write_status
+from okectl.requests.store import REQUEST_EML, StoredRequest, list_requests, write_status
 
 # The sender when okectl.yaml names no smtp.from_address: a reserved domain, so the message
 # says plainly that it was not meant to be sent as it is.
@@ -151,6 +151,18 @@ def _reason(exc: BaseException) -> str:
         text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
         return f"{exc.smtp_code} {' '.join(text.split())[:200]}"
     return " ".join(str(exc).split())[:200]
+
+
+def unsent_requests(root: Path, *, supplier: str | None = None) -> list[StoredRequest]:
+    """Open requests whose e-mail was never handed to an SMTP server by okectl."""
+    found, problems = list_requests(root, supplier=supplier)
+    if problems:
+        raise ValidationFailed(problems)
+    return [
+        r
+        for r in sorted(found, key=lambda r: (r.status.requested_on, r.id))
+        if r.status.status == "open" and not any(e.event == "sent" for e in r.status.history)
+    ]
 
 
 def send_requests(

@@ -74,6 +74,22 @@ def resources_of(record: RecordedState) -> dict[Address, dict[str, Any]]:
     return out
 
 
+def confirmed_by(record: RecordedState) -> dict[str, str | None]:
+    """Per recorded resource (its address as text), the change request its value comes
+    from (None: an export or an observation)."""
+    out: dict[str, str | None] = {}
+    for name, env in record.environments.items():
+        base = Address(record.supplier, record.school, name)
+        out[str(base)] = env.source.request if env.source else None
+        for system, client in env.clients.items():
+            address = Address(record.supplier, record.school, name, "client", system)
+            out[str(address)] = client.source.request if client.source else None
+        for role, binding in env.roles.items():
+            address = Address(record.supplier, record.school, name, "role", role)
+            out[str(address)] = binding.source.request if binding.source else None
+    return out
+
+
 def _etag(entry: Any) -> str:
     # A digest of the recorded resource as written, provenance included: an If-Match
     # against the record fails when anything about the resource was recorded since.
@@ -140,11 +156,15 @@ def with_resources(
                 continue
             envs[address.environment] = {**new, "source": source.model_dump(mode="python")}
             continue
+        if values is None:
+            # Gone with its environment, or on its own; never an empty environment made
+            # to remove it from.
+            present = envs.get(address.environment)
+            if present is not None:
+                present.get("clients" if address.kind == "client" else "roles", {}).pop(address.name, None)
+            continue
         env = envs.setdefault(address.environment, {"clients": {}, "roles": {}})
         group: dict[str, Any] = env.setdefault("clients" if address.kind == "client" else "roles", {})
-        if values is None:
-            group.pop(address.name, None)
-            continue
         current = group.get(address.name) or {}
         new = _fields(address.kind, values)
         secret = secrets.get(address)

@@ -158,9 +158,11 @@ class Pending:
         return "awaiting"
 
     def covers(self, change: Change) -> bool:
-        """Whether ``change`` is what was requested (same action and values): then it is
-        shown as requested, not proposed again. A change that differs needs a new request."""
-        if change.action != self.action:
+        """Whether ``change`` is what was requested (the resource gone, or as asked): then
+        it is shown as requested, not proposed again. A request to create a resource also
+        covers an update to the same values (the supplier made it, not yet as asked, and a
+        reopened request is still that ask). A change that differs needs a new request."""
+        if (change.action == "delete") != (self.action == "delete"):
             return False
         if change.after is None or self.after is None:
             return change.after is None and self.after is None

@@ -114,8 +114,19 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
     written: list[Path] = []
     for (supplier, oke_version), part in sorted(_groups(report).items()):
         path = record_path(root, supplier)
-        versions = {v: run.model_dump(mode="json") for v, run in read_record(root, supplier).items()}
+        recorded = read_record(root, supplier)
+        versions = {v: run.model_dump(mode="json") for v, run in recorded.items()}
         passed = min((e.highest_passed_level() for e in part.environments), default=-1)
+        # Per environment, the latest run that verified it: a run of the acceptance
+        # environments leaves what the record says of the test environments.
+        results = dict(versions.get(oke_version, {}).get("results", {}))
+        for env in part.environments:
+            results[env.address] = {
+                "date": today.isoformat(),
+                "started": part.started,
+                "level": part.level,
+                "passed_level": env.highest_passed_level(),
+            }
         versions[oke_version] = {
             "date": today.isoformat(),
             "level": part.level,
@@ -125,6 +136,7 @@ def record(report: VerifyReport, root: Path, today: date) -> list[Path]:
             "environments": [e.address for e in part.environments],
             # What GET / said where it named another version than the one declared.
             "drift": {e.address: e.drift for e in part.environments if e.drift},
+            "results": dict(sorted(results.items())),
         }
         doc = {"supplier": supplier, "oke_versions": dict(sorted(versions.items()))}
         try:

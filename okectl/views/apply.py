@@ -18,7 +18,11 @@ PROBLEMS: tuple[Status, ...] = ("failed", "unknown", "refused", "not-attempted")
 
 def render_applied(applied: Applied) -> Rendered:
     """The summary (standard output), and each write that did not happen and why
-    (standard error)."""
+    (standard error); then what became of the change requests' e-mail."""
+    return _with_requests(applied, _outcome(applied))
+
+
+def _outcome(applied: Applied) -> Rendered:
     if applied.status == "already applied":
         return Rendered(
             f"{terminal(applied.plan_file)}: the plan was applied already: every change it makes is done\n"
@@ -36,4 +40,28 @@ def render_applied(applied: Applied) -> Rendered:
     ]
     if result.stopped_by is not None:
         err.append(f"stopped by {result.stopped_by}: the writes under way finished, no others started")
-    return Rendered(lines([result.summary(), f"Journal: {terminal(result.journal)}"]), lines(err))
+    out = [result.summary(), f"Journal: {terminal(result.journal)}"]
+    if result.requests:
+        out.append(
+            f"Change requests ({len(result.requests)}): "
+            + ", ".join(terminal(r) for r in result.requests)
+            + " under requests/ (request.md, request.json, request.eml); commit them"
+        )
+    return Rendered(lines(out), lines(err))
+
+
+def _with_requests(applied: Applied, rendered: Rendered) -> Rendered:
+    """What became of the change requests' e-mail: sent (--send), not sent, or why not."""
+    out: list[str] = []
+    err: list[str] = []
+    for sent in applied.sent or ():
+        out.append(f"Sent {terminal(sent.request)} to {terminal(', '.join(sent.recipients) or 'nobody')}")
+    if applied.send_failed is not None:
+        err.append(f"not sent: {terminal(applied.send_failed)}")
+    if applied.unsent:
+        ids = " ".join(terminal(r) for r in applied.unsent)
+        (err if applied.send_failed else out).append(
+            f"Not sent: {ids}; send with okectl requests send ID… (or okectl apply --send), "
+            "or hand request.md to the supplier's portal"
+        )
+    return Rendered(rendered.out + lines(out), rendered.err + lines(err))

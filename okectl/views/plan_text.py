@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import click
 
 from okectl.model.redaction import SENSITIVE_CHANGE, redact_spec
+from okectl.plans.changes import REQUESTED, TO_REQUEST
 from okectl.views.escape import terminal
 from okectl.views.values import flatten, show
 
 if TYPE_CHECKING:
-    from okectl.plans.changes import Change
+    from okectl.plans.changes import Awaiting, Change
     from okectl.plans.run import PlanRun
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
@@ -33,11 +34,29 @@ class _Painter:
         return click.style(text, fg=fg, bold=bold or None, dim=dim or None)
 
 
+def label(ch: Change) -> str:
+    """The change's action as a reader should take it: a change for a supplier whose
+    support desk makes it is asked for, not written."""
+    text = "adopt and update" if ch.adopt else ch.action
+    return f"{text}, to request" if any(m.kind == TO_REQUEST for m in ch.marks) else text
+
+
+def desk(changes: list[Change]) -> str | None:
+    """Who carries a supplier's changes out, when it is its support desk (the reason of
+    the first to-request mark)."""
+    for ch in changes:
+        for m in ch.marks:
+            if m.kind == TO_REQUEST:
+                return m.reason
+    return None
+
+
 def _change_lines(ch: Change, paint: _Painter) -> list[str]:
     sym, colour = SYMBOL[ch.action]
-    label = "adopt and update" if ch.adopt else ch.action
-    lines = [f"    {paint(f'{sym} {terminal(ch.address)}', colour)}  {paint(label, dim=True)}"]
-    lines.extend(f"        {paint(f'{m.kind}: {terminal(m.reason)}', 'cyan')}" for m in ch.marks)
+    lines = [f"    {paint(f'{sym} {terminal(ch.address)}', colour)}  {paint(label(ch), dim=True)}"]
+    # A to-request mark is said once, in its supplier's heading.
+    marks = [m for m in ch.marks if m.kind != TO_REQUEST]
+    lines.extend(f"        {paint(f'{m.kind}: {terminal(m.reason)}', 'cyan')}" for m in marks)
     if ch.action == "create":
         for path, value in flatten(redact_spec(ch.address.kind, ch.after)):
             lines.append(f"        {terminal(path)}: {show(value)}")
@@ -82,6 +101,31 @@ def _header(run: PlanRun, paint: _Painter) -> list[str]:
     return lines
 
 
+def _awaiting_lines(awaiting: list[Awaiting], paint: _Painter) -> list[str]:
+    """Changes open requests already ask for, per request: when, its age against the
+    supplier's SLA, and what it asks (the request itself has the details)."""
+    if not awaiting:
+        return []
+    requests = len({a.request for a in awaiting})
+    out = [
+        paint(
+            f"Requested, awaiting confirmation ({len(awaiting)} change{'s' if len(awaiting) != 1 else ''} "
+            f"in {requests} request{'s' if requests != 1 else ''}; not proposed again)",
+            bold=True,
+        )
+    ]
+    colour = {"awaiting": "cyan", "overdue": "yellow", "escalated": "red"}
+    for rid, grouped in groupby(awaiting, key=lambda a: a.request):
+        items = list(grouped)
+        reason = next((m.reason for m in items[0].change.marks if m.kind == REQUESTED), rid)
+        out.append(f"  {paint(terminal(reason), colour[items[0].standing])}")
+        for a in items:
+            sym, sym_colour = SYMBOL[a.change.action]
+            change = paint(f"{sym} {terminal(a.change.address)}", sym_colour)
+            out.append(f"    {change}  {paint(a.change.action, dim=True)}")
+    return out
+
+
 def render_text(run: PlanRun, *, color: bool) -> str:
     paint = _Painter(color)
     out: list[str] = _header(run, paint)
@@ -90,12 +134,16 @@ def render_text(run: PlanRun, *, color: bool) -> str:
     if scope:
         out.append(paint(terminal(scope), dim=True))
         out.extend(paint(f"  {terminal(reason)}", dim=True) for reason in run.scope.reasons)
-    for supplier, by_supplier in groupby(plan.changes, key=lambda c: c.address.supplier):
-        out.append(paint(terminal(supplier), bold=True))
+    for supplier, grouped in groupby(plan.changes, key=lambda c: c.address.supplier):
+        by_supplier = list(grouped)
+        by_desk = desk(by_supplier)
+        heading = paint(terminal(supplier), bold=True)
+        out.append(heading + (paint(f"  ({terminal(by_desk)})", "cyan") if by_desk else ""))
         for school, by_school in groupby(by_supplier, key=lambda c: c.address.school):
             out.append(paint(f"  {terminal(school)}", bold=True))
             for ch in by_school:
                 out.extend(_change_lines(ch, paint))
+    out.extend(_awaiting_lines(plan.awaiting, paint))
     if plan.unmanaged:
         out.append(paint(f"Unmanaged, left alone ({len(plan.unmanaged)})", bold=True))
         out.extend(

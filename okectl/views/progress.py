@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
+from okectl.plans.outcomes import DONE as SUCCEEDED
 from okectl.views.escape import terminal
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 # What a completed write looks like in a log line.
 DONE = {"create": "created", "update": "updated", "delete": "deleted"}
 STATUS = {
+    "requested": "requested",
     "failed": "failed",
     "unknown": "outcome unknown",
     "refused": "refused",
@@ -131,7 +133,7 @@ class _Live:
 
     def __call__(self, outcome: Outcome) -> None:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
-        if outcome.status != "applied":
+        if outcome.status not in SUCCEEDED:
             from rich.text import Text
 
             # A styled Text, not print(style=...): that style would bleed into the bar.

@@ -36,12 +36,15 @@ def render_releases(report: ReleaseReport) -> str:
             lines.append(f"{s.supplier}: release feed unavailable")
             continue
         feed = versions(s.supported)
+        # A supplier without a feed (changed by its support desk): what its file declares.
+        source = "declared, no release feed" if s.declared else "feed"
         if s.target is None:
-            lines.append(f"{s.supplier}: no allowed OKE version in its feed (feed: {feed})")
+            where = "declared versions" if s.declared else "feed"
+            lines.append(f"{s.supplier}: no allowed OKE version in its {where} ({source}: {feed})")
             continue
         behind = s.behind
         lines.append(
-            f"{s.supplier}: target OKE {terminal(s.target)} (feed: {feed}); "
+            f"{s.supplier}: target OKE {terminal(s.target)} ({source}: {feed}); "
             f"{len(behind)} of {len(s.environments)} environment(s) behind"
         )
         by_school: dict[str, list[EnvironmentRow]] = {}

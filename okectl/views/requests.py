@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from okectl.views.escape import terminal
+
 if TYPE_CHECKING:
     from okectl.requests.exports import ExportImport
+    from okectl.requests.observe import Observed
     from okectl.requests.store import StoredRequest
     from okectl.requests.tracking import OpenRequest
 
@@ -118,9 +121,9 @@ def render_export_import(result: ExportImport) -> str:
         for diff in school.differences:
             out.append(f"  {symbols[diff.action]} {diff.address}")
             out.extend(f"      {path}: {_value(b)} → {_value(a)}" for path, b, a in diff.fields)
-    verbs = {"confirms": "confirms", "observed": "observes", "reopens": "reopens"}
     for obs in result.observations:
-        out.append(f"{verbs[obs.outcome]} {obs.request}: {obs.detail}")
+        # The detail names the export's file and values it holds: someone else's words.
+        out.append(f"{VERBS[obs.outcome]} {terminal(obs.request)}: {terminal(obs.detail)}")
     out.extend(f"skipped: {line}" for line in result.skipped)
     changed = len(result.changed)
     if not changed and not result.observations:
@@ -132,3 +135,14 @@ def render_export_import(result: ExportImport) -> str:
     else:
         out.append(f"Would write {changed} record(s). Run again with --write to write them.")
     return "\n".join(out) + "\n"
+
+
+VERBS = {"confirms": "confirms", "observed": "observes", "reopens": "reopens"}
+
+
+def render_observed(done: Observed) -> str:
+    """What okectl verify --record made of the change requests: a line per record written
+    and per request it confirmed, observed in part or reopened."""
+    out = [f"recorded: {terminal(path)}" for path in done.records]
+    out += [f"{VERBS[o.outcome]} {terminal(o.request)}: {terminal(o.detail)}" for o in done.observations]
+    return "".join(f"{line}\n" for line in out)

@@ -62,15 +62,17 @@ def test_a_changed_list_is_diffed_element_by_element(example_repo: Path) -> None
     assert block.startswith(
         '        groups:\n          + "21rc-toezicht"\n        name: "surveillant" → "Surveillant"\n'
     )
-    # The seed's toetsvorm has a group the configuration no longer gives.
-    block = out.split("    ~ toetsvorm/21RC/production/role/assessor  update\n", 1)[1]
-    assert block.startswith('        groups:\n          - "21rc-stagebegeleiders"\n')
+    # Toetsvorm's desk granted 31AW's client a scope the configuration does not give it.
+    out, _ = _plan_in_a_fresh_process(example_repo, "--school", "31AW")
+    block = out.split("    ~ toetsvorm/31AW/production/client/eduplan  update, to request\n", 1)[1]
+    assert block.startswith('        scopes:\n          - "nl-test-admin-flow-6"\n')
 
 
 def test_deepdiff_is_loaded_only_when_a_list_changed(example_repo: Path) -> None:
-    # 44TW's changes are versions and a deletion: no list to compare element by element.
+    # 44TW's changes are a version and a role's name: no list to compare element by element.
     out, imported = _plan_in_a_fresh_process(example_repo, "--school", "44TW")
-    assert 'oke_version: "0.9.4" → "1.0"' in out
+    assert 'oke_version: "1.0" → "1.0.1"' in out
+    assert 'name: "Praktijk beoordelaar" → "Praktijkbeoordelaar"' in out
     assert not imported
 
 

@@ -134,18 +134,23 @@ def test_apply_in_a_terminal_asks_and_shows_a_live_bar(
     )
     assert code == 0, screen
     plain = ANSI.sub("", screen)
-    found = re.search(r"Plan: (\d+) to create, (\d+) to adopt, (\d+) to update, (\d+) to delete", plain)
+    counted = r"Plan: (\d+) to create, (\d+) to adopt, (\d+) to update, (\d+) to delete"
+    found = re.search(counted + r" \((\d+) by change request\)", plain)
     assert found is not None
-    changes = sum(int(n) for n in found.groups())
+    *counts, requested = (int(n) for n in found.groups())
+    changes = sum(counts)
+    applied = changes - requested
     assert "Apply these changes? Only 'yes' is accepted: yes" in plain
-    # The bar, with its counts and times, complete at the end.
-    bar = rf"Applying .*{changes}/{changes} {changes} applied elapsed [\d:]+ left [\d:]+"
+    # The bar, with its counts and times, complete at the end: the suppliers with an API
+    # written, the others' changes requested from their support desks.
+    done = f"{applied} applied, {requested} requested"
+    bar = rf"Applying .*{changes}/{changes} {done} elapsed [\d:]+ left [\d:]+"
     assert re.search(bar, plain), plain[-800:]
     assert COLOUR.search(screen)
     assert "\x1b[?25l" in screen, "the live display hides the cursor while it runs"
     # No line per write on a terminal: the bar stands for them.
     assert "delta-toets/23KM/chain-test: deleted" not in plain
-    assert f"Apply: {changes} applied, 0 failed" in plain
+    assert f"Apply: {applied} applied, {requested} requested, 0 failed" in plain
 
 
 def test_apply_through_a_pipe_prints_a_line_per_write_without_colour(

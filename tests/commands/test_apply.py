@@ -61,6 +61,7 @@ ROUND_TRIP = textwrap.dedent(
     again = apply(load_workspace(repo), plan_file=saved)
     print(json.dumps({
         "planned": len(planned.run.plan.changes),
+        "to_request": planned.run.plan.to_request,
         "status": applied.status,
         "counts": applied.result.counts(),
         "again": again.status,
@@ -85,10 +86,12 @@ def test_a_saved_plan_is_applied_by_calling_the_function_without_click(
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", "the commands print nothing"
     got = json.loads(done.stdout)
-    assert got["planned"] > 0
+    assert got["planned"] > got["to_request"] > 0
     assert got["status"] == "applied"
+    # Written to the suppliers with an API; the others' changes requested from their desks.
     assert got["counts"] == {
-        "applied": got["planned"],
+        "applied": got["planned"] - got["to_request"],
+        "requested": got["to_request"],
         "failed": 0,
         "unknown": 0,
         "refused": 0,
@@ -132,8 +135,12 @@ def test_a_fresh_plan_is_shown_confirmed_and_applied_through_the_view(
     assert isinstance(applied, Applied) and applied.status == "applied" and applied.ok
     [shown] = view.shown
     assert view.total == len(shown.plan.changes) == len(view.outcomes)
-    assert {o.status for o in view.outcomes} == {"applied"}
-    assert plan(load_workspace(example_repo)).run.plan.changes == []
+    asked = {c.address for c in shown.plan.changes if c.marks}
+    assert asked and {o.address for o in view.outcomes if o.status == "requested"} == asked
+    assert {o.status for o in view.outcomes if o.address not in asked} == {"applied"}
+    # Nothing left to do: what was requested awaits the support desks.
+    after = plan(load_workspace(example_repo)).run.plan
+    assert after.changes == [] and {a.change.address for a in after.awaiting} == asked
 
 
 @pytest.mark.usefixtures("sandbox")
@@ -169,6 +176,6 @@ def test_a_change_marked_for_another_way_of_carrying_out_is_never_written(
         "marked requested (sent to the supplier's support desk); "
         "this apply does not carry out requested changes",
     )
-    assert {o.status for o in result.outcomes if o.address != marked.address} == {"applied"}
+    assert {o.status for o in result.outcomes if o.address != marked.address} == {"applied", "requested"}
     [left] = plan(load_workspace(example_repo)).run.plan.changes
     assert left.address == marked.address

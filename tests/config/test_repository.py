@@ -41,8 +41,8 @@ def test_problems_across_files_are_reported_together_sorted_by_file_and_line(
         "column 7 is not closed, or its items are not separated by commas",
         "suppliers/delta.yaml:5:11: unknown field 'mail'; did you mean 'email'?",
         "suppliers/eduplan.yaml:4:15: flows[2]: 9 is out of range; expected OKE flow number, 0 to 6",
-        "suppliers/eduplan.yaml:5:1: unknown field 'bogus'; allowed here: api, certification, flows, id, "
-        "name, oke_versions, privacy, role_names, roles, safety, support, verify",
+        "suppliers/eduplan.yaml:5:1: unknown field 'bogus'; allowed here: api, certification, drift, flows, "
+        "id, name, oke_versions, privacy, role_names, roles, safety, support, verify",
     ]
 
 
@@ -61,7 +61,7 @@ def test_unknown_policy_file(repo: BuildRepo, problems: Problems) -> None:
     root = repo({"policies/rule.yaml": "rules: []\n"})
     assert problems(root) == [
         "policies/rule.yaml:1:1: unknown policy file; expected one of roles.yaml, versions.yaml, "
-        "rules.yaml, waivers.yaml (did you mean rules.yaml?)"
+        "rules.yaml, waivers.yaml, calendar.yaml, rollout.yaml (did you mean rules.yaml?)"
     ]
 
 

@@ -7,34 +7,37 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
+# The seed's eduplan has a pilot environment at 21RC that was made by hand.
+PILOT = '      pilot: {type: pilot, oke_version: "1.1", sso: optional}'
+
 
 def test_import_without_write_shows_a_diff_and_writes_nothing(example_repo: Path) -> None:
-    school = example_repo / "schools" / "44TW.yaml"
+    school = example_repo / "schools" / "21RC.yaml"
     before = school.read_bytes()
-    result = run_cli("import", "--repo", str(example_repo), "--supplier", "praktijkproef", "--school", "44TW")
+    result = run_cli("import", "--repo", str(example_repo), "--supplier", "eduplan", "--school", "21RC")
     assert result.exit_code == 0, result.err
-    assert '+      chain-test: {type: chain-test, oke_version: "1.0", sso: "off"}' in result.out
+    assert f"+{PILOT}" in result.out
     assert "Would write 1 file(s)" in result.out
     assert school.read_bytes() == before
 
 
 def test_import_write_keeps_comments_and_the_plan_then_adopts(example_repo: Path) -> None:
-    school = example_repo / "schools" / "44TW.yaml"
+    school = example_repo / "schools" / "21RC.yaml"
     original = school.read_text()
     assert "# a reference, never the secret itself" in original
     result = run_cli(
-        "import", "--repo", str(example_repo), "--supplier", "praktijkproef", "--school", "44TW", "--write"
+        "import", "--repo", str(example_repo), "--supplier", "eduplan", "--school", "21RC", "--write"
     )
     assert result.exit_code == 0, result.err
     edited = school.read_text()
     # Every line that was there is still there, comments and modeline included.
     assert [ln for ln in original.splitlines() if ln not in edited.splitlines()] == []
-    assert '      chain-test: {type: chain-test, oke_version: "1.0", sso: "off"}' in edited.splitlines()
+    assert PILOT in edited.splitlines()
     assert run_cli("validate", "--repo", str(example_repo)).exit_code == 0
     plan = json.loads(run_cli("plan", "--repo", str(example_repo), "--output", "json").out)
-    adopted = [c for c in plan["changes"] if c["address"] == "praktijkproef/44TW/chain-test"]
+    adopted = [c for c in plan["changes"] if c["address"] == "eduplan/21RC/pilot"]
     assert [(c["action"], c["adopt"]) for c in adopted] == [("update", True)]
-    assert "praktijkproef/44TW/chain-test" not in {u["address"] for u in plan["unmanaged"]}
+    assert "eduplan/21RC/pilot" not in {u["address"] for u in plan["unmanaged"]}
 
 
 def test_import_from_an_unknown_supplier_is_one_clear_line(example_repo: Path) -> None:

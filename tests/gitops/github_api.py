@@ -1,10 +1,10 @@
 """A stand-in for GitHub's REST API on loopback, for the action's steps that talk to GitHub.
 
 The forge cannot run here, so this serves the few calls the action makes over a real socket,
-with GitHub's shapes: paged listings with `Link: <…>; rel="next"`, comments and issues that
-keep their ids, authors and times (``created_at``, and ``updated_at`` moved by an edit or a
-comment, to the second as GitHub gives them), and, when `read_only` is set, the 403 a fork's
-read-only token gets on a write.
+with GitHub's shapes: paged listings with `Link: <…>; rel="next"`, comments, issues and pull
+requests (listed by their head branch) that keep their ids, authors and times (``created_at``,
+and ``updated_at`` moved by an edit or a comment, to the second as GitHub gives them), and,
+when `read_only` is set, the 403 a fork's read-only token gets on a write.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Call:
 class GitHubState:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issues: list[dict[str, Any]] = field(default_factory=list)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     read_only: bool = False
     page_size: int = 100
@@ -155,6 +156,34 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
                 state.issues.append(made)
                 self._answer(201, made)
                 return
+            if rest == ["pulls"]:
+                if method == "GET":
+                    head = query.get("head", [""])[0].partition(":")[2]
+                    wanted = query.get("state", ["open"])[0]
+                    found = [
+                        p for p in state.pulls if p["state"] == wanted and head in ("", p["head"]["ref"])
+                    ]
+                    self._page(found, query, parts.path)
+                    return
+                state.next_id += 1
+                made = {
+                    "number": state.next_id,
+                    "title": body["title"],
+                    "body": body["body"],
+                    "state": "open",
+                    "head": {"ref": body["head"]},
+                    "base": {"ref": body["base"]},
+                    "user": BOT,
+                }
+                state.pulls.append(made)
+                self._answer(201, made)
+                return
+            if rest[:1] == ["pulls"] and len(rest) == 2 and method == "PATCH":
+                for pull in state.pulls:
+                    if pull["number"] == int(rest[1]):
+                        pull.update(body)
+                        self._answer(200, pull)
+                        return
             if rest[:1] == ["issues"] and len(rest) == 2 and method == "PATCH":
                 for issue in state.issues:
                     if issue["number"] == int(rest[1]):

@@ -472,9 +472,15 @@ def test_policy_errors_from_the_plan_are_said_as_such_with_the_findings_in_the_c
 
 
 def _in_sync(repo: Path) -> None:
-    """The embedded sandbox supplier holds exactly what the repository declares."""
+    """The embedded sandbox supplier holds exactly what the repository declares, and the
+    suppliers changed by their support desk have confirmed every change asked of them."""
     (repo / ".okectl" / "sandbox.db").unlink(missing_ok=True)
     assert run_cli("sandbox", "seed", "--repo", str(repo), "--in-sync").exit_code == 0
+    assert run_cli("apply", "--auto-approve", "--repo", str(repo)).exit_code == 0
+    listed = run_cli("requests", "list", "--status", "open", "-o", "json", "--repo", str(repo))
+    for n, request in enumerate(json.loads(listed.out)["requests"]):
+        confirmed = run_cli("requests", "confirm", request["id"], "--ref", f"T-{n}", "--repo", str(repo))
+        assert confirmed.exit_code == 0, confirmed.err
 
 
 def test_policy_errors_on_a_plan_without_changes_say_there_are_no_changes(

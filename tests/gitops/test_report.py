@@ -158,3 +158,62 @@ def test_findings_about_a_whole_school_or_supplier_show_under_its_name(
     # A school or supplier without such findings carries no mark.
     other = re.search(r'<th class="school" scope="row">23KM<br>.*?</th>', dom, re.S)
     assert other is not None and "whole" not in other.group(0)
+
+
+def test_each_supplier_shows_its_open_change_requests_and_incidents_in_a_browser(
+    chromium: str, example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The requests apply writes on 2026-11-28, looked at on 2026-12-10: twelve days old,
+    # past ExamenGo's SLA of 10 days, not yet at its escalation after 20.
+    monkeypatch.delenv("OKECTL_SANDBOX_URL", raising=False)
+    saved = str(tmp_path / "plan.json")
+    plan = run_cli("plan", "--supplier", "examengo", "--out", saved, "--repo", str(example_repo))
+    assert plan.exit_code == 0, plan.err
+    applied = run_cli("apply", saved, "--repo", str(example_repo))
+    assert "Apply: 0 applied, 3 requested, 0 failed" in applied.out, applied.out + applied.err
+    data = build_report(load_workspace(example_repo, clock=Clock(day=date(2026, 12, 10))), with_plan=False)
+    page = write_report(render_html(data), tmp_path / "report")
+    dom = _browser(chromium, page, tmp_path / "profile", "--dump-dom").stdout
+
+    table = re.search(r'<table id="support">.*?</table>\s*<h2', dom, re.S)
+    assert table is not None
+    parts = table.group(0).split('<tr class="support-row" data-supplier="')[1:]
+    rows = {part.split('"', 1)[0]: part for part in parts}
+
+    def row(supplier: str) -> str:
+        return rows[supplier]
+
+    examengo = row("examengo")
+    assert "SLA 10 days" in examengo
+    requests = re.findall(r'<tr class="request standing-(\w+)" data-request="(examengo-\w+-\w+)">', examengo)
+    assert [standing for standing, _ in requests] == ["overdue", "overdue"]
+    assert re.search(r'<td class="num age">12 of 10 days</td>', examengo)
+    assert "! overdue" in examengo
+    # The overdue requests are incidents of their schools at the supplier too.
+    assert 'data-key="examengo/23KM#request.overdue"' in examengo
+    # A supplier with an administration API has no requests; its cell says so.
+    assert "(administration API)" in row("delta-toets")
+    carriers = re.findall(r'<td class="carrier">(.*?)</td>', dom, re.S)
+    assert sum("support desk" in c for c in carriers) == 6
+    assert sum("administration API" in c for c in carriers) == 2
+    total = re.search(r'<b id="open-requests">(\d+)</b>', dom)
+    assert total is not None and int(total.group(1)) == data.totals["open_requests"] > 0
+
+
+def test_a_request_folder_that_cannot_be_read_is_named_by_the_report(
+    example_repo: Path, tmp_path: Path
+) -> None:
+    broken = example_repo / "requests" / "examengo" / "examengo-23km-0000000000"
+    broken.mkdir(parents=True)
+    (broken / "status.yaml").write_text("status: [not a status\n")
+    out = tmp_path / "site"
+    repo = str(example_repo)
+    result = run_cli("report", "--output", "html", "--out", str(out), "--no-plan", "--repo", repo)
+    assert result.exit_code == 1
+    assert result.err.startswith("requests/examengo/examengo-23km-0000000000/status.yaml:2:1: malformed YAML")
+    assert "Traceback" not in result.err and not (out / "index.html").exists()
+    # Without a rule that reads the requests, the page is made, and says what it could not read.
+    rules = example_repo / "policies" / "rules.yaml"
+    rules.write_text(rules.read_text().replace("kind: request-age", "kind: profile-required"))
+    html = render_html(build_report(load_workspace(example_repo), with_plan=False))
+    assert re.search(r'<p class="note support-note">open change requests unavailable: ', html)

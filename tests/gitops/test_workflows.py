@@ -81,7 +81,8 @@ def test_the_action_installs_okectl_then_validates_checks_plans_verifies_and_com
 
     assert action["runs"]["using"] == "composite"
     assert [s["id"] for s in steps] == [
-        "python", "install", "validate", "policy", "sarif", "plan", "verify", "artifact", "comment", "result",
+        "python", "install", "validate", "policy", "sarif", "drift", "plan", "verify", "artifact", "comment",
+        "result",
     ]
     by_id = {s["id"]: s for s in steps}
     assert by_id["python"]["uses"].startswith("actions/setup-python@")
@@ -235,3 +236,15 @@ def test_the_pre_commit_hook_runs_okectl_validate_once_per_commit() -> None:
     assert hook["entry"] == "okectl validate"
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is False
+
+
+def test_apply_commits_the_change_requests_it_writes() -> None:
+    doc = _load(PROJECT / ".github/workflows/apply.yml")
+    assert doc["permissions"]["contents"] == "write"
+    steps = _steps(doc, "apply")
+    names = [s.get("name") for s in steps]
+    commit = steps[names.index("Commit the change requests")]
+    applied = next(i for i, s in enumerate(steps) if "okectl apply" in s.get("run", ""))
+    assert names.index("Commit the change requests") > applied
+    assert "git add requests/" in commit["run"] and "git push" in commit["run"]
+    assert commit["if"] == "always()"

@@ -42,7 +42,7 @@ def validate_sarif(document: dict[str, Any]) -> None:
 def test_the_example_repository_passes_with_its_waivers(example_repo: Path, cli: Cli) -> None:
     result = cli("policy", "check", "--repo", str(example_repo), "--today", "2026-11-28")
     assert result.exit_code == 0, result.out + result.err
-    assert result.out.endswith("\npolicy check passed: 24 rules; 0 error(s), 22 warning(s), 6 waived\n"), (
+    assert result.out.endswith("\npolicy check passed: 25 rules; 0 error(s), 22 warning(s), 6 waived\n"), (
         result.out
     )
     assert (
@@ -240,9 +240,13 @@ def test_sarif_of_the_example_repository_is_valid(example_repo: Path, cli: Cli) 
 
 def test_release_feeds_are_read_only_when_asked(example_repo: Path, cli: Cli) -> None:
     seed = example_repo / "sandbox" / "seed.yaml"
-    # OudToets's only release with OKE 1.0 reaches its end of support before "today".
+    # EduPlan's current release drops OKE 1.0; the one before it, the last with OKE 1.0,
+    # reached its end of support before "today".
     seed.write_text(
-        seed.read_text(encoding="utf-8").replace('"2027-05-31"', '"2027-02-28"'), encoding="utf-8"
+        seed.read_text(encoding="utf-8").replace(
+            'oke_versions: ["1.0", "1.0.1", "1.1"]', 'oke_versions: ["1.0.1", "1.1"]'
+        ),
+        encoding="utf-8",
     )
     args = ("policy", "check", "--repo", str(example_repo), "--today", "2027-03-01")
     offline = cli(*args)
@@ -250,13 +254,14 @@ def test_release_feeds_are_read_only_when_asked(example_repo: Path, cli: Cli) ->
     online = cli(*args, "--release-feeds")
     assert online.exit_code == 3, online.err
     supports = [line for line in online.out.splitlines() if "[supplier-supports-version]" in line]
+    feed = "(its release feed supports 1.0.1, 1.1)"
     assert supports == [
-        "schools/25LV.yaml:16:18: error[supplier-supports-version] oudtoets/25LV/acceptance: no current "
-        "release of oudtoets supports OKE 1.0 (its release feed supports none)",
-        "schools/25LV.yaml:16:18: error[supplier-supports-version] oudtoets/25LV/production: no current "
-        "release of oudtoets supports OKE 1.0 (its release feed supports none)",
-        "schools/44TW.yaml:28:18: error[supplier-supports-version] oudtoets/44TW/acceptance: no current "
-        "release of oudtoets supports OKE 1.0 (its release feed supports none)",
-        "schools/44TW.yaml:28:18: error[supplier-supports-version] oudtoets/44TW/production: no current "
-        "release of oudtoets supports OKE 1.0 (its release feed supports none)",
+        "schools/21RC.yaml:11:18: error[supplier-supports-version] eduplan/21RC/acceptance: no current "
+        f"release of eduplan supports OKE 1.0 {feed}",
+        "schools/21RC.yaml:11:18: error[supplier-supports-version] eduplan/21RC/production: no current "
+        f"release of eduplan supports OKE 1.0 {feed}",
+        "schools/42DE.yaml:16:18: error[supplier-supports-version] eduplan/42DE/production: no current "
+        f"release of eduplan supports OKE 1.0 {feed}",
     ]
+    # The suppliers changed by their support desk have no feed to read: no news, no warning.
+    assert "offers no release feed" not in online.err

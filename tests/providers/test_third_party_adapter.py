@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -137,9 +138,10 @@ def _okectl(site: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[s
 
 
 def _use_acme(repo: Path, settings: str) -> None:
+    """OudToets, changed by its support desk in the example, reached through acme instead."""
     path = repo / "suppliers" / "oudtoets.yaml"
-    text = path.read_text()
-    path.write_text(text.replace("  provider: sandbox ", f"  provider: acme\n  settings: {settings}\n  #"))
+    api = f"api:\n  provider: acme\n  settings: {settings}\n"
+    path.write_text(re.sub(r"^api:\n(?:  .*\n)+", lambda _: api, path.read_text(), flags=re.M))
 
 
 def test_plan_and_apply_go_through_an_installed_adapter(example_repo: Path, site: Path) -> None:

@@ -85,13 +85,15 @@ def desk_repo(build_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.
 
 
 def write_requests(repo: Path, sender: str | None = "oke-beheer@langeveld.example") -> list[WrittenRequest]:
-    """What apply does for a requests supplier: the planned changes become requests."""
+    """The writer apply calls for a requests supplier, given every planned change: those to
+    request and those requested already (apply passes only the former; the writer itself
+    makes the same request of the same changes)."""
     ws = load_workspace(repo)
     run = make_plan(ws)
     return write_change_requests(
         ws.root,
         ws.state,
-        run.plan.changes,
+        [*run.plan.changes, *(a.change for a in run.plan.awaiting)],
         ws.desired,
         repository=ws.repository,
         sender=sender,

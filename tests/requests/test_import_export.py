@@ -65,7 +65,7 @@ def test_an_export_seeds_the_record_and_plan_then_asks_only_for_the_secret(
     plan = run_cli("plan", "--repo", str(desk_repo))
     # Everything the export shows is in sync; no export holds a secret, so the clients'
     # secrets are the one thing still to exchange.
-    assert "Plan: 0 to create, 2 to update, 0 to delete; 4 in sync" in plan.out
+    assert "Plan: 0 to create, 2 to update, 0 to delete (2 by change request); 4 in sync" in plan.out
     assert plan.out.count("secret: (sensitive) changed") == 2
     again = run_cli(
         "import",
@@ -233,7 +233,7 @@ def test_a_json_export_is_read_with_the_same_mapping(desk_repo: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.err
     plan = run_cli("plan", "--repo", str(desk_repo))
-    assert "Plan: 4 to create, 0 to update, 0 to delete; 2 in sync" in plan.out
+    assert "Plan: 4 to create, 0 to update, 0 to delete (4 by change request); 2 in sync" in plan.out
 
 
 def test_import_from_is_only_for_suppliers_managed_by_requests(desk_repo: Path, tmp_path: Path) -> None:

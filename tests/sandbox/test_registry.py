@@ -26,7 +26,7 @@ def no_sandbox_url(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_embedded_sandbox_is_created_and_seeded_on_first_use(example_repo: Path) -> None:
     state = load_state(example_repo)
     provider = make_provider(
-        state.suppliers["oudtoets"], repo_root=example_repo, settings=load_settings(example_repo)
+        state.suppliers["eduplan"], repo_root=example_repo, settings=load_settings(example_repo)
     )
 
     async def scenario() -> list[Any]:
@@ -36,10 +36,11 @@ def test_embedded_sandbox_is_created_and_seeded_on_first_use(example_repo: Path)
 
     tenants, resources, releases = run(scenario())
     assert (example_repo / ".okectl" / "sandbox.db").is_file()
-    assert tenants == ["25LV", "44TW"]
-    envs = [r for r in resources if r.address.kind == "environment"]
-    assert envs and {r.spec["oke_version"] for r in envs} == {"0.9.4"}
-    assert any(rel.oke_versions == ("0.9.4",) for rel in releases)
+    # The seed's eduplan: not yet at 42DE; 25LV's acceptance still on the OKE 1.1 pilot.
+    assert tenants == ["21RC", "25LV", "30GZ", "31AW", "50UT", "61BR", "72ZL"]
+    envs = {str(r.address): r.spec["oke_version"] for r in resources if r.address.kind == "environment"}
+    assert envs["eduplan/25LV/acceptance"] == "1.1"
+    assert any(rel.oke_versions == ("1.0", "1.0.1", "1.1") for rel in releases)
 
 
 def test_embedded_sandbox_reads_with_one_paged_listing(example_repo: Path) -> None:
@@ -70,7 +71,8 @@ def test_the_seed_holds_hand_made_resources_and_owned_ones(example_repo: Path) -
                 out += await p.read_tenants(await p.list_tenants())
         return out
 
-    resources = run(scenario())
+    # Sandbox suppliers only: the others' state is their record (state/), not the seed.
+    resources = [r for r in run(scenario()) if r.address.supplier in ("delta-toets", "eduplan")]
     owned = [r for r in resources if r.owned_by("example")]
     unowned = [r for r in resources if not r.labels]
     assert owned and unowned

@@ -273,6 +273,11 @@ def test_evidence_pack_and_record(served: Served, cli: Cli, tmp_path: Path) -> N
         "okectl_version": manifest["okectl_version"],
         "environments": ["toets/10AA/production"],
         "drift": {},
+        "results": {
+            "toets/10AA/production": {
+                "date": "2026-11-28", "started": manifest["started"], "level": 3, "passed_level": 3,
+            },
+        },
     }
 
 

@@ -6,33 +6,27 @@ walks the fleet once and calls each hook a kind defines, for the parts its rule 
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
 from okectl.config.models import Model, OkeVersion, Supplier
-from okectl.config.policies import Rule, Selector
+from okectl.config.policies import Rule, Selector, is_pattern, matches
 from okectl.config.repository import DesiredState
 from okectl.model.releases import Release
 from okectl.policy.facts import ClientView, ConnView, EnvView, Loc, SchoolView
+
+# Where a selector's patterns are matched; kept importable from here for the rule kinds.
+__all__ = ["ChangedEnvironments", "Check", "Emitter", "NoParams", "is_pattern", "listing", "matches"]
 
 
 class NoParams(Model):
     pass
 
 
-def matches(patterns: Sequence[str] | None, value: str | None) -> bool:
-    """Whether ``value`` is selected by a list of ids or * patterns (None selects everything)."""
-    if patterns is None:
-        return True
-    if value is None:
-        return False
-    return any(p == value or (("*" in p or "?" in p) and fnmatch.fnmatchcase(value, p)) for p in patterns)
-
-
-def is_pattern(text: str) -> bool:
-    return "*" in text or "?" in text
+# The environment addresses whose configuration changes, counted from a day (the caller
+# knows how: a plan's changes, or git since then); None when it cannot tell.
+ChangedEnvironments = Callable[[date], frozenset[str] | None]
 
 
 class Emitter:
@@ -41,6 +35,7 @@ class Emitter:
     state: DesiredState
     today: date
     releases: dict[str, list[Release]] | None
+    changed: ChangedEnvironments | None = None
 
     def emit(
         self,

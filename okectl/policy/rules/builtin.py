@@ -23,6 +23,7 @@ from okectl.config.repository import DesiredState
 from okectl.model.versions import major_minor, version_key
 from okectl.policy.facts import ClientView, ConnView, EnvView, SchoolView
 from okectl.policy.rules.base import Check, listing
+from okectl.policy.rules.freeze import FreezeCheck
 from okectl.policy.rules.requests import RequestAge
 
 CatalogueStatus = Literal["final", "concept", "draft", "outdated"]
@@ -686,5 +687,6 @@ BUILTIN: dict[str, type[Check]] = {
         SeparationOfDuties,
         MinimalScopes,
         RequestAge,
+        FreezeCheck,
     )
 }
