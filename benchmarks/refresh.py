@@ -73,6 +73,24 @@ def phases(requests: list[tuple[str, str]]) -> tuple[list[str], list[list[str]]]
     return first, list(listings.values())
 
 
+class Noting:
+    """A provider's session that notes each request it sends."""
+
+    def __init__(self, session: Any, log: list[tuple[str, str]]) -> None:
+        self._session = session
+        self._log = log
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        return self._session.request(*args, **kwargs)  # type: ignore[no-any-return]
+
+    async def send(self, request: httpx.Request, *, stream: bool = True) -> httpx.Response:
+        self._log.append((request.method, str(request.url)))
+        return await self._session.send(request, stream=stream)  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+
 def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
     """Make the sandbox provider read with this strategy and note every request it sends
     (the benchmark's only changes)."""
@@ -82,12 +100,7 @@ def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
         made = sandbox_adapter.make_provider(supplier, ctx)
         assert isinstance(made, HttpProvider)
         made._read_strategy = strategy
-        log = sent.setdefault(supplier.id, [])
-
-        async def note(request: httpx.Request) -> None:
-            log.append((request.method, str(request.url)))
-
-        made._client.event_hooks["request"].append(note)
+        made._session = Noting(made._session, sent.setdefault(supplier.id, []))
         return made
 
     registry.BUILT_IN["sandbox"] = dataclasses.replace(sandbox_adapter.ADAPTER, create=factory)
@@ -154,7 +167,7 @@ def measure(ws: Workspace, url: str, pid: int, strategy: ReadStrategy, runs: int
         httpx.delete(f"{url}/_sandbox/stats").raise_for_status()
         server = process_cpu(pid)
         start, cpu = time.perf_counter(), time.process_time()
-        result = asyncio.run(refresh(ws.state, ws.root, roots=ws.secret_roots))
+        result = asyncio.run(refresh(ws.state, ws.root, settings=ws.settings))
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
         servers.append(process_cpu(pid) - server)

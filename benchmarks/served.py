@@ -14,12 +14,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def start_server(db: Path, latency_ms: float, *, control: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """``okectl sandbox serve`` on a free port; returns the process and the URL it printed."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def start_server(
+    db: Path, latency_ms: float, *, control: bool = False, rate_limit: float = 0
+) -> tuple[subprocess.Popen[str], str]:
+    """``okectl sandbox serve`` on a free port; returns the process and the URL it printed.
+    ``rate_limit``: requests per second per supplier before the server answers 429."""
+    # This checkout first, whatever else the caller put on the path.
+    path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     cmd = [
         sys.executable, "-m", "okectl", "sandbox", "serve", "--port", "0", "--db", str(db),
-        "--latency-ms", str(latency_ms), *(["--control"] if control else []),
+        "--latency-ms", str(latency_ms), "--rate-limit", str(rate_limit), *(["--control"] if control else []),
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None

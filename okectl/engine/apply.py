@@ -124,11 +124,28 @@ def write_body(res: Resource, resolve_secret: SecretResolver, *, creating: bool)
     return body
 
 
-def _phase(change: Change) -> int:
-    env = change.address.kind == "environment"
-    if change.action == "delete":
-        return 2 if env else 1
-    return 0 if env else 1
+def _dependencies(changes: list[Change]) -> dict[int, list[int]]:
+    """For each change (by index), the changes that must be done before it starts: a
+    client or role waits for its environment's create or update, and an environment's
+    delete for every change of its clients and roles. Nothing else waits: each supplier's
+    writes flow within its own limits, never held up by another supplier's."""
+    env_write: dict[Address, int] = {}
+    children: dict[Address, list[int]] = {}
+    for i, change in enumerate(changes):
+        addr = change.address
+        if addr.parent is not None:
+            children.setdefault(addr.parent, []).append(i)
+        elif change.action != "delete":
+            env_write[addr] = i
+    deps: dict[int, list[int]] = {}
+    for i, change in enumerate(changes):
+        addr = change.address
+        if addr.parent is not None:
+            if addr.parent in env_write:
+                deps[i] = [env_write[addr.parent]]
+        elif change.action == "delete":
+            deps[i] = children.get(addr, [])
+    return deps
 
 
 class Carrier(Protocol):
@@ -215,7 +232,18 @@ async def apply_changes(
             return "an environment it depends on failed"
         return _unhandled(change, carriers[addr.supplier])
 
-    async def run(change: Change) -> None:
+    deps = _dependencies(changes)
+    done = [asyncio.Event() for _ in changes]
+
+    async def run(i: int, change: Change) -> None:
+        for j in deps.get(i, ()):
+            await done[j].wait()
+        try:
+            await write(change)
+        finally:
+            done[i].set()
+
+    async def write(change: Change) -> None:
         addr = change.address
         why = not_done(change)
         if why is not None:
@@ -268,9 +296,7 @@ async def apply_changes(
             # Writes wait for a slot here, not inside the provider: the journal's intent
             # is written only when the write is about to go out, so "in flight" means it.
             slots[sid] = asyncio.Semaphore(supplier.limits.concurrency)
-        for phase in (0, 1, 2):
-            batch = [c for c in changes if _phase(c) == phase]
-            await asyncio.gather(*(run(c) for c in batch))
+        await asyncio.gather(*(run(i, c) for i, c in enumerate(changes)))
     finally:
         await asyncio.gather(*(c.aclose() for c in carriers.values()), return_exceptions=True)
     return result

@@ -279,16 +279,68 @@ def _widen_base64(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# Above this many forms (some fifty secrets' worth), a text is searched for all of them in
+# one pass over an index, not form by form: an apply that writes thousands of client secrets
+# checks every answer against all of them. Searching form by form costs per form and per
+# character, the index per character alone (more, in Python, than a form's substring
+# search): a long text (a listing page) takes the index only from several times as many.
+_INDEXED_FROM = 256
+_INDEXED_FROM_LONG = 2048
+_LONG_TEXT = 4096
+
+
+def _size(forms: tuple[_Forms, ...]) -> int:
+    return sum(len(f.plain) + len(f.compact) + len(f.hexes) for f in forms)
+
+
+class _Index:
+    """Every form of a growing list of secrets, by its first MIN_SCRUB_CHARS characters
+    (no form of a secret that long is shorter). Append-only, so the scrubbers of one
+    ``with_secrets`` chain share it: each reads only the entries of its own first
+    ``count`` secrets."""
+
+    __slots__ = ("compact", "count", "hexes", "plain")
+
+    def __init__(self) -> None:
+        self.plain: dict[str, list[tuple[int, str]]] = {}
+        self.compact: dict[str, list[tuple[int, str]]] = {}
+        self.hexes: dict[str, list[tuple[int, str]]] = {}
+        self.count = 0
+
+    def add(self, forms: _Forms) -> None:
+        ordinal = self.count
+        self.count += 1
+        tables = ((self.plain, forms.plain), (self.compact, forms.compact), (self.hexes, forms.hexes))
+        for table, found in tables:
+            for form in found:
+                table.setdefault(form[:MIN_SCRUB_CHARS], []).append((ordinal, form))
+
+    @staticmethod
+    def search(
+        table: dict[str, list[tuple[int, str]]], views: list[str], count: int, found: dict[int, list[str]]
+    ) -> None:
+        """Each form of ``table`` (of the first ``count`` secrets) that occurs in a view,
+        added to ``found`` under its secret's ordinal."""
+        n = MIN_SCRUB_CHARS
+        for view in views:
+            for gram in {view[i:i + n] for i in range(len(view) - n + 1)}:
+                for ordinal, form in table.get(gram, ()):
+                    if ordinal < count and form not in found.get(ordinal, ()) and form in view:
+                        found.setdefault(ordinal, []).append(form)
+
+
 class Scrubber:
     """Hides a fixed set of secrets in any text, in every form a supplier may echo them
     in. Build one per set of secrets and call it on every text: each value's forms are
     computed once (and cached across scrubbers)."""
 
-    __slots__ = ("_forms", "_secrets")
+    __slots__ = ("_forms", "_index", "_secrets", "_size")
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets = tuple(dict.fromkeys(s for s in secrets if s))
         self._forms = tuple(_forms(s) for s in self._secrets)
+        self._size = _size(self._forms)
+        self._index: _Index | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -296,7 +348,21 @@ class Scrubber:
 
     def with_secrets(self, more: Iterable[str | None]) -> Scrubber:
         """A scrubber that hides these values as well."""
-        return Scrubber((*self._secrets, *more))
+        known = set(self._secrets)
+        added = tuple(dict.fromkeys(s for s in more if s and s not in known))
+        # Built from this one's forms, not afresh: a provider widens its scrubber with each
+        # secret it writes, thousands in an apply.
+        wider = Scrubber()
+        wider._secrets = self._secrets + added
+        wider._forms = self._forms + tuple(_forms(s) for s in added)
+        wider._size = self._size + _size(wider._forms[len(self._forms):])
+        index = self._index
+        if index is not None and index.count == len(self._forms):
+            # This scrubber's secrets come first in the wider one: its index grows.
+            for forms in wider._forms[len(self._forms):]:
+                index.add(forms)
+            wider._index = index
+        return wider
 
     def reveals(self, text: str) -> bool:
         """Whether ``text`` shows any of the secrets, in any form this scrubber knows."""
@@ -307,12 +373,32 @@ class Scrubber:
             return []
         views = _views(text)
         compact = [_compact(v) for v in views]
+        if self._size >= (_INDEXED_FROM if len(text) < _LONG_TEXT else _INDEXED_FROM_LONG):
+            return self._found_indexed(views, compact)
         found = []
         for forms in self._forms:
             hits = forms.found_in(views, compact)
             if hits:
                 found.append((forms, hits))
         return found
+
+    def _found_indexed(self, views: list[str], compact: list[str]) -> list[tuple[_Forms, list[str]]]:
+        index = self._index
+        if index is None or index.count < len(self._forms):
+            index = _Index()
+            for forms in self._forms:
+                index.add(forms)
+            self._index = index
+        count = len(self._forms)
+        hits: dict[int, list[str]] = {}
+        index.search(index.plain, views, count, hits)
+        index.search(index.compact, compact, count, hits)
+        if index.hexes:
+            index.search(index.hexes, [v.lower() for v in compact], count, hits)
+        for ordinal, forms in enumerate(self._forms):
+            if forms.word is not None and any(forms.word.search(v) for v in views):
+                hits[ordinal] = ["word"]
+        return [(self._forms[ordinal], found) for ordinal, found in sorted(hits.items())]
 
     def __call__(self, text: str) -> str:
         found = self._found(text)

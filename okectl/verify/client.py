@@ -25,11 +25,13 @@ import httpx
 
 from okectl.model.redaction import scrub
 from okectl.providers.http.transport import (
+    ACCEPT_ENCODING,
     AnswerDeadline,
     AnswerRefused,
     RateLimiter,
+    Sender,
+    Session,
     send_bounded,
-    tls_context,
 )
 from okectl.verify.model import Excerpt
 
@@ -46,7 +48,7 @@ class AnswerLimit(Exception):
 
 
 async def read_bounded(
-    client: httpx.AsyncClient,
+    client: Sender,
     request: httpx.Request,
     *,
     deadline: float,
@@ -164,14 +166,16 @@ class SupplierClient:
         self._semaphore = asyncio.Semaphore(concurrency)
         # A second's worth of requests at once, like the suppliers' own limits.
         self._limiter = RateLimiter(requests_per_second, burst=max(1, int(requests_per_second)))
-        self._client = httpx.AsyncClient(
-            # The deadline for the whole answer is read_bounded's; httpx's own per-phase
-            # timeouts only back it up.
+        # One pool of kept-alive connections for the supplier's endpoints; redirects are
+        # never followed (a check must see the answer itself).
+        self._client = Session(
+            connections=concurrency,
+            # The deadline for the whole answer is read_bounded's; the per-phase timeouts
+            # only back it up.
             timeout=timeout,
+            headers={"User-Agent": "okectl", "Accept-Encoding": ACCEPT_ENCODING},
             transport=transport,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            follow_redirects=False,
-            verify=tls_context(ca_file),
+            ca_file=ca_file,
         )
         self.timeout = timeout
         self.run_deadline = run_deadline
@@ -213,9 +217,7 @@ class SupplierClient:
             started = time.monotonic()
             deadline, name = self._deadline()
             try:
-                request = self._client.build_request(
-                    method, url, headers=sent_headers, content=content, data=form
-                )
+                request = self._client.request(method, url, headers=sent_headers, content=content, form=form)
                 if deadline > started:
                     self.sent += 1
                 resp, body = await read_bounded(

@@ -49,6 +49,7 @@ from okectl.providers.http.codec import (
     why_unaddressable,
 )
 from okectl.providers.http.transport import (
+    ACCEPT_ENCODING,
     MAYBE_APPLIED_STATUSES,
     RETRY_STATUSES,
     TOKEN_MARGIN_SECONDS,
@@ -57,9 +58,9 @@ from okectl.providers.http.transport import (
     AnswerRefused,
     Call,
     RateLimiter,
+    Session,
     retry_after,
     send_bounded,
-    tls_context,
 )
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
@@ -151,15 +152,17 @@ class HttpProvider:
         self._max_retry_seconds = limits.max_retry_seconds
         # Grows with every secret okectl sends this supplier (see _hide).
         self._scrubber = Scrubber([client_secret])
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            verify=tls_context() if transport is None else True,
+        # One pool of kept-alive connections for everything sent to this supplier.
+        self._session = Session(
+            connections=self._concurrency,
             # Per step; send_bounded holds each request to the same time in all.
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(
-                max_connections=self._concurrency, max_keepalive_connections=self._concurrency
-            ),
-            headers={"Accept": "application/json", "User-Agent": "okectl"},
+            timeout=self._timeout,
+            headers={
+                "Accept": "application/json",
+                "User-Agent": "okectl",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            transport=transport,
         )
 
     # --- messages ------------------------------------------------------------------------
@@ -226,6 +229,8 @@ class HttpProvider:
         return random.uniform(0, min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
 
     async def _access_token(self, *, renew: bool = False) -> str:
+        if not renew and self._token is not None and time.monotonic() < self._token_expires:
+            return self._token  # the common case: no lock to take
         async with self._token_lock:
             if renew:
                 self._token = None
@@ -300,6 +305,14 @@ class HttpProvider:
         status: int | None = None
         maybe_done = method in WRITES
         started = time.monotonic()
+        # Serialised once, whatever the retries.
+        body = (
+            None
+            if json is None
+            else jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        )
+        if body is not None:
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         while True:
             attempt += 1
             call.attempts = attempt
@@ -314,11 +327,11 @@ class HttpProvider:
                 async with self._semaphore:
                     await self._limiter.acquire()
                     self.requests += 1
-                    request = self._client.build_request(
-                        method, url, json=json, data=data, params=params, headers=send_headers
+                    request = self._session.request(
+                        method, url, content=body, form=data, params=params, headers=send_headers
                     )
                     resp = await send_bounded(
-                        self._client,
+                        self._session,
                         request,
                         max_bytes=self._max_answer,
                         max_decoded=self._max_answer,
@@ -806,7 +819,7 @@ class HttpProvider:
         return data
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.aclose()
 
     async def __aenter__(self) -> HttpProvider:
         return self

@@ -13,8 +13,14 @@ import logging
 import os
 import ssl
 import time
+import urllib.request
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -43,6 +49,8 @@ def _tls_context(ca_file: str | None, _cert_file: str | None, _cert_dir: str | N
     context = httpx.create_ssl_context()
     if ca_file is not None:
         context.load_verify_locations(cafile=ca_file)
+    # What the connections speak (NetworkTransport): a server must not pick HTTP/2.
+    context.set_alpn_protocols(["http/1.1"])
     return context
 
 
@@ -268,8 +276,15 @@ async def read_bounded(
     return b"".join(chunks)
 
 
+class Sender(Protocol):
+    """What sends a request and hands back its answer unread: a :class:`Session`, or an
+    ``httpx.AsyncClient``."""
+
+    async def send(self, request: httpx.Request, *, stream: bool = ...) -> httpx.Response: ...
+
+
 async def send_bounded(
-    client: httpx.AsyncClient,
+    client: Sender,
     request: httpx.Request,
     *,
     max_bytes: int,
@@ -300,8 +315,8 @@ async def send_bounded(
             request=request,
             received=exc.received,
         ) from None
-    dropped = ("content-encoding", "content-length")
-    headers = httpx.Headers([(k, v) for k, v in response.headers.multi_items() if k.lower() not in dropped])
+    dropped = (b"content-encoding", b"content-length")
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
     return httpx.Response(
         response.status_code,
         headers=headers,
@@ -309,3 +324,232 @@ async def send_bounded(
         request=request,
         extensions=response.extensions,
     )
+
+
+# --- the connections to one supplier ------------------------------------------------------
+#
+# One Session per supplier (admin API or OKE endpoints): a pool of keep-alive connections up
+# to the supplier's concurrency, its default headers and timeouts fixed once. Requests and
+# answers are httpx's types, so a test, or the embedded sandbox, can put any httpx transport
+# underneath; the network itself is reached through aiohttp, whose C parser and pool cost a
+# quarter of httpcore's CPU per request (benchmarks/client_cpu.py measures both).
+
+
+class Session:
+    """Sends one supplier's requests over a pool of ``connections`` keep-alive connections.
+
+    ``transport``: an httpx transport to use instead of the network (an in-process supplier,
+    a test's recording transport). ``headers`` go on every request; ``timeout`` is httpx's
+    per-phase timeout (connect, read, write), which ``send_bounded``'s one deadline per
+    answer backs up."""
+
+    __slots__ = ("_extensions", "_headers", "_transport")
+
+    def __init__(
+        self,
+        *,
+        connections: int,
+        timeout: float,
+        headers: Mapping[str, str] = {},
+        transport: httpx.AsyncBaseTransport | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        self._transport = transport if transport is not None else NetworkTransport(
+            connections=connections, ssl_context=tls_context(ca_file)
+        )
+        self._headers = dict(headers)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        form: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Request:
+        """A request with the session's headers under ``headers``; ``content`` (bytes, with
+        its Content-Type among ``headers``) or ``form`` as its body."""
+        merged = {**self._headers, **headers} if headers else self._headers
+        return httpx.Request(
+            method, url, headers=merged, content=content, data=form, params=params,
+            extensions=self._extensions,
+        )
+
+    async def send(self, request: httpx.Request, *, stream: bool = True) -> httpx.Response:
+        """The answer, its body not read yet (read it with :func:`read_bounded`; or use
+        :func:`send_bounded`, which does both). Redirects are never followed: a supplier's
+        redirect is an answer like any other."""
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        if not stream:
+            await response.aread()
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``, …), as
+    httpx would use it. Credentials only come from the variable itself, never from a file."""
+    split = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(split.scheme)
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if proxy is None or bypass(split.host, proxies):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+class _Body(httpx.AsyncByteStream):
+    """An aiohttp answer's body as raw bytes as they arrive (no decoding: read_bounded
+    decodes, within its limits). Closing before the end drops the connection: one left
+    mid-body is never used again."""
+
+    __slots__ = ("_request", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except Exception as exc:
+            raise _httpx_error(exc, self._request, reading=True) from exc
+
+    async def aclose(self) -> None:
+        response = self._response
+        if response.content.is_eof():
+            response.release()
+        else:
+            response.close()
+
+
+class NetworkTransport(httpx.AsyncBaseTransport):
+    """The network, through aiohttp, for httpx's requests: certificates verified with
+    ``ssl_context``, at most ``connections`` open at once and kept alive between requests,
+    no redirect followed, no cookie kept, nothing decompressed (read_bounded does that), no
+    request sent a second time behind okectl's back (its retry policy decides that)."""
+
+    def __init__(self, *, connections: int, ssl_context: ssl.SSLContext) -> None:
+        self._connections = connections
+        self._ssl = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._proxies: dict[tuple[str, str, int | None], str | None] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._connections,
+                limit_per_host=0,
+                ssl=self._ssl,
+                # An idle connection is dropped after 4.5 s (httpx kept one 5 s): before
+                # common servers' own keep-alive timeouts (uvicorn's is 5 s) can close it
+                # under a request.
+                keepalive_timeout=4.5,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            # The request's own headers only: httpx's Request carries Host, Accept,
+            # Accept-Encoding, User-Agent as okectl set them.
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),
+            # A large header block is a hostile answer: refused, as httpx refuses one.
+            max_line_size=16 * 1024,
+            max_field_size=16 * 1024,
+        )
+        # A write's outcome is okectl's to judge: aiohttp would otherwise send a PUT or
+        # DELETE again on another connection when a kept-alive one failed, and a
+        # conditional write it made itself would come back as 412 for okectl.
+        session._retry_connection = False
+        self._session = session
+        return session
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        import aiohttp
+
+        phases = request.extensions.get("timeout") or {}
+        key = (phases.get("connect"), phases.get("read"), phases.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            connect, read, pool = key
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=pool if pool is not None else None, sock_connect=connect, sock_read=read
+            )
+            self._timeouts[key] = timeout
+        return timeout
+
+    def _proxy(self, url: httpx.URL) -> str | None:
+        key = (url.scheme, url.host, url.port)
+        if key not in self._proxies:
+            self._proxies[key] = _proxy_for(str(url.copy_with(path="/", query=None, fragment=None)))
+        return self._proxies[key]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import yarl
+
+        session = self._session or self._open()
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{url.scheme}://'.", request=request
+            )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        body = request.content if request.method not in ("GET", "HEAD") or request.content else None
+        try:
+            response = await session.request(
+                request.method,
+                yarl.URL(str(url), encoded=True),
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=self._timeout(request),
+                proxy=self._proxy(url),
+            )
+        except Exception as exc:
+            raise _httpx_error(exc, request, reading=False) from exc
+        answered = list(response.raw_headers)
+        return httpx.Response(response.status, headers=answered, stream=_Body(response, request))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _httpx_error(exc: Exception, request: httpx.Request, *, reading: bool) -> Exception:
+    """aiohttp's error as httpx's, so one set of rules (what may have reached the server,
+    what is a certificate failure) reads them all. Anything else is returned as it is."""
+    import aiohttp
+
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(text, request=request)
+    if isinstance(exc, asyncio.TimeoutError):
+        return httpx.ReadTimeout(text, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # Never connected: nothing was sent (a certificate failure is one of these).
+        return httpx.ConnectError(text, request=request)
+    # In few words of okectl's own: aiohttp's text for these quotes what the server sent.
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError("the server closed the connection, no answer", request=request)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError("the answer ended before its body was complete", request=request)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError("the answer is not valid HTTP", request=request)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(text, request=request)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return httpx.ReadError(text, request=request) if reading else httpx.WriteError(text, request=request)
+    return exc
