@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_import_without_write_shows_a_diff_and_writes_nothing(example_repo: Path) -> None:

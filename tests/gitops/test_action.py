@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, run_cli
-from tests.gitops.github_api import TOKEN, GitHubState, github_api
+from tests.support.cli import run_cli
+from tests.support.github_api import TOKEN, GitHubState, github_api
+from tests.support.repos import PROJECT
 
 ACTION = yaml.safe_load((PROJECT / "action.yml").read_text(encoding="utf-8"))
 STEPS = {step["id"]: step for step in ACTION["runs"]["steps"]}

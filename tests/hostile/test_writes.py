@@ -16,9 +16,8 @@ from okectl import cli as okectl_cli
 from okectl import files
 from okectl.files import UnsafeWrite, write_atomic
 from okectl.gitops.bump import write_files
-from tests.conftest import run_cli
-from tests.gitops.conftest import GitRepo
-from tests.hostile.conftest import clean_failure
+from tests.support.cli import clean_failure, run_cli
+from tests.support.git import GitRepo
 
 VICTIM_TEXT = "root:x:0:0:do not touch\n"
 

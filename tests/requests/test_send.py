@@ -18,8 +18,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from okectl.model.redaction import Scrubber
 from okectl.requests.writer import WrittenRequest
-from tests.conftest import run_cli
-from tests.requests.conftest import SECRET
+from tests.support.change_requests import SECRET
+from tests.support.cli import run_cli
 
 SMTP_PASSWORD = "mail-login-pw-77"
 

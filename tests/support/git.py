@@ -1,13 +1,13 @@
-"""Real git repositories for the git-aware commands, built from inline files."""
+"""Real git repositories, driven through the git command line, and the configuration
+repository most git-aware tests start from (``BASE_FILES``: three schools, two suppliers,
+comments and quoting as people write them)."""
 
 from __future__ import annotations
 
 import subprocess
-import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from tests.support.repos import write_tree
 
 SUPPLIER_DELTA = """
     # A test-delivery supplier.
@@ -117,10 +117,7 @@ class GitRepo:
         ).stdout.strip()
 
     def write(self, files: dict[str, str]) -> None:
-        for rel, text in files.items():
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        write_tree(self.root, files)
 
     def read(self, rel: str) -> str:
         return (self.root / rel).read_text(encoding="utf-8")
@@ -140,18 +137,15 @@ class GitRepo:
         return self.git("rev-parse", "--abbrev-ref", "HEAD")
 
 
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
-    def make(files: dict[str, str] | None = None, *, subdir: str = "") -> GitRepo:
-        top = tmp_path / "git"
-        top.mkdir()
-        subprocess.run(["git", "init", "-q", "-b", "main", str(top)], check=True)
-        for key, value in (("user.name", "Adoption Team"), ("user.email", "team@example.org")):
-            subprocess.run(["git", "-C", str(top), "config", key, value], check=True)
-        root = top / subdir if subdir else top
-        root.mkdir(parents=True, exist_ok=True)
-        repo = GitRepo(root)
-        repo.commit("initial configuration", files if files is not None else BASE_FILES)
-        return repo
-
-    return make
+def init_repo(top: Path, files: dict[str, str] | None = None, *, subdir: str = "") -> GitRepo:
+    """A new git repository at ``top`` on branch main, its configuration (``files``, by
+    default ``BASE_FILES``) in ``subdir`` committed as the first commit."""
+    top.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(top)], check=True)
+    for key, value in (("user.name", "Adoption Team"), ("user.email", "team@example.org")):
+        subprocess.run(["git", "-C", str(top), "config", key, value], check=True)
+    root = top / subdir if subdir else top
+    root.mkdir(parents=True, exist_ok=True)
+    repo = GitRepo(root)
+    repo.commit("initial configuration", files if files is not None else BASE_FILES)
+    return repo

@@ -1,0 +1,39 @@
+"""okectl's command line run in-process, as a user runs it, and what it said."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from okectl.cli import main
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str) -> CliResult:
+    """Run okectl in-process, as a user would on the command line."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def clean_failure(result: CliResult) -> list[str]:
+    """The error lines of a command that failed as it should: exit 1, no traceback."""
+    assert result.exit_code == 1, (result.exit_code, result.out, result.err)
+    assert "Traceback" not in result.err
+    return result.err.strip().splitlines()
+
+
+# The problem lines of `okectl validate` on a repository that must fail cleanly (the
+# `validate` and `problems` fixtures).
+Validate = Callable[[Path], list[str]]
+Problems = Validate
