@@ -1,4 +1,4 @@
-"""okectl against a hostile supplier (tests/hostile/supplier.py: the sandbox behind a real
+"""okectl against a hostile supplier (tests/support/hostile.py: the sandbox behind a real
 server that answers chosen requests with echoes, bombs and trickles), through the real
 command line: whatever it sends, okectl ends with one clear line, in bounded time, and no
 secret it sent comes back out in any output, log or journal."""
