@@ -27,7 +27,6 @@ from okectl.files import write_atomic
 COMMANDS: dict[str, str] = {
     "validate": "okectl.cli.validate:validate",
     "schema": "okectl.cli.validate:schema",
-    "fleet": "okectl.cli.validate:fleet",
     "sandbox": "okectl.cli.sandbox:sandbox",
     "plan": "okectl.cli.plan:plan",
     "apply": "okectl.cli.plan:apply",

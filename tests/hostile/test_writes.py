@@ -126,18 +126,6 @@ def test_the_writers_of_bump_and_import_refuse_a_device(tmp_path: Path) -> None:
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
 
-def test_fleet_out_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
-    out = tmp_path / "fleet"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    lines = clean_failure(run_cli("fleet", "--out", str(out), "--schools", "2", "--suppliers", "4"))
-    assert lines == [f"{out}: is not empty; fleet writes a new repository into a new or empty folder"]
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
-    (out / "notes.txt").unlink()
-    assert run_cli("fleet", "--out", str(out), "--schools", "2", "--suppliers", "4").exit_code == 0
-    assert (out / "okectl.yaml").is_file()
-
-
 def test_the_crash_log_is_private_and_written_safely() -> None:
     try:
         raise RuntimeError("something unexpected")

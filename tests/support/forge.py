@@ -6,15 +6,13 @@ incidents okectl derives (``incidents``), and a verification record written by h
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from okectl.cli.action import main as action_main
-from tests.support.cli import CliResult, run_cli
+from tests.support.cli import CliResult, run_cli, run_main
 from tests.support.github_api import TOKEN, GitHubState
 
 REPOSITORY = "school/config"
@@ -33,10 +31,7 @@ class Forge:
 
     def reconcile(self, repo: Path, *args: str) -> CliResult:
         """`python -m okectl.cli.action incidents`, as the workflows run it."""
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = action_main(["incidents", "--repo", str(repo), *args])
-        return CliResult(code, out.getvalue(), err.getvalue())
+        return run_main(action_main, "incidents", "--repo", str(repo), *args)
 
     def issues(self, state: str | None = None) -> list[dict[str, Any]]:
         return [i for i in self.state.issues if state is None or i["state"] == state]
