@@ -167,3 +167,14 @@ def test_each_test_folder_is_named_after_the_package_it_tests() -> None:
     packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
     folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert folders - packages - TEST_FOLDERS_BESIDE_THE_PACKAGES == set()
+
+
+def test_the_support_package_defines_no_fixture() -> None:
+    # Fixtures are found by pytest in conftest.py files only; one defined here would not be.
+    found = [
+        f"{path.relative_to(PROJECT)}:{node.lineno}: {node.name}"
+        for path in sorted((TESTS / "support").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_fixture_or_hook(node)
+    ]
+    assert found == []

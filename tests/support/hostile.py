@@ -30,6 +30,9 @@ records the access tokens the sandbox issued (``issued_tokens``) and the request
 hostile answers went to (``hit``) among all it was sent (``requests``), so a test can look
 for every secret of a run.
 
+``HERE`` is the folder of the hostile corpora (``tests/hostile/``: configuration files,
+plan files, supplier answers) and the tests that run them.
+
 Usage::
 
     with hostile_supplier(tmp_path, Hostility("gzip-bomb", at="GET .*/tenants$")) as served:
