@@ -31,10 +31,10 @@ import httpx
 from served import process_cpu, start_server
 
 from okectl.adapters import sandbox as sandbox_adapter
-from okectl.config.fleet import generate_fleet
 from okectl.engine.apply import Journal, apply_changes
 from okectl.engine.planner import make_plan
 from okectl.engine.workspace import load_workspace
+from tools.fleet import generate_fleet
 
 TARGET = 1.5
 

@@ -35,11 +35,11 @@ import httpx
 from served import start_server
 
 from okectl.adapters import sandbox as sandbox_adapter
-from okectl.config.fleet import generate_fleet
 from okectl.engine.workspace import Workspace, load_workspace
 from okectl.model.resources import Address
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from tools.fleet import generate_fleet
 
 TARGET_MS = 0.5
 CONCURRENCY = 8

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from plan import CPU, change_one_percent, timed
 
-from okectl.config.fleet import generate_fleet
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
+from tools.fleet import generate_fleet
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,5 +1,5 @@
 """What a hostile supplier costs a run: peak memory and wall time of `okectl plan` against
-the hostile supplier double (tests/hostile/supplier.py, a real server on loopback) whose
+the hostile supplier double (tests/support/hostile.py, a real server on loopback) whose
 tenant listing is a gzip bomb (10 GiB of zeros), an endless body, a body announced as
 1.5 GiB, or a trickle of one byte every 2 s; against the same server answering normally
 (the baseline, measured in the same run). Whole commands, as a user runs them.
@@ -26,9 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.config.conftest import BASE  # noqa: E402
-from tests.conftest import write_tree  # noqa: E402
-from tests.hostile.supplier import API_SECRET, Hostility, hostile_supplier  # noqa: E402
+from tests.support.hostile import API_SECRET, Hostility, hostile_supplier  # noqa: E402
+from tests.support.repos import BASE, write_tree  # noqa: E402
 
 MAX_ANSWER = 16 << 20
 TIMEOUT, RETRY = 3.0, 6.0

@@ -31,10 +31,10 @@ import aiohttp
 import httpx
 import trustme
 
-from okectl.config.fleet import generate_fleet
 from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+from tools.fleet import generate_fleet
 
 CONCURRENCY = 8
 SERVER = """

@@ -23,10 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from okectl.config.fleet import generate_fleet
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
+
+# The development tools (tools/) sit beside the benchmarks, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.fleet import generate_fleet
 
 CPU: dict[str, float] = {}
 # The commands run as on a user's machine, where Python caches compiled modules. Some

@@ -68,7 +68,8 @@ def main() -> int:
     parser.add_argument("--max-ratio", type=float, default=1.5)
     opts = parser.parse_args()
 
-    from okectl.config.fleet import generate_fleet
+    sys.path.insert(0, str(PROJECT))  # the development tools (tools/), outside the installed package
+    from tools.fleet import generate_fleet
 
     with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
         repo = Path(tmp) / "fleet"

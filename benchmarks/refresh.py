@@ -41,7 +41,6 @@ import httpx
 from served import process_cpu, start_server
 
 from okectl.adapters import sandbox as sandbox_adapter
-from okectl.config.fleet import generate_fleet
 from okectl.config.repository import DesiredState
 from okectl.engine.refresh import refresh
 from okectl.engine.workspace import Workspace, load_workspace
@@ -49,6 +48,10 @@ from okectl.providers import registry
 from okectl.providers.base import AdapterContext
 from okectl.providers.http.provider import ReadStrategy
 from okectl.sandbox.seed import seed_in_sync
+
+# The development tools (tools/) sit beside the benchmarks, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.fleet import generate_fleet
 
 TARGET = 1.5
 REPO = Path(__file__).resolve().parent.parent

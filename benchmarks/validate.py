@@ -26,8 +26,11 @@ from pathlib import Path
 
 import yaml
 
-from okectl.config.fleet import generate_fleet
 from okectl.engine.validate import validate_repository
+
+# The development tools (tools/) sit beside the benchmarks, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.fleet import generate_fleet
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MB = 250.0

@@ -1,48 +1,30 @@
-"""Fixtures shared by every test area."""
+"""Fixtures shared by more than one test folder, and the pinned day every test runs on.
+
+Fixtures are thin: what they build or serve is a function of ``tests.support``, which tests
+import directly; a folder's own fixtures are in its own conftest.py.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import shutil
-import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from okectl.cli import main
-
-PROJECT = Path(__file__).resolve().parent.parent
-EXAMPLE_PARTS = ("schools", "suppliers", "environments", "policies", "sandbox", "state", "requests")
-
-
-# The day the example repository describes: its waivers hold and OKE 1.0 is supported.
-# Policies depend on the date, and no test should start failing when the calendar moves on.
-EXAMPLE_TODAY = "2026-11-28"
+from okectl.adapters.sandbox import SANDBOX_URL_ENV
+from tests.support.browser import REQUIRE_BROWSER, find_chromium, no_browser_reason
+from tests.support.cli import CliResult, run_cli
+from tests.support.git import GitRepo, init_repo
+from tests.support.repos import EXAMPLE_TODAY, copy_example, secret_values, write_tree
+from tests.support.sandbox import Sandbox, write_seed
+from tests.support.serving import serve_in_background
+from tests.support.verify import FILES, Served, serve_repository
 
 
 @pytest.fixture(autouse=True)
 def pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OKECTL_TODAY", EXAMPLE_TODAY)
-
-
-# Tests that render in a real browser need Debian's chromium. Without it they are skipped, so the
-# README's test command passes on a fresh machine; CI installs it and sets this variable, which
-# turns the skip into a failure.
-REQUIRE_BROWSER = "OKECTL_REQUIRE_BROWSER"
-BROWSER_NAMES = ("chromium", "chromium-browser")
-
-
-def find_chromium() -> str | None:
-    """The chromium executable on PATH, or None."""
-    for name in BROWSER_NAMES:
-        found = shutil.which(name)
-        if found is not None:
-            return found
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -51,42 +33,15 @@ def chromium() -> str:
     found = find_chromium()
     if found is not None:
         return found
-    reason = (
-        f"no browser: none of {', '.join(BROWSER_NAMES)} is on PATH "
-        "(install Debian's chromium: apt-get install chromium)"
-    )
+    reason = no_browser_reason()
     if os.environ.get(REQUIRE_BROWSER) == "1":
         pytest.fail(f"{reason}; {REQUIRE_BROWSER}=1 requires it", pytrace=False)
     pytest.skip(f"{reason}; {REQUIRE_BROWSER}=1 makes this a failure")
 
 
-@dataclass
-class CliResult:
-    exit_code: int
-    out: str
-    err: str
-
-
-def run_cli(*args: str) -> CliResult:
-    """Run okectl in-process, as a user would on the command line."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return CliResult(code, out.getvalue(), err.getvalue())
-
-
 @pytest.fixture
 def cli() -> Callable[..., CliResult]:
     return run_cli
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Write {relative path: text} under root; text is dedented so tests can inline YAML."""
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 @pytest.fixture
@@ -100,11 +55,62 @@ def build_tree(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Iterator[Path]:
     """A private copy of the example repository (state under .okectl/ starts empty)."""
-    dest = tmp_path / "example"
-    dest.mkdir()
-    for part in EXAMPLE_PARTS:
-        src = PROJECT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part)
-    shutil.copy(PROJECT / "okectl.yaml", dest / "okectl.yaml")
-    yield dest
+    yield copy_example(tmp_path / "example")
+
+
+@pytest.fixture
+def example_secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A value for every secret reference of the example, set, so every write can be made."""
+    values = secret_values(example_repo)
+    assert values, "the example repository should reference secrets"
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def example_sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The example's pre-harmonisation seed served over a real socket; every sandbox
+    supplier of the example repository talks to it. Yields its URL."""
+    seed = example_repo / "sandbox" / "seed.yaml"
+    with serve_in_background(tmp_path / "sandbox.db", seed=seed, control=True) as url:
+        monkeypatch.setenv(SANDBOX_URL_ENV, url)
+        yield url
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., GitRepo]:
+    """A configuration repository under git (``tests.support.git.init_repo``)."""
+
+    def make(files: dict[str, str] | None = None, *, subdir: str = "") -> GitRepo:
+        return init_repo(tmp_path / "git", files, subdir=subdir)
+
+    return make
+
+
+@pytest.fixture
+def seed_file(tmp_path: Path) -> Path:
+    return write_seed(tmp_path / "seed.yaml")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, seed_file: Path) -> Iterator[Sandbox]:
+    """A fresh, seeded sandbox as a real uvicorn server for each test."""
+    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file, control=True) as url:
+        yield Sandbox(url)
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The verify repository (``tests.support.verify.FILES``) held by a sandbox server, one
+    per test module."""
+    yield from serve_repository(tmp_path_factory.mktemp("verify"), FILES)
+
+
+@pytest.fixture
+def served(module_server: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
+    """The module's sandbox, faults and request log cleared, and okectl pointed at it."""
+    module_server.reset()
+    monkeypatch.setenv(SANDBOX_URL_ENV, module_server.url)
+    yield module_server
+    module_server.reset()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.support.repos import PROJECT
 
 BROWSER_TEST = """
 import os

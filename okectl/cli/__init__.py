@@ -18,7 +18,6 @@ from okectl import __version__
 COMMANDS: dict[str, str] = {
     "validate": "okectl.cli.validate:validate",
     "schema": "okectl.cli.validate:schema",
-    "fleet": "okectl.cli.validate:fleet",
     "sandbox": "okectl.cli.sandbox:sandbox",
     "plan": "okectl.cli.plan:plan",
     "apply": "okectl.cli.plan:apply",

@@ -1,4 +1,4 @@
-"""`okectl validate`, `okectl schema` and `okectl fleet`."""
+"""`okectl validate` and `okectl schema`."""
 
 from __future__ import annotations
 
@@ -42,27 +42,4 @@ def schema(kind: str | None, out_dir: Path | None) -> int:
         from okectl.jsontext import dumps
 
         click.echo(dumps({k: schemas.schema_for(k) for k in SCHEMA_KINDS}), nl=False)
-    return EXIT_OK
-
-
-@click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--schools", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@click.option("--suppliers", type=click.IntRange(4, 1_000), default=30, show_default=True)
-@click.option(
-    "--connections",
-    type=click.IntRange(1, 100),
-    default=8,
-    show_default=True,
-    help="Suppliers each school connects to.",
-)
-@click.option("--seed", type=int, default=1, show_default=True)
-def fleet(out_dir: Path, schools: int, suppliers: int, connections: int, seed: int) -> int:
-    """Write a generated, valid repository of the given size (for benchmarks and tests)."""
-    from okectl.config.fleet import generate_fleet
-
-    stats = generate_fleet(out_dir, schools=schools, suppliers=suppliers, connections=connections, seed=seed)
-    click.echo(
-        f"wrote {stats.files} files to {out_dir}: {stats.schools} schools, {stats.suppliers} suppliers"
-    )
     return EXIT_OK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from okectl.views.progress import apply_progress, outcome_line
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 @pytest.mark.usefixtures("example_secrets")

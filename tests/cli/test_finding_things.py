@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PROJECT, run_cli
+from tests.support.cli import run_cli
+from tests.support.repos import PROJECT
 
 
 def test_commands_find_the_repository_in_a_parent_folder(

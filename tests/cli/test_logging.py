@@ -8,22 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.engine.test_end_to_end import faults, sandbox, secrets
+from tests.support.cli import run_cli
+from tests.support.sandbox import faults
 
-__all__ = ["sandbox", "secrets"]
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_a_plan_is_silent_without_v(example_repo: Path, sandbox: str) -> None:
-    faults(sandbox, throttle_next=1, retry_after=0, match="/resources")
+def test_a_plan_is_silent_without_v(example_repo: Path, example_sandbox: str) -> None:
+    faults(example_sandbox, throttle_next=1, retry_after=0, match="/resources")
     result = run_cli("plan", "--repo", str(example_repo))
     assert result.exit_code == 0, result.err
     assert "retrying" not in result.err and "access token" not in result.err
 
 
-def test_v_shows_throttling_retries_and_tokens(example_repo: Path, sandbox: str) -> None:
-    faults(sandbox, throttle_next=1, fail_next=1, retry_after=0, match="/resources")
+def test_v_shows_throttling_retries_and_tokens(example_repo: Path, example_sandbox: str) -> None:
+    faults(example_sandbox, throttle_next=1, fail_next=1, retry_after=0, match="/resources")
     result = run_cli("-v", "plan", "--repo", str(example_repo))
     assert result.exit_code == 0, result.err
     lines = result.err.splitlines()
@@ -33,7 +32,7 @@ def test_v_shows_throttling_retries_and_tokens(example_repo: Path, sandbox: str)
 
 
 def test_v_json_logs_each_write_without_a_secret(
-    example_repo: Path, sandbox: str, secrets: dict[str, str]
+    example_repo: Path, example_sandbox: str, example_secrets: dict[str, str]
 ) -> None:
     result = run_cli("-v", "--log-format", "json", "apply", "--repo", str(example_repo), "--auto-approve")
     assert result.exit_code == 0, result.err
@@ -44,4 +43,4 @@ def test_v_json_logs_each_write_without_a_secret(
     assert {r["outcome"] for r in writes} == {"applied", "requested"}
     assert {r["action"] for r in writes} == {"create", "update", "delete"}
     assert all(r["message"].startswith(f"{r['action']} {r['address']}: {r['outcome']}") for r in writes)
-    assert not any(value in result.err for value in secrets.values())
+    assert not any(value in result.err for value in example_secrets.values())

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import PROJECT, run_cli
+from tests.support.cli import run_cli
+from tests.support.repos import PROJECT
 
 PLAN_SCHEMA = json.loads((PROJECT / "okectl" / "plans" / "plan.schema.json").read_text())
 

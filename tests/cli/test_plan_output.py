@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import EXAMPLE_TODAY, PROJECT, run_cli
+from tests.support.cli import run_cli
+from tests.support.repos import EXAMPLE_TODAY, PROJECT
 
 
 def test_the_plan_opens_with_a_header_and_a_legend(example_repo: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_TODAY, PROJECT
+from tests.support.repos import EXAMPLE_TODAY, PROJECT
 
 pytestmark = [
     pytest.mark.timeout(120),

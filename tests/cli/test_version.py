@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from okectl import __version__
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 # Says on the way out whether click was loaded.
 QUICK = (

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,29 +20,19 @@ from okectl.engine.workspace import load_workspace
 from okectl.plans.changes import Mark
 from okectl.plans.outcomes import Outcome
 from okectl.plans.run import PlanRun
-from tests.conftest import PROJECT
-from tests.serving import serve_in_background
+from tests.support.repos import PROJECT
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    seed = example_repo / "sandbox" / "seed.yaml"
-    with serve_in_background(tmp_path / "sandbox.db", seed=seed) as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        yield url
+def sandbox(example_sandbox: str) -> str:
+    return example_sandbox
 
 
 @pytest.fixture
-def secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {}
-    for res in load_workspace(example_repo).resources:
-        ref = res.spec.get("secret") if res.kind == "client" else None
-        if ref and ref.startswith("env:"):
-            values[ref[4:]] = f"S3CRET-{ref[4:]}"
-            monkeypatch.setenv(ref[4:], values[ref[4:]])
-    return values
+def secrets(example_secrets: dict[str, str]) -> dict[str, str]:
+    return example_secrets
 
 
 # The whole round trip in a fresh interpreter: plan --out, then apply FILE, as functions.

@@ -10,9 +10,8 @@ import pytest
 from okectl.config.hints import close_match
 from okectl.config.models import NOT_MATCHING, Profile, RoleCatalogue, School, Supplier, VersionCatalogue
 from okectl.config.policies import RuleSet, WaiverSet
-
-from .conftest import BuildRepo, Problems
-from .test_model_errors import _school
+from tests.support.cli import Problems
+from tests.support.repos import BuildRepo, school_yaml
 
 
 @pytest.mark.parametrize(
@@ -22,7 +21,7 @@ from .test_model_errors import _school
 def test_a_version_that_is_not_one_is_said_to_be_no_version_quoted_or_not(
     repo: BuildRepo, problems: Problems, written: str, col: int
 ) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(oke_version=written)})
+    root = repo({"schools/99ZZ.yaml": school_yaml(oke_version=written)})
     value = written.strip("'\"")
 
     assert problems(root) == [
@@ -35,7 +34,7 @@ def test_every_value_of_the_wrong_shape_says_what_it_is_not_and_how_to_write_it(
     repo: BuildRepo, problems: Problems
 ) -> None:
     school = (
-        _school()
+        school_yaml()
         .replace("schac_home: voorbeeld.nl", "schac_home: Voorbeeld.NL")
         .replace("profile: standard", "profile: Standard")
     )

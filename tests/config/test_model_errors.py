@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-BuildRepo = Callable[..., Path]
-Problems = Callable[[Path], list[str]]
+from tests.support.cli import Problems
+from tests.support.repos import BuildRepo, school_yaml
 
 
 def test_unknown_field_close_to_a_known_one(repo: BuildRepo, problems: Problems) -> None:
@@ -105,7 +104,7 @@ def test_empty_value_where_text_is_expected(repo: BuildRepo, problems: Problems)
 
 
 def test_value_not_among_the_choices(repo: BuildRepo, problems: Problems) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(federation="surfconnext")})
+    root = repo({"schools/99ZZ.yaml": school_yaml(federation="surfconnext")})
     assert problems(root) == [
         "schools/99ZZ.yaml:3:13: federation: 'surfconnext' is not one of surfconext, entree; "
         "did you mean 'surfconext'?"
@@ -123,7 +122,7 @@ def test_choice_that_yaml_reads_as_a_boolean_says_to_quote_it(repo: BuildRepo, p
 
 
 def test_value_not_matching_its_pattern_explains_the_pattern(repo: BuildRepo, problems: Problems) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(code="99zz")})
+    root = repo({"schools/99ZZ.yaml": school_yaml(code="99zz")})
     assert problems(root) == [
         "schools/99ZZ.yaml:1:7: code: '99zz' is not an institution code (BRIN): "
         "write two digits and two capitals, e.g. 25BE"
@@ -166,7 +165,7 @@ def test_top_level_must_be_a_mapping(repo: BuildRepo, problems: Problems) -> Non
 
 def test_version_written_as_a_number_says_to_quote_it(repo: BuildRepo, problems: Problems) -> None:
     # 1.10 unquoted is the number 1.1: the message must show what was written.
-    root = repo({"schools/99ZZ.yaml": _school(oke_version="1.10")})
+    root = repo({"schools/99ZZ.yaml": school_yaml(oke_version="1.10")})
     assert problems(root) == [
         "schools/99ZZ.yaml:9:18: connections.delta.oke_version: YAML reads 1.10 as the number 1.1; "
         'versions are text, quote it: "1.10"'
@@ -225,7 +224,7 @@ def test_version_under_a_dotted_key_is_named_unambiguously(repo: BuildRepo, prob
 def test_file_name_must_match_its_identifier(
     repo: BuildRepo, problems: Problems, path: str, text: str | None, message: str
 ) -> None:
-    root = repo({path: text if text is not None else _school(code="98ZZ")})
+    root = repo({path: text if text is not None else school_yaml(code="98ZZ")})
     assert problems(root) == [message]
 
 
@@ -271,7 +270,7 @@ def test_literal_secret_is_refused_and_never_echoed(
 def test_literal_client_secret_in_a_school_is_refused_and_never_echoed(
     repo: BuildRepo, cli: Callable[..., Any]
 ) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(secret=SECRET)})
+    root = repo({"schools/99ZZ.yaml": school_yaml(secret=SECRET)})
     result = cli("validate", "--repo", str(root))
     assert result.exit_code == 1
     assert result.err.splitlines() == [
@@ -284,7 +283,7 @@ def test_literal_client_secret_in_a_school_is_refused_and_never_echoed(
 def test_a_secret_pasted_as_a_variable_name_is_refused_and_never_echoed(
     repo: BuildRepo, cli: Callable[..., Any]
 ) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(secret='{env: "hunter2-LEAK!"}')})
+    root = repo({"schools/99ZZ.yaml": school_yaml(secret='{env: "hunter2-LEAK!"}')})
     result = cli("validate", "--repo", str(root))
     assert result.exit_code == 1
     assert result.err.splitlines() == [
@@ -295,35 +294,8 @@ def test_a_secret_pasted_as_a_variable_name_is_refused_and_never_echoed(
 
 
 def test_secret_reference_needs_exactly_one_source(repo: BuildRepo, problems: Problems) -> None:
-    root = repo({"schools/99ZZ.yaml": _school(secret="{env: DELTA_SECRET, file: /run/secrets/delta}")})
+    root = repo({"schools/99ZZ.yaml": school_yaml(secret="{env: DELTA_SECRET, file: /run/secrets/delta}")})
     assert problems(root) == [
         "schools/99ZZ.yaml:14:17: connections.delta.clients.eduplan.secret: give exactly one of env or "
         "file, e.g. {env: DELTA_SECRET}"
     ]
-
-
-def _school(
-    *,
-    code: str = "99ZZ",
-    federation: str = "surfconext",
-    oke_version: str = '"1.0"',
-    secret: str = "{env: DELTA_SECRET}",
-) -> str:
-    return f"""\
-code: {code}
-name: ROC Voorbeeld
-federation: {federation}
-schac_home: voorbeeld.nl
-systems: {{sis: eduplan, tpl: eduplan}}
-connections:
-  delta:
-    profile: standard
-    oke_version: {oke_version}
-    flows: [0, 2, 3, 4]
-    clients:
-      eduplan:
-        scopes: [nl-test-admin-flow-0]
-        secret: {secret}
-roles:
-  assessor: [docenten]
-"""

@@ -1,9 +1,8 @@
-"""Whole repositories: many problems at once, the example repository, generated fleets."""
+"""Whole repositories: many problems at once, the example repository."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -11,16 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from okectl.config.fleet import generate_fleet
-
-BuildRepo = Callable[..., Path]
-Problems = Callable[[Path], list[str]]
-SUMMARY = re.compile(
-    r"valid: (\d+) schools, (\d+) suppliers, (\d+) profiles; (\d+) resources "
-    r"\((\d+) environments, (\d+) clients, (\d+) roles\)"
-)
+from tests.support.cli import SUMMARY, Problems
+from tests.support.repos import BuildRepo
 
 
 def test_problems_across_files_are_reported_together_sorted_by_file_and_line(
@@ -106,40 +97,6 @@ def test_the_example_repository_validates(example_repo: Path, cli: Callable[...,
     assert int(found[2]) == len(list((example_repo / "suppliers").glob("*.yaml")))
     assert int(found[3]) == len(list((example_repo / "environments").glob("*.yaml")))
     assert int(found[4]) == sum(int(found[i]) for i in (5, 6, 7)) > 0
-
-
-@pytest.mark.parametrize(
-    ("schools", "suppliers", "seed"), [(1, 4, 0), (12, 8, 3), (60, 20, 42)], ids=["tiny", "small", "medium"]
-)
-def test_generated_fleets_validate(
-    tmp_path: Path, cli: Callable[..., Any], schools: int, suppliers: int, seed: int
-) -> None:
-    stats = generate_fleet(tmp_path, schools=schools, suppliers=suppliers, seed=seed)
-    result = cli("validate", "--repo", str(tmp_path))
-    assert (result.exit_code, result.err) == (0, "")
-    found = SUMMARY.fullmatch(result.out.strip())
-    assert found is not None
-    assert (int(found[1]), int(found[2])) == (stats.schools, stats.suppliers) == (schools, suppliers)
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def test_fleet_generator_is_deterministic(tmp_path: Path) -> None:
-    generate_fleet(tmp_path / "a", schools=30, suppliers=10, seed=5)
-    generate_fleet(tmp_path / "b", schools=30, suppliers=10, seed=5)
-    generate_fleet(tmp_path / "c", schools=30, suppliers=10, seed=6)
-    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
-    assert _tree(tmp_path / "a") != _tree(tmp_path / "c")
-
-
-def test_fleet_command_writes_a_valid_repository(tmp_path: Path, cli: Callable[..., Any]) -> None:
-    out = tmp_path / "fleet"
-    made = cli("fleet", "--out", str(out), "--schools", "5", "--suppliers", "6", "--seed", "2")
-    assert made.exit_code == 0
-    assert made.out == f"wrote 17 files to {out}: 5 schools, 6 suppliers\n"
-    assert cli("validate", "--repo", str(out)).exit_code == 0
 
 
 def test_readme_validate_command_works_through_the_console_script(example_repo: Path) -> None:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,45 +23,26 @@ from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address, fingerprint
 from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
-from tests.conftest import run_cli
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.sandbox import faults
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The example's pre-harmonisation seed served over a real socket; every sandbox
-    supplier of the example repository talks to it."""
-    seed = example_repo / "sandbox" / "seed.yaml"
-    with serve_in_background(tmp_path / "sandbox.db", seed=seed, control=True) as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        yield url
+def sandbox(example_sandbox: str) -> str:
+    """The example's sandbox, served; every sandbox supplier of the example talks to it."""
+    return example_sandbox
 
 
 @pytest.fixture
-def secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A known, unique value for every secret reference in the example repository."""
-    values = {}
-    for res in validate_repository(example_repo).resources:
-        ref = res.spec.get("secret") if res.kind == "client" else None
-        if ref and ref.startswith("env:"):
-            name = ref[4:]
-            values[name] = f"S3CRET-{name}-VALUE"
-            monkeypatch.setenv(name, values[name])
-    assert values, "the example repository should reference secrets"
-    return values
+def secrets(example_secrets: dict[str, str]) -> dict[str, str]:
+    """A known, unique value for every secret reference in the example repository, set."""
+    return example_secrets
 
 
 # The example's suppliers with an API, served by the sandbox.
 SANDBOX = ("delta-toets", "eduplan")
-
-
-def faults(url: str, **settings: object) -> None:
-    if settings:
-        httpx.post(f"{url}/_sandbox/faults", json=settings).raise_for_status()
-    else:
-        httpx.delete(f"{url}/_sandbox/faults").raise_for_status()
 
 
 def plan_json(repo: Path, *extra: str) -> dict[str, object]:

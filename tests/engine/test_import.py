@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 # The seed's eduplan has a pilot environment at 21RC that was made by hand.
 PILOT = '      pilot: {type: pilot, oke_version: "1.1", sso: optional}'

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.conftest import BASE, delta_with
-from tests.conftest import run_cli, write_tree
+from tests.support.cli import run_cli
+from tests.support.repos import BASE, delta_with, write_tree
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
-from tests.conftest import run_cli
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.serving import serve_in_background
 
 pytestmark = pytest.mark.timeout(120)
 

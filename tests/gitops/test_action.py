@@ -10,86 +10,20 @@ one-comment-per-pull-request behaviour is checked over HTTP, not just its spelli
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, run_cli
-from tests.gitops.github_api import TOKEN, GitHubState, github_api
-
-ACTION = yaml.safe_load((PROJECT / "action.yml").read_text(encoding="utf-8"))
-STEPS = {step["id"]: step for step in ACTION["runs"]["steps"]}
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-
-
-@dataclass
-class Runner:
-    """Runs the action's steps one by one, keeping the outputs as the runner does."""
-
-    workspace: Path
-    bin_dir: Path
-    temp: Path
-    inputs: dict[str, str]
-    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
-    github: dict[str, str] = field(default_factory=dict)
-
-    def value(self, text: str) -> str:
-        def resolve(match: re.Match[str]) -> str:
-            ref = match.group(1)
-            if ref.startswith("inputs."):
-                return self.inputs[ref.removeprefix("inputs.")]
-            if m := re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", ref):
-                return self.outputs.get(m.group(1), {}).get(m.group(2), "")
-            if ref == "github.action_path":
-                return str(PROJECT)
-            if ref.startswith("github.") and ref.removeprefix("github.") in self.github:
-                return self.github[ref.removeprefix("github.")]
-            raise AssertionError(f"the test does not know the expression {ref!r}")
-
-        return EXPRESSION.sub(resolve, text)
-
-    def run(self, step_id: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return self.run_step(STEPS[step_id], step_id, **extra_env)
-
-    def run_step(
-        self, step: dict[str, Any], step_id: str, **extra_env: str
-    ) -> subprocess.CompletedProcess[str]:
-        output_file = self.temp / f"output-{step_id}"
-        output_file.write_text("")
-        env = {
-            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", str(self.temp)),
-            "RUNNER_TEMP": str(self.temp),
-            "GITHUB_OUTPUT": str(output_file),
-            "OKECTL_TODAY": os.environ["OKECTL_TODAY"],
-        }
-        env.update({name: self.value(str(value)) for name, value in step.get("env", {}).items()})
-        env.update(extra_env)
-        cwd = self.workspace / self.value(step.get("working-directory", "."))
-        script = self.temp / f"{step_id}.sh"
-        script.write_text(step["run"])
-        # GitHub's `shell: bash`, or its default for a step that names no shell.
-        shell = ["--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" else ["-e"]
-        result = subprocess.run(
-            ["bash", *shell, str(script)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        lines = output_file.read_text().splitlines()
-        self.outputs[step_id] = dict(line.split("=", 1) for line in lines)
-        return result
+from tests.support.action import ACTION, Runner
+from tests.support.cli import run_cli
+from tests.support.github_api import TOKEN, GitHubState, github_api
+from tests.support.repos import PROJECT
 
 
 def _stand_in(path: Path, body: str) -> None:

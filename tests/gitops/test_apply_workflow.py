@@ -25,11 +25,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, run_cli
-from tests.gitops.github_api import TOKEN
-from tests.serving import serve_in_background
-
-from .conftest import BASE_FILES, GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import BASE_FILES, GitRepo
+from tests.support.github_api import TOKEN
+from tests.support.repos import PROJECT
+from tests.support.serving import serve_in_background
 
 MakeRepo = Callable[..., GitRepo]
 pytestmark = pytest.mark.timeout(120)

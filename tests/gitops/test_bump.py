@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_TODAY, PROJECT, run_cli
-
-from .conftest import GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
+from tests.support.repos import EXAMPLE_TODAY, PROJECT
 
 MakeRepo = Callable[..., GitRepo]
 

@@ -10,8 +10,7 @@ import pytest
 from okectl.config.revision import repo_state
 from okectl.errors import OkectlError
 from okectl.gitops.scope import changed_scope
-
-from .conftest import GitRepo
+from tests.support.git import GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 

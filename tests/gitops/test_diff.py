@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.conftest import run_cli
-
-from .conftest import GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 

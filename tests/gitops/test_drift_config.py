@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from okectl.engine.workspace import load_workspace
-from tests.conftest import run_cli
-from tests.gitops.drift_fleet import fleet_files
+from tests.support.cli import run_cli
+from tests.support.drift_fleet import fleet_files
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from okectl.engine.workspace import load_workspace
 from okectl.gitops.drift.detect import find_drift
 from okectl.model.resources import LABEL_COMMIT
-from tests.conftest import run_cli
-from tests.gitops.drift_fleet import Fleet, fleet_fixture, school  # noqa: F401
+from tests.support.cli import run_cli
+from tests.support.drift_fleet import Fleet, school
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -19,8 +19,8 @@ from okectl.commands.drift import drift
 from okectl.engine.planner import make_plan
 from okectl.engine.workspace import load_workspace
 from okectl.gitops.drift.detect import find_drift
-from tests.conftest import run_cli
-from tests.gitops.drift_fleet import Fleet, dedent, fleet_fixture, school  # noqa: F401
+from tests.support.cli import run_cli
+from tests.support.drift_fleet import Fleet, dedent, school
 
 pytestmark = pytest.mark.timeout(120)
 

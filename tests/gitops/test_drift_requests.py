@@ -15,9 +15,9 @@ from okectl.commands.drift import drift
 from okectl.engine.planner import make_plan
 from okectl.engine.workspace import load_workspace
 from okectl.gitops.drift.detect import find_drift
-from tests.conftest import run_cli
-from tests.gitops.conftest import GitRepo
-from tests.requests.conftest import REPO, SECRET, write_requests
+from tests.support.change_requests import REPO, SECRET, write_requests
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 HEADER = (
     "BRIN;Omgeving;Soort;Naam;type;status;function;OKE-versie;ooapi_version;flows;"

@@ -15,10 +15,10 @@ import yaml
 
 from okectl.engine.workspace import load_workspace
 from okectl.gitops.drift.detect import find_drift
-from tests.conftest import PROJECT
-from tests.gitops.drift_fleet import Fleet, fleet_fixture  # noqa: F401
-from tests.gitops.github_api import TOKEN, GitHubState, github_api
-from tests.gitops.test_action import ACTION, Runner
+from tests.support.action import ACTION, Runner
+from tests.support.drift_fleet import Fleet
+from tests.support.github_api import TOKEN, GitHubState, github_api
+from tests.support.repos import PROJECT
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.serving import serve_in_background
-
-from .conftest import BASE_FILES, GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import BASE_FILES, GitRepo
+from tests.support.serving import serve_in_background
 
 MakeRepo = Callable[..., GitRepo]
 pytestmark = pytest.mark.timeout(120)

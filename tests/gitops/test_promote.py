@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, run_cli
-
-from .conftest import SUPPLIER_DELTA, VERSIONS, GitRepo
+from tests.support.cli import CliResult, run_cli
+from tests.support.git import SUPPLIER_DELTA, VERSIONS, GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 # How a gate's line starts, and the line under a failing one that says what makes it pass.
@@ -443,7 +442,7 @@ def test_a_record_whose_results_contradict_themselves_is_never_believed(
 def test_a_real_verification_recorded_after_the_change_lets_the_wave_move(
     make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tests.serving import serve_in_background
+    from tests.support.serving import serve_in_background
 
     _on(monkeypatch, "2026-11-01")
     repo = make_repo(FILES)

@@ -13,9 +13,8 @@ from okectl.config.models import Supplier
 from okectl.model.releases import Release
 from okectl.providers import registry
 from okectl.providers.base import Adapter, Capability, ProviderError
-from tests.conftest import run_cli
-
-from .conftest import GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 

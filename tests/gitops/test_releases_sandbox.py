@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_releases_reads_every_feed_of_the_example_repository(example_repo: Path) -> None:

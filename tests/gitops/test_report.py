@@ -15,9 +15,8 @@ from okectl.engine.workspace import load_workspace
 from okectl.gitops.report import build_report, write_report
 from okectl.model.clock import Clock
 from okectl.views.report import ALIGNMENT, render_html
-from tests.conftest import run_cli
-
-from .conftest import GitRepo
+from tests.support.cli import run_cli
+from tests.support.git import GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 EXAMPLE_SCHOOLS = 12

@@ -16,7 +16,7 @@ from okectl.engine.workspace import load_workspace
 from okectl.gitops.report import build_report, write_report
 from okectl.model.clock import Clock
 from okectl.views.report import render_html
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 TODAY = date(2026, 11, 28)
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, run_cli
-
-from .conftest import BASE_FILES, GitRepo
+from tests.support.cli import CliResult, run_cli
+from tests.support.git import BASE_FILES, GitRepo
 
 MakeRepo = Callable[..., GitRepo]
 pytestmark = pytest.mark.timeout(120)
@@ -28,7 +27,7 @@ def _version(text: str, version: str) -> str:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from tests.serving import serve_in_background
+    from tests.support.serving import serve_in_background
 
     with serve_in_background(tmp_path / "sandbox.db") as url:
         monkeypatch.setenv("OKECTL_SANDBOX_URL", url)

@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from okectl.providers.base import ProviderError
-from tests.config.conftest import BASE, delta_with
-from tests.conftest import run_cli, write_tree
-from tests.hostile.conftest import HERE
-from tests.sandbox.conftest import run
-from tests.sandbox.fake import CLIENT_SECRET, fake_supplier, provider, token_ok
+from tests.support.cli import run_cli
+from tests.support.fake_supplier import CLIENT_SECRET, fake_supplier, provider, token_ok
+from tests.support.hostile import HERE
+from tests.support.repos import BASE, delta_with, write_tree
+from tests.support.sandbox import run
 
 
 def _cases(*calls: str) -> list[str]:

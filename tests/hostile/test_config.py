@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.hostile.conftest import HERE, Validate, clean_failure
+from tests.support.cli import Validate, clean_failure, run_cli
+from tests.support.hostile import HERE
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -1,4 +1,4 @@
-"""okectl against a hostile supplier (tests/hostile/supplier.py: the sandbox behind a real
+"""okectl against a hostile supplier (tests/support/hostile.py: the sandbox behind a real
 server that answers chosen requests with echoes, bombs and trickles), through the real
 command line: whatever it sends, okectl ends with one clear line, in bounded time, and no
 secret it sent comes back out in any output, log or journal."""
@@ -18,13 +18,11 @@ from typing import ClassVar
 import pytest
 
 from okectl.model.secrets import SecretRefused, SecretRoots, read_secret
-from tests.config.conftest import BASE, delta_with
-from tests.conftest import CliResult, run_cli, write_tree
-from tests.hostile.conftest import clean_failure
-from tests.hostile.encodings import ENCODINGS, readable
-from tests.hostile.supplier import API_SECRET, Hostility, Served, hostile_supplier
+from tests.support.cli import CliResult, clean_failure, run_cli
+from tests.support.encodings import ENCODINGS, readable
+from tests.support.hostile import API_SECRET, Hostility, Served, hostile_supplier
+from tests.support.repos import BASE, delta_with, write_tree
 
-# The client secret apply writes (env DELTA_SECRET), as full of what encodings change as
 # the API client secret (env DELTA_API_SECRET).
 CLIENT_SECRET = "cl!ent/s3cret+value=ö&x 123"
 

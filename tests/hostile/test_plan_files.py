@@ -17,8 +17,9 @@ from okectl.config.repository import load_state
 from okectl.config.settings import load_settings
 from okectl.plans.document import checksum
 from okectl.providers.registry import make_provider
-from tests.conftest import EXAMPLE_PARTS, EXAMPLE_TODAY, PROJECT, run_cli
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.repos import EXAMPLE_PARTS, EXAMPLE_TODAY, PROJECT
+from tests.support.serving import serve_in_background
 
 pytestmark = pytest.mark.timeout(120)
 

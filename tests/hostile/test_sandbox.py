@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.conftest import SEED, Sandbox
-from tests.serving import free_port, serve_in_background
+from tests.support.sandbox import SEED, Sandbox
+from tests.support.serving import free_port, serve_in_background
 
 PROBLEM = "application/problem+json"
 

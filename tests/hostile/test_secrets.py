@@ -14,8 +14,7 @@ import pytest
 
 from okectl.model.redaction import SENSITIVE_TEXT, scrub
 from okectl.model.secrets import SecretRefused, SecretRoots, read_secret
-from tests.conftest import run_cli
-from tests.hostile.conftest import Validate, clean_failure
+from tests.support.cli import Validate, clean_failure, run_cli
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

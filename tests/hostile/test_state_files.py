@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from okectl.engine.apply import MAX_JOURNAL_BYTES, MAX_LOCK_BYTES
-from tests.conftest import EXAMPLE_TODAY, PROJECT
+from tests.support.repos import EXAMPLE_TODAY, PROJECT
 
 pytestmark = pytest.mark.timeout(120)
 # Long enough for a real run on a busy machine; a read of /dev/zero or a FIFO never ends.

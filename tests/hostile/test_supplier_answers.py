@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, Response
 from okectl.engine.validate import validate_repository
 from okectl.model.resources import Address
 from okectl.providers.base import OutcomeUnknown, PreconditionFailed
-from tests.conftest import run_cli
-from tests.sandbox.conftest import SUPPLIER, run
-from tests.sandbox.fake import fake_supplier, provider
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.fake_supplier import fake_supplier, provider
+from tests.support.sandbox import SUPPLIER, run
+from tests.support.serving import serve_in_background
 
 ENV = Address(SUPPLIER, "21RC", "production")
 ROLE = Address(SUPPLIER, "21RC", "production", "role", "assessor")

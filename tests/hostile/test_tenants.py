@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
-from tests.conftest import run_cli, write_tree
-from tests.hostile.conftest import clean_failure
-from tests.sandbox.conftest import Sandbox, run
+from tests.support.cli import clean_failure, run_cli
+from tests.support.repos import write_tree
+from tests.support.sandbox import Sandbox, run
 
 
 def _school(code: str) -> str:

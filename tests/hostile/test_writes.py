@@ -16,9 +16,8 @@ from okectl import cli as okectl_cli
 from okectl import files
 from okectl.files import UnsafeWrite, write_atomic
 from okectl.gitops.bump import write_files
-from tests.conftest import run_cli
-from tests.gitops.conftest import GitRepo
-from tests.hostile.conftest import clean_failure
+from tests.support.cli import clean_failure, run_cli
+from tests.support.git import GitRepo
 
 VICTIM_TEXT = "root:x:0:0:do not touch\n"
 
@@ -125,18 +124,6 @@ def test_the_writers_of_bump_and_import_refuse_a_device(tmp_path: Path) -> None:
     with pytest.raises(UnsafeWrite):
         write_files(tmp_path, {"schools/11AA.yaml": ("", "code: 11AA\n")})
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
-
-
-def test_fleet_out_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
-    out = tmp_path / "fleet"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
-    lines = clean_failure(run_cli("fleet", "--out", str(out), "--schools", "2", "--suppliers", "4"))
-    assert lines == [f"{out}: is not empty; fleet writes a new repository into a new or empty folder"]
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
-    (out / "notes.txt").unlink()
-    assert run_cli("fleet", "--out", str(out), "--schools", "2", "--suppliers", "4").exit_code == 0
-    assert (out / "okectl.yaml").is_file()
 
 
 def test_the_crash_log_is_private_and_written_safely() -> None:

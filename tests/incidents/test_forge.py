@@ -14,36 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.gitops.conftest import BASE_FILES
-from tests.incidents.conftest import Forge, incidents
-
-SECRET = "dElTa-11aa-S3cret-value"
-PROD = "delta/11AA/production"
+from tests.support.cli import run_cli
+from tests.support.forge import PROD, SECRET, Forge, incidents, record
+from tests.support.git import BASE_FILES
 
 
 @pytest.fixture
 def repo(build_tree: Callable[[dict[str, str]], Path], monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DELTA_11AA", SECRET)
     return build_tree(BASE_FILES)
-
-
-def record(
-    repo: Path, drift: dict[str, str] | None = None, *, passed: int = 2, supplier: str = "delta"
-) -> None:
-    runs: dict[str, Any] = {
-        "1.0": {
-            "date": "2026-11-27",
-            "level": 2,
-            "passed_level": passed if not drift else 1,
-            "status": "pass" if not drift and passed >= 2 else "fail",
-            "environments": [PROD, "delta/11AA/acceptance", "delta/22BB/production"],
-            "drift": drift or {},
-        }
-    }
-    path = repo / "verification" / f"{supplier}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"supplier": supplier, "oke_versions": runs}))
 
 
 def theirs(number: int, body: str, labels: list[str], **extra: Any) -> dict[str, Any]:

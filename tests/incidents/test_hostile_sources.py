@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from okectl.engine.apply import RUNS_DIR
-from tests.conftest import run_cli
-from tests.gitops.conftest import BASE_FILES
-from tests.incidents.conftest import incidents
+from tests.support.cli import run_cli
+from tests.support.forge import incidents
+from tests.support.git import BASE_FILES
 
 
 @pytest.fixture

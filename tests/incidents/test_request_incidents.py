@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.incidents.conftest import Forge, incidents
-from tests.requests.conftest import REPO, SECRET, write_requests
+from tests.support.change_requests import REPO, SECRET, write_requests
+from tests.support.cli import run_cli
+from tests.support.forge import Forge, incidents
 
 TENANT = "deskonly/25LV"
 HOSTILE_REASON = (

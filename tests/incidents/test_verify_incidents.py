@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
-from tests.conftest import run_cli
-from tests.incidents.conftest import RUN_URL, Forge, incidents
-from tests.verify.conftest import FILES, Served, serve_repository
+from tests.support.cli import run_cli
+from tests.support.forge import RUN_URL, Forge, incidents
+from tests.support.verify import FILES, Served, serve_repository
 
 pytestmark = pytest.mark.timeout(120)
 

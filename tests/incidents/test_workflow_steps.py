@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import PROJECT
-from tests.gitops.conftest import BASE_FILES
-from tests.gitops.github_api import TOKEN
-from tests.incidents.conftest import Forge
-from tests.incidents.test_forge import PROD, SECRET, record
+from tests.support.forge import PROD, SECRET, Forge, record
+from tests.support.git import BASE_FILES
+from tests.support.github_api import TOKEN
+from tests.support.repos import PROJECT
 
 
 def _step(workflow: str, job: str) -> dict[str, Any]:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from okectl.engine.validate import validate_repository
-from tests.conftest import run_cli
-from tests.incidents.conftest import Forge, incidents
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.forge import Forge, incidents
+from tests.support.sandbox import faults
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -23,30 +20,13 @@ LOST = "eduplan/42DE/production"
 
 
 @pytest.fixture
-def sandbox(example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with serve_in_background(
-        tmp_path / "sandbox.db", seed=example_repo / "sandbox" / "seed.yaml", control=True
-    ) as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        yield url
+def sandbox(example_sandbox: str) -> str:
+    return example_sandbox
 
 
 @pytest.fixture
-def secrets(example_repo: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    values = []
-    for res in validate_repository(example_repo).resources:
-        ref = res.spec.get("secret") if res.kind == "client" else None
-        if ref and ref.startswith("env:"):
-            values.append(f"S3CRET-{ref[4:]}-VALUE")
-            monkeypatch.setenv(ref[4:], values[-1])
-    return values
-
-
-def faults(url: str, **settings: object) -> None:
-    if settings:
-        httpx.post(f"{url}/_sandbox/faults", json=settings).raise_for_status()
-    else:
-        httpx.delete(f"{url}/_sandbox/faults").raise_for_status()
+def secrets(example_secrets: dict[str, str]) -> list[str]:
+    return list(example_secrets.values())
 
 
 def apply(repo: Path) -> None:

@@ -14,9 +14,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from okectl.model.redaction import MIN_SCRUB_CHARS, SENSITIVE_TEXT, WITHHELD_TEXT, Scrubber, scrub
-from tests.hostile.encodings import ENCODINGS, b64, readable
-
-# --- every encoding, every offset ------------------------------------------------------
+from tests.support.encodings import ENCODINGS, b64, readable
 
 SECRET = 'Pa ss+wo/rd"é?~>&=x'
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJva2VjdGwifQ.c2lnbmF0dXJl"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from okectl.model.redaction import SENSITIVE_TEXT, Scrubber
-from tests.hostile.encodings import ENCODINGS, readable
+from tests.support.encodings import ENCODINGS, readable
 
 MANY = [f"client-secret-{i:04d}-Zq7/+x" for i in range(2000)]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from okectl.errors import OkectlError
-from tests.policy.conftest import Check, Repo
+from tests.support.policy import Check, Repo
 
 Findings = Callable[..., list[str]]
 RULE = "- {id: verified, kind: verified, params: {min_level: 3, max_age_days: 30}}"

@@ -17,8 +17,8 @@ from okectl.providers.http.transport import (
     send_bounded,
     size_text,
 )
-from tests.sandbox.conftest import run
-from tests.sandbox.fake import fake_supplier
+from tests.support.fake_supplier import fake_supplier
+from tests.support.sandbox import run
 
 BODY = b'{"items": [' + b",".join(b'{"school": "%02dAB"}' % i for i in range(100)) + b"]}"
 

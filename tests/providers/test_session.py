@@ -14,8 +14,8 @@ import pytest
 
 from okectl.model.resources import Address
 from okectl.providers.base import OutcomeUnknown, ProviderError
-from tests.sandbox.conftest import run
-from tests.sandbox.fake import provider
+from tests.support.fake_supplier import provider
+from tests.support.sandbox import run
 
 ADDR = Address("delta-toets", "21RC", "production")
 _TOKEN_BODY = b'{"access_token": "t0k3n-value", "token_type": "Bearer"}'

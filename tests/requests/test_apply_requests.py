@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from okectl.engine.apply import RUNS_DIR
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def _journal_records(repo: Path) -> list[dict[str, object]]:

@@ -23,8 +23,10 @@ from aiosmtpd.controller import Controller
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.model.redaction import Scrubber
-from tests.conftest import PROJECT, run_cli
-from tests.requests.test_send import Inbox, _free_port
+from tests.support.cli import run_cli
+from tests.support.repos import PROJECT
+from tests.support.serving import free_port
+from tests.support.smtp import Inbox
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -207,7 +209,7 @@ def _export(record: dict[str, Any], *, acceptance: str) -> str:
 @pytest.fixture
 def smtp(example_repo: Path) -> Iterator[Inbox]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings = example_repo / "okectl.yaml"

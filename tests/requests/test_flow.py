@@ -16,8 +16,8 @@ from okectl.config.record import Provenance, RecordedState, write_record
 from okectl.model.redaction import Scrubber
 from okectl.requests.tracking import apply_request
 from okectl.requests.writer import WrittenRequest
-from tests.conftest import run_cli
-from tests.requests.conftest import SECRET, write_requests
+from tests.support.change_requests import SECRET, write_requests
+from tests.support.cli import run_cli
 
 
 def test_plan_reads_the_recorded_state_and_proposes_everything_for_a_new_school(desk_repo: Path) -> None:

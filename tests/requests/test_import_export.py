@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from okectl.requests.writer import WrittenRequest
-from tests.conftest import run_cli
-from tests.requests.conftest import write_requests
+from tests.support.change_requests import write_requests
+from tests.support.cli import run_cli
 
 HEADER = (
     "BRIN;Omgeving;Soort;Naam;type;status;function;OKE-versie;ooapi_version;flows;"

@@ -18,9 +18,10 @@ import yaml
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import open_store, seed_in_sync
-from tests.conftest import run_cli, write_tree
-from tests.requests.conftest import REPO, SECRET
-from tests.serving import serve_in_background
+from tests.support.change_requests import REPO, SECRET
+from tests.support.cli import run_cli
+from tests.support.repos import write_tree
+from tests.support.serving import serve_in_background
 
 pytestmark = pytest.mark.timeout(180)
 

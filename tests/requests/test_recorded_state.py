@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 RECORD = """\
 # yaml-language-server: $schema=../../schema/state.schema.json

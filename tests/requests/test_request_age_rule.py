@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okectl.requests.writer import WrittenRequest
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 RULE = "rules:\n  - id: chase-requests\n    kind: request-age\n"
 WAIVER = """

@@ -3,48 +3,22 @@ loopback, over STARTTLS with a private CA and a login, or plain to localhost."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from okectl.model.redaction import Scrubber
 from okectl.requests.writer import WrittenRequest
-from tests.conftest import run_cli
-from tests.requests.conftest import SECRET
-
-SMTP_PASSWORD = "mail-login-pw-77"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.logins: list[tuple[str, str]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted for delivery"
-
-    def authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        assert isinstance(auth_data, LoginPassword)
-        self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
-        return AuthResult(success=auth_data.password.decode() == SMTP_PASSWORD)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.change_requests import SECRET
+from tests.support.cli import run_cli
+from tests.support.serving import free_port
+from tests.support.smtp import SMTP_PASSWORD, Inbox
 
 
 def _private_ca(folder: Path) -> tuple[Path, Path, Path]:
@@ -84,7 +58,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(
         inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
         authenticator=inbox.authenticate, auth_require_tls=True,
@@ -155,7 +129,7 @@ def test_a_server_whose_certificate_is_not_trusted_gets_nothing(
 def test_plain_smtp_only_to_this_machine(requested: tuple[Path, WrittenRequest]) -> None:
     repo, _ = requested
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -10,7 +10,7 @@ import pytest
 from okectl.model.releases import Release
 from okectl.model.resources import ActualResource, Address, fingerprint
 from okectl.providers.base import PreconditionFailed, ProviderError
-from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
+from tests.support.sandbox import SUPPLIER, SUPPORT, Sandbox, run
 
 ENV = Address(SUPPLIER, "21RC", "production")
 CLIENT = Address(SUPPLIER, "21RC", "production", "client", "eduplan")

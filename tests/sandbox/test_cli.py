@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from okectl.sandbox.store import Store
-from tests.conftest import run_cli
-from tests.sandbox.conftest import SEED
-from tests.serving import free_port
+from tests.support.cli import run_cli
+from tests.support.sandbox import SEED
+from tests.support.serving import free_port
 
 SEED_TABLES = ("resources", "tenants", "credentials", "suppliers", "releases", "meta")
 

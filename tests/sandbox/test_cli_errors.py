@@ -10,7 +10,7 @@ import pytest
 from okectl.errors import OkectlError
 from okectl.sandbox.server import serve
 from okectl.sandbox.store import Store
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 NOT_SQLITE = "these bytes are not an SQLite database, whatever the name says\n" * 20
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import okectl.providers
-from tests.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 
 DOCUMENT = Path(okectl.providers.__file__).parent / "admin-api.yaml"
 

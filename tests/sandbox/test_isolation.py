@@ -7,9 +7,8 @@ import pytest
 
 from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
-from tests.sandbox.conftest import SUPPLIER, Sandbox, run
+from tests.support.sandbox import SUPPLIER, Sandbox, run
 
-# Values that only appear in 23KM's data: none may reach a 21RC credential.
 OTHER_TENANT_MARKERS = ("kempen-secret-domain", "entree", "1.0.1")
 
 

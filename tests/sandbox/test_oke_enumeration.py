@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.sandbox.conftest import SUPPLIER, Sandbox
+from tests.support.sandbox import SUPPLIER, Sandbox
 
 
 def _answers(sandbox: Sandbox, school: str, *, client: str, secret: str) -> list[tuple[int, str]]:

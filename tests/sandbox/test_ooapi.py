@@ -10,7 +10,7 @@ import pytest
 from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
 from okectl.verify.profiles import profile
-from tests.sandbox.conftest import SUPPLIER, Sandbox, run
+from tests.support.sandbox import SUPPLIER, Sandbox, run
 
 ENV = Address(SUPPLIER, "21RC", "production")
 

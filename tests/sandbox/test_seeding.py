@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 
 from okectl.sandbox.store import Store
-from tests.conftest import EXAMPLE_TODAY, PROJECT, run_cli
-from tests.serving import free_port
+from tests.support.cli import run_cli
+from tests.support.repos import EXAMPLE_TODAY, PROJECT
+from tests.support.serving import free_port
 
 
 def _env() -> dict[str, str]:

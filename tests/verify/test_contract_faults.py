@@ -13,8 +13,9 @@ import pytest
 
 from okectl.verify.runner import Selection
 from okectl.views.verify import failures
-from tests.conftest import CliResult, write_tree
-from tests.verify.conftest import FILES, Served, verify
+from tests.support.cli import CliResult
+from tests.support.repos import write_tree
+from tests.support.verify import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 TA = "toets/10AA/production"  # OKE 1.0.1

@@ -19,9 +19,10 @@ from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import open_store, seed_in_sync
 from okectl.verify.runner import Selection
 from okectl.views.verify import failures
-from tests.conftest import CliResult, write_tree
-from tests.serving import serve_in_background
-from tests.verify.conftest import FILES, Served, verify
+from tests.support.cli import CliResult
+from tests.support.repos import write_tree
+from tests.support.serving import serve_in_background
+from tests.support.verify import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 SECRET_VAR = "OKECTL_TEST_VERIFY_SECRET"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okectl.adapters.sandbox import SANDBOX_URL_ENV
-from tests.conftest import CliResult
+from tests.support.cli import CliResult
 
 
 def test_the_example_verifies_in_process(

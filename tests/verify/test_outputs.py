@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult
-from tests.verify.conftest import Served
+from tests.support.cli import CliResult
+from tests.support.verify import Served
 
 Cli = Callable[..., CliResult]
 PRODUCTION = "toets/10AA/production"

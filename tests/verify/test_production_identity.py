@@ -11,8 +11,9 @@ import pytest
 from okectl.verify.endpoints import normalise_url
 from okectl.verify.runner import Selection
 from okectl.views.verify import failures
-from tests.conftest import CliResult, write_tree
-from tests.verify.conftest import FILES, Served, verify
+from tests.support.cli import CliResult
+from tests.support.repos import write_tree
+from tests.support.verify import FILES, Served, verify
 
 Cli = Callable[..., CliResult]
 

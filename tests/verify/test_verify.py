@@ -15,8 +15,9 @@ from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 from okectl.verify.runner import Selection
 from okectl.views.verify import failures
-from tests.conftest import CliResult, write_tree
-from tests.verify.conftest import FILES, Served, serve_repository, verify
+from tests.support.cli import CliResult
+from tests.support.repos import write_tree
+from tests.support.verify import FILES, Served, serve_repository, verify
 
 Cli = Callable[..., CliResult]
 PRODUCTION = "toets/10AA/production"  # TA on OKE 1.0.1

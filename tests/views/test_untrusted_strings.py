@@ -19,8 +19,8 @@ from okectl.config.repository import load_state
 from okectl.config.settings import load_settings
 from okectl.model.resources import Address
 from okectl.providers.registry import make_provider
-from tests.conftest import run_cli
-from tests.serving import serve_in_background
+from tests.support.cli import run_cli
+from tests.support.serving import serve_in_background
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -4,7 +4,7 @@
 the operations of the environment's functional role (its ``function``; every role when it
 has none) for its enabled flows (every flow when it lists none), at its OKE version, with
 synthetic data that is valid against that version's published profile
-(``data/oke-<version>.json``, built from the profiles by ``tests/verify/synth.py``).
+(``data/oke-<version>.json``, built from the profiles by ``tools/synth.py``).
 
 - ``POST {base}/oauth/token``: OAuth 2.0 client credentials with the supplier's sandbox
   credentials (those of the administration API, seeing the school), granting the requested

@@ -11,7 +11,7 @@ Which requests misbehave: ``Hostility.at``, a regular expression searched in
 ``"GET /ooapi/"``). How (``Hostility.mode``):
 
 - ``echo``: answers ``status`` (400) with the request (request line, every header, the
-  body) echoed in every form of ``tests.hostile.encodings.ENCODINGS`` at once (or those
+  body) echoed in every form of ``tests.support.encodings.ENCODINGS`` at once (or those
   named in ``forms``): in a problem+json ``title`` and ``detail``, in other fields of the
   body, and in ``X-Echo-*`` response headers; base64 forms also of the request behind a
   one- and two-byte prefix, and of each header line and of ``body=<body>`` alone, so a
@@ -29,6 +29,9 @@ A hostile answer stops when the client hangs up (or after ``max_seconds``). The 
 records the access tokens the sandbox issued (``issued_tokens``) and the requests the
 hostile answers went to (``hit``) among all it was sent (``requests``), so a test can look
 for every secret of a run.
+
+``HERE`` is the folder of the hostile corpora (``tests/hostile/``: configuration files,
+plan files, supplier answers) and the tests that run them.
 
 Usage::
 
@@ -50,11 +53,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.hostile.encodings import ENCODINGS
-from tests.serving import serve_in_background
+from tests.support.encodings import ENCODINGS
+from tests.support.repos import PROJECT
+from tests.support.serving import serve_in_background
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
+
+# The hostile corpora (configuration files, plan files, supplier answers) and the tests
+# that run them.
+HERE = PROJECT / "tests" / "hostile"
 
 GIB = 1 << 30
 # Long and full of what encodings change: '+', '/', '&', '=', ' ', a non-ASCII letter.

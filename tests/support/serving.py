@@ -42,7 +42,7 @@ def serve_in_background(
     (``http://127.0.0.1:PORT``) and stop it on exit.
 
     With ``control``, faults can be changed while it runs with ``POST {url}/_sandbox/faults``.
-    ``wrap``, when given, wraps the sandbox's ASGI app (``tests/hostile/supplier.py``).
+    ``wrap``, when given, wraps the sandbox's ASGI app (``tests.support.hostile``).
     With ``tls`` (certificate chain and key files), it speaks https and its URL names
     ``localhost``, the name such a test certificate is issued for.
     """

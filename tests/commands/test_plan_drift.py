@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import CliResult
-from tests.verify.conftest import Served
+from tests.support.cli import CliResult
+from tests.support.verify import Served
 
 Cli = Callable[..., CliResult]
 

@@ -1,6 +1,6 @@
 """Builds the sandbox's synthetic OKE data from the vendored profiles (a development tool).
 
-    PYTHONPATH=. python -m tests.verify.synth    # rewrites okectl/sandbox/oke/data/*.json
+    python -m tools.synth    # rewrites okectl/sandbox/oke/data/*.json and okectl/verify/data/*.json
 
 Each instance holds the required fields of its schema (and the nl-test-admin consumer
 extension), with recognisable values, and is checked against the profile before writing.
@@ -17,7 +17,7 @@ import jsonschema
 
 from okectl.verify.profiles import PROFILE_FILES, profile
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_OUT = ROOT / "okectl" / "sandbox" / "oke" / "data"
 VERIFY_OUT = ROOT / "okectl" / "verify" / "data"
 NS = uuid.UUID("6f0d3c52-6b8e-4d53-9d1f-7b6a0c0e0b11")
@@ -227,16 +227,27 @@ def build(version: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return served, sent
 
 
+def files(version: str) -> dict[Path, str]:
+    """The files built for an OKE version, by path: what the sandbox serves, what verify
+    sends."""
+    served, sent = build(version)
+    return {
+        SANDBOX_OUT / f"oke-{version}.json": _json(served),
+        VERIFY_OUT / f"requests-{version}.json": _json(sent),
+    }
+
+
+def _json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
 def main() -> None:
     SANDBOX_OUT.mkdir(parents=True, exist_ok=True)
     VERIFY_OUT.mkdir(parents=True, exist_ok=True)
     for version in PROFILE_FILES:
-        served, sent = build(version)
-        text = json.dumps(served, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-        (SANDBOX_OUT / f"oke-{version}.json").write_text(text, encoding="utf-8")
-        text = json.dumps(sent, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-        (VERIFY_OUT / f"requests-{version}.json").write_text(text, encoding="utf-8")
-        print(version, sorted(served), sorted(sent))
+        for path, text in files(version).items():
+            path.write_text(text, encoding="utf-8")
+            print(path.relative_to(ROOT))
 
 
 if __name__ == "__main__":

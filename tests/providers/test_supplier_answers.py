@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from okectl.model.resources import Address
 from okectl.providers.base import ProviderError
-from tests.sandbox.conftest import SUPPLIER, SUPPORT, run
-from tests.sandbox.fake import CLIENT_SECRET, fake_supplier, provider
+from tests.support.fake_supplier import CLIENT_SECRET, fake_supplier, provider
+from tests.support.sandbox import SUPPLIER, SUPPORT, run
 
 ROLE = Address(SUPPLIER, "21RC", "production", "role", "assessor")
 CLIENT = Address(SUPPLIER, "21RC", "production", "client", "eduplan")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
-from tests.verify.conftest import Served
+from tests.support.verify import Served
 
 TA = "toets/10AA/production"  # OKE 1.0.1, flows 0, 2, 3, 4
 SIS = "leerling/10AA/production"  # OKE 1.0.1, flows 1, 5, 6

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.support.repos import PROJECT
 
 SHELLS = ("bash", "zsh", "fish")
 

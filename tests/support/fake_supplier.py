@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from okectl.providers.http.provider import HttpProvider
-from tests.sandbox.conftest import supplier
+from tests.support.sandbox import supplier
 
 Handler = Callable[[Request], Awaitable[Response]]
 CLIENT_SECRET = "api+s3cr3t/value&more=x"

@@ -1,16 +1,23 @@
 """A generator of large, valid configuration repositories, for benchmarks and tests.
 
 The same seed always writes the same files, so figures measured on a fleet can be
-compared between runs.
+compared between runs. It writes only into a new or empty folder, each file as okectl
+writes its own (``okectl.files.write_atomic``).
+
+    python -m tools.fleet --out DIR [--schools N] [--suppliers M] [--connections C] [--seed S]
 """
 
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from okectl.errors import OkectlError
+import click
+
+from okectl.errors import EXIT_ERROR, EXIT_OK, OkectlError
 from okectl.files import write_atomic
 
 ROLES_YAML = """\
@@ -186,3 +193,44 @@ def generate_fleet(
         _write(out / "schools" / f"{code}.yaml", "\n".join(lines) + "\n")
         files += 1
     return FleetStats(files=files, schools=schools, suppliers=len(tpl_ids) + len(ta_ids))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--schools", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--suppliers", type=click.IntRange(4, 1_000), default=30, show_default=True)
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="Suppliers each school connects to.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+def fleet(out_dir: Path, schools: int, suppliers: int, connections: int, seed: int) -> None:
+    """Write a generated, valid repository of the given size (for benchmarks and tests)."""
+    stats = generate_fleet(out_dir, schools=schools, suppliers=suppliers, connections=connections, seed=seed)
+    click.echo(
+        f"wrote {stats.files} files to {out_dir}: {stats.schools} schools, {stats.suppliers} suppliers"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tools.fleet``: an exit code, and one line per problem on stderr."""
+    try:
+        args = list(argv) if argv is not None else None
+        fleet.main(args=args, prog_name="python -m tools.fleet", standalone_mode=False)
+    except OkectlError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,7 @@ from okectl.model.secrets import SecretRoots
 from okectl.providers import registry
 from okectl.providers.http.provider import HttpProvider
 from okectl.providers.registry import make_provider
-from tests.sandbox.conftest import Sandbox, run, supplier
+from tests.support.sandbox import Sandbox, run, supplier
 
 
 @pytest.fixture(autouse=True)

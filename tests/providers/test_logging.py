@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from tests.sandbox.conftest import Sandbox, run
+from tests.support.sandbox import Sandbox, run
 
 
 def test_a_revoked_token_is_renewed_and_says_so(

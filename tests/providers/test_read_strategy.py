@@ -17,7 +17,7 @@ from okectl.model.secrets import SecretRoots
 from okectl.providers import registry
 from okectl.providers.base import Adapter
 from okectl.providers.http.provider import HttpProvider, one_listing_is_faster
-from tests.sandbox.conftest import SUPPLIER, Sandbox, run, supplier
+from tests.support.sandbox import SUPPLIER, Sandbox, run, supplier
 
 
 class Recording(httpx.AsyncHTTPTransport):

@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from okectl.commands.apply import apply
 from okectl.engine.workspace import load_workspace
-from okectl.model.resources import WIRE_FIELDS
-from tests.gitops.conftest import (
+from okectl.model.resources import WIRE_FIELDS, Kind
+from tests.support.git import (
     PROFILE_MINIMAL,
     PROFILE_STANDARD,
     SUPPLIER_DELTA,
@@ -25,11 +25,11 @@ from tests.gitops.conftest import (
     VERSIONS,
     GitRepo,
 )
-from tests.serving import serve_in_background
+from tests.support.serving import serve_in_background
 
 SCHOOLS = ("11AA", "22BB", "33CC", "44DD")
 
-# The supplier of tests.gitops.conftest, with its drift mode.
+# The supplier of tests.support.git, with its drift mode.
 SUPPLIER = SUPPLIER_DELTA + "    drift: {mode}\n"
 RULES = """
     rules:
@@ -107,7 +107,8 @@ class Desk:
     def edit(self, address: str, **fields: Any) -> None:
         """Change fields of a resource, keeping its labels (a hand edit leaves them alone)."""
         doc, etag = self.get(address)
-        kind = "environment" if address.count("/") == 1 else address.split("/")[2]
+        # The address without its supplier: school/environment[/kind/name].
+        kind = cast(Kind, "environment" if address.count("/") == 1 else address.split("/")[2])
         kept = {k: doc[k] for k in (*WIRE_FIELDS[kind], "labels") if k in doc}
         kept.update(fields)
         self.http.put(self._path(address), json=kept, headers={"If-Match": etag}).raise_for_status()
@@ -143,13 +144,12 @@ class Fleet:
         return self.repo.root
 
 
-@pytest.fixture(name="make_fleet")
-def fleet_fixture(
+def make_fleets(
     make_repo: Callable[..., GitRepo], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Fleet]]:
     """``make_fleet(mode)``: a fleet under git whose configuration (supplier delta in drift
     ``mode``) was applied from its HEAD commit to a sandbox served on a real socket.
-    Test modules import this as ``fleet_fixture``."""
+    The fixture ``make_fleet`` of tests/gitops/conftest.py."""
     with ExitStack() as stack:
 
         def make(mode: str = "detect") -> Fleet:

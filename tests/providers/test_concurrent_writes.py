@@ -8,7 +8,7 @@ import pytest
 
 from okectl.model.resources import Address
 from okectl.providers.base import PreconditionFailed
-from tests.sandbox.conftest import SUPPLIER, Sandbox, run
+from tests.support.sandbox import SUPPLIER, Sandbox, run
 
 OWNED = {"managed-by": "okectl", "okectl/repository": "example", "okectl/commit": "def5678"}
 

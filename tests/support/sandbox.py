@@ -1,21 +1,21 @@
-"""A real sandbox server on a free loopback port, and HTTP providers that talk to it."""
+"""The sandbox as tests reach it: a seed with two schools at one supplier, a supplier's
+configuration, the HTTP provider pointed at a served sandbox (``Sandbox``), and its control
+endpoints (faults, latency)."""
 
 from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from okectl.config.models import Supplier
 from okectl.providers.http.provider import HttpProvider
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
-from tests.serving import serve_in_background
 
 T = TypeVar("T")
 
@@ -62,6 +62,8 @@ suppliers:
 
 
 def run(coro: Awaitable[T]) -> T:
+    """Run a provider's coroutine to its end, as the engine's event loop would."""
+
     async def main() -> T:
         return await coro
 
@@ -69,6 +71,8 @@ def run(coro: Awaitable[T]) -> T:
 
 
 def supplier(sid: str = SUPPLIER, **api: Any) -> Supplier:
+    """A supplier's configuration with the given ``api`` settings (limits high enough not
+    to slow a test)."""
     return Supplier.model_validate(
         {
             "id": sid,
@@ -83,6 +87,8 @@ def supplier(sid: str = SUPPLIER, **api: Any) -> Supplier:
 
 @dataclass
 class Sandbox:
+    """A served sandbox (``tests.support.serving``) and what a test does with it."""
+
     url: str
 
     def api(self, sid: str = SUPPLIER) -> str:
@@ -128,15 +134,15 @@ class Sandbox:
         return httpx.get(self.api() + path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
 
 
-@pytest.fixture
-def seed_file(tmp_path: Path) -> Path:
-    path = tmp_path / "seed.yaml"
+def write_seed(path: Path) -> Path:
+    """``SEED`` written to ``path``."""
     path.write_text(textwrap.dedent(SEED).lstrip(), encoding="utf-8")
     return path
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path, seed_file: Path) -> Iterator[Sandbox]:
-    """A fresh, seeded sandbox as a real uvicorn server for each test."""
-    with serve_in_background(tmp_path / "sandbox.db", seed=seed_file, control=True) as url:
-        yield Sandbox(url)
+def faults(url: str, **settings: object) -> None:
+    """Set the served sandbox's faults (``POST /_sandbox/faults``); none given: clear them."""
+    if settings:
+        httpx.post(f"{url}/_sandbox/faults", json=settings).raise_for_status()
+    else:
+        httpx.delete(f"{url}/_sandbox/faults").raise_for_status()

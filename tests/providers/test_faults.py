@@ -10,7 +10,7 @@ import pytest
 
 from okectl.model.resources import Address
 from okectl.providers.base import OutcomeUnknown, ProviderError
-from tests.sandbox.conftest import SUPPLIER, SUPPORT, Sandbox, run
+from tests.support.sandbox import SUPPLIER, SUPPORT, Sandbox, run
 
 
 def test_faults_are_off_by_default_and_settable_at_run_time(sandbox: Sandbox) -> None:

@@ -97,7 +97,7 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            body: Any = json.loads(self.rfile.read(length)) if length else None
             path = parts.path.removeprefix(PREFIX)
             state.calls.append(Call(method, path, query, body, self.headers.get("Authorization", "")))
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":

@@ -1,5 +1,6 @@
-"""A repository with an environment at every OKE version and every role, and a real sandbox
-server on a loopback port holding those environments as already applied."""
+"""What verify is run against: a repository with an environment at every OKE version and
+every role (``FILES``), held by a real sandbox server as already applied (``Served``), and
+a verification run as the command runs it (``verify``)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from okectl.adapters.sandbox import SANDBOX_URL_ENV
 from okectl.engine.validate import validate_repository
 from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
 from okectl.verify.model import VerifyReport
 from okectl.verify.runner import Selection
 from okectl.verify.runner import verify as run_verify
-from tests.conftest import write_tree
-from tests.serving import serve_in_background
+from tests.support.repos import write_tree
+from tests.support.serving import serve_in_background
 
 LIMITS = "limits: {concurrency: 16, requests_per_second: 2000}"
 
@@ -102,6 +101,8 @@ FILES: dict[str, str] = {
 
 @dataclass
 class Served:
+    """A repository at ``root`` and the sandbox server at ``url`` that holds it."""
+
     root: Path
     url: str
 
@@ -119,25 +120,13 @@ class Served:
 
 
 def serve_repository(tmp: Path, files: dict[str, str]) -> Iterator[Served]:
+    """Write ``files`` under ``tmp``, seed a sandbox with its environments as applied and
+    serve it on loopback (a generator, for a fixture to ``yield from``)."""
     root = write_tree(tmp / "repo", files)
     db = tmp / "sandbox.db"
     seed_in_sync(db, validate_repository(root).resources, "verify-test")
     with serve_in_background(db, control=True) as url:
         yield Served(root, url)
-
-
-@pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve_repository(tmp_path_factory.mktemp("verify"), FILES)
-
-
-@pytest.fixture
-def served(module_server: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    """The module's sandbox, faults and request log cleared, and okectl pointed at it."""
-    module_server.reset()
-    monkeypatch.setenv(SANDBOX_URL_ENV, module_server.url)
-    yield module_server
-    module_server.reset()
 
 
 def verify(root: Path, selection: Selection) -> VerifyReport:
