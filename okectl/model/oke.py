@@ -24,6 +24,16 @@ SCOPE_FLOWS: dict[str, frozenset[int]] = {
     "nl-test-admin-flow-6": frozenset({6}),
 }
 FLOW6_SINCE = "1.0.1"
+# The identifiers OKE's resources carry, each also the name of its path parameter.
+IDENTIFIERS: tuple[str, ...] = (
+    "componentId",
+    "offeringId",
+    "associationId",
+    "personId",
+    "groupId",
+    "organizationId",
+    "documentId",
+)
 
 
 @dataclass(frozen=True, slots=True)

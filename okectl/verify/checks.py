@@ -31,7 +31,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
+from okectl.model.oke import CONSUMER_KEY, IDENTIFIERS, SCOPE_FLOWS, Method, Operation, has_flow6, operations
 from okectl.model.redaction import scrub
 from okectl.verify.client import Exchange, SupplierClient, scrub_texts
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
@@ -483,21 +483,7 @@ class EnvironmentCheck:
         return bool(own & set(self.tokens)) or not own
 
     def _probe_path(self, op: Operation) -> str:
-        return _fill(
-            op.path,
-            {
-                name: str(uuid.uuid4())
-                for name in (
-                    "componentId",
-                    "offeringId",
-                    "associationId",
-                    "personId",
-                    "groupId",
-                    "organizationId",
-                    "documentId",
-                )
-            },
-        )
+        return _fill(op.path, {name: str(uuid.uuid4()) for name in IDENTIFIERS})
 
     async def _send_probe(self, op: Operation, token: str | None) -> Exchange:
         body: dict[str, Any] | None = {} if op.method in ("PUT", "PATCH") else None

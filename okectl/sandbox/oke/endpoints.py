@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from okectl.model.oke import CONSUMER_KEY, ROLES, SCOPE_FLOWS, Operation, has_flow6, operations
+from okectl.model.oke import CONSUMER_KEY, IDENTIFIERS, ROLES, SCOPE_FLOWS, Operation, has_flow6, operations
 from okectl.sandbox.oke.answers import (
     PROBLEM,
     V6_MEDIA,
@@ -212,14 +212,7 @@ class OkeEndpoints:
     def _item(self, env: _Env, kind: str, n: int = 0) -> dict[str, Any]:
         data = fixtures(env.oke_version)
         doc: dict[str, Any] = copy.deepcopy(data[kind])
-        for id_field in (
-            "componentId",
-            "offeringId",
-            "associationId",
-            "personId",
-            "groupId",
-            "organizationId",
-        ):
+        for id_field in IDENTIFIERS:
             if id_field in doc and isinstance(doc[id_field], str):
                 doc[id_field] = nth_id(doc[id_field], n)
         return doc
