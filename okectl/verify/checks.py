@@ -31,7 +31,16 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from okectl.model.oke import CONSUMER_KEY, IDENTIFIERS, SCOPE_FLOWS, Method, Operation, has_flow6, operations
+from okectl.model.oke import (
+    CONSUMER_KEY,
+    IDENTIFIERS,
+    NOT_FILTERS,
+    SCOPE_FLOWS,
+    Method,
+    Operation,
+    has_flow6,
+    operations,
+)
 from okectl.model.redaction import scrub
 from okectl.verify.client import Exchange, SupplierClient, scrub_texts
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
@@ -55,10 +64,6 @@ TOKEN_FIELDS = ("token_type", "expires_in", "scope", "error", "error_description
 PAGE_SIZE = 10
 # Pages read per listing at most: enough to see paging work, bounded for a large catalogue.
 MAX_PAGES = 4
-# Query parameters of a listing that do not filter on a field of its items.
-NOT_FILTERS = frozenset(
-    {"pageSize", "pageNumber", "consumer", "q", "search", "sort", "expand", "since", "until", "primaryCode"}
-)
 # The id field of each listing's items: no item may appear twice across its pages.
 LISTING_IDS: dict[str, str] = {
     "/components": "componentId",

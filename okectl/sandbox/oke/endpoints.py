@@ -21,7 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from okectl.model.oke import CONSUMER_KEY, IDENTIFIERS, ROLES, SCOPE_FLOWS, Operation, has_flow6, operations
+from okectl.model.oke import (
+    CONSUMER_KEY,
+    IDENTIFIERS,
+    NOT_FILTERS,
+    ROLES,
+    SCOPE_FLOWS,
+    Operation,
+    has_flow6,
+    operations,
+)
 from okectl.sandbox.oke.answers import (
     PROBLEM,
     V6_MEDIA,
@@ -36,7 +45,6 @@ from okectl.sandbox.oke.data import (
     DOCUMENT_ID,
     ID_FIELD,
     MISSING_FIELD,
-    NOT_FILTERS,
     PAGE_SIZES,
     SINGULAR,
     TEMPLATES,
