@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from okectl.cli.options import emit, output_option, repo_option
+from okectl.cli.options import branch_options, emit, output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 
 if TYPE_CHECKING:
@@ -25,12 +25,7 @@ if TYPE_CHECKING:
 @click.option("--supplier", "suppliers", multiple=True, help="Only this supplier (repeatable).")
 @click.option("--heal", is_flag=True, help="Apply the configuration again where heal-mode suppliers drifted.")
 @click.option("--accept", is_flag=True, help="Write what accept-mode suppliers have into the YAML.")
-@click.option("--branch", help="With --accept: commit it on this new branch and stay on it.")
-@click.option(
-    "--author",
-    metavar='"NAME <EMAIL>"',
-    help="Who the --branch commit is by, when not git's own user.name and user.email.",
-)
+@branch_options("With --accept: commit it on this new branch and stay on it.")
 @click.option(
     "--pr-body",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from okectl.cli.options import emit, output_option, repo_option
+from okectl.cli.options import branch_options, emit, output_option, repo_option
 from okectl.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 
 ENVIRONMENT_TYPES = ("production", "acceptance", "test", "pilot", "chain-test")
@@ -44,12 +44,7 @@ def diff(repo: Path, output: str, ref1: str, ref2: str | None, detailed_exitcode
     help="Only environments of this type (writes a per-environment override).",
 )
 @click.option("--school", "schools", multiple=True, help="Only this school (repeatable).")
-@click.option("--branch", help="Commit the change on this new branch and stay on it.")
-@click.option(
-    "--author",
-    metavar='"NAME <EMAIL>"',
-    help="Who the --branch commit is by, when not git's own user.name and user.email.",
-)
+@branch_options()
 def bump(
     repo: Path,
     supplier: str,

@@ -63,6 +63,23 @@ def output_option(*choices: str) -> Callable[[F], F]:
     return deco
 
 
+def branch_options(
+    branch_help: str = "Commit the change on this new branch and stay on it.",
+) -> Callable[[F], F]:
+    """``--branch`` and ``--author``: the new branch a command that edits the configuration
+    commits on, and who the commit is by."""
+
+    def deco(func: F) -> F:
+        func = click.option(
+            "--author",
+            metavar='"NAME <EMAIL>"',
+            help="Who the --branch commit is by, when not git's own user.name and user.email.",
+        )(func)
+        return click.option("--branch", help=branch_help)(func)
+
+    return deco
+
+
 def emit(rendered: Rendered) -> None:
     """Print a view's output: its notes and problems on standard error, first."""
     if rendered.err:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from okectl.cli.options import emit, output_option, repo_option
+from okectl.cli.options import branch_options, emit, output_option, repo_option
 from okectl.errors import EXIT_ERROR, EXIT_OK
 
 if TYPE_CHECKING:
@@ -26,12 +26,7 @@ if TYPE_CHECKING:
     help="The stage to move it to [default: the wave's next stage].",
 )
 @click.option("--wave", help="The wave of policies/rollout.yaml [default: the first wave not there yet].")
-@click.option("--branch", help="Commit the change on this new branch and stay on it.")
-@click.option(
-    "--author",
-    metavar='"NAME <EMAIL>"',
-    help="Who the --branch commit is by, when not git's own user.name and user.email.",
-)
+@branch_options()
 @click.option(
     "--body-file",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
 from okectl.config.models import (
     EnvironmentStatus,
@@ -33,7 +33,7 @@ from okectl.config.models import (
     SsoMode,
     Version,
 )
-from okectl.config.yamlsource import YamlError, load_file, locate
+from okectl.config.yamlsource import locate
 from okectl.errors import Problem, ValidationFailed
 from okectl.files import replace_file
 
@@ -185,21 +185,11 @@ def load_record(root: Path, supplier: str, school: str) -> LoadedRecord | None:
 
 
 def _load(file: Path, display: str, problems: list[Problem]) -> LoadedRecord | None:
-    try:
-        data = load_file(file, display)
-    except YamlError as exc:
-        problems.append(exc.problem)
-        return None
-    if not isinstance(data, dict):
-        problems.append(Problem(display, 1, 1, "expected a recorded state: supplier, school, environments"))
-        return None
-    from okectl.config.repository import problems_from_validation
+    from okectl.config.repository import parse_file
 
-    try:
-        return LoadedRecord(RecordedState.model_validate(data), display, data)
-    except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, display, data, RecordedState))
-        return None
+    expected = "expected a recorded state: supplier, school, environments"
+    parsed = parse_file(file, display, RecordedState, problems, not_mapping=expected)
+    return LoadedRecord(parsed[0], display, parsed[1]) if parsed is not None else None
 
 
 def render_record(record: RecordedState) -> str:

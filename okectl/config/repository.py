@@ -8,7 +8,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -59,6 +59,7 @@ SCHEMA_KINDS: dict[str, type[BaseModel]] = {
     "request-status": RequestStatus,
 }
 YAML_SUFFIXES = (".yaml", ".yml")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(slots=True)
@@ -209,7 +210,7 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
         target: dict[str, Any] = getattr(state, f"{kind}s")
         for file in _yaml_files(root / folder, root, problems):
             display = file.relative_to(root).as_posix()
-            parsed = _parse(file, display, model, problems)
+            parsed = parse_file(file, display, model, problems)
             stem = file.name.rsplit(".", 1)[0]
             if parsed is None:
                 state.unparsed.add((kind, stem))
@@ -252,7 +253,7 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
             )
             continue
         attr, model = POLICY_FILES[name]
-        parsed = _parse(file, display, model, problems)
+        parsed = parse_file(file, display, model, problems)
         if parsed is not None:
             setattr(state, attr, parsed[0])
             state.sources[("policy", attr)] = Source(display, parsed[1])
@@ -261,18 +262,20 @@ def load_state_partially(root: Path) -> tuple[DesiredState, list[Problem]]:
     return state, problems
 
 
-def _parse(
-    file: Path, display: str, model: type[BaseModel], problems: list[Problem]
-) -> tuple[Any, Any] | None:
+def parse_file(
+    file: Path, display: str, model: type[M], problems: list[Problem], *, not_mapping: str | None = None
+) -> tuple[M, Any] | None:
+    """``file`` as ``model``, with the data it was read from (for positions); None, with
+    its problems added to ``problems``, when it is not YAML or not a valid ``model``.
+    ``not_mapping`` says what was expected when the top level is no mapping."""
     try:
         data = load_file(file, display)
     except YamlError as exc:
         problems.append(exc.problem)
         return None
     if not isinstance(data, dict):
-        problems.append(
-            Problem(display, 1, 1, f"expected a mapping of fields at the top level, got {_kind(data)}")
-        )
+        message = not_mapping or f"expected a mapping of fields at the top level, got {_kind(data)}"
+        problems.append(Problem(display, 1, 1, message))
         return None
     try:
         return model.model_validate(data), data

@@ -34,7 +34,7 @@ from okectl.engine.validate import edited_copy
 from okectl.engine.workspace import Workspace, load_workspace
 from okectl.errors import EXIT_POLICY, OkectlError, ValidationFailed
 from okectl.files import replace_file
-from okectl.gitops.git import commit_identity, commit_on_branch, require_clean
+from okectl.gitops.git import Edited, commit_identity, require_clean, write_edit
 from okectl.model.resources import Address
 from okectl.model.versions import version_key
 
@@ -50,18 +50,13 @@ class BumpRefused(OkectlError):
 
 
 @dataclass
-class BumpResult:
+class BumpResult(Edited):
     supplier: str
     oke_version: str
     environment: str | None
-    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (old, new)
     # (address, old version, new version) for every environment whose version moves.
     changes: list[tuple[Address, str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    written: bool = False
-    branch: str | None = None
-    commit: str | None = None
 
     @property
     def title(self) -> str:
@@ -390,17 +385,6 @@ def bump(
     )
     if not result.files:
         return result
-    if branch is not None and identity is not None:
-        result.branch = branch
-        result.commit = commit_on_branch(
-            root,
-            branch,
-            result.files,
-            (describe or BumpResult.commit_message)(result),
-            write=write,
-            identity=identity,
-        )
-    else:
-        write(root, result.files)
-    result.written = True
+    message = describe or BumpResult.commit_message
+    write_edit(root, result, lambda: message(result), branch=branch, identity=identity, write=write)
     return result

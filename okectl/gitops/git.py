@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,40 @@ NO_IDENTITY = (
     'git config --global user.name "Your Name" and git config --global user.email you@example.com, '
     'or pass --author "Name <email>"'
 )
+
+
+@dataclass(kw_only=True)
+class Edited:
+    """What an edit of the configuration (bump, accepted drift) changes, and where it
+    went: the work tree, or a commit on a new branch."""
+
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (old, new)
+    # Policy warnings the edit brings (errors refuse it).
+    warnings: list[str] = field(default_factory=list)
+    written: bool = False
+    branch: str | None = None
+    commit: str | None = None
+
+
+def write_edit(
+    root: Path,
+    edited: Edited,
+    message: Callable[[], str],
+    *,
+    branch: str | None,
+    identity: tuple[git.Actor, git.Actor] | None,
+    write: Callable[[Path, dict[str, tuple[str, str]]], None],
+) -> None:
+    """Write ``edited``'s files: with ``branch``, committed on it (see commit_on_branch)
+    with the ``message`` asked for only then; without, into the work tree."""
+    if branch is not None and identity is not None:
+        edited.branch = branch
+        edited.commit = commit_on_branch(
+            root, branch, edited.files, message(), write=write, identity=identity
+        )
+    else:
+        write(root, edited.files)
+    edited.written = True
 
 
 def parse_author(text: str) -> git.Actor:

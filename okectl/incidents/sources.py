@@ -178,28 +178,13 @@ def from_verification(validated: Validated, clean: Clean) -> Found:
             still = tuple(
                 e for e in run.environments if e.startswith(sid + "/") and declared.get(e) == version
             )
+            passed = None
             if not still:
-                recoveries.append(
-                    Recovery(
-                        sid,
-                        sid,
-                        check,
-                        "verify",
-                        f"no environment of {sid} is declared at OKE {version} any more",
-                        seen,
-                    )
-                )
+                passed = f"no environment of {sid} is declared at OKE {version} any more"
             elif run.status == "pass" and run.passed_level >= run.level:
-                recoveries.append(
-                    Recovery(
-                        sid,
-                        sid,
-                        check,
-                        "verify",
-                        f"okectl verify --level {run.level} passed for OKE {version} ({', '.join(still)})",
-                        seen,
-                    )
-                )
+                passed = f"okectl verify --level {run.level} passed for OKE {version} ({', '.join(still)})"
+            if passed is not None:
+                recoveries.append(Recovery(sid, sid, check, "verify", passed, seen))
             elif not _drift_alone(run):
                 status = plain(run.status, 20)
                 failed = "could not complete" if status == "error" else "fails"

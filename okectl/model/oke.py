@@ -24,6 +24,20 @@ SCOPE_FLOWS: dict[str, frozenset[int]] = {
     "nl-test-admin-flow-6": frozenset({6}),
 }
 FLOW6_SINCE = "1.0.1"
+# Query parameters of a listing that do not filter on a field of its items.
+NOT_FILTERS = frozenset(
+    {"pageSize", "pageNumber", "consumer", "q", "search", "sort", "expand", "since", "until", "primaryCode"}
+)
+# The identifiers OKE's resources carry, each also the name of its path parameter.
+IDENTIFIERS: tuple[str, ...] = (
+    "componentId",
+    "offeringId",
+    "associationId",
+    "personId",
+    "groupId",
+    "organizationId",
+    "documentId",
+)
 
 
 @dataclass(frozen=True, slots=True)

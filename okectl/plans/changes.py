@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from okectl.model.redaction import SENSITIVE_CHANGE
 from okectl.model.resources import Address
+from okectl.model.sla import Standing
 
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
@@ -16,7 +17,6 @@ ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 # for (apply writes a change request), and one an open request already asks for.
 TO_REQUEST = "to-request"
 REQUESTED = "requested"
-Standing = Literal["awaiting", "overdue", "escalated"]
 
 
 @dataclass(frozen=True, slots=True)

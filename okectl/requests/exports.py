@@ -308,37 +308,26 @@ def _resource(row: _Row, mapping: ExportMapping, display: str, supplier: str) ->
         env = _validated(
             RecordedEnvironment,
             {
-                **{k: v for k, v in values.items() if v is not None},
+                **_given(values),
                 "flows": cells.get("flows", []),
-                "sso": {k: v for k, v in sso.items() if v is not None} if any(sso.values()) else None,
+                "sso": _given(sso) if any(sso.values()) else None,
             },
             row,
             display,
         )
         return Address(supplier, key.school, key.environment), environment_spec(env)
     if key.kind == "client":
-        client = _validated(
-            RecordedClient,
-            {
-                k: v
-                for k, v in {"client_id": cells.get("client_id"), "scopes": cells.get("scopes", [])}.items()
-                if v is not None
-            },
-            row,
-            display,
-        )
+        client_fields = _given({"client_id": cells.get("client_id"), "scopes": cells.get("scopes", [])})
+        client = _validated(RecordedClient, client_fields, row, display)
         return Address(supplier, key.school, key.environment, "client", key.name), client_spec(client)
-    role = _validated(
-        RecordedRole,
-        {
-            k: v
-            for k, v in {"name": cells.get("role_name"), "groups": cells.get("groups", [])}.items()
-            if v is not None
-        },
-        row,
-        display,
-    )
+    role_fields = _given({"name": cells.get("role_name"), "groups": cells.get("groups", [])})
+    role = _validated(RecordedRole, role_fields, row, display)
     return Address(supplier, key.school, key.environment, "role", key.name), role_spec(role)
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The cells a row fills: an empty one leaves the model's default."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 # --- comparing with the record, and observing requests -----------------------------------

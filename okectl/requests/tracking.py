@@ -23,14 +23,12 @@ from okectl.config.request_files import Event, RequestedChange, RequestStatus
 from okectl.errors import OkectlError, ValidationFailed
 from okectl.model import clock
 from okectl.model.resources import WIRE_FIELDS, Address, normalise
+from okectl.model.sla import Wait
 from okectl.requests.recorded import with_resources
 from okectl.requests.store import StoredRequest, find_request, list_requests, write_status
 
 if TYPE_CHECKING:
     from okectl.plans.changes import Change
-
-Standing = Literal["awaiting", "overdue", "escalated"]
-
 
 class RequestStateError(OkectlError):
     """A request cannot go where a command asks (confirming a rejected one, say)."""
@@ -102,30 +100,33 @@ def reject_request(
     root: Path, rid: str, *, reason: str, by: str | None = None, today: date | None = None
 ) -> Outcome:
     """The supplier refused: the request is kept, with the reason; its changes are to do again."""
-    found = find_request(root, rid)
-    status = found.status
-    if status.status == "rejected":
-        return Outcome(found, changed=False)
-    if status.status != "open":
-        raise RequestStateError(f"{rid} is {status.status}; only an open request can be rejected")
-    closed = _event(
-        status,
-        Event(date=today or clock.today(), event="rejected", by=by, detail=reason),
-        status="rejected",
-    )
-    write_status(root, closed)
-    return Outcome(StoredRequest(found.root, found.document, closed), changed=True)
+    return _close(root, rid, "rejected", by=by, today=today, detail=reason)
 
 
 def cancel_request(root: Path, rid: str, *, by: str | None = None, today: date | None = None) -> Outcome:
     """Withdraw an open request (it was sent in error, or is overtaken)."""
+    return _close(root, rid, "cancelled", by=by, today=today)
+
+
+def _close(
+    root: Path,
+    rid: str,
+    to: Literal["rejected", "cancelled"],
+    *,
+    by: str | None,
+    today: date | None,
+    detail: str | None = None,
+) -> Outcome:
+    """Close an open request without recording anything the supplier did; closing it
+    again as it already stands changes nothing."""
     found = find_request(root, rid)
     status = found.status
-    if status.status == "cancelled":
+    if status.status == to:
         return Outcome(found, changed=False)
     if status.status != "open":
-        raise RequestStateError(f"{rid} is {status.status}; only an open request can be cancelled")
-    closed = _event(status, Event(date=today or clock.today(), event="cancelled", by=by), status="cancelled")
+        raise RequestStateError(f"{rid} is {status.status}; only an open request can be {to}")
+    event = Event(date=today or clock.today(), event=to, by=by, detail=detail)
+    closed = _event(status, event, status=to)
     write_status(root, closed)
     return Outcome(StoredRequest(found.root, found.document, closed), changed=True)
 
@@ -134,7 +135,7 @@ def cancel_request(root: Path, rid: str, *, by: str | None = None, today: date |
 
 
 @dataclass(frozen=True)
-class Pending:
+class Pending(Wait):
     """One change an open request asked for, as the planner and the policy see it."""
 
     request: str
@@ -143,19 +144,6 @@ class Pending:
     after: dict[str, Any] | None
     secret: str | None
     requested_on: date
-    # Since when the supplier is waiting to act: the request, or its reopening.
-    since: date
-    age_days: int
-    sla_days: int
-    escalate_after_days: int
-
-    @property
-    def standing(self) -> Standing:
-        if self.age_days > self.escalate_after_days:
-            return "escalated"
-        if self.age_days > self.sla_days:
-            return "overdue"
-        return "awaiting"
 
     def covers(self, change: Change) -> bool:
         """Whether ``change`` is what was requested (the resource gone, or as asked): then
@@ -173,20 +161,8 @@ class Pending:
 
 
 @dataclass(frozen=True)
-class OpenRequest:
+class OpenRequest(Wait):
     request: StoredRequest
-    since: date
-    age_days: int
-    sla_days: int
-    escalate_after_days: int
-
-    @property
-    def standing(self) -> Standing:
-        if self.age_days > self.escalate_after_days:
-            return "escalated"
-        if self.age_days > self.sla_days:
-            return "overdue"
-        return "awaiting"
 
 
 def open_requests(
@@ -209,7 +185,13 @@ def open_requests(
             + [e.date for e in req.status.history if e.event in ("requested", "reopened")]
         )
         out.append(
-            OpenRequest(req, since, max(0, (day - since).days), support.sla_days, support.escalation_days)
+            OpenRequest(
+                request=req,
+                since=since,
+                age_days=max(0, (day - since).days),
+                sla_days=support.sla_days,
+                escalate_after_days=support.escalation_days,
+            )
         )
     out.sort(key=lambda o: (o.request.status.supplier, o.request.status.school, o.since, o.request.id))
     return out

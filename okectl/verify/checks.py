@@ -31,7 +31,16 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from okectl.model.oke import CONSUMER_KEY, SCOPE_FLOWS, Method, Operation, has_flow6, operations
+from okectl.model.oke import (
+    CONSUMER_KEY,
+    IDENTIFIERS,
+    NOT_FILTERS,
+    SCOPE_FLOWS,
+    Method,
+    Operation,
+    has_flow6,
+    operations,
+)
 from okectl.model.redaction import scrub
 from okectl.verify.client import Exchange, SupplierClient, scrub_texts
 from okectl.verify.model import OKECTL_RULE, PROFILE_RULE, CheckResult, EnvironmentResult, Status
@@ -55,10 +64,6 @@ TOKEN_FIELDS = ("token_type", "expires_in", "scope", "error", "error_description
 PAGE_SIZE = 10
 # Pages read per listing at most: enough to see paging work, bounded for a large catalogue.
 MAX_PAGES = 4
-# Query parameters of a listing that do not filter on a field of its items.
-NOT_FILTERS = frozenset(
-    {"pageSize", "pageNumber", "consumer", "q", "search", "sort", "expand", "since", "until", "primaryCode"}
-)
 # The id field of each listing's items: no item may appear twice across its pages.
 LISTING_IDS: dict[str, str] = {
     "/components": "componentId",
@@ -483,21 +488,7 @@ class EnvironmentCheck:
         return bool(own & set(self.tokens)) or not own
 
     def _probe_path(self, op: Operation) -> str:
-        return _fill(
-            op.path,
-            {
-                name: str(uuid.uuid4())
-                for name in (
-                    "componentId",
-                    "offeringId",
-                    "associationId",
-                    "personId",
-                    "groupId",
-                    "organizationId",
-                    "documentId",
-                )
-            },
-        )
+        return _fill(op.path, {name: str(uuid.uuid4()) for name in IDENTIFIERS})
 
     async def _send_probe(self, op: Operation, token: str | None) -> Exchange:
         body: dict[str, Any] | None = {} if op.method in ("PUT", "PATCH") else None

@@ -39,7 +39,7 @@ from okectl.errors import ValidationFailed
 from okectl.files import replace_file
 from okectl.gitops.bump import unwaived_findings
 from okectl.gitops.drift.detect import DriftReport, Finding, Moved, Place
-from okectl.gitops.git import check_new_branch, commit_identity, commit_on_branch, require_clean
+from okectl.gitops.git import Edited, check_new_branch, commit_identity, require_clean, write_edit
 from okectl.jsontext import canonical
 from okectl.model.resources import Address, Resource, normalise
 
@@ -47,17 +47,11 @@ WHAT = "an accepted file"
 
 
 @dataclass
-class Accepted:
+class Accepted(Edited):
     """What accepting did: the findings now in the YAML, those refused and why, the files."""
 
     findings: list[Finding] = field(default_factory=list)
     refused: list[tuple[Finding, list[str]]] = field(default_factory=list)
-    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path → (old, new)
-    # Policy warnings the accepted drift brings (errors refuse it).
-    warnings: list[str] = field(default_factory=list)
-    written: bool = False
-    branch: str | None = None
-    commit: str | None = None
 
     @property
     def title(self) -> str:
@@ -136,15 +130,9 @@ def accept_drift(
     result.warnings = tried.warnings
     if not result.files:
         return result
-    writer = write or write_files
-    if identity is not None and branch is not None:
-        result.branch = branch
-        result.commit = commit_on_branch(
-            ws.root, branch, result.files, result.commit_message(), write=writer, identity=identity
-        )
-    else:
-        writer(ws.root, result.files)
-    result.written = True
+    write_edit(
+        ws.root, result, result.commit_message, branch=branch, identity=identity, write=write or write_files
+    )
     return result
 
 

@@ -14,10 +14,6 @@ from okectl.model.oke import OPERATIONS
 PAGE_SIZES = (10, 20, 50, 100, 250)
 # More than the smallest page, so a listing takes two pages at pageSize=10.
 COLLECTION_SIZE = 12
-# Query parameters of a listing that do not filter on a field of its items.
-NOT_FILTERS = frozenset(
-    {"pageSize", "pageNumber", "consumer", "q", "search", "sort", "expand", "since", "until", "primaryCode"}
-)
 
 # Which field each fault removes, per kind: one the profile requires.
 MISSING_FIELD: dict[str, str] = {

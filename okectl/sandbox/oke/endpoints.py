@@ -21,7 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from okectl.model.oke import CONSUMER_KEY, ROLES, SCOPE_FLOWS, Operation, has_flow6, operations
+from okectl.model.oke import (
+    CONSUMER_KEY,
+    IDENTIFIERS,
+    NOT_FILTERS,
+    ROLES,
+    SCOPE_FLOWS,
+    Operation,
+    has_flow6,
+    operations,
+)
 from okectl.sandbox.oke.answers import (
     PROBLEM,
     V6_MEDIA,
@@ -36,7 +45,6 @@ from okectl.sandbox.oke.data import (
     DOCUMENT_ID,
     ID_FIELD,
     MISSING_FIELD,
-    NOT_FILTERS,
     PAGE_SIZES,
     SINGULAR,
     TEMPLATES,
@@ -212,14 +220,7 @@ class OkeEndpoints:
     def _item(self, env: _Env, kind: str, n: int = 0) -> dict[str, Any]:
         data = fixtures(env.oke_version)
         doc: dict[str, Any] = copy.deepcopy(data[kind])
-        for id_field in (
-            "componentId",
-            "offeringId",
-            "associationId",
-            "personId",
-            "groupId",
-            "organizationId",
-        ):
+        for id_field in IDENTIFIERS:
             if id_field in doc and isinstance(doc[id_field], str):
                 doc[id_field] = nth_id(doc[id_field], n)
         return doc
