@@ -150,12 +150,36 @@ def hostile_answer(faults: OkeFaults, media: str) -> Response:
 
 
 def echoed(secret: str) -> str:
-    """A secret as a careless or hostile endpoint may echo it: raw, base64, hex, URL-encoded."""
+    """A secret as a careless or hostile endpoint may echo it, in every form at once: raw,
+    JSON-escaped, URL-encoded (``/`` escaped or kept, ``+`` for space), base64 and base64url
+    (padded or not, alone and behind ``Bearer `` and ``Authorization: Bearer ``, so the
+    secret starts at every byte offset), hex in both cases and HTML character references."""
     import base64
-    from urllib.parse import quote
+    import json
+    from urllib.parse import quote, quote_plus
+
+    def b64(text: str) -> list[str]:
+        raw = text.encode()
+        std, url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+        return [std, std.rstrip("="), url, url.rstrip("=")]
 
     raw = secret.encode()
-    return " ".join((secret, base64.b64encode(raw).decode(), raw.hex(), quote(secret, safe="")))
+    forms = [
+        secret,
+        json.dumps(secret)[1:-1],
+        "".join(f"\\u{ord(c):04x}" for c in secret),
+        quote(secret, safe=""),
+        quote(secret, safe="/"),
+        quote_plus(secret),
+        *b64(secret),
+        *b64(f"Bearer {secret}"),
+        *b64(f"Authorization: Bearer {secret}"),
+        raw.hex(),
+        raw.hex().upper(),
+        "".join(f"&#{ord(c)};" for c in secret),
+        "".join(f"&#x{ord(c):x};" for c in secret),
+    ]
+    return " ".join(forms)
 
 
 ECHO_FIELDS = frozenset(
