@@ -3,7 +3,7 @@
 The bash steps run with `bash --noprofile --norc -eo pipefail` (GitHub's `shell: bash`), their
 `env:` expressions filled in from the inputs and earlier steps' outputs, against the example
 repository and the real okectl. The steps that talk to GitHub reach it through the runner's
-GITHUB_API_URL, here a stand-in for the API on loopback (tests/gitops/github_api.py), so the
+GITHUB_API_URL, here a stand-in for the API on loopback (tests/support/github_api.py), so the
 one-comment-per-pull-request behaviour is checked over HTTP, not just its spelling.
 """
 
