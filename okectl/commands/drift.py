@@ -23,8 +23,9 @@ from okectl.config.models import Supplier
 from okectl.engine.workspace import Workspace
 from okectl.errors import EXIT_POLICY, OkectlError
 from okectl.gitops.drift.detect import DriftReport, Finding, Place, find_drift
+from okectl.model.resources import Address
 from okectl.model.scope import Scope
-from okectl.plans.changes import Plan
+from okectl.plans.changes import REQUESTED, Plan
 from okectl.plans.outcomes import ReadProgress, StopSignal
 
 if TYPE_CHECKING:
@@ -47,15 +48,21 @@ class Healed:
     refused: list[str] = field(default_factory=list)
     refused_exit: int = 1
     left: list[tuple[Place, str]] = field(default_factory=list)
+    # Changes a reopened change request already asks the supplier's support desk for
+    # again: nothing to write, by address, with why.
+    asked: dict[Address, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.refused and (self.applied is None or self.applied.ok)
 
 
-Status = Literal["reported", "to heal", "healed", "not healed", "to accept", "accepted", "not accepted"]
-# A finding nothing more is to be done about in this run.
-SETTLED: frozenset[Status] = frozenset({"healed", "accepted"})
+Status = Literal[
+    "reported", "to heal", "healed", "requested", "not healed", "to accept", "accepted", "not accepted"
+]
+# A finding nothing more is to be done about in this run: healed, accepted, or (at a
+# supplier changed by its support desk) asked for again in a change request.
+SETTLED: frozenset[Status] = frozenset({"healed", "requested", "accepted"})
 
 
 @dataclass(frozen=True)
@@ -89,15 +96,23 @@ class DriftRun:
         written = {}
         if healed.applied is not None and healed.applied.result is not None:
             written = {o.address: o for o in healed.applied.result.outcomes}
+        changes = [c for place in finding.places if not place.mixed for c in place.changes]
+        outcomes = [o for o in (written.get(c.address) for c in changes) if o is not None]
         failed = tuple(
             f"{o.address} ({o.action}): {o.status}{': ' + o.message if o.message else ''}"
-            for place in finding.places
-            if not place.mixed
-            for o in (written.get(c.address) for c in place.changes)
-            if o is not None and o.status != "applied"
+            for o in outcomes
+            if o.status not in ("applied", "requested")
         )
         if left or failed:
             return Outcome("not healed", (*left, *failed))
+        # Healing a supplier changed by its support desk is asking it again.
+        asked = healed.asked
+        requested = (
+            *(f"{o.address} ({o.action}): {o.message}" for o in outcomes if o.status == "requested"),
+            *(f"{c.address} ({c.action}): {asked[c.address]}" for c in changes if c.address in asked),
+        )
+        if requested:
+            return Outcome("requested", requested)
         return Outcome("healed")
 
     def _accepted(self, finding: Finding) -> Outcome:
@@ -176,8 +191,13 @@ def heal_drift(
         for place in finding.places:
             if place.mixed:
                 healed.left.append((place, MIXED))
-            else:
-                changes.extend(place.changes)
+                continue
+            for change in place.changes:
+                asked = [m.reason for m in change.marks if m.kind == REQUESTED]
+                if asked:
+                    healed.asked[change.address] = f"asked again: {asked[0]}"
+                else:
+                    changes.append(change)
     if not changes:
         return healed
     scope = Scope(

@@ -4,6 +4,7 @@ confirmed request or a secret still to exchange. The record's history is real gi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -134,3 +135,55 @@ def test_a_confirmed_request_an_export_contradicts_is_drift_and_accepting_it_pla
     assert f"change request {written.id} is open but asks for what the plan no longer proposes" in planned.out
     assert "No changes." in planned.out
 
+
+
+
+@pytest.fixture
+def healing_desk(make_repo: Callable[..., GitRepo], monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    monkeypatch.setenv("DESK_25LV_SECRET", SECRET)
+    monkeypatch.delenv("OKECTL_SANDBOX_URL", raising=False)
+    supplier = textwrap.dedent(REPO["suppliers/deskonly.yaml"]) + "drift: heal\n"
+    return make_repo({**REPO, "suppliers/deskonly.yaml": supplier, ".gitignore": ".okectl/\n"})
+
+
+def _request_folders(repo: Path) -> list[Path]:
+    return sorted(p for p in (repo / "requests").glob("*/*") if p.is_dir())
+
+
+def test_healing_a_supplier_changed_by_its_desk_asks_it_again_in_a_change_request(
+    healing_desk: GitRepo, tmp_path: Path
+) -> None:
+    _import(healing_desk.root, _export(tmp_path))
+    healing_desk.commit("record the export")
+    _import(healing_desk.root, _export(tmp_path, production="1.0.1"))
+    healing_desk.commit("record the newer export")
+
+    healed = run_cli("drift", "--heal", "--detailed-exitcode", "--repo", str(healing_desk.root))
+
+    # Asked for: settled for this run, not "healed" (nothing changed yet) nor "not healed".
+    assert healed.exit_code == 0, (healed.out, healed.err)
+    assert "[heal: requested]" in healed.out
+    (folder,) = _request_folders(healing_desk.root)
+    assert f"in change request {folder.name}" in healed.out
+    asked = json.loads((folder / "request.json").read_text())
+    assert "deskonly/25LV/production" in {c["address"] for c in asked["changes"]}
+    planned = run_cli("plan", "--repo", str(healing_desk.root), "--output", "json")
+    plan = json.loads(planned.out)
+    assert "deskonly/25LV/production" not in {c["address"] for c in plan["changes"]}
+    assert "deskonly/25LV/production" in {a["address"] for a in plan["awaiting"]}
+
+
+def test_healing_a_reopened_request_writes_nothing_new(healing_desk: GitRepo, tmp_path: Path) -> None:
+    (written,) = write_requests(healing_desk.root)
+    root = str(healing_desk.root)
+    assert run_cli("requests", "confirm", written.id, "--ref", "DESK-1", "--repo", root).exit_code == 0
+    healing_desk.commit("deskonly confirmed DESK-1")
+    _import(healing_desk.root, _export(tmp_path, production="1.0.1"))
+    healing_desk.commit("deskonly's export reopens DESK-1")
+
+    healed = run_cli("drift", "--heal", "--repo", str(healing_desk.root))
+
+    assert healed.exit_code == 0, (healed.out, healed.err)
+    assert "[heal: requested]" in healed.out
+    assert "asked again: " in healed.out and written.id in healed.out
+    assert [p.name for p in _request_folders(healing_desk.root)] == [written.id]
