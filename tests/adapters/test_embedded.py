@@ -141,7 +141,8 @@ def test_writes_reach_the_embedded_sandbox_and_the_next_read_sees_them(example_r
     state = load_state(example_repo)
 
     async def scenario() -> tuple[str, dict[Address, str]]:
-        p = make_provider(state.suppliers[SUPPLIER], repo_root=example_repo, settings=load_settings(example_repo))
+        settings = load_settings(example_repo)
+        p = make_provider(state.suppliers[SUPPLIER], repo_root=example_repo, settings=settings)
         try:
             env = next(r for r in await p.read_resources(None) if r.address.kind == "environment")
             address = Address(SUPPLIER, env.address.school, env.address.environment, "role", "proctor")
