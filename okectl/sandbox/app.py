@@ -281,4 +281,4 @@ def create_app(
     return build_app(Sandbox(store, token_ttl=token_ttl), faults=faults, control=control)
 
 
-__all__ = ["ALL_TENANTS", "Sandbox", "build_app", "create_app"]
+__all__ = ["ALL_TENANTS", "TOKEN_TTL_SECONDS", "Sandbox", "build_app", "create_app"]
