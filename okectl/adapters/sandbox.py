@@ -1,7 +1,8 @@
 """The embedded reference supplier, registered as an adapter like any third-party one.
 
-``api.provider: sandbox`` talks to the sandbox in-process (an ASGI app over a SQLite file
-under ``.okectl/``, seeded from ``sandbox/seed.yaml``), or to a running
+``api.provider: sandbox`` talks to the sandbox in-process (over a SQLite file under
+``.okectl/``, seeded from ``sandbox/seed.yaml``; reads answered by its API functions, other
+requests by its ASGI app, see ``embedded``), or to a running
 ``okectl sandbox serve`` when ``OKECTL_SANDBOX_URL`` is set. It lives outside both
 ``providers`` and ``sandbox`` so that neither needs to know the other.
 """
@@ -11,13 +12,16 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from okectl.config.models import Supplier
 from okectl.files import state_folder
 from okectl.providers.base import Adapter, AdapterContext, Capability, OkeAccess, Provider
+
+if TYPE_CHECKING:
+    from okectl.adapters.embedded import EmbeddedSandbox
 
 SANDBOX_URL_ENV = "OKECTL_SANDBOX_URL"
 EMBEDDED_DB = Path(".okectl") / "sandbox.db"
@@ -33,34 +37,37 @@ class SandboxSettings(BaseModel):
 
 
 _embedded_lock = threading.Lock()
-_embedded_apps: dict[Path, Any] = {}
+_embedded: dict[Path, EmbeddedSandbox] = {}
 
 
-def embedded_app(repo_root: Path) -> Any:
+def embedded_sandbox(repo_root: Path) -> EmbeddedSandbox:
     """The in-process sandbox of a repository: one per process, shared by its suppliers."""
-    from okectl.sandbox.app import create_app
+    from okectl.adapters.embedded import EmbeddedSandbox
     from okectl.sandbox.seed import open_store
 
     root = repo_root.resolve()
     with _embedded_lock:
-        app = _embedded_apps.get(root)
-        if app is None:
+        found = _embedded.get(root)
+        if found is None:
             seed = root / EMBEDDED_SEED
             folder = state_folder(root, EMBEDDED_DB.parent)
             store = open_store(folder / EMBEDDED_DB.name, seed if seed.is_file() else None)
-            app = create_app(store)
-            _embedded_apps[root] = app
-        return app
+            found = _embedded[root] = EmbeddedSandbox(store, EMBEDDED_ORIGIN)
+        return found
+
+
+def embedded_app(repo_root: Path) -> Any:
+    """The ASGI application of a repository's in-process sandbox."""
+    return embedded_sandbox(repo_root).app()
 
 
 def make_provider(supplier: Supplier, ctx: AdapterContext) -> Provider:
-    import httpx
-
-    from okectl.providers.http.provider import HttpProvider
     from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
 
     url = os.environ.get(SANDBOX_URL_ENV, "").rstrip("/")
     if url:
+        from okectl.providers.http.provider import HttpProvider
+
         api = f"{url}/s/{supplier.id}"
         return HttpProvider(
             supplier,
@@ -69,14 +76,16 @@ def make_provider(supplier: Supplier, ctx: AdapterContext) -> Provider:
             client_id=DEV_CLIENT_ID,
             client_secret=DEV_CLIENT_SECRET,
         )
+    from okectl.adapters.embedded import EmbeddedProvider
+
     api = f"{EMBEDDED_ORIGIN}/s/{supplier.id}"
-    return HttpProvider(
+    return EmbeddedProvider(
         supplier,
+        embedded_sandbox(ctx.repo_root),
         api_url=api,
         token_url=f"{api}/oauth/token",
         client_id=DEV_CLIENT_ID,
         client_secret=DEV_CLIENT_SECRET,
-        transport=httpx.ASGITransport(app=embedded_app(ctx.repo_root)),
         # In-process calls cost no latency: one paged listing beats one call per tenant,
         # and the supplier's limits describe its real API, not this one.
         read_strategy="all-tenants",

@@ -12,18 +12,10 @@ URL layout (one process serves any number of suppliers):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
-import re
-import secrets
-import time
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, quote
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,213 +23,51 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from okectl.model.resources import Kind
+from okectl.sandbox.admin import (
+    BODIES,
+    NAME_RE,
+    PROBLEM,
+    SUPPLIER_RE,
+    TOKEN_TTL_SECONDS,
+    ClientBody,
+    Problem,
+    Sandbox,
+    checked,
+    etag_of,
+    listing,
+    problem_body,
+    tenant_of,
+    with_origin,
+)
 from okectl.sandbox.faults import FaultInjector, Faults
 from okectl.sandbox.oke import OkeEndpoints
-from okectl.sandbox.store import ALL_TENANTS, BASE_URL_MARKER, Credential, Key, Store, dumps
-
-PROBLEM = "application/problem+json"
-DEFAULT_PAGE_SIZE = 200
-MAX_PAGE_SIZE = 1000
-TOKEN_TTL_SECONDS = 3600
-
-# Always used with fullmatch: with match, "$" also matches before a trailing newline.
-SUPPLIER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-SCHOOL_RE = re.compile(r"[0-9]{2}[A-Z]{2}")
-NAME_RE = SUPPLIER_RE
-# Page tokens name a row id: SQLite's integers are 64-bit.
-MAX_ROW_ID = 2**63 - 1
-
-
-def _whole(value: str) -> str:
-    # Python's "$" also matches before a final line break: the patterns below are meant
-    # for the whole string, as in the OpenAPI document.
-    if value.endswith("\n"):
-        raise ValueError("must not end with a line break")
-    return value
-
-
-Whole = AfterValidator(_whole)
-VersionText = Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"), Whole]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$"), Whole]
-LabelValue = Annotated[str, StringConstraints(max_length=256)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=64)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class _Body(BaseModel):
-    # Python's regular expressions, as the OpenAPI document's patterns are read by clients
-    # and test generators in Python too. Built on first use: a plan only reads, and every
-    # plan against the embedded sandbox imports this module.
-    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re", defer_build=True)
-
-
-class SsoBody(_Body):
-    mode: Literal["required", "optional", "off"] = "required"
-    federation: Literal["surfconext", "entree"] | None = None
-    schac_home: Annotated[str, StringConstraints(max_length=253)] | None = None
-
-
-class EnvironmentBody(_Body):
-    type: Literal["production", "acceptance", "test", "pilot", "chain-test"]
-    status: Literal["live", "planned", "retiring"] = "live"
-    function: Literal["sis", "tpl", "ta"] | None = None
-    oke_version: VersionText
-    ooapi_version: VersionText | None = None
-    # Not strict: JSON Schema's integer includes 6.0, and so does this API.
-    flows: Annotated[list[Annotated[int, Field(ge=0, le=6, strict=False)]], Field(max_length=7)] = []
-    sso: SsoBody = SsoBody()
-    labels: Labels = {}
-
-
-class ClientBody(_Body):
-    client_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    scopes: Annotated[
-        list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"), Whole]],
-        Field(max_length=16),
-    ] = []
-    secret: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
-    labels: Labels = {}
-
-
-class RoleBody(_Body):
-    name: ShortText
-    groups: Annotated[list[ShortText], Field(max_length=256)] = []
-    labels: Labels = {}
-
-
-BODIES: dict[Kind, type[EnvironmentBody] | type[ClientBody] | type[RoleBody]] = {
-    "environment": EnvironmentBody,
-    "client": ClientBody,
-    "role": RoleBody,
-}
-
-
-class Problem(Exception):
-    def __init__(
-        self, status: int, title: str, detail: str, *, slug: str = "", headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.slug = slug or title.lower().replace(" ", "-")
-        self.headers = headers or {}
-
-
-def _etag_of(body: bytes) -> str:
-    return 'W/"' + hashlib.blake2b(body, digest_size=10).hexdigest() + '"'
+from okectl.sandbox.store import ALL_TENANTS, Credential, Key, Store, dumps
 
 
 def problem_response(request: Request, problem: Problem) -> Response:
-    body = json.dumps(
-        {
-            "type": f"https://okectl.example/problems/{problem.slug}",
-            "title": problem.title,
-            "status": problem.status,
-            "detail": problem.detail,
-            "instance": quote(request.url.path, safe="/"),
-        }
-    ).encode()
-    headers = {"ETag": _etag_of(body), **problem.headers}
+    body = problem_body(problem, request.url.path)
+    headers = {"ETag": etag_of(body), **problem.headers}
     return Response(body, status_code=problem.status, media_type=PROBLEM, headers=headers)
 
 
 def json_response(text: str, *, status: int = 200, etag: str | None = None) -> Response:
     body = text.encode("utf-8")
     return Response(
-        body, status_code=status, media_type="application/json", headers={"ETag": etag or _etag_of(body)}
+        body, status_code=status, media_type="application/json", headers={"ETag": etag or etag_of(body)}
     )
 
 
-@dataclass
-class _Token:
-    credential: Credential
-    expires: float
-
-
-@dataclass
-class Sandbox:
-    """The application's state: its store, issued tokens and the fault injector."""
-
-    store: Store
-    token_ttl: float = TOKEN_TTL_SECONDS
-    tokens: dict[str, _Token] = field(default_factory=dict)
-    injector: FaultInjector | None = None
-
-    # --- authentication ------------------------------------------------------------------
-
-    def issue(self, cred: Credential) -> tuple[str, int]:
-        now = time.monotonic()
-        if len(self.tokens) > 10_000:
-            self.tokens = {k: v for k, v in self.tokens.items() if v.expires > now}
-        token = secrets.token_urlsafe(24)
-        self.tokens[token] = _Token(cred, now + self.token_ttl)
-        return token, int(self.token_ttl)
-
-    def credential(self, request: Request, supplier: str) -> Credential:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        entry = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if entry is None or entry.expires < time.monotonic() or entry.credential.supplier != supplier:
-            if entry is not None and entry.expires < time.monotonic():
-                self.tokens.pop(token.strip(), None)
-            raise Problem(
-                401,
-                "Unauthorized",
-                "a valid bearer token from this supplier's token endpoint is required",
-                headers={"WWW-Authenticate": 'Bearer realm="okectl-sandbox"'},
-            )
-        return entry.credential
-
-
-def _path(request: Request, name: str, pattern: re.Pattern[str]) -> str:
+def _path(request: Request, name: str, pattern: Any) -> str:
     value: str = request.path_params[name]
-    if not pattern.fullmatch(value):
-        raise Problem(400, "Bad Request", f"{name} {value!r} is not valid", slug="invalid-path")
-    return value
+    return checked(name, value, pattern)
 
 
-def _tenant(request: Request, cred: Credential) -> str:
-    school = _path(request, "school", SCHOOL_RE)
-    if not cred.sees(school):
-        # The same answer whether or not the tenant exists: nothing about it leaks.
-        raise Problem(403, "Forbidden", f"this credential has no access to tenant {school}")
-    return school
-
-
-def _page_args(request: Request) -> tuple[int, int]:
-    raw_size = request.query_params.get("page_size", str(DEFAULT_PAGE_SIZE))
-    # Digits only, and few: int() would also take "+5", " 5", "1_0" and 5,000-digit numbers.
-    if not _DIGITS.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
-        raise Problem(400, "Bad Request", f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    token = request.query_params.get("page_token")
-    after = 0
-    if token is not None:
-        try:
-            decoded = base64.urlsafe_b64decode(token.encode("ascii") + b"==").decode("ascii")
-        except (ValueError, UnicodeError, binascii.Error):
-            decoded = ""
-        if not _DIGITS.fullmatch(decoded) or int(decoded) > MAX_ROW_ID:
-            raise Problem(400, "Bad Request", "page_token is not one this server issued")
-        after = int(decoded)
-    return int(raw_size), after
-
-
-_DIGITS = re.compile(r"[0-9]{1,19}")
-
-
-def _page_token(after: int | None) -> str:
-    if after is None:
-        return "null"
-    return '"' + base64.urlsafe_b64encode(str(after).encode()).decode().rstrip("=") + '"'
+def _credential(sandbox: Sandbox, request: Request, supplier: str) -> Credential:
+    return sandbox.credential(request.headers.get("authorization", ""), supplier)
 
 
 def _origin(request: Request) -> str:
     return str(request.base_url).rstrip("/")
-
-
-def _with_origin(text: str, request: Request) -> str:
-    return text.replace(BASE_URL_MARKER, '"base_url":"' + _origin(request) + "/ooapi/")
 
 
 def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool = False) -> FaultInjector:
@@ -245,74 +75,47 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool =
 
     async def token(request: Request) -> Response:
         supplier = _path(request, "supplier", SUPPLIER_RE)
-        # Parsed by hand: form parsing in Starlette needs an extra dependency.
-        try:
-            form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
-        except UnicodeDecodeError:
-            form = {}
-        client_id: str | None = form.get("client_id")
-        secret: str | None = form.get("client_secret")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                pair = base64.b64decode(auth[6:].strip()).decode("utf-8")
-            except (ValueError, UnicodeError, binascii.Error):
-                pair = ""
-            client_id, _, secret = pair.partition(":")
-        if form.get("grant_type") != "client_credentials":
-            return JSONResponse(
-                {"error": "unsupported_grant_type", "error_description": "use client_credentials"},
-                status_code=400,
-                headers={"ETag": '"oauth-error"'},
-            )
-        cred = (
-            store.authenticate(supplier, client_id, secret)
-            if client_id is not None and secret is not None
-            else None
+        status, doc, headers = sandbox.grant(
+            supplier, await request.body(), request.headers.get("authorization", "")
         )
-        if cred is None:
-            return JSONResponse(
-                {"error": "invalid_client", "error_description": "unknown client or wrong secret"},
-                status_code=401,
-                headers={"ETag": '"oauth-error"', "WWW-Authenticate": 'Basic realm="okectl-sandbox"'},
-            )
-        access, ttl = sandbox.issue(cred)
-        scope = " ".join(f"tenant:{t}" for t in sorted(cred.tenants))
-        return json_response(
-            dumps({"access_token": access, "token_type": "Bearer", "expires_in": ttl, "scope": scope})
-        )
+        if status != 200:
+            return JSONResponse(doc, status_code=status, headers=headers)
+        return json_response(dumps(doc))
 
     async def tenants(request: Request) -> Response:
-        cred = sandbox.credential(request, _path(request, "supplier", SUPPLIER_RE))
+        cred = _credential(sandbox, request, _path(request, "supplier", SUPPLIER_RE))
         items = [{"school": s, "resources": n} for s, n in store.tenants(cred)]
         return json_response(dumps({"items": items}))
 
     def _listing(request: Request, cred: Credential, school: str | None, kind: Kind | None) -> Response:
-        size, after = _page_args(request)
-        environment = request.query_params.get("environment")
-        if environment is not None and not NAME_RE.fullmatch(environment):
-            raise Problem(400, "Bad Request", f"environment {environment!r} is not valid")
-        docs, more = store.page(
-            cred, school=school, environment=environment, kind=kind, after=after, limit=size
+        query = request.query_params
+        text = listing(
+            store,
+            cred,
+            school=school,
+            kind=kind,
+            environment=query.get("environment"),
+            page_size=query.get("page_size"),
+            page_token=query.get("page_token"),
+            origin=_origin(request),
         )
-        text = '{"items":[' + ",".join(docs) + '],"next_page_token":' + _page_token(more) + "}"
-        return json_response(_with_origin(text, request))
+        return json_response(text)
 
     async def all_resources(request: Request) -> Response:
-        cred = sandbox.credential(request, _path(request, "supplier", SUPPLIER_RE))
+        cred = _credential(sandbox, request, _path(request, "supplier", SUPPLIER_RE))
         return _listing(request, cred, None, None)
 
     def tenant_list(kind: Kind | None) -> Any:
         async def handler(request: Request) -> Response:
-            cred = sandbox.credential(request, _path(request, "supplier", SUPPLIER_RE))
-            return _listing(request, cred, _tenant(request, cred), kind)
+            cred = _credential(sandbox, request, _path(request, "supplier", SUPPLIER_RE))
+            return _listing(request, cred, tenant_of(cred, request.path_params["school"]), kind)
 
         return handler
 
     def _key(request: Request, kind: Kind) -> tuple[Credential, Key]:
         supplier = _path(request, "supplier", SUPPLIER_RE)
-        cred = sandbox.credential(request, supplier)
-        school = _tenant(request, cred)
+        cred = _credential(sandbox, request, supplier)
+        school = tenant_of(cred, request.path_params["school"])
         env = _path(request, "environment", NAME_RE)
         name = "" if kind == "environment" else _path(request, "name", NAME_RE)
         return cred, Key(supplier, school, env, kind, name)
@@ -327,7 +130,7 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool =
                 stored = store.get(key)
                 if stored is None:
                     raise Problem(404, "Not Found", f"no {label}")
-                return json_response(_with_origin(stored.doc, request), etag=stored.etag)
+                return json_response(with_origin(stored.doc, _origin(request)), etag=stored.etag)
             if_match = request.headers.get("if-match")
             if_none_match = request.headers.get("if-none-match")
             if request.method == "DELETE":
@@ -383,14 +186,14 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool =
                 raise Problem(404, "Not Found", f"no environment {key.school}/{key.environment}")
             assert stored is not None
             return json_response(
-                _with_origin(stored.doc, request), status=201 if created else 200, etag=stored.etag
+                with_origin(stored.doc, _origin(request)), status=201 if created else 200, etag=stored.etag
             )
 
         return handler
 
     async def releases(request: Request) -> Response:
         supplier = _path(request, "supplier", SUPPLIER_RE)
-        sandbox.credential(request, supplier)
+        _credential(sandbox, request, supplier)
         return json_response('{"items":[' + ",".join(store.releases(supplier)) + "]}")
 
     async def admin_faults(request: Request) -> Response:
@@ -450,7 +253,9 @@ def build_app(sandbox: Sandbox, *, faults: Faults | None = None, control: bool =
         Route(env, resource("environment"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/clients/{name}", resource("client"), methods=["GET", "PUT", "DELETE"]),
         Route(env + "/roles/{name}", resource("role"), methods=["GET", "PUT", "DELETE"]),
-        *OkeEndpoints(store, sandbox.credential).routes(control=control),
+        *OkeEndpoints(store, lambda request, supplier: _credential(sandbox, request, supplier)).routes(
+            control=control
+        ),
     ]
     if control:
         routes += [
@@ -476,4 +281,4 @@ def create_app(
     return build_app(Sandbox(store, token_ttl=token_ttl), faults=faults, control=control)
 
 
-__all__ = ["ALL_TENANTS", "Sandbox", "build_app", "create_app"]
+__all__ = ["ALL_TENANTS", "TOKEN_TTL_SECONDS", "Sandbox", "build_app", "create_app"]

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import OkectlError
 from okectl.model.resources import LABEL_COMMIT, LABEL_REPOSITORY, MANAGED_BY, MANAGED_BY_VALUE, Resource
-from okectl.sandbox.app import BODIES, NAME_RE, SCHOOL_RE, SUPPLIER_RE
+from okectl.sandbox.admin import BODIES, NAME_RE, SCHOOL_RE, SUPPLIER_RE
 from okectl.sandbox.store import Key, Store, build_doc, bulk_insert, now_iso
 
 # What a database records about how it was seeded: when, from what (in words, for

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-import httpx
-
 from okectl.model.resources import READ_ONLY_FIELDS, WIRE_FIELDS, ActualResource, Address
 
 
@@ -142,30 +140,32 @@ MAX_DETAIL_CHARS = 300
 _CONTROL = dict.fromkeys([*range(0x20), 0x7F], " ")
 
 
-def reason_phrase(resp: httpx.Response) -> str:
+def reason_phrase(status: int) -> str:
     # The standard phrase of the status, never the one on the wire: a supplier chooses that.
-    return httpx.codes.get_reason_phrase(resp.status_code) or "unknown status"
+    import httpx  # only for a failed answer, which went through httpx or is rare
+
+    return httpx.codes.get_reason_phrase(status) or "unknown status"
 
 
-def problem_detail(resp: httpx.Response, scrub: Callable[[str], str]) -> str:
-    """What a failed answer says, reduced to its problem document's ``title`` and
+def problem_detail(status: int, content: bytes, scrub: Callable[[str], str]) -> str:
+    """What a failed answer (its status and body) says, reduced to its problem document's ``title`` and
     ``detail`` (RFC 9457; the status is shown beside it), on one line and truncated.
     Anything else in the body (the echoed request, a stack trace) is never shown.
 
     ``scrub`` (a Scrubber of what was sent) runs before the text is cut: a cut through an
     echoed secret would leave a part no scrubber recognises."""
     try:
-        data = resp.json()
+        data = jsonlib.loads(content)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
-        return reason_phrase(resp)
+        return reason_phrase(status)
     if not isinstance(data, dict):
-        return reason_phrase(resp)
+        return reason_phrase(status)
     parts: list[str] = []
     for key in ("title", "detail", "error_description"):
         value = data.get(key)
         if isinstance(value, str) and value.strip() and value.strip() not in parts:
             parts.append(value.strip())
-    text = " ".join(scrub(": ".join(parts)).translate(_CONTROL).split()) if parts else reason_phrase(resp)
+    text = " ".join(scrub(": ".join(parts)).translate(_CONTROL).split()) if parts else reason_phrase(status)
     if len(text) > MAX_DETAIL_CHARS:
         text = text[: MAX_DETAIL_CHARS - 1].rstrip() + "…"
     return text

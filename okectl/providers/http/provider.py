@@ -22,9 +22,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Collection
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from okectl.config.models import Supplier
 from okectl.model.redaction import Scrubber
@@ -48,20 +46,14 @@ from okectl.providers.http.codec import (
     scope_tenants,
     why_unaddressable,
 )
-from okectl.providers.http.transport import (
-    ACCEPT_ENCODING,
-    MAYBE_APPLIED_STATUSES,
-    RETRY_STATUSES,
-    TOKEN_MARGIN_SECONDS,
-    WRITES,
-    AnswerDeadline,
-    AnswerRefused,
-    Call,
-    RateLimiter,
-    Session,
-    retry_after,
-    send_bounded,
-)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from okectl.providers.http.transport import Call, RateLimiter, Session
+
+# The transport (httpx, TLS, aiohttp) is imported when the first request is sent: a
+# provider that answers in-process (the embedded sandbox's reads) never needs it.
 
 # auto: whichever takes fewer round trips, from the tenant sizes the supplier reports.
 ReadStrategy = Literal["auto", "per-tenant", "all-tenants"]
@@ -72,6 +64,8 @@ PAGE_SIZE = 1000
 TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,8192}")
 # Tokens are asked for again after this long at most, whatever expires_in says.
 MAX_TOKEN_SECONDS = 86_400.0
+# A token is renewed this long before it expires (at most half its lifetime).
+TOKEN_MARGIN_SECONDS = 30.0
 # A listing is read page after page as the supplier's page tokens lead: these end one that
 # would not end by itself (each page is bounded by api.limits.max_answer_bytes).
 MAX_PAGES = 10_000
@@ -136,8 +130,8 @@ class HttpProvider:
         self._concurrency = limits.concurrency if apply_limits else 64
         self._semaphore = asyncio.Semaphore(self._concurrency)
         # At most `requests_per_second` in any one second: a second's worth may go at once.
-        rps = limits.requests_per_second if apply_limits else 0
-        self._limiter = RateLimiter(rps, max(self._concurrency, int(rps)))
+        self._rps = limits.requests_per_second if apply_limits else 0
+        self._limiter: RateLimiter | None = None
         self._token: str | None = None
         self._token_expires = 0.0
         # The tenants the token's scope names (tenant:<school>; "*" for all), None when the
@@ -152,18 +146,32 @@ class HttpProvider:
         self._max_retry_seconds = limits.max_retry_seconds
         # Grows with every secret okectl sends this supplier (see _hide).
         self._scrubber = Scrubber([client_secret])
-        # One pool of kept-alive connections for everything sent to this supplier.
-        self._session = Session(
-            connections=self._concurrency,
-            # Per step; send_bounded holds each request to the same time in all.
-            timeout=self._timeout,
-            headers={
-                "Accept": "application/json",
-                "User-Agent": "okectl",
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            transport=transport,
-        )
+        self._transport = transport
+        self._session: Session | None = None
+
+    def _new_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The httpx transport under the session (None: the network)."""
+        return self._transport
+
+    def _open(self) -> tuple[Session, RateLimiter]:
+        """The session and rate limiter, made when the first request is sent."""
+        if self._session is None or self._limiter is None:
+            from okectl.providers.http.transport import ACCEPT_ENCODING, RateLimiter, Session
+
+            # One pool of kept-alive connections for everything sent to this supplier.
+            self._session = Session(
+                connections=self._concurrency,
+                # Per step; send_bounded holds each request to the same time in all.
+                timeout=self._timeout,
+                headers={
+                    "Accept": "application/json",
+                    "User-Agent": "okectl",
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
+                transport=self._new_transport(),
+            )
+            self._limiter = RateLimiter(self._rps, max(self._concurrency, int(self._rps)))
+        return self._session, self._limiter
 
     # --- messages ------------------------------------------------------------------------
 
@@ -179,8 +187,8 @@ class HttpProvider:
         if log.isEnabledFor(level):
             log.log(level, "%s", self._scrubber(message % args), extra=extra)
 
-    def _problem(self, resp: httpx.Response) -> str:
-        return problem_detail(resp, self._scrubber)
+    def _problem(self, status: int, content: bytes) -> str:
+        return problem_detail(status, content, self._scrubber)
 
     def _contact(self) -> str:
         s = self.supplier.support
@@ -236,25 +244,21 @@ class HttpProvider:
                 self._token = None
             if self._token is not None and time.monotonic() < self._token_expires:
                 return self._token
-            resp = await self._send(
-                "POST",
-                self._token_url,
-                what="token request",
-                data={
+            status, content = await self._token_answer(
+                {
                     "grant_type": "client_credentials",
                     "client_id": self._client_id,
                     "client_secret": self._client_secret,
-                },
-                authenticated=False,
+                }
             )
-            if resp.status_code != 200:
+            if status != 200:
                 raise self._fail(
                     "token request",
-                    f"was refused ({resp.status_code}: {self._problem(resp)}); check api.auth",
-                    status=resp.status_code,
+                    f"was refused ({status}: {self._problem(status, content)}); check api.auth",
+                    status=status,
                 )
             try:
-                data = resp.json()
+                data = jsonlib.loads(content)
                 token = data["access_token"]
                 ttl = float(data.get("expires_in", 3600))
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
@@ -277,6 +281,11 @@ class HttpProvider:
             self._token_expires = time.monotonic() + max(0.0, ttl - min(TOKEN_MARGIN_SECONDS, ttl / 2))
             return token
 
+    async def _token_answer(self, form: dict[str, str]) -> tuple[int, bytes]:
+        """The token endpoint's answer (status and body) to a client credentials ``form``."""
+        resp = await self._send("POST", self._token_url, what="token request", data=form, authenticated=False)
+        return resp.status_code, resp.content
+
     async def _send(
         self,
         method: str,
@@ -296,6 +305,20 @@ class HttpProvider:
 
         `call`, when given, records this call's attempts and whether an earlier one may
         have been carried out by the server (so a 412 or 404 may be its own doing)."""
+        import httpx
+
+        from okectl.providers.http.transport import (
+            MAYBE_APPLIED_STATUSES,
+            RETRY_STATUSES,
+            WRITES,
+            AnswerDeadline,
+            AnswerRefused,
+            Call,
+            retry_after,
+            send_bounded,
+        )
+
+        session, limiter = self._open()
         if not url.startswith(("http://", "https://")):
             url = self._api_url + url
         call = call if call is not None else Call()
@@ -325,13 +348,13 @@ class HttpProvider:
                     raise self._unknown(exc) if maybe_done and call.maybe_applied else exc from None
             try:
                 async with self._semaphore:
-                    await self._limiter.acquire()
+                    await limiter.acquire()
                     self.requests += 1
-                    request = self._session.request(
+                    request = session.request(
                         method, url, content=body, form=data, params=params, headers=send_headers
                     )
                     resp = await send_bounded(
-                        self._session,
+                        session,
                         request,
                         max_bytes=self._max_answer,
                         max_decoded=self._max_answer,
@@ -385,14 +408,14 @@ class HttpProvider:
                 status = resp.status_code
                 if status in MAYBE_APPLIED_STATUSES:
                     call.maybe_applied = True
-                last = f"answered {resp.status_code} {reason_phrase(resp)}"
+                last = f"answered {resp.status_code} {reason_phrase(resp.status_code)}"
                 wait = retry_after(resp)
                 if wait is not None and wait > self._max_retry_after:
                     error = self._fail(
                         what,
                         f"{last} and asks to wait {wait:.0f} s; try again later",
                         status=status,
-                        detail=self._problem(resp),
+                        detail=self._problem(resp.status_code, resp.content),
                         address=address,
                     )
                     raise self._unknown(error) if maybe_done and call.maybe_applied else error
@@ -442,24 +465,29 @@ class HttpProvider:
             raise self._malformed(what, str(exc), address=address) from None
 
     def _check(self, resp: httpx.Response, what: str, address: Address | None = None) -> Any:
-        if resp.status_code == 403:
+        return self._check_answer(resp.status_code, resp.content, what, address)
+
+    def _check_answer(self, status: int, content: bytes, what: str, address: Address | None = None) -> Any:
+        """The JSON document of a successful answer; an error for a failed one, or for a
+        body okectl does not keep (not JSON, or echoing a secret it sent)."""
+        if status == 403:
             raise self._fail(
                 what,
                 "was denied (403): the credential has no access to this tenant",
                 status=403,
-                detail=self._problem(resp),
+                detail=self._problem(status, content),
                 address=address,
             )
-        if resp.status_code >= 400:
+        if status >= 400:
             raise self._fail(
                 what,
-                f"failed: {resp.status_code} {reason_phrase(resp)}: {self._problem(resp)}",
-                status=resp.status_code,
-                detail=self._problem(resp),
+                f"failed: {status} {reason_phrase(status)}: {self._problem(status, content)}",
+                status=status,
+                detail=self._problem(status, content),
                 address=address,
             )
         try:
-            text = resp.content.decode("utf-8")
+            text = content.decode("utf-8")
         except UnicodeDecodeError:
             raise self._fail(what, "returned a body that is not JSON", address=address) from None
         if self._scrubber.reveals(text):
@@ -486,12 +514,18 @@ class HttpProvider:
             raise self._malformed(what, problem)
         return items
 
-    async def _pages(self, path: str, what: str) -> list[dict[str, Any]]:
+    async def _listing_page(self, school: str | None, params: dict[str, Any], what: str) -> Any:
+        """One page of the resource listing of ``school`` (None: every tenant the credential
+        sees), as checked by :meth:`_check_answer`."""
+        path = "/resources" if school is None else f"/tenants/{school}/resources"
+        return self._check(await self._send("GET", path, what=what, params=params), what)
+
+    async def _pages(self, school: str | None, what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": self._page_size}
         seen: set[str] = set()
         while True:
-            data = self._check(await self._send("GET", path, what=what, params=params), what)
+            data = await self._listing_page(school, params, what)
             page = self._items(data, what)
             for item in page:
                 if type(item) is not dict:
@@ -588,7 +622,7 @@ class HttpProvider:
 
     async def _read_listing(self, wanted: set[str] | None) -> list[ActualResource]:
         what = "reading resources"
-        items = await self._pages("/resources", what)
+        items = await self._pages(None, what)
         with gc_paused():
             out = []
             for i in items:
@@ -601,7 +635,7 @@ class HttpProvider:
 
     async def _read_each(self, ordered: list[str]) -> list[ActualResource]:
         results = await asyncio.gather(
-            *(self._pages(f"/tenants/{s}/resources", f"reading tenant {s}") for s in ordered)
+            *(self._pages(s, f"reading tenant {s}") for s in ordered)
         )
         out = []
         with gc_paused():
@@ -639,6 +673,8 @@ class HttpProvider:
         secret = body.get("secret")
         if isinstance(secret, str):
             self._hide(secret)
+        from okectl.providers.http.transport import Call
+
         call = Call()
         resp = await self._send(
             "PUT",
@@ -663,7 +699,7 @@ class HttpProvider:
                 action,
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=self._problem(resp),
+                detail=self._problem(resp.status_code, resp.content),
                 address=address,
                 cls=PreconditionFailed,
             )
@@ -730,6 +766,8 @@ class HttpProvider:
 
     async def delete(self, address: Address, etag: str) -> None:
         self._check_etag("delete", address, etag)
+        from okectl.providers.http.transport import Call
+
         call = Call()
         resp = await self._send(
             "DELETE",
@@ -763,7 +801,7 @@ class HttpProvider:
                 "delete",
                 "was refused: it changed at the supplier since it was read (412)",
                 status=412,
-                detail=self._problem(resp),
+                detail=self._problem(resp.status_code, resp.content),
                 address=address,
                 cls=PreconditionFailed,
             )
@@ -819,7 +857,8 @@ class HttpProvider:
         return data
 
     async def aclose(self) -> None:
-        await self._session.aclose()
+        if self._session is not None:
+            await self._session.aclose()
 
     async def __aenter__(self) -> HttpProvider:
         return self

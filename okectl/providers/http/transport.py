@@ -33,9 +33,6 @@ MAYBE_APPLIED_STATUSES = frozenset({500, 502, 503, 504})
 WRITES = frozenset({"PUT", "DELETE"})
 
 
-TOKEN_MARGIN_SECONDS = 30.0
-
-
 def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Certificates always verified: against the standard bundle (or ``SSL_CERT_FILE`` /
     ``SSL_CERT_DIR`` when set), plus a private CA's certificate file when given."""
