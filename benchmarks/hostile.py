@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support.hostile import API_SECRET, Hostility, hostile_supplier  # noqa: E402
-from tests.support.repos import BASE, write_tree  # noqa: E402
+from tests.support.repos import BASE, delta_with, write_tree  # noqa: E402
 
 MAX_ANSWER = 16 << 20
 TIMEOUT, RETRY = 3.0, 6.0
@@ -65,9 +64,8 @@ def main() -> int:
             folder = Path(tmp) / name
             with hostile_supplier(folder / "supplier", hostility) as served:
                 files = dict(BASE)
-                files["suppliers/delta.yaml"] = textwrap.dedent(files["suppliers/delta.yaml"]).lstrip() + (
-                    served.supplier_api_yaml("delta", "DELTA_API_SECRET")
-                )
+                api = served.supplier_api_yaml("delta", "DELTA_API_SECRET")
+                files["suppliers/delta.yaml"] = delta_with(api)
                 repo = write_tree(folder / "repo", files)
                 results[name] = run(okectl, repo)
     base_code, base_time, base_rss, base_err = results["baseline"]
