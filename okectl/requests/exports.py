@@ -245,7 +245,7 @@ def _scalar(value: Any, what: str) -> str:
         return str(value)
     if isinstance(value, float):
         # 1.10 read as a number is 1.1: the export would say another version than it meant.
-        raise ValueError(f"{what} is a number with a fraction; write it as text (\"1.10\")")
+        raise ValueError(f'{what} is a number with a fraction; write it as text ("1.10")')
     kind = (
         "true or false" if isinstance(value, bool)
         else "an object" if isinstance(value, dict)

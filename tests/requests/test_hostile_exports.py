@@ -16,7 +16,7 @@ from tests.support.cli import run_cli
 pytestmark = pytest.mark.timeout(120)
 
 HEADER = "BRIN;Omgeving;Soort;Naam;OKE-versie;flows;sso_schac_home\n"
-ROW = "25LV;production;Omgeving;;{oke};0|2|3|4;\"{home}\"\n"
+ROW = '25LV;production;Omgeving;;{oke};0|2|3|4;"{home}"\n'
 ITEM = {"BRIN": "25LV", "Omgeving": "production", "OKE-versie": "1.0", "flows": [0, 2, 3, 4]}
 
 # The characters that restyle a terminal, start a line or reorder what a reviewer reads.
@@ -153,7 +153,7 @@ def test_the_same_values_as_plain_text_are_imported(desk_repo: Path, tmp_path: P
     ):
         export = tmp_path / f"export{suffix}"
         export.write_bytes(data)
-        code, lines, out = _import(desk_repo, export)
+        code, lines, _ = _import(desk_repo, export)
         if suffix == ".yaml":
             # "1.10" quoted is the version 1.10, and stays so (no version okectl knows, still a version).
             assert code == 0, lines
@@ -178,7 +178,8 @@ def test_a_header_of_a_million_columns_is_read_in_linear_time(desk_repo: Path, t
     code, lines, _ = _import(desk_repo, export)
     assert code == 1
     assert lines == [
-        "export.csv:1:1: no column 'BRIN', 'Omgeving'; name it in api.settings.export.columns of the supplier file"
+        "export.csv:1:1: no column 'BRIN', 'Omgeving'; "
+        "name it in api.settings.export.columns of the supplier file"
     ]
 
 
