@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, model_validator
 
 from okectl.config.models import Email, IsoDate, Language, Model, SchoolCode, Slug
-from okectl.config.record import RecordedSecret
+from okectl.config.record import RecordedClient, RecordedEnvironment, RecordedRole, RecordedSecret
+from okectl.model.resources import WIRE_FIELDS
 
 REQUESTS_DIR = "requests"
 REQUEST_FORMAT_VERSION: Literal[1] = 1
@@ -28,6 +29,19 @@ RequestId = Annotated[
 Status = Literal["open", "confirmed", "rejected", "cancelled"]
 EventKind = Literal["requested", "sent", "confirmed", "rejected", "cancelled", "reopened", "observed"]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+_NAME = r"[a-z0-9][a-z0-9-]{0,62}"
+ResourceAddress = Annotated[
+    str,
+    StringConstraints(pattern=rf"^{_NAME}/[0-9]{{2}}[A-Z]{{2}}/{_NAME}(/(client|role)/{_NAME})?$"),
+    Field(description="supplier/school/environment[/client|role/name]"),
+]
+# What a requested resource may hold, per kind: the record's model, without provenance or
+# secret (a request never holds one).
+_AFTER: dict[str, type[BaseModel]] = {
+    "environment": RecordedEnvironment,
+    "client": RecordedClient,
+    "role": RecordedRole,
+}
 
 
 # --- request.json: what was asked ------------------------------------------------------
@@ -40,7 +54,7 @@ class RequestedField(Model):
 
 
 class RequestedChange(Model):
-    address: str = Field(description="supplier/school/environment[/client|role/name]")
+    address: ResourceAddress
     kind: Literal["environment", "client", "role"]
     action: Literal["create", "update", "delete"]
     environment: Slug
@@ -55,6 +69,30 @@ class RequestedChange(Model):
         default=None,
         description="A client secret to exchange out of band (never its value): new, or changed",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RequestedChange:
+        """The address, kind, environment and name say the same thing, and what is asked
+        for is a resource of that kind: a request edited by hand is confirmed into the
+        record as it stands, so it is checked before anything reads it."""
+        parts = self.address.split("/")
+        child = len(parts) == 5
+        said = (parts[2], parts[3] if child else "environment", parts[4] if child else None)
+        if said != (self.environment, self.kind, self.name):
+            raise ValueError(f"the address {self.address} is not the {self.kind} this change names")
+        if (self.after is None) != (self.action == "delete"):
+            raise ValueError("a delete asks for no values (after), a create or update for all of them")
+        if self.after is not None:
+            extra = sorted(set(self.after) - set(WIRE_FIELDS[self.kind]))
+            if extra:
+                raise ValueError(f"after: {', '.join(extra)}: not a field of a {self.kind}")
+            try:
+                _AFTER[self.kind].model_validate({k: v for k, v in self.after.items() if v is not None})
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"after.{where}: {err['msg']}") from None
+        return self
 
 
 class RequestSupplier(Model):

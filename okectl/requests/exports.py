@@ -18,6 +18,8 @@ import csv
 import hashlib
 import io
 import json
+import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -82,6 +84,32 @@ class _Key(Model):
 class _Row:
     line: int
     cells: dict[str, Any]  # okectl field → value (text or list of text), present cells only
+    # A JSON export has no lines to point at: its rows are named by their place in the list.
+    item: int | None = None
+
+    @property
+    def at(self) -> str:
+        return f"item {self.item}: " if self.item is not None else ""
+
+    @property
+    def where(self) -> str:
+        return f"item {self.item}" if self.item is not None else f"line {self.line}"
+
+
+# Control and formatting characters (an escape sequence, a new line, a bidirectional
+# override, a zero-width space): no value a supplier exports holds one, and one that does
+# would restyle a terminal or hide what a reviewer reads in the record.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+# Digits in a cell a JSON or YAML export gives as a number; more is not a value.
+_MAX_DIGITS = 20
+
+
+def _hidden(text: str) -> str | None:
+    """The first control or formatting character in ``text``, as U+XXXX; None when plain."""
+    for ch in text:
+        if unicodedata.category(ch) in _HIDDEN:
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 @dataclass
@@ -122,9 +150,11 @@ def _csv_rows(text: str, mapping: ExportMapping, display: str, problems: list[Pr
     except csv.Error as exc:
         raise ExportError([Problem(display, 1, 1, f"malformed CSV: {exc}")]) from None
     names = [h.strip() for h in header]
-    dupes = sorted({h for h in names if names.count(h) > 1 and h})
+    # Counted once: a header of a million cells is read in linear time.
+    dupes = sorted(h for h, n in Counter(names).items() if n > 1 and h)
     if dupes:
-        raise ExportError([Problem(display, 1, 1, f"the column(s) {', '.join(dupes)} appear twice")])
+        named = ", ".join(dupes[:5]) + (f", … ({len(dupes):,} in all)" if len(dupes) > 5 else "")
+        raise ExportError([Problem(display, 1, 1, f"the column(s) {named} appear twice")])
     columns = _columns(names, mapping, display)
     rows: list[_Row] = []
     line = 1
@@ -174,7 +204,9 @@ _FIELDS = (
 )  # fmt: skip
 
 
-def _document_rows(data: Any, mapping: ExportMapping, display: str, problems: list[Problem]) -> list[_Row]:
+def _document_rows(
+    data: Any, mapping: ExportMapping, display: str, problems: list[Problem], *, lines: bool
+) -> list[_Row]:
     if not isinstance(data, list):
         raise ExportError([Problem(display, 1, 1, "expected a list of resources, one object each")])
     if len(data) > MAX_ROWS:
@@ -190,16 +222,75 @@ def _document_rows(data: Any, mapping: ExportMapping, display: str, problems: li
             value = item.get(mapping.header(f))
             if value is None or value == "" or value == []:
                 continue
-            if isinstance(value, list):
-                cells[f] = [str(v) for v in value if not isinstance(v, (dict, list))]
-            elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                cells[f] = str(value)
-            else:
-                problems.append(
-                    Problem(display, line, 1, f"item {i + 1}: {mapping.header(f)}: not text or a list")
-                )
-        rows.append(_Row(line, cells))
+            try:
+                cells[f] = _document_cell(value)
+            except ValueError as exc:
+                problems.append(Problem(display, line, 1, f"item {i + 1}: {mapping.header(f)}: {exc}"))
+        rows.append(_Row(line, cells, None if lines else i + 1))
     return rows
+
+
+def _document_cell(value: Any) -> str | list[str]:
+    """A JSON or YAML export's value as the text a CSV cell would hold: text, a whole
+    number, or a list of those. Anything else is refused, never dropped or reshaped."""
+    if isinstance(value, list):
+        return [_scalar(v, "an item of the list") for v in value]
+    return _scalar(value, "the value")
+
+
+def _scalar(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        # 1.10 read as a number is 1.1: the export would say another version than it meant.
+        raise ValueError(f'{what} is a number with a fraction; write it as text ("1.10")')
+    kind = (
+        "true or false" if isinstance(value, bool)
+        else "an object" if isinstance(value, dict)
+        else "a list" if isinstance(value, list)
+        else "a date" if isinstance(value, date)
+        else f"a {type(value).__name__}"
+    )  # fmt: skip
+    raise ValueError(f"{what} is {kind}; expected text, a whole number or a list of those")
+
+
+class _JsonRefused(ValueError):
+    """What the JSON reader refuses beyond the grammar: okectl reads JSON as RFC 8259 says."""
+
+
+def _json_constant(name: str) -> Any:
+    raise _JsonRefused(f"{name} is not a JSON value")
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise _JsonRefused(f"a number of {len(text)} digits is not a value of an export")
+    return int(text)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # Which of the two a reader takes is not said anywhere: a contradiction.
+            raise _JsonRefused(f"the key {json.dumps(key)[:80]} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _load_json(text: str, display: str) -> Any:
+    try:
+        return json.loads(
+            text, parse_constant=_json_constant, parse_int=_json_int, object_pairs_hook=_json_object
+        )
+    except json.JSONDecodeError as exc:
+        raise ExportError([Problem(display, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
+    except _JsonRefused as exc:
+        raise ExportError([Problem(display, 1, 1, f"not an export: {exc}")]) from None
+    except RecursionError:
+        raise ExportError([Problem(display, 1, 1, "nested too deeply to be an export")]) from None
 
 
 def _cell(field: str, value: Any, mapping: ExportMapping) -> Any:
@@ -218,7 +309,7 @@ def _validated(model: type[BaseModel], values: Mapping[str, Any], row: _Row, whe
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         name = ".".join(str(p) for p in err["loc"]) or "row"
-        raise _RowProblem(Problem(where, row.line, 1, f"{name}: {err['msg']}")) from None
+        raise _RowProblem(Problem(where, row.line, 1, f"{row.at}{name}: {err['msg']}")) from None
 
 
 class _RowProblem(Exception):
@@ -243,22 +334,16 @@ def read_export(path: Path, mapping: ExportMapping, *, supplier: str, display: s
     if fmt == "csv":
         rows = _csv_rows(_decode(raw, mapping.encoding, shown), mapping, shown, problems)
     elif fmt == "json":
-        text = _decode(raw, "utf-8", shown)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ExportError([Problem(shown, exc.lineno, exc.colno, f"not valid JSON: {exc.msg}")]) from None
-        except RecursionError:
-            raise ExportError([Problem(shown, 1, 1, "nested too deeply to be an export")]) from None
-        rows = _document_rows(data, mapping, shown, problems)
+        data = _load_json(_decode(raw, "utf-8", shown), shown)
+        rows = _document_rows(data, mapping, shown, problems, lines=False)
     else:
         try:
             data = load_text(_decode(raw, "utf-8", shown), shown)
         except YamlError as exc:
             raise ExportError([exc.problem]) from None
-        rows = _document_rows(data, mapping, shown, problems)
+        rows = _document_rows(data, mapping, shown, problems, lines=True)
     export = Export(shown, digest)
-    lines: dict[Address, int] = {}
+    lines: dict[Address, _Row] = {}
     for row in rows:
         try:
             address, spec = _resource(row, mapping, shown, supplier)
@@ -266,16 +351,20 @@ def read_export(path: Path, mapping: ExportMapping, *, supplier: str, display: s
             problems.append(exc.problem)
             continue
         if address in lines:
-            problems.append(Problem(shown, row.line, 1, f"{address} again (first at line {lines[address]})"))
+            first = lines[address].where
+            problems.append(Problem(shown, row.line, 1, f"{row.at}{address} again (first at {first})"))
             continue
-        lines[address] = row.line
+        lines[address] = row
         export.schools.setdefault(address.school, {})[address] = spec
-    for address, line in sorted(lines.items(), key=lambda item: item[1]):
+    for address, row in sorted(lines.items(), key=lambda item: (item[1].line, item[1].item or 0)):
         parent = address.parent
         if parent is not None and parent not in lines:
             problems.append(
                 Problem(
-                    shown, line, 1, f"{address}: its environment {parent.environment} is not in the export"
+                    shown,
+                    row.line,
+                    1,
+                    f"{row.at}{address}: its environment {parent.environment} is not in the export",
                 )
             )
     if problems:
@@ -291,6 +380,18 @@ def _present_fields(rows: Iterable[_Row]) -> Iterable[str]:
 
 
 def _resource(row: _Row, mapping: ExportMapping, display: str, supplier: str) -> tuple[Address, Spec]:
+    for f, value in row.cells.items():
+        for text in value if isinstance(value, list) else [value]:
+            if (char := _hidden(text)) is not None:
+                raise _RowProblem(
+                    Problem(
+                        display,
+                        row.line,
+                        1,
+                        f"{row.at}{mapping.header(f)}: holds a control or formatting character "
+                        f"({char}); an exported value is plain text",
+                    )
+                )
     cells = {f: _cell(f, v, mapping) for f, v in row.cells.items()}
     key = _validated(
         _Key,
@@ -300,7 +401,7 @@ def _resource(row: _Row, mapping: ExportMapping, display: str, supplier: str) ->
     )
     if key.kind != "environment" and key.name is None:
         raise _RowProblem(
-            Problem(display, row.line, 1, f"a {key.kind} needs its name ({mapping.header('name')})")
+            Problem(display, row.line, 1, f"{row.at}a {key.kind} needs its name ({mapping.header('name')})")
         )
     if key.kind == "environment":
         sso = {k: cells.get(f"sso_{k}") for k in ("mode", "federation", "schac_home")}

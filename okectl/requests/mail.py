@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email import policy
+from email import errors, policy
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -45,17 +45,21 @@ class SendFailed(OkectlError):
 def build_message(
     document: RequestDocument, markdown: str, *, sender: str | None, cc: Sequence[str] = ()
 ) -> EmailMessage:
-    from okectl.requests.writer import document_json
+    from okectl.requests.writer import document_json, one_line
 
     if document.supplier.email is None:
         raise OkectlError(f"supplier {document.supplier.id}: no support.email to address the request to")
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender or NO_SENDER
-    msg["To"] = document.supplier.email
+    msg["From"] = _address(sender or NO_SENDER, "smtp.from_address", document)
+    msg["To"] = _address(document.supplier.email, "support.email", document)
     if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = SUBJECT[document.language].format(
-        id=document.id, school=document.school.code, supplier=document.supplier.name
+        msg["Cc"] = ", ".join(_address(a, "api.settings.cc", document) for a in cc)
+    # The supplier's name is YAML someone wrote: a line break in it would start a header
+    # of its own (a Bcc), so the subject is one line whatever it holds.
+    msg["Subject"] = one_line(
+        SUBJECT[document.language].format(
+            id=document.id, school=document.school.code, supplier=document.supplier.name
+        )
     )
     domain = MailAddress(addr_spec=sender).domain if sender else NO_SENDER.split("@")[1]
     msg["Message-ID"] = f"<{document.id}@{domain}>"
@@ -69,6 +73,21 @@ def build_message(
         filename="request.json",
     )
     return msg
+
+
+def _address(text: str, setting: str, document: RequestDocument) -> str:
+    """``text`` when it is one plain address (name@domain); a list, a display name or a
+    line break would address the request to someone the setting does not name."""
+    try:
+        parsed = MailAddress(addr_spec=text).addr_spec
+    except (ValueError, IndexError, errors.HeaderParseError, errors.InvalidHeaderDefect):
+        parsed = None
+    if parsed != text:
+        raise OkectlError(
+            f"supplier {document.supplier.id}: {setting} {text!r} is not one plain e-mail address "
+            "(name@domain); nothing was written"
+        )
+    return text
 
 
 def read_message(path: Path) -> EmailMessage:

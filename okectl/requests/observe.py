@@ -45,7 +45,14 @@ EVENTS: dict[Outcome, Literal["confirmed", "observed", "reopened"]] = {
     "reopens": "reopened",
 }
 CONFIRM_IT = "confirm it with okectl requests confirm"
-_VERSION = re.compile(r"\d{1,3}(\.\d{1,3}){1,2}")
+# ASCII digits only: a Unicode digit ("١.٠") matches \d, and would be recorded as a version.
+_VERSION = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){1,2}")
+
+
+def shaped_version(claim: str | None) -> str | None:
+    """The OKE version an endpoint names, when it is one (1.0, 1.0.1); None for anything
+    else, whatever its size or characters: nothing else of the claim is kept."""
+    return claim if claim is not None and _VERSION.fullmatch(claim) else None
 
 
 @dataclass(frozen=True)
@@ -263,11 +270,7 @@ class VerifySource:
         endpoint = self.endpoints.get(change.address)
         if endpoint is None or endpoint.answered is not True:
             return None
-        served = (
-            endpoint.oke_version
-            if endpoint.oke_version and _VERSION.fullmatch(endpoint.oke_version)
-            else None
-        )
+        served = shaped_version(endpoint.oke_version)
         wanted = (change.after or {}).get("oke_version")
         found = {"base_url": endpoint.base_url, "oke_version": served}
         if served is None or wanted is None:
@@ -319,7 +322,11 @@ def observe_endpoints(
         requests, problems = list_requests(root, supplier=sid)
         if problems:
             raise ValidationFailed(problems)
-        facts = {a: {"base_url": e.base_url, "oke_version": e.oke_version} for a, e in sorted(seen.items())}
+        # Only a claim of the shape asked for reaches the evidence (and its digest).
+        facts = {
+            a: {"base_url": e.base_url, "oke_version": shaped_version(e.oke_version)}
+            for a, e in sorted(seen.items())
+        }
         header = {"kind": "verify", "level": level, "observed_on": day.isoformat(), "endpoints": facts}
         # The day is left out of the digest: the same facts seen again are not news.
         digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode("utf-8")).hexdigest()

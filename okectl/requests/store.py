@@ -26,7 +26,7 @@ from okectl.config.request_files import (
     RequestDocument,
     RequestStatus,
 )
-from okectl.config.yamlsource import YamlError, load_file
+from okectl.config.yamlsource import YamlError, load_file, locate
 from okectl.errors import OkectlError, Problem, ValidationFailed
 from okectl.files import read_regular, replace_file, state_folder
 
@@ -127,12 +127,14 @@ def find_request(root: Path, rid: str) -> StoredRequest:
     """The request with this id; UnknownRequest when there is none, ValidationFailed when
     its folder is not a readable request."""
     requests, problems = list_requests(root)
-    for found in requests:
-        if found.id == rid:
-            return found
+    # A folder of this id that is not a readable request makes the id ambiguous, even
+    # beside a readable one (a copy planted under another supplier).
     mine = [p for p in problems if f"/{rid}/" in p.path or p.path.endswith(f"/{rid}")]
     if mine:
         raise ValidationFailed(mine)
+    for found in requests:
+        if found.id == rid:
+            return found
     known = ", ".join(sorted(r.id for r in requests)[:5])
     raise UnknownRequest(
         f"no change request {rid!r}; okectl requests list shows them" + (f" (e.g. {known})" if known else "")
@@ -145,17 +147,58 @@ def _read(root: Path, supplier: str, rid: str) -> StoredRequest | None:
     status_path = folder / STATUS_FILE
     if not os.path.lexists(status_path):
         return None
-    status, _ = _read_status(status_path, f"{rel}/{STATUS_FILE}")
+    status, data = _read_status(status_path, f"{rel}/{STATUS_FILE}")
     document = _read_document(folder / REQUEST_JSON, f"{rel}/{REQUEST_JSON}")
     where = f"{rel}/{STATUS_FILE}"
     if (status.supplier, status.id) != (supplier, rid):
         raise ValidationFailed(
             [Problem(where, 1, 1, f"names request {status.supplier}/{status.id}, but lies in {rel}/")]
         )
+    # An id names its supplier and school, so one id is one request across suppliers: a
+    # copy planted under another supplier cannot be confirmed in the original's name.
+    if not rid.startswith(f"{supplier}-{status.school.lower()}-"):
+        raise ValidationFailed(
+            [
+                Problem(
+                    where,
+                    *locate(data, ("id",)),
+                    f"id {rid} is not a request of {supplier} for {status.school} "
+                    f"(okectl names them {supplier}-{status.school.lower()}-…)",
+                )
+            ]
+        )
     if (document.id, document.supplier.id, document.school.code) != (rid, supplier, status.school):
         raise ValidationFailed(
             [Problem(f"{rel}/{REQUEST_JSON}", 1, 1, f"is not the request of {where} (another id or school)")]
         )
+    # Confirming writes each change into the record of the request's supplier and school:
+    # a change addressed elsewhere would be recorded where it was never asked.
+    own = f"{supplier}/{status.school}/"
+    for i, change in enumerate(document.changes):
+        if not change.address.startswith(own):
+            raise ValidationFailed(
+                [
+                    Problem(
+                        f"{rel}/{REQUEST_JSON}",
+                        1,
+                        1,
+                        f"not a change request: changes.{i}: {change.address} is not of {own[:-1]}, "
+                        "whose request this is",
+                    )
+                ]
+            )
+    exchanged = {c.address for c in document.changes if c.kind == "client" and c.secret}
+    for address in status.secrets:
+        if address not in exchanged:
+            raise ValidationFailed(
+                [
+                    Problem(
+                        where,
+                        *locate(data, ("secrets", address)),
+                        f"secrets: {address} is not a client whose secret this request exchanges",
+                    )
+                ]
+            )
     return StoredRequest(root, document, status)
 
 
@@ -201,8 +244,12 @@ def _read_document(path: Path, display: str) -> RequestDocument:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "the document"
+        # A check of the model speaks for itself; a pattern is no help to a reader.
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch":
+            message = f"{str(err['input'])[:80]!r} is not in the form okectl writes"
         raise ValidationFailed(
-            [Problem(display, 1, 1, f"not a change request: {where}: {err['msg']}")]
+            [Problem(display, 1, 1, f"not a change request: {where}: {message}")]
         ) from None
 
 

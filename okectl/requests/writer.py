@@ -227,9 +227,10 @@ def write_change_request(
         secrets=secrets,
         history=[Event(date=day, event="requested", detail=f"{len(asked)} change(s)")],
     )
-    folder = request_folder(root, supplier.id, rid)
     markdown = render_markdown(document, settings)
     message = build_message(document, markdown, sender=sender, cc=settings.cc)
+    # The folder only once the request is whole: a message that cannot be built leaves none.
+    folder = request_folder(root, supplier.id, rid)
     # status.yaml last: until it is there, the folder is a request whose writing was cut
     # off, written whole again by the next run.
     write_atomic(folder / REQUEST_JSON, document_json(document), what="a change request")
@@ -319,7 +320,7 @@ def _section(change: RequestedChange, words: Mapping[str, str]) -> dict[str, Any
     }
 
 
-def _one_line(value: Any) -> Any:
+def one_line(value: Any) -> Any:
     # Every value shown comes from YAML someone wrote: it must not add lines (a forged
     # heading or instruction) to what a support desk reads.
     if isinstance(value, str):
@@ -338,7 +339,7 @@ def _templates() -> Any:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=_one_line,
+        finalize=one_line,
     )
 
 

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from okectl.views.escape import terminal
+from okectl.views.values import show
 
 if TYPE_CHECKING:
     from okectl.requests.exports import ExportImport
@@ -38,7 +39,8 @@ def render_list(requests: list[StoredRequest], ages: dict[str, OpenRequest]) -> 
                 st.status,
                 st.requested_on.isoformat(),
                 str(len(req.document.changes)),
-                st.ticket or "-",
+                # Whoever confirmed it typed the ticket, or a pull request wrote it.
+                terminal(st.ticket) if st.ticket else "-",
                 _age(ages.get(req.id)),
             )
         )
@@ -78,34 +80,30 @@ def render_list_json(requests: list[StoredRequest], ages: dict[str, OpenRequest]
 
 
 def render_show(req: StoredRequest, markdown: str, age: OpenRequest | None) -> str:
+    """The request's status and history, then its ``request.md``: every text in them was
+    typed by someone, or committed by a pull request, so each is escaped (the Markdown
+    line by line, its line breaks kept)."""
     st = req.status
     head = [
         f"{req.id}  ({req.rel}/)",
         f"status: {st.status}"
-        + (f", ticket {st.ticket}" if st.ticket else "")
+        + (f", ticket {terminal(st.ticket)}" if st.ticket else "")
         + (f"; {_age(age)}" if age else ""),
         "history:",
     ]
     for e in st.history:
         parts = [e.date.isoformat(), e.event]
         if e.ref:
-            parts.append(f"ticket {e.ref}")
+            parts.append(f"ticket {terminal(e.ref)}")
         if e.by:
-            parts.append(f"by {e.by}")
+            parts.append(f"by {terminal(e.by)}")
         if e.detail:
-            parts.append(f"- {e.detail}")
+            parts.append(f"- {terminal(e.detail)}")
         if e.evidence:
-            parts.append(f"(evidence: {req.rel}/{e.evidence})")
+            parts.append(f"(evidence: {req.rel}/{terminal(e.evidence)})")
         head.append("  " + " ".join(parts))
-    return "\n".join(head) + "\n\n" + markdown
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
+    body = "".join(f"{terminal(line)}\n" for line in markdown.splitlines())
+    return "\n".join(head) + "\n\n" + body
 
 
 def render_export_import(result: ExportImport) -> str:
@@ -120,18 +118,19 @@ def render_export_import(result: ExportImport) -> str:
         )
         for diff in school.differences:
             out.append(f"  {symbols[diff.action]} {diff.address}")
-            out.extend(f"      {path}: {_value(b)} → {_value(a)}" for path, b, a in diff.fields)
+            # The record's values and the export's: both someone else's words.
+            out.extend(f"      {path}: {show(b)} → {show(a)}" for path, b, a in diff.fields)
     for obs in result.observations:
         # The detail names the export's file and values it holds: someone else's words.
         out.append(f"{VERBS[obs.outcome]} {terminal(obs.request)}: {terminal(obs.detail)}")
-    out.extend(f"skipped: {line}" for line in result.skipped)
+    out.extend(f"skipped: {terminal(line)}" for line in result.skipped)
     changed = len(result.changed)
+    # The export's file name is the supplier's, as sent.
+    source = terminal(result.source)
     if not changed and not result.observations:
-        out.append(f"Nothing to record: {result.source} matches the recorded state.")
+        out.append(f"Nothing to record: {source} matches the recorded state.")
     elif result.written:
-        out.append(
-            f"Wrote {changed} record(s) from {result.source}; commit them with the requests they touch."
-        )
+        out.append(f"Wrote {changed} record(s) from {source}; commit them with the requests they touch.")
     else:
         out.append(f"Would write {changed} record(s). Run again with --write to write them.")
     return "\n".join(out) + "\n"
