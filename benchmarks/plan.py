@@ -61,8 +61,12 @@ def timed(*cmds: list[str], runs: int) -> list[tuple[float, int]]:
             cpu[i].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if proc.returncode not in (0, 2):
                 sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    names: list[str] = []
     for i, cmd in enumerate(cmds):
-        CPU[" ".join(cmd[1:2])] = statistics.median(cpu[i])
+        # By subcommand; a second command of the same name in one call is "NAME-2".
+        name = cmd[1] if cmd[1] not in names else f"{cmd[1]}-{names.count(cmd[1]) + 1}"
+        names.append(cmd[1])
+        CPU[name] = statistics.median(cpu[i])
     return [(statistics.median(t), p * 1024) for t, p in zip(times, peak, strict=True)]
 
 
@@ -120,19 +124,25 @@ def main() -> None:
             f"{n} resources in sync at the embedded sandbox"
         )
 
-        plan = [okectl, "plan", "--repo", str(repo), "--detailed-exitcode"]
-        (t_validate, m_validate), (t_noop, m_noop) = timed(
-            [okectl, "validate", "--repo", str(repo)], plan, runs=args.runs
-        )
         check = subprocess.run(
             [okectl, "plan", "--repo", str(repo), "--detailed-exitcode"], capture_output=True, text=True
         )
         if check.returncode != 0:
             sys.exit(f"the in-sync plan is not empty:\n{check.stdout[-2000:]}")
-        changed = change_one_percent(db)
-        cpu_noop = CPU["plan"]
-        [(t_changed, m_changed)] = timed(plan, runs=args.runs)
-        summary = subprocess.run([okectl, "plan", "--repo", str(repo)], capture_output=True, text=True)
+        # A copy of the fleet whose sandbox has 1% changed, so the three commands take turns.
+        changed_repo = Path(tmp) / "changed"
+        shutil.copytree(repo, changed_repo)
+        changed = change_one_percent(changed_repo / ".okectl" / "sandbox.db")
+        (t_validate, m_validate), (t_noop, m_noop), (t_changed, m_changed) = timed(
+            [okectl, "validate", "--repo", str(repo)],
+            [okectl, "plan", "--repo", str(repo), "--detailed-exitcode"],
+            [okectl, "plan", "--repo", str(changed_repo), "--detailed-exitcode"],
+            runs=args.runs,
+        )
+        cpu_noop, cpu_changed = CPU["plan"], CPU["plan-2"]
+        summary = subprocess.run(
+            [okectl, "plan", "--repo", str(changed_repo)], capture_output=True, text=True
+        )
         last = summary.stdout.strip().splitlines()[-1] if summary.stdout.strip() else "?"
 
     print(f"okectl validate:          {t_validate * 1000:8.0f} ms  (peak {m_validate / 2**20:.0f} MB)")
@@ -147,7 +157,7 @@ def main() -> None:
     )
     print(
         f"ratio 1% changed / no-op plan:  {t_changed / t_noop:.2f} wall, "
-        f"{CPU['plan'] / cpu_noop:.2f} CPU  (target <= 1.1)"
+        f"{cpu_changed / cpu_noop:.2f} CPU  (target <= 1.1)"
     )
     print(f"peak memory of plan:            {max(m_noop, m_changed) / 2**20:.0f} MB  (target <= 400)")
 
