@@ -103,7 +103,16 @@ def use_strategy(strategy: ReadStrategy, sent: Sent) -> None:
         made = sandbox_adapter.make_provider(supplier, ctx)
         assert isinstance(made, HttpProvider)
         made._read_strategy = strategy
-        made._session = Noting(made._session, sent.setdefault(supplier.id, []))
+        log = sent.setdefault(supplier.id, [])
+        opened = made._open  # the session is made on the first request
+
+        def noting_open() -> Any:
+            session, limiter = opened()
+            if not isinstance(session, Noting):
+                made._session = session = Noting(session, log)  # type: ignore[assignment]
+            return session, limiter
+
+        made._open = noting_open  # type: ignore[method-assign]
         return made
 
     registry.BUILT_IN["sandbox"] = dataclasses.replace(sandbox_adapter.ADAPTER, create=factory)
