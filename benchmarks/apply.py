@@ -34,6 +34,10 @@ from okectl.adapters import sandbox as sandbox_adapter
 from okectl.engine.apply import Journal, apply_changes
 from okectl.engine.planner import make_plan
 from okectl.engine.workspace import load_workspace
+
+# The development tools (tools/) and tests.support sit beside the benchmarks, outside
+# the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.fleet import generate_fleet
 
 TARGET = 1.5

@@ -39,6 +39,10 @@ from okectl.engine.workspace import Workspace, load_workspace
 from okectl.model.resources import Address
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+
+# The development tools (tools/) and tests.support sit beside the benchmarks, outside
+# the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.fleet import generate_fleet
 
 TARGET_MS = 0.5

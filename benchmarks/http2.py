@@ -34,6 +34,10 @@ import trustme
 from okectl.engine.workspace import load_workspace
 from okectl.sandbox.seed import seed_in_sync
 from okectl.sandbox.store import DEV_CLIENT_ID, DEV_CLIENT_SECRET
+
+# The development tools (tools/) and tests.support sit beside the benchmarks, outside
+# the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.fleet import generate_fleet
 
 CONCURRENCY = 8
