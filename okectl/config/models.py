@@ -44,7 +44,8 @@ def _shaped(pattern: str, problem: str, **constraints: Any) -> StringConstraints
 
 Version = Annotated[
     str,
-    _shaped(r"^\d+\.\d+(\.\d+)?$", 'not a version: write digits, e.g. "1.0"'),
+    # [0-9], not \d: the pattern engine's \d takes any script's digits ("١.٠").
+    _shaped(r"^[0-9]+\.[0-9]+(\.[0-9]+)?$", 'not a version: write digits, e.g. "1.0"'),
     Field(description='A version written as a quoted string, e.g. "1.0.1"'),
 ]
 Slug = Annotated[
@@ -75,7 +76,9 @@ Domain = Annotated[
 Email = Annotated[
     str,
     _shaped(
-        r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "not an e-mail address: write name@domain, e.g. support@school.nl"
+        # One plain address: no list (","), display name ("<", '"') or route (":", ";").
+        r'^[^@\s,;:<>"()\[\]\\]+@[^@\s,;:<>"()\[\]\\]+\.[^@\s,;:<>"()\[\]\\]+$',
+        "not an e-mail address: write name@domain, e.g. support@school.nl",
     ),
 ]
 

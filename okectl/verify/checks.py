@@ -621,7 +621,8 @@ class EnvironmentCheck:
                     {
                         k: self.clean(str(consumer[k]))[:64]
                         for k in ("consumerKey", "version")
-                        if isinstance(consumer.get(k), (str, int, float))
+                        # Text only: a number's str() is not what was sent (1.10 → "1.1").
+                        if isinstance(consumer.get(k), str)
                     }
                 )
         self.result.observed.consumers = seen

@@ -16,7 +16,8 @@ from tests.support.repos import BuildRepo, school_yaml
 
 @pytest.mark.parametrize(
     ("written", "col"),
-    [('"1.O"', 18), ("1.O", 18), ('"1.0.x"', 18), ("'v1.0'", 18), ('"1..0"', 18)],
+    # The last: Arabic-Indic digits, which a pattern's \d would take for digits.
+    [('"1.O"', 18), ("1.O", 18), ('"1.0.x"', 18), ("'v1.0'", 18), ('"1..0"', 18), ('"\u0661.\u0660"', 18)],
 )
 def test_a_version_that_is_not_one_is_said_to_be_no_version_quoted_or_not(
     repo: BuildRepo, problems: Problems, written: str, col: int
@@ -51,6 +52,26 @@ def test_every_value_of_the_wrong_shape_says_what_it_is_not_and_how_to_write_it(
         "write lower-case letters, digits and dashes, e.g. delta-toets",
         "suppliers/delta.yaml:6:18: support.email: 'support at delta' is not an e-mail address: "
         "write name@domain, e.g. support@school.nl",
+    ]
+
+
+@pytest.mark.parametrize(
+    "address", ["a,b@delta.example", "desk <desk@delta.example>", '"desk"@delta.example', "a;b@delta.example"]
+)
+def test_a_support_address_that_is_not_one_plain_address_is_refused_at_its_line(
+    repo: BuildRepo, problems: Problems, address: str
+) -> None:
+    """A change request's e-mail goes to exactly this address: a list, a display name or
+    a quoted local part would send it elsewhere, or to more recipients."""
+    supplier = (
+        "id: delta\nname: Delta\nroles: [ta]\nflows: [0, 2, 3, 4]\n"
+        f"role_names: {{assessor: Beoordelaar}}\nsupport: {{email: '{address}'}}\n"
+    )
+    root = repo({"schools/99ZZ.yaml": school_yaml(), "suppliers/delta.yaml": supplier})
+
+    assert problems(root) == [
+        f"suppliers/delta.yaml:6:18: support.email: {address!r} is not an e-mail address: "
+        "write name@domain, e.g. support@school.nl"
     ]
 
 
