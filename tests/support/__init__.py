@@ -25,7 +25,12 @@
   (``Served``, ``serve_repository``), and a verification run as the command runs it
   (``verify``).
 - ``change_requests``: a repository with a supplier managed by change requests and the
-  requests apply writes for it (``write_requests``).
+  requests apply writes for it (``write_requests``); ``smtp``: the mailbox of a real SMTP
+  server (aiosmtpd) change requests are sent to (``Inbox``).
+- ``action``: the GitHub Action's steps (action.yml) run one by one as a runner runs them
+  (``Runner``, ``ACTION``, ``STEPS``).
+- ``drift_fleet``: a fleet under git applied to a served sandbox, and edits made by hand at
+  the supplier (``Fleet``, ``Desk``, ``make_fleets``).
 - ``github_api``: the stand-in for GitHub's REST API on loopback (the forge cannot run
   here); ``forge``: the incidents tests' forge, the incidents okectl derives and a
   verification record written by hand.
