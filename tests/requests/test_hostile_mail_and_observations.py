@@ -49,10 +49,11 @@ def test_a_support_address_that_is_not_one_address_writes_no_request(desk_repo: 
     result = run_cli("apply", "--auto-approve", "--repo", str(desk_repo))
     assert result.exit_code == 1, result.out
     assert "Traceback" not in result.err and "internal error" not in result.err
+    # Refused where it is written, before anything is planned (the e-mail builder refuses
+    # it too, should one reach it another way).
     lines = result.err.strip().splitlines()
-    # One line per change: the environments name the address, what depends on them follows.
-    assert [line for line in lines if "is not one plain e-mail address" in line], lines
-    assert all(line.startswith(("failed: ", "not-attempted: ")) for line in lines), lines
+    refused = f"support.email: {address!r} is not an e-mail address"
+    assert any(line.startswith("suppliers/deskonly.yaml:") and refused in line for line in lines), lines
     assert not (desk_repo / "requests").exists()
 
 
