@@ -169,6 +169,8 @@ class HttpProvider:
                     "Accept-Encoding": ACCEPT_ENCODING,
                 },
                 transport=self._new_transport(),
+                # Parsed once; the API's paths are joined to it.
+                base_url=self._api_url,
             )
             self._limiter = RateLimiter(self._rps, max(self._concurrency, int(self._rps)))
         return self._session, self._limiter
@@ -319,8 +321,6 @@ class HttpProvider:
         )
 
         session, limiter = self._open()
-        if not url.startswith(("http://", "https://")):
-            url = self._api_url + url
         call = call if call is not None else Call()
         attempt = 0
         renewed = False
@@ -360,15 +360,18 @@ class HttpProvider:
                         max_decoded=self._max_answer,
                         seconds=self._timeout,
                     )
-                    self._log(
-                        logging.DEBUG,
-                        "%s: %s %s → %d",
-                        self.supplier.id,
-                        method,
-                        request.url.path,
-                        resp.status_code,
-                        extra={"supplier": self.supplier.id, "method": method, "status": resp.status_code},
-                    )
+                    if log.isEnabledFor(logging.DEBUG):
+                        self._log(
+                            logging.DEBUG,
+                            "%s: %s %s → %d",
+                            self.supplier.id,
+                            method,
+                            request.url.path,
+                            resp.status_code,
+                            extra={
+                                "supplier": self.supplier.id, "method": method, "status": resp.status_code
+                            },
+                        )
             except AnswerRefused as exc:
                 # Not retried: the same request would get the same answer. A write's answer
                 # came after the supplier had it: it may have been carried out.

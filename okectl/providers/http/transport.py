@@ -11,6 +11,7 @@ import email.utils
 import functools
 import logging
 import os
+import re
 import ssl
 import time
 import urllib.request
@@ -314,13 +315,19 @@ async def send_bounded(
         ) from None
     dropped = (b"content-encoding", b"content-length")
     headers = [(k, v) for k, v in response.headers.raw if k.lower() not in dropped]
-    return httpx.Response(
+    if body:
+        headers.append((b"Content-Length", b"%d" % len(body)))
+    # What httpx.Response(content=body) makes, without running the body through its
+    # decoders once more (it is decoded already, and its Content-Encoding gone).
+    answer = httpx.Response(
         response.status_code,
         headers=headers,
-        content=body,
+        stream=httpx.ByteStream(body),
         request=request,
         extensions=response.extensions,
     )
+    answer._content = body
+    return answer
 
 
 # --- the connections to one supplier ------------------------------------------------------
@@ -332,15 +339,24 @@ async def send_bounded(
 # quarter of httpcore's CPU per request (benchmarks/client_cpu.py measures both).
 
 
+# A path okectl joins to a session's base URL without parsing it again: segments of
+# unreserved characters only, none starting with a dot (so no "." or ".." to resolve),
+# which httpx's parsing would leave exactly as they are. Any other path is parsed.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+")
+# A bodiless request's body, as httpx makes it.
+_NO_BODY = httpx.ByteStream(b"")
+
+
 class Session:
     """Sends one supplier's requests over a pool of ``connections`` keep-alive connections.
 
     ``transport``: an httpx transport to use instead of the network (an in-process supplier,
     a test's recording transport). ``headers`` go on every request; ``timeout`` is httpx's
     per-phase timeout (connect, read, write), which ``send_bounded``'s one deadline per
-    answer backs up."""
+    answer backs up. ``base_url``: what a request's URL that is not a whole http(s) URL
+    (a path, ``/…``) is under."""
 
-    __slots__ = ("_extensions", "_headers", "_transport")
+    __slots__ = ("_base", "_base_text", "_extensions", "_headers", "_last", "_transport")
 
     def __init__(
         self,
@@ -350,12 +366,27 @@ class Session:
         headers: Mapping[str, str] = {},
         transport: httpx.AsyncBaseTransport | None = None,
         ca_file: str | None = None,
+        base_url: str | None = None,
     ) -> None:
         self._transport = transport if transport is not None else NetworkTransport(
             connections=connections, ssl_context=tls_context(ca_file)
         )
         self._headers = dict(headers)
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._base_text = (base_url or "").rstrip("/")
+        # Parsed once: every path is joined to it as it is (see _url).
+        self._base = _joinable(self._base_text) if base_url else None
+        # The headers of the last bodiless request, Host first as httpx puts it: a
+        # supplier's requests mostly differ in their path only.
+        self._last: tuple[tuple[str, tuple[tuple[str, str], ...]], httpx.Headers] | None = None
+
+    def _url(self, url: str, params: Mapping[str, Any] | None) -> httpx.URL:
+        base = self._base
+        if base is not None and not params and _PLAIN_PATH.fullmatch(url) and len(url) < 8192:
+            return _with_path(base, base._uri_reference.path + url)
+        if self._base_text and not url.startswith(("http://", "https://")):
+            url = self._base_text + url
+        return httpx.URL(url) if params is None else httpx.URL(url, params=params)
 
     def request(
         self,
@@ -368,11 +399,26 @@ class Session:
         params: Mapping[str, Any] | None = None,
     ) -> httpx.Request:
         """A request with the session's headers under ``headers``; ``content`` (bytes, with
-        its Content-Type among ``headers``) or ``form`` as its body."""
+        its Content-Type among ``headers``) or ``form`` as its body. ``url``: a whole http(s)
+        URL, or a path under the session's ``base_url``."""
+        target = self._url(url, params)
+        if content is None and form is None and method not in ("POST", "PUT", "PATCH"):
+            # What httpx makes of a bodiless request (Host first, an empty body read),
+            # without building its headers anew for each one.
+            key = (target.netloc.decode("ascii"), tuple(headers.items()) if headers else ())
+            last = self._last
+            if last is None or last[0] != key:
+                merged = {**self._headers, **headers} if headers else self._headers
+                host = [] if not key[0] or any(k.lower() == "host" for k in merged) else [("Host", key[0])]
+                last = self._last = (key, httpx.Headers([*host, *merged.items()]))
+            request = httpx.Request(
+                method, target, headers=last[1], stream=_NO_BODY, extensions=self._extensions
+            )
+            request.read()
+            return request
         merged = {**self._headers, **headers} if headers else self._headers
         return httpx.Request(
-            method, url, headers=merged, content=content, data=form, params=params,
-            extensions=self._extensions,
+            method, target, headers=merged, content=content, data=form, extensions=self._extensions,
         )
 
     async def send(self, request: httpx.Request, *, stream: bool = True) -> httpx.Response:
@@ -387,6 +433,30 @@ class Session:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def _joinable(base_url: str) -> httpx.URL | None:
+    """``base_url`` parsed, when paths can be joined to it as they are: no query or
+    fragment, and httpx's URLs built the way :func:`_with_path` relies on (checked against
+    httpx's own parsing, so another httpx version falls back to parsing every URL)."""
+    base = httpx.URL(base_url)
+    try:
+        parsed = base._uri_reference
+        if parsed.query is not None or parsed.fragment is not None:
+            return None
+        probe = "/tenants/a-1/environments/b.c/clients/d_e~f"
+        if _with_path(base, parsed.path + probe) != httpx.URL(base_url + probe):
+            return None
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return base
+
+
+def _with_path(base: httpx.URL, path: str) -> httpx.URL:
+    """``base`` with ``path`` (already in httpx's canonical form: see _PLAIN_PATH)."""
+    url = httpx.URL.__new__(httpx.URL)
+    url._uri_reference = base._uri_reference._replace(path=path)
+    return url
 
 
 def _proxy_for(url: str) -> str | None:
