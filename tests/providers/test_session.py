@@ -130,3 +130,45 @@ def test_the_proxy_the_environment_names_is_used_and_no_proxy_is_honoured(
         message = _create("http://supplier.example.invalid")
         assert len(heads) == seen, "NO_PROXY names the host: the proxy is not asked"
         assert "connection failed (ConnectError: " in message
+
+
+# Paths a supplier's requests are made of, and paths that are not plain (dot segments,
+# escapes, spaces, non-ASCII, a query): each must become the request httpx itself builds.
+PATHS = [
+    "/tenants",
+    "/tenants/25LV/environments/production/clients/eduplan",
+    "/tenants/a-1/environments/b.c/roles/d_e~f",
+    "/tenants/../admin",
+    "/tenants/./x",
+    "/tenants/%2e%2e/x",
+    "/tenants/a b",
+    "/tenants/é",
+    "/tenants?page=2",
+    "https://other.example/tenants",
+]
+
+
+@pytest.mark.parametrize("base", ["https://api.example.nl/s/delta", "https://api.example.nl:8443/oke/"])
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_a_sessions_request_is_the_one_httpx_builds(base: str, path: str, method: str) -> None:
+    """The session parses its base URL once and builds a bodiless request's headers once
+    per token: what goes out must be byte for byte what httpx makes of the same call."""
+    import httpx
+
+    from okectl.providers.http.transport import Session
+
+    headers = {"Accept": "application/json", "User-Agent": "okectl"}
+    session = Session(connections=1, timeout=5, headers=headers, base_url=base, transport=httpx.MockTransport(
+        lambda request: httpx.Response(200)
+    ))  # fmt: skip
+    body = b'{"a": 1}' if method == "PUT" else None
+    extra = {"Authorization": "Bearer t0ken", **({"Content-Type": "application/json"} if body else {})}
+    for token in ("t0ken", "t0ken", "other"):  # the cached headers follow a new token
+        extra["Authorization"] = f"Bearer {token}"
+        ours = session.request(method, path, headers=extra, content=body)
+        whole = path if path.startswith("https://") else base.rstrip("/") + path
+        theirs = httpx.Request(method, whole, headers={**headers, **extra}, content=body)
+        assert ours.url == theirs.url, (str(ours.url), str(theirs.url))
+        assert ours.headers.raw == theirs.headers.raw
+        assert ours.read() == theirs.read()
