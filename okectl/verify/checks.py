@@ -640,6 +640,18 @@ class EnvironmentCheck:
         requires = f"supportedConsumers holds {{consumerKey: {CONSUMER_KEY}, version: {declared}}}"
         if declared in ours:
             self.record(2, "metadata.version", "pass", f"GET / names OKE {declared}", exchange=ex)
+        elif ours and not isinstance(ours[0], str):
+            # 1.10 written unquoted arrives as the number 1.1: no version to compare or keep.
+            shown = self.clean(json.dumps(ours[0]))[:64]
+            self.record(
+                2,
+                "metadata.version",
+                "fail",
+                f"GET / names its version as {shown}, not as text: no OKE version to compare with {declared}",
+                exchange=ex,
+                requires=requires,
+                rule=OKECTL_RULE,
+            )
         elif ours:
             served = self.clean(str(ours[0]))[:64]
             self.result.drift = served

@@ -455,3 +455,20 @@ def test_a_tls_failure_is_a_transport_failure(served: Served) -> None:
     assert [(c.level, c.check, c.status) for c in failed] == [(0, "transport.certificate", "fail")]
     assert failed[0].message.startswith("TLS failed: ")
     assert failed[0].requires == "https with a valid certificate (OKE: TLS)"
+
+
+def test_a_version_sent_as_a_number_is_no_version_seen(served: Served, cli: Cli) -> None:
+    """An endpoint writing 1.10 unquoted sends the number 1.1: not what it meant, so it is
+    observed as no version at all (a change request is neither confirmed nor reopened by
+    it), and the answer breaks the contract."""
+    served.faults(PRODUCTION, claim_version=1.10)
+    result = run(cli, served, "--supplier", "toets", "--environment", "production", "--output", "json")
+    assert result.exit_code == 4, result.out
+    (env,) = [e for e in json.loads(result.out)["environments"] if e["address"] == PRODUCTION]
+    assert env["observed"]["oke_version"] is None
+    failed = {c["check"]: c["message"] for c in env["checks"] if c["status"] == "fail"}
+    assert failed == {
+        "metadata.service": "GET / is not valid: supportedConsumers[0].version: 1.1 is not of type 'string'",
+        "metadata.version": "GET / names its version as 1.1, not as text: "
+        "no OKE version to compare with 1.0.1",
+    }

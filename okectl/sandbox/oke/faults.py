@@ -35,7 +35,9 @@ class OkeFaults:
 
     missing_field: bool = False  # items lack a field the profile requires
     wrong_consumer_key: bool = False  # consumer extensions under another consumerKey
-    claim_version: str | None = None  # GET / names this OKE version instead of the served one
+    # GET / names this OKE version instead of the served one; a number, as a careless
+    # endpoint writes 1.10 unquoted, names it as a JSON number.
+    claim_version: str | float | None = None
     reject_cancelled: bool = False  # 400 for a result on a cancelled association
     no_auth: bool = False  # operations answer without a token
     wrong_error_body: bool = False  # 4xx problems with status a number on v5 and no title
@@ -62,8 +64,9 @@ class OkeFaults:
         out = cls()
         for name, value in data.items():
             if name == "claim_version":
-                if value is not None and not isinstance(value, str):
-                    raise ValueError("claim_version must be a version string or null")
+                wrong = isinstance(value, bool) or not isinstance(value, (str, int, float))
+                if value is not None and wrong:
+                    raise ValueError("claim_version must be a version string, a number or null")
             elif name == "broken_paging":
                 if value is not None and value not in PAGING_FAULTS:
                     raise ValueError(f"broken_paging is one of {', '.join(PAGING_FAULTS)}, or null")
