@@ -100,24 +100,10 @@ def test_every_pattern_of_the_configuration_files_has_its_own_message() -> None:
     assert all(" quoted " not in message for message in NOT_MATCHING.values())
 
 
-SYSTEMS_TYPO = '''\
-code: 99ZZ
-name: ROC Voorbeeld
-federation: surfconext
-schac_home: voorbeeld.nl
-systems: {sis: eduplam, tpl: eduplam}
-connections:
-  delta:
-    profile: standard
-    oke_version: "1.0"
-    flows: [0, 2, 3, 4]
-    clients:
-      eduplan:
-        scopes: [nl-test-admin-flow-0]
-        secret: {env: DELTA_SECRET}
-roles:
-  assessor: [docenten]
-'''
+# The base school with its systems mistyped.
+SYSTEMS_TYPO = school_yaml().replace(
+    "systems: {sis: eduplan, tpl: eduplan}", "systems: {sis: eduplam, tpl: eduplam}"
+)
 
 
 def test_a_mistyped_system_is_never_suggested_back(repo: BuildRepo, problems: Problems) -> None:
