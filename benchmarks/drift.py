@@ -15,13 +15,12 @@ plan at the applied commit; ≤ 1.2× plan + validate one commit ahead.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from plan import CPU, change_one_percent, timed
+from served import okectl_script
 
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
@@ -39,12 +38,7 @@ def main() -> None:
     parser.add_argument("--suppliers", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    script = Path(sys.executable).with_name("okectl")
-    okectl = (
-        str(script)
-        if script.exists()
-        else shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
-    )
+    okectl = okectl_script()
 
     with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
         repo = Path(tmp) / "fleet"

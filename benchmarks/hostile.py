@@ -15,12 +15,13 @@ api.limits.max_retry_seconds.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from served import okectl_script
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -56,8 +57,7 @@ def run(okectl: str, repo: Path) -> tuple[int, float, int, str]:
 
 
 def main() -> int:
-    script = Path(sys.executable).with_name("okectl")
-    okectl = str(script) if script.exists() else shutil.which("okectl") or sys.exit("okectl is not installed")
+    okectl = okectl_script()
     results: dict[str, tuple[int, float, int, str]] = {}
     with tempfile.TemporaryDirectory(prefix="okectl-hostile-") as tmp:
         for name, hostility in CASES.items():

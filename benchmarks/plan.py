@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from served import okectl_script
+
 from okectl.config.settings import load_settings
 from okectl.engine.validate import validate_repository
 from okectl.sandbox.seed import seed_in_sync
@@ -104,13 +106,7 @@ def main() -> None:
     parser.add_argument("--suppliers", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    # The console script itself, not a version manager's shim in front of it.
-    script = Path(sys.executable).with_name("okectl")
-    okectl = (
-        str(script)
-        if script.exists()
-        else shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
-    )
+    okectl = okectl_script()
 
     with tempfile.TemporaryDirectory(prefix="okectl-bench-") as tmp:
         repo = Path(tmp) / "fleet"

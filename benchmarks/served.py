@@ -14,6 +14,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def okectl_script() -> str:
+    """The okectl console script of this Python (not a version manager's shim in front of
+    it), or the one on PATH; exits when there is none."""
+    import shutil
+
+    script = Path(sys.executable).with_name("okectl")
+    if script.exists():
+        return str(script)
+    return shutil.which("okectl") or sys.exit("okectl is not installed: pip install -e .")
+
+
 def start_server(
     db: Path, latency_ms: float, *, control: bool = False, rate_limit: float = 0
 ) -> tuple[subprocess.Popen[str], str]:

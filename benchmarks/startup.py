@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-from pathlib import Path
+
+from served import okectl_script
 
 TARGET = 2.0
 # As on a user's machine, where Python caches compiled modules.
@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args(argv)
-    script = Path(sys.executable).with_name("okectl")
-    okectl = str(script) if script.exists() else shutil.which("okectl") or sys.exit("okectl is not installed")
+    okectl = okectl_script()
     commands = {"python -c pass": [sys.executable, "-c", "pass"], "okectl --version": [okectl, "--version"]}
     for command in commands.values():
         cpu(command)  # warm: bytecode, page cache

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from served import okectl_script
 
 from okectl.engine.validate import validate_repository
 
@@ -122,9 +123,7 @@ def main() -> int:
     parser.add_argument("--suppliers", type=int, default=30)
     args = parser.parse_args()
 
-    # The console script itself, not a version manager's shim in front of it.
-    script = Path(sys.executable).with_name("okectl")
-    okectl = str(script) if script.exists() else shutil.which("okectl")
+    okectl = okectl_script()
     workdir = Path(tempfile.mkdtemp(prefix="okectl-bench-"))
     try:
         root = workdir / "fleet"
