@@ -29,7 +29,6 @@ from tests.support.cli import run_cli
 from tests.support.git import BASE_FILES, GitRepo
 from tests.support.github_api import TOKEN
 from tests.support.repos import PROJECT
-from tests.support.serving import serve_in_background
 
 MakeRepo = Callable[..., GitRepo]
 pytestmark = pytest.mark.timeout(120)
@@ -153,13 +152,6 @@ def _archive(files: dict[str, bytes]) -> bytes:
             zipped.writestr(name, data)
     return buf.getvalue()
 
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with serve_in_background(tmp_path / "sandbox.db") as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        monkeypatch.setenv("DELTA_11AA", "delta-11aa-client-secret")
-        yield url
 
 
 @pytest.fixture

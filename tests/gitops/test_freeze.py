@@ -8,14 +8,12 @@ the calendar."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from tests.support.cli import run_cli
 from tests.support.git import BASE_FILES, GitRepo
-from tests.support.serving import serve_in_background
 
 MakeRepo = Callable[..., GitRepo]
 pytestmark = pytest.mark.timeout(120)
@@ -51,13 +49,6 @@ FROZEN_LINE = (
     "(2026-11-25 to 2026-12-04); apply writes it from 2026-12-05 on, or now with --break-glass --reason TEXT"
 )
 
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with serve_in_background(tmp_path / "sandbox.db") as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        monkeypatch.setenv("DELTA_11AA", "delta-11aa-client-secret")
-        yield url
 
 
 @pytest.fixture

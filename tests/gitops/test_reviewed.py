@@ -6,7 +6,7 @@ merge plans afresh and compares before it writes anything."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,15 +24,6 @@ SCHOOL_11AA = BASE_FILES["schools/11AA.yaml"]
 def _version(text: str, version: str) -> str:
     return text.replace('oke_version: "1.0"', f'oke_version: "{version}"', 1)
 
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from tests.support.serving import serve_in_background
-
-    with serve_in_background(tmp_path / "sandbox.db") as url:
-        monkeypatch.setenv("OKECTL_SANDBOX_URL", url)
-        monkeypatch.setenv("DELTA_11AA", "delta-11aa-client-secret")
-        yield url
 
 
 @pytest.fixture
